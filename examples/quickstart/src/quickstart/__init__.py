@@ -1,0 +1,1 @@
+"""Example package for pytest-codeflash: correct code, written the slow way."""

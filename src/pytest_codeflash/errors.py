@@ -1,0 +1,66 @@
+"""The exceptions pytest-codeflash raises.
+
+Every failure is raised, never returned as an empty result, so a caller can always tell
+"nothing to do" from "something went wrong"::
+
+    CodeflashError
+     +-- ConfigError            a setting, option or [tool.codeflash] key is wrong
+     +-- TargetError            a --codeflash-target names no function we can optimize
+     +-- CandidateError         a candidate cannot be used (missing, not Python, bad syntax, ...)
+     +-- ContextError           the code context of a function cannot be extracted
+     +-- ServiceError           a candidate service failed
+     |    +-- ServiceTimeout
+     |    +-- ServiceUnavailable
+     |    +-- BadServiceResponse
+     +-- VerificationError      the isolated runner could not produce a verdict
+     +-- ApplyError             a winner cannot be written back safely
+
+User mistakes found while pytest starts are turned into ``pytest.UsageError`` by the plugin,
+with the same message.
+"""
+
+from __future__ import annotations
+
+
+class CodeflashError(Exception):
+    """Base class of every error raised by pytest-codeflash."""
+
+
+class ConfigError(CodeflashError):
+    """An option, ini value or ``[tool.codeflash]`` key is invalid; the message names the fix."""
+
+
+class TargetError(ConfigError):
+    """A ``--codeflash-target`` does not name an optimizable function."""
+
+
+class CandidateError(ConfigError):
+    """A candidate source cannot be used as a replacement for its target."""
+
+
+class ContextError(CodeflashError):
+    """The code context of a function cannot be extracted."""
+
+
+class ServiceError(CodeflashError):
+    """A candidate service (LLM endpoint or AI service) failed."""
+
+
+class ServiceTimeout(ServiceError):
+    """The service did not answer in time."""
+
+
+class ServiceUnavailable(ServiceError):
+    """The service could not be reached."""
+
+
+class BadServiceResponse(ServiceError):
+    """The service answered with something we cannot use."""
+
+
+class VerificationError(CodeflashError):
+    """The isolated runner failed to produce a verdict for reasons other than the candidate."""
+
+
+class ApplyError(CodeflashError):
+    """An accepted optimization cannot be written back to the user's file safely."""

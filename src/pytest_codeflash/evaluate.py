@@ -1,0 +1,303 @@
+"""Evaluate the candidates of one function: baseline run, one isolated run per candidate, verdicts.
+
+This is the parent side of verification.  It never imports the user's code and never
+unpickles anything a child produced: children report plain JSON.
+"""
+
+from __future__ import annotations
+
+import ast
+import signal
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .models import Candidate, CandidateResult, FunctionResult, Settings, TargetFunction
+from .runner.child import INPUTS_FILE
+from .runner.replay import EFFORT_BUDGET_S
+from .runner.sandbox import ChildRun, Sandbox
+
+Progress = Callable[[str], None]
+BASELINE_TIMEOUT_S = 600.0
+
+
+class Evaluation:
+    """Runs the baseline and every candidate of one target, and explains each verdict."""
+
+    def __init__(
+        self,
+        target: TargetFunction,
+        original_source: str,
+        tests: Sequence[str],
+        settings: Settings,
+        sandbox: Sandbox,
+        progress: Progress,
+    ) -> None:
+        self.target = target
+        self.original_source = original_source
+        self.tests = sorted(tests)
+        self.settings = settings
+        self.sandbox = sandbox
+        self.progress = progress
+        self.rel_file = _relative(target, settings)
+
+    def run(self, candidates: Sequence[Candidate]) -> FunctionResult:
+        name = self.target.qualified_name
+        if not self.tests:
+            return self._result("skipped", f"no test calls {name}, so nothing can verify a "
+                                "candidate; run the tests that exercise it")
+        self.progress(f"{name}: baseline run of {len(self.tests)} test(s)")
+        baseline = self.sandbox.run(self._spec("baseline", self.original_source, {}),
+                                    self.tests, self.settings.timeout or BASELINE_TIMEOUT_S)
+        problem = _baseline_problem(baseline, name)
+        if problem:
+            return self._result("error", problem)
+        assert baseline.result is not None
+        passed = {t: o for t, o in baseline.result["tests"].items() if o == "passed"}
+        calls = baseline.result.get("calls") or {}
+        if not passed:
+            return self._result("skipped", f"none of the {len(self.tests)} test(s) that call "
+                                f"{name} pass with the original")
+        if not calls.get("compared"):
+            return self._result("skipped", f"the tests never called {name} in the runner")
+        unstable = sorted(calls.get("unstable", {}))
+        results = self._evaluate_all(candidates, baseline)
+        return self._summarise(results, baseline, unstable, int(calls["compared"]))
+
+    # -- per candidate --------------------------------------------------------------------
+    def _evaluate_all(self, candidates: Sequence[Candidate], baseline: ChildRun
+                      ) -> list[CandidateResult]:
+        seen: dict[str, CandidateResult] = {}
+        original_key = _normalise(self.original_source)
+        results = []
+        for index, candidate in enumerate(candidates, 1):
+            key = _normalise(candidate.module_source)
+            label = f"{self.target.qualified_name}: candidate {index}/{len(candidates)} " \
+                    f"{candidate.id}"
+            if key == original_key:
+                results.append(_rejected(candidate, "no change: the candidate's code is the "
+                                         "same as the original's"))
+                continue
+            if key in seen:
+                first = seen[key]
+                results.append(first.model_copy(update={
+                    "id": candidate.id, "source": candidate.source, "duplicate_of": first.id,
+                }))
+                continue
+            self.progress(f"{label}: verifying and timing")
+            run = self.sandbox.run(self._spec("candidate", candidate.module_source, {
+                "baseline_tests": baseline.result["tests"] if baseline.result else {},
+                "inputs_path": str(baseline.run_dir / INPUTS_FILE),
+            }), self.tests, self._candidate_timeout(baseline))
+            verdict = judge(candidate, run, self.target)
+            self.progress(f"{label}: {verdict.verdict}: {verdict.reason}")
+            seen[key] = verdict
+            results.append(verdict)
+        return results
+
+    def _candidate_timeout(self, baseline: ChildRun) -> float:
+        if self.settings.timeout:
+            return self.settings.timeout
+        budget = EFFORT_BUDGET_S[self.settings.effort]
+        return max(10.0, 3.0 * baseline.wall_s + 2.0 * budget + 5.0)
+
+    def _spec(self, mode: str, source: str, extra: dict[str, Any]) -> dict[str, Any]:
+        spec = {
+            "mode": mode,
+            "module": self.target.module,
+            "qualname": self.target.qualname,
+            "is_method": self.target.is_method,
+            "is_async": self.target.is_async,
+            "is_generator": self.target.is_generator,
+            "original_source": self.original_source,
+            "candidate_source": source,
+            "rel_tol": self.settings.float_rel_tol,
+            "max_inputs": self.settings.max_captured_calls,
+            "timing": {
+                "min_speedup": self.settings.min_speedup,
+                "budget_s": EFFORT_BUDGET_S[self.settings.effort],
+            },
+        }
+        spec.update(extra)
+        return spec
+
+    # -- the function's result ------------------------------------------------------------
+    def _summarise(self, results: list[CandidateResult], baseline: ChildRun,
+                   unstable: list[str], compared: int) -> FunctionResult:
+        accepted = [r for r in results if r.verdict == "accepted"]
+        baseline_ns = next((r.baseline_ns for r in results if r.baseline_ns), None)
+        if not accepted:
+            reason = (f"none of {len(results)} candidate(s) was accepted"
+                      if results else "no candidates to evaluate")
+            return self._result("not_optimized", reason, results, baseline_ns, unstable,
+                                compared)
+        best = max(accepted, key=lambda r: (r.speedup_ci or (0.0, 0.0))[0])
+        reason = f"{best.id} is {best.speedup:.2f}x faster with identical behaviour"
+        return self._result("optimized", reason, results, baseline_ns, unstable, compared,
+                            best=best)
+
+    def error(self, reason: str) -> FunctionResult:
+        """The result for a function whose evaluation failed for reasons of our own."""
+        return self._result("error", reason)
+
+    def _result(self, status: str, reason: str, candidates: list[CandidateResult] | None = None,
+                baseline_ns: int | None = None, unstable: list[str] | None = None,
+                compared: int = 0, best: CandidateResult | None = None) -> FunctionResult:
+        return FunctionResult(
+            qualified_name=self.target.qualified_name,
+            file=self.rel_file,
+            status=status,  # type: ignore[arg-type]
+            reason=reason,
+            baseline_ns=baseline_ns,
+            speedup=best.speedup if best else None,
+            best_candidate=best.id if best else None,
+            candidates=candidates or [],
+            tests=list(self.tests),
+            calls_captured=compared,
+            unstable=unstable or [],
+        )
+
+
+def judge(candidate: Candidate, run: ChildRun, target: TargetFunction) -> CandidateResult:
+    """Turn one child run into an accepted/rejected verdict with its reason."""
+    name = target.qualified_name
+    result = run.result
+    if run.timed_out:
+        where = f" (while {run.progress})" if run.progress else ""
+        return _rejected(candidate, f"timeout: killed after {run.wall_s:.1f} s{where}")
+    if result is None or result.get("phase") == "started":
+        return _rejected(candidate, _crash_reason(run))
+    blame = _unsafe(result)
+    if blame:
+        return _rejected(candidate, blame)
+    if result.get("errors"):
+        return _rejected(candidate, f"crash: {result['errors'][0]}")
+    if not result.get("overlay_used") or not result.get("wrapper_installed"):
+        return _rejected(candidate, f"unverifiable: {target.module} was not imported through "
+                         "the runner, so the candidate never ran")
+    failing = _failing_tests(result)
+    if failing:
+        more = f" (and {len(failing) - 1} more)" if len(failing) > 1 else ""
+        return _rejected(candidate, f"test failed with the candidate: {failing[0]}{more}")
+    for section in ("calls", "replay"):
+        differences = (result.get(section) or {}).get("differences") or []
+        if differences:
+            first = differences[0]
+            return _rejected(candidate, f"{first['kind']} differs on input {first['input']} "
+                             f"({first['test']}): {first['detail']}", result)
+    return _timing_verdict(candidate, result, name)
+
+
+def _timing_verdict(candidate: Candidate, result: dict[str, Any], name: str) -> CandidateResult:
+    calls = result.get("calls") or {}
+    replay = result.get("replay") or {}
+    compared = int(calls.get("compared", 0))
+    if compared == 0 and not replay.get("compared"):
+        return _rejected(candidate, f"unverifiable: no call of {name} could be compared", result)
+    if calls.get("fully_unstable") and calls["fully_unstable"] >= compared:
+        return _rejected(candidate, f"unverifiable: {name}'s results change from run to run, "
+                         "so equality proves nothing", result)
+    timing = result.get("timing")
+    if not timing:
+        return _rejected(candidate, "unverifiable: no captured input could be replayed to time "
+                         "the candidate", result)
+    speedup, (low, high) = float(timing["speedup"]), timing["ci"]
+    figures = f"{speedup:.2f}x (95% CI {low:.2f}-{high:.2f}, {timing['rounds']} rounds)"
+    checked = f"identical on {compared} call(s) in the tests and {replay.get('compared', 0)} " \
+              "replayed input(s)"
+    caches = "; it keeps a cache between calls, timed from a cold cache" \
+        if timing.get("caches") else ""
+    baseline_ns = int(timing.get("baseline_ns") or 0) or None
+    common = {
+        "speedup": speedup,
+        "speedup_ci": (float(low), float(high)),
+        "baseline_ns": baseline_ns,
+        "candidate_ns": int(baseline_ns / speedup) if baseline_ns and speedup else None,
+        "caches": bool(timing.get("caches")),
+    }
+    if timing["verdict"] == "faster":
+        return _verdict(candidate, "accepted", f"{figures} faster, {checked}{caches}",
+                        result, **common)
+    word = "not faster" if timing["verdict"] == "not_faster" else "not significantly faster"
+    return _verdict(candidate, "rejected", f"{word}: {figures}; behaviour {checked}", result,
+                    **common)
+
+
+def _unsafe(result: dict[str, Any]) -> str:
+    by_original = {(v["event"], v["path"]) for v in result.get("violations", [])
+                   if v["phase"] == "original"}
+    for violation in result.get("violations", []):
+        if violation["phase"] == "candidate" and \
+                (violation["event"], violation["path"]) not in by_original:
+            return (f"unsafe: tried to {violation['event']} {violation['path']} outside its "
+                    "sandbox (blocked)")
+    reads = result.get("secret_reads", {})
+    extra = set(reads.get("candidate", ())) - set(reads.get("original", ()))
+    if extra:
+        return f"unsafe: reads secret environment variable(s) {', '.join(sorted(extra))}"
+    return ""
+
+
+def _failing_tests(result: dict[str, Any]) -> list[str]:
+    return [t for t, o in result.get("tests", {}).items() if o in ("failed", "error")]
+
+
+def _crash_reason(run: ChildRun) -> str:
+    code = run.returncode
+    if code is not None and code < 0:
+        try:
+            how = f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            how = f"killed by signal {-code}"
+    else:
+        how = f"exited with code {code}"
+    where = f" while {run.progress}" if run.progress else ""
+    last = next((line for line in reversed(run.output_tail.splitlines()) if line.strip()), "")
+    detail = f"; last output: {last[:160]}" if last else ""
+    return f"crash: the runner process {how}{where} before reporting{detail}"
+
+
+def _baseline_problem(run: ChildRun, name: str) -> str:
+    if run.timed_out:
+        return f"the original's tests did not finish in {run.wall_s:.0f} s in the runner"
+    if run.result is None or run.result.get("phase") == "started":
+        return f"the runner failed on the original code: {_crash_reason(run)}"
+    if run.result.get("errors"):
+        return f"the runner could not load {name}: {run.result['errors'][0]}"
+    if not run.result.get("overlay_used"):
+        return (f"the runner could not take over the import of {name}'s module; is it "
+                "imported under another name?")
+    return ""
+
+
+def _rejected(candidate: Candidate, reason: str,
+              result: dict[str, Any] | None = None) -> CandidateResult:
+    return _verdict(candidate, "rejected", reason, result)
+
+
+def _verdict(candidate: Candidate, verdict: str, reason: str, result: dict[str, Any] | None,
+             **extra: Any) -> CandidateResult:
+    calls = (result or {}).get("calls") or {}
+    return CandidateResult(
+        id=candidate.id,
+        source=candidate.source,
+        verdict=verdict,  # type: ignore[arg-type]
+        reason=reason,
+        explanation=candidate.explanation,
+        calls_compared=int(calls.get("compared", 0)),
+        tests_run=len((result or {}).get("tests", {})),
+        **extra,
+    )
+
+
+def _normalise(source: str) -> str:
+    try:
+        return ast.dump(ast.parse(source))
+    except SyntaxError:
+        return source
+
+
+def _relative(target: TargetFunction, settings: Settings) -> str:
+    try:
+        return target.file.relative_to(settings.rootdir).as_posix()
+    except ValueError:
+        return target.file.as_posix()

@@ -1,0 +1,63 @@
+"""The ``pytest_codeflash_*`` hooks: pytest-codeflash's extension API.
+
+Implement them in a ``conftest.py`` or in a plugin to add candidate sources, teach the
+comparator your own types, or add reporters.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from .models import Candidate, FunctionResult, Report, Settings, TargetFunction
+
+
+@pytest.hookspec
+def pytest_codeflash_generate_candidates(
+    target: TargetFunction, original_source: str, settings: Settings
+) -> list[Candidate] | None:
+    """Propose faster versions of ``target``.
+
+    Called once per target function, in the pytest process, after the test run.  Every
+    implementation is called; their lists are concatenated.
+
+    :param target: the function to optimize.
+    :param original_source: the full source of the module that defines ``target``.
+    :param settings: the resolved settings of this run.
+    :return: candidates (each a full replacement module source), or ``None`` for none.
+        Raise a :class:`pytest_codeflash.errors.CodeflashError` on failure instead of
+        returning an empty list, so that "no ideas" and "broken" stay distinguishable.
+    """
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_codeflash_compare(original: Any, candidate: Any) -> bool | None:
+    """Decide whether two values produced by the original and a candidate are the same.
+
+    Called inside the isolated runner process (never in the user's pytest process) for every
+    pair of values the comparator meets, before its built-in rules.  Implement it in a
+    ``conftest.py`` to teach the comparator types it does not know.
+
+    :param original: the value the original function produced.
+    :param candidate: the value the candidate produced at the same place.
+    :return: ``True`` if equal, ``False`` if different, ``None`` to let the next
+        implementation (and finally the built-in comparator) decide.
+    """
+
+
+@pytest.hookspec
+def pytest_codeflash_report(report: Report, settings: Settings) -> None:
+    """Receive the final report, after every function was evaluated.
+
+    Called once per run in the pytest process (the controller under xdist).
+
+    :param report: the report that ``--codeflash-report`` writes.
+    :param settings: the resolved settings of this run.
+    """
+
+
+@pytest.hookspec
+def pytest_codeflash_function_done(result: FunctionResult, settings: Settings) -> None:
+    """Called after each function's candidates were evaluated, with its result."""

@@ -1,0 +1,118 @@
+"""Pydantic models passed between the stages, including the public JSON report.
+
+Everything here is frozen and forbids unknown fields, so drift between stages (or in a
+report a script reads back) fails loudly.  The report models (``Report`` and below) are a
+public contract: fields may be added, never renamed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Backend = Literal["rules", "openai", "codeflash-service", "none"]
+Effort = Literal["low", "medium", "high"]
+Status = Literal["optimized", "not_optimized", "skipped", "error"]
+Verdict = Literal["accepted", "rejected"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Settings(_Frozen):
+    """Every setting, resolved once from CLI > ini > ``[tool.codeflash]`` > defaults."""
+
+    enabled: bool = False
+    rootdir: Path
+    targets: tuple[str, ...] = ()
+    candidates: tuple[Path, ...] = ()
+    backend: Backend = "rules"
+    backend_explicit: bool = False
+    report: Path | None = None
+    apply: bool = False
+    apply_force: bool = False
+    pr: bool = False
+    dry_run: bool = False
+    max_functions: int | None = Field(default=None, ge=1)
+    effort: Effort = "medium"
+    min_speedup: float = Field(default=0.05, gt=0)
+    timeout: float | None = Field(default=None, gt=0)
+    float_rel_tol: float = Field(default=0.0, ge=0)
+    memory_limit_mb: int = Field(default=4096, ge=64)
+    max_captured_calls: int = Field(default=64, ge=1)
+    api_key_env: tuple[str, ...] = ("OPENAI_API_KEY", "CODEFLASH_API_KEY", "ANTHROPIC_API_KEY")
+    formatter_cmds: tuple[str, ...] = ()
+    ignore_paths: tuple[str, ...] = ()
+    module_root: str | None = None
+    verbosity: int = 0
+
+
+class TargetFunction(_Frozen):
+    """A function chosen for optimization, located in the user's source tree."""
+
+    module: str
+    qualname: str
+    file: Path
+    lineno: int
+    is_async: bool = False
+    is_generator: bool = False
+    is_method: bool = False
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.module}.{self.qualname}"
+
+
+class Candidate(_Frozen):
+    """One proposed replacement, already merged into a full module source."""
+
+    id: str
+    source: str
+    module_source: str
+    explanation: str = ""
+
+
+class CandidateResult(_Frozen):
+    """The verdict on one candidate (report schema)."""
+
+    id: str
+    source: str
+    verdict: Verdict
+    reason: str
+    speedup: float | None = None
+    speedup_ci: tuple[float, float] | None = None
+    speedup_by_scale: dict[str, float] | None = None
+    baseline_ns: int | None = None
+    candidate_ns: int | None = None
+    caches: bool = False
+    explanation: str = ""
+    duplicate_of: str | None = None
+    calls_compared: int = 0
+    tests_run: int = 0
+
+
+class FunctionResult(_Frozen):
+    """Everything the run learnt about one function (report schema)."""
+
+    qualified_name: str
+    file: str
+    status: Status
+    reason: str
+    baseline_ns: int | None = None
+    speedup: float | None = None
+    best_candidate: str | None = None
+    candidates: list[CandidateResult] = Field(default_factory=list)
+    tests: list[str] = Field(default_factory=list)
+    calls_captured: int = 0
+    unstable: list[str] = Field(default_factory=list)
+    patch: str | None = None
+
+
+class Report(_Frozen):
+    """The JSON report written by ``--codeflash-report`` (schema_version 1)."""
+
+    schema_version: Literal[1] = 1
+    functions: list[FunctionResult] = Field(default_factory=list)

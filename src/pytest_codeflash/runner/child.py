@@ -1,0 +1,203 @@
+"""The pytest plugin that runs inside the isolated runner process.
+
+The parent starts ``python -m pytest -p pytest_codeflash.runner.child
+--codeflash-runner-spec=SPEC <tests>`` in a sandbox copy of the project.  This plugin serves
+the candidate's source for the target module from memory, swaps the target for the
+differential wrapper, runs the tests, replays captured inputs, times original against
+candidate, and writes everything to the result file named in the spec.  Standard library and
+the user's code only: no pydantic, no libcst.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .determinism import Determinism
+from .differential import Differential, Side, find_function, plain
+from .guard import Guard
+from .overlay import OverlayFinder, load_shadow
+
+INPUTS_FILE = "inputs.pickle"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--codeflash-runner-spec", default=None, help="(internal) runner spec")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    path = early_config.known_args_namespace.codeflash_runner_spec
+    if path:
+        runner = ChildRunner(json.loads(Path(path).read_text(encoding="utf-8")))
+        early_config.pluginmanager.register(runner, "codeflash-child-runner")
+        runner.start(early_config)
+
+
+class ChildRunner:
+    """State of one evaluation inside the runner process."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.spec = spec
+        self.module_name: str = spec["module"]
+        self.qualname: str = spec["qualname"]
+        self.determinism = Determinism(seed=spec.get("seed", 0))
+        self.guard = Guard(allowed=tuple(spec["allowed_roots"]),
+                           secret_names=frozenset(spec.get("secret_names", ())))
+        self.differential: Differential | None = None
+        self.tests: dict[str, str] = {}
+        self.errors: list[str] = []
+        self.config: pytest.Config | None = None
+        self.finder = OverlayFinder({self.module_name: spec["candidate_source"]}, self._loaded)
+
+    def start(self, config: pytest.Config) -> None:
+        self.config = config
+        config.pluginmanager.add_hookspecs(_hookspec())
+        self.guard.install()
+        self.finder.install()
+        self._write({"phase": "started"})
+
+    # -- module set-up --------------------------------------------------------------------
+    def _loaded(self, module: types.ModuleType) -> None:
+        """The candidate module was just executed: set up the original twin and the wrapper."""
+        try:
+            shadow = load_shadow(self.module_name, self.spec["original_source"], module)
+        except Exception as err:
+            self.errors.append(f"the original module failed to load: {err!r}")
+            return
+        for each in (module, shadow):
+            self.determinism.prepare_module(each)
+        owner, name, raw = find_function(module, self.qualname)
+        _, _, original_raw = find_function(shadow, self.qualname)
+        has_self = bool(self.spec.get("is_method")) and not isinstance(raw, staticmethod)
+        self.differential = Differential(
+            module_name=self.module_name,
+            original=Side(plain(original_raw), shadow),
+            candidate=Side(plain(raw), module),
+            determinism=self.determinism,
+            guard=self.guard,
+            is_method=has_self,
+            is_generator=bool(self.spec.get("is_generator")),
+            is_async=bool(self.spec.get("is_async")),
+            rel_tol=float(self.spec.get("rel_tol", 0.0)),
+            hook=self._compare_hook,
+            max_compared=int(self.spec.get("max_compared", 1000)),
+            max_inputs=int(self.spec.get("max_inputs", 64)),
+        )
+        self.differential.install(owner, name, raw)
+
+    def _compare_hook(self, original: object, candidate: object) -> bool | None:
+        if self.config is None:
+            return None
+        result: bool | None = self.config.hook.pytest_codeflash_compare(
+            original=original, candidate=candidate
+        )
+        return result
+
+    # -- test run -------------------------------------------------------------------------
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        if self.differential is not None:
+            self.differential.current_test = item.nodeid
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        previous = self.tests.get(report.nodeid)
+        if report.failed:
+            outcome = "failed" if report.when == "call" else "error"
+        elif report.skipped:
+            outcome = "skipped"
+        else:
+            outcome = "passed" if report.when == "call" else (previous or "passed")
+        if previous in ("failed", "error"):
+            return
+        self.tests[report.nodeid] = outcome
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        result = self._result()
+        self._write(result)
+        if self.differential is None:
+            return
+        if self.spec["mode"] == "baseline":
+            inputs = pickle.dumps(self.differential.tally.inputs)
+            _write_atomic(Path(self.spec["output_dir"]) / INPUTS_FILE, inputs)
+            return
+        if not self._tests_agree():
+            return
+        from .replay import replay_and_time
+
+        saved = _read_inputs(self.spec.get("inputs_path"))
+        try:
+            result["replay"], result["timing"] = replay_and_time(
+                self.differential, saved, self.spec, self._write_progress
+            )
+        except Exception as err:
+            self.errors.append(f"replaying captured inputs failed: {err!r}")
+        result["calls"] = self.differential.tally.as_json()
+        result.update(self._guard_report())
+        self._write(result)
+
+    def _tests_agree(self) -> bool:
+        baseline = self.spec.get("baseline_tests") or {}
+        return all(self.tests.get(t) == "passed" for t, o in baseline.items() if o == "passed")
+
+    def _result(self) -> dict[str, Any]:
+        result: dict[str, Any] = {
+            "phase": "tests",
+            "tests": self.tests,
+            "overlay_used": self.module_name in self.finder.loaded,
+            "wrapper_installed": self.differential is not None,
+            "errors": self.errors,
+            "calls": self.differential.tally.as_json() if self.differential else None,
+            "replay": None,
+            "timing": None,
+        }
+        result.update(self._guard_report())
+        return result
+
+    def _guard_report(self) -> dict[str, Any]:
+        return {
+            "violations": self.guard.violations[:20],
+            "secret_reads": {k: sorted(v) for k, v in self.guard.secret_reads.items()},
+        }
+
+    def _write_progress(self, what: str) -> None:
+        path = self.spec.get("progress_path")
+        if path:
+            _write_atomic(Path(path), what.encode("utf-8", "replace"))
+
+    def _write(self, result: dict[str, Any]) -> None:
+        data = json.dumps(result, default=repr).encode()
+        _write_atomic(Path(self.spec["result_path"]), data)
+
+
+def _read_inputs(path: str | None) -> list[bytes]:
+    if not path or not os.path.exists(path):
+        return []
+    with open(path, "rb") as handle:
+        data: list[bytes] = pickle.load(handle)
+    return data
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+
+
+def _hookspec() -> types.ModuleType:
+    from .. import hookspec
+
+    return hookspec
+
+
+# The parent sets no environment variables for us; make sure a stray import of the main plugin
+# in this process stays inert.
+sys.dont_write_bytecode = True

@@ -1,0 +1,641 @@
+"""Decide whether a candidate produced the same values as the original, and say where not.
+
+Runs inside the isolated runner, so only the standard library is imported at module level;
+numpy and pandas are used only when the user's code already loaded them.
+
+The rules are strict on purpose: calling a changed function "equal" is far worse than
+rejecting a good one.  Types must match exactly (``1`` is not ``1.0`` nor ``True``), except
+that two classes with the same ``__module__`` and ``__qualname__`` count as one type, because
+the original and the candidate each run in their own copy of the user's module.  Floats match
+bit for bit (``-0.0`` is not ``0.0``; NaN matches NaN) unless a relative tolerance is given.
+Dict key order, and the exact types of set elements, are compared too.
+
+A class that defines ``__eq__`` (anywhere in its MRO but ``object``) is trusted: when ``==``
+says equal, its ``__dict__`` is not looked at (dataclass fields still are).  When ``==`` says
+different but the two classes are the two module copies, the state is compared instead,
+since such ``__eq__`` methods usually reject instances of the other copy.  Other objects are
+compared by ``__dict__`` and ``__slots__``, but only if the class has no hidden C-level state.
+Whatever cannot be compared raises :class:`Unverifiable`, never "equal".
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import datetime
+import decimal
+import enum
+import functools
+import math
+import reprlib
+import sys
+import types
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+CompareHook = Callable[[object, object], "bool | None"]
+
+_MAX_DEPTH = 200
+_UNSET: Any = object()  # an attribute, slot or global that does not exist
+_HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: set for classes made by a class statement
+_POINTER = 8 if sys.maxsize > 2**32 else 4
+# Types whose __eq__ is too lax for us (1 == 1.0 inside containers): our own rules apply.
+_OWN_RULES = frozenset({list, tuple, dict, set, frozenset, str, bytes, bytearray})
+_LAX_EQ_MODULES = frozenset({"collections", "collections.abc", "types"})
+_STATE_BASES = frozenset({object, types.SimpleNamespace})  # state all in __dict__
+_CALLABLES = (type, types.FunctionType, types.BuiltinFunctionType, types.MethodType)
+_ONE_SHOT = (types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType)
+
+
+class Unverifiable(Exception):
+    """A value cannot be compared; the message says which value and why."""
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """The first place where the two values differ."""
+
+    path: str  # "" for the root, then like "[0]", "['key']", ".attr", "[0].x"
+    expected: str  # short repr of the original's value at that path
+    actual: str  # short repr of the candidate's value at that path
+    detail: str  # one phrase: "type list != tuple", "values differ", "length 3 != 4", ...
+
+    def describe(self) -> str:
+        """Say where and how the values differ, in one line."""
+        where = f"at {self.path}: " if self.path else ""
+        return f"{where}expected {self.expected}, got {self.actual} ({self.detail})"
+
+
+def short_repr(value: object, limit: int = 80) -> str:
+    """Return a repr of ``value`` at most ``limit`` characters long; never raise."""
+    shown = reprlib.Repr()
+    shown.maxstring = shown.maxother = max(limit, 20)
+    try:
+        text = shown.repr(value)
+    except Exception:  # a broken __repr__, an int too long to print, ...
+        text = f"<unreprable {_name(type(value))}>"
+    if len(text) <= limit:
+        return text
+    keep = max(limit - 3, 2)
+    return text[: (keep + 1) // 2] + "..." + text[len(text) - keep // 2 :]
+
+
+def compare_values(
+    expected: object, actual: object, *, rel_tol: float = 0.0, hook: CompareHook | None = None
+) -> Mismatch | None:
+    """Compare what the original produced with what the candidate produced.
+
+    :param rel_tol: relative tolerance for floats (``0.0``: bitwise equality).
+    :param hook: consulted first at every node; ``True``/``False`` decide, ``None`` defers.
+    :return: ``None`` when equal, else the first difference found.
+    :raises Unverifiable: when some part of the values cannot be compared.
+    """
+    return _Comparer(rel_tol, hook).node(expected, actual, "", 0)
+
+
+class _Comparer:
+    """One comparison: its options and the pairs of objects on the current path."""
+
+    def __init__(self, rel_tol: float, hook: CompareHook | None) -> None:
+        if not rel_tol >= 0.0:
+            raise ValueError(f"rel_tol must be a number >= 0, not {rel_tol!r}")
+        self.rel_tol = rel_tol
+        self.hook = hook
+        self.active: set[tuple[int, int]] = set()
+
+    def node(self, e: object, a: object, path: str, depth: int) -> Mismatch | None:
+        """Compare one pair of values found at ``path``."""
+        if depth > _MAX_DEPTH:
+            raise Unverifiable(f"the values{_at(path)} nest deeper than {_MAX_DEPTH} levels")
+        if self.hook is not None:
+            verdict = self._ask_hook(e, a, path)
+            if verdict is not None:
+                return None if verdict else _differ(path, e, a, "different per the compare hook")
+        if e is a:
+            return None
+        if not _same_type(type(e), type(a)):
+            return _differ(path, e, a, f"type {_type_names(type(e), type(a))}")
+        key = (id(e), id(a))
+        if key in self.active:
+            return None  # a cycle: equal unless something else on the path differs
+        self.active.add(key)
+        try:
+            return self._typed(e, a, path, depth + 1)
+        except Unverifiable:
+            raise
+        except Exception as exc:  # a user __eq__ that raises, a recursion too deep, ...
+            what = f"the {_name(type(e))} values{_at(path)}"
+            raise Unverifiable(f"comparing {what} raised {type(exc).__name__}: {exc}") from exc
+        finally:
+            self.active.discard(key)
+
+    def _ask_hook(self, e: object, a: object, path: str) -> bool | None:
+        assert self.hook is not None
+        try:
+            verdict = self.hook(e, a)
+        except Exception as exc:
+            why = f"{type(exc).__name__}: {exc}"
+            raise Unverifiable(f"the compare hook raised {why} for the values{_at(path)}") from exc
+        if verdict is None or isinstance(verdict, bool):
+            return verdict
+        raise Unverifiable(f"the compare hook returned {short_repr(verdict)}{_at(path)}")
+
+    def _typed(self, e: Any, a: Any, path: str, depth: int) -> Mismatch | None:
+        """Compare two values of the same type (by the module/qualname rule)."""
+        np, pd = sys.modules.get("numpy"), sys.modules.get("pandas")
+        if np is not None and isinstance(e, (np.ndarray, np.generic)):
+            return self._numpy(np, e, a, path, depth)
+        if pd is not None and isinstance(e, (pd.DataFrame, pd.Series, pd.Index)):
+            return self._pandas(pd, e, a, path, depth)
+        if isinstance(e, _ONE_SHOT) or (
+            isinstance(e, (Iterator, AsyncIterator)) and not _explained_layout(type(e))
+        ):
+            raise Unverifiable(f"{_full_name(type(e))} value{_at(path)} is consumed by reading it")
+        if isinstance(e, enum.Enum):  # before int, str and float: IntEnum, StrEnum
+            return self._fields(e, a, path, depth, ("name", "value"))
+        if isinstance(e, float):
+            return self._float(e, a, path)
+        if isinstance(e, complex):
+            return self._float(e.real, a.real, path + ".real") or self._float(
+                e.imag, a.imag, path + ".imag"
+            )
+        if isinstance(e, (str, bytes, bytearray)):
+            return None if _eq(e, a, path) else _text_differ(path, e, a)
+        if isinstance(e, decimal.Decimal):  # str tells Decimal("1.0") from Decimal("1.00")
+            return None if str(e) == str(a) else _differ(path, e, a, "values differ")
+        if isinstance(e, BaseException):
+            m = self.node(e.args, a.args, path + ".args", depth)
+            return m or (None if str(e) == str(a) else _differ(path, e, a, "message differs"))
+        if isinstance(e, types.ModuleType):
+            return None if e.__name__ == a.__name__ else _differ(path, e, a, "another module")
+        if isinstance(e, _CALLABLES):
+            return self._callable(e, a, path, depth)
+        return self._special(e, a, path, depth)
+
+    def _special(self, e: Any, a: Any, path: str, depth: int) -> Mismatch | None:
+        """Compare values whose ``==`` is too lax, then containers, then plain objects."""
+        if isinstance(e, (range, slice)):  # range(0) == range(2, 2); slice(1) == slice(1.0)
+            return self._fields(e, a, path, depth, ("start", "stop", "step"))
+        if isinstance(e, functools.partial):
+            return self._fields(e, a, path, depth, ("func", "args", "keywords", "__dict__"))
+        if isinstance(e, (datetime.datetime, datetime.time)):
+            # == ignores the time zone (aware values compare as instants) and fold.
+            m = None if _eq(e, a, path) else _differ(path, e, a, "values differ")
+            return m or self._fields(e, a, path, depth, ("tzinfo", "fold"))
+        if isinstance(e, datetime.timezone):  # == ignores the zone's name
+            return None if repr(e) == repr(a) else _differ(path, e, a, "values differ")
+        if isinstance(e, memoryview):  # == ignores the format
+            x, y = ((v.format, v.shape, v.tobytes()) for v in (e, a))
+            return self.node(x, y, path, depth)
+        if _trusts_eq(type(e)):
+            return self._user_eq(e, a, path, depth)
+        if isinstance(e, dict):
+            m = self._mapping(e, a, path, depth)
+        elif isinstance(e, (list, tuple, collections.deque)):
+            m = self._sequence(e, a, path, depth)
+        elif isinstance(e, (set, frozenset)):
+            m = self._set(e, a, path, depth)
+        else:
+            return self._object(e, a, path, depth)
+        return m or self._state(e, a, path, depth)  # a subclass may have attributes too
+
+    def _float(self, e: float, a: float, path: str) -> Mismatch | None:
+        if math.isnan(e) or math.isnan(a):
+            same = math.isnan(e) and math.isnan(a)
+        elif self.rel_tol > 0.0:
+            same = math.isclose(e, a, rel_tol=self.rel_tol, abs_tol=0.0)
+        else:
+            same = e == a and math.copysign(1.0, e) == math.copysign(1.0, a)
+        if same:
+            return None
+        return _differ(path, e, a, "sign of zero differs" if e == a else "values differ")
+
+    def _fields(
+        self, e: object, a: object, path: str, depth: int, names: Iterable[str]
+    ) -> Mismatch | None:
+        for name in names:
+            m = self.node(getattr(e, name), getattr(a, name), f"{path}.{name}", depth)
+            if m is not None:
+                return m
+        return None
+
+    def _callable(self, e: Any, a: Any, path: str, depth: int) -> Mismatch | None:
+        """Functions and classes: the same object, or the same qualified name."""
+        fe, fa = getattr(e, "__func__", e), getattr(a, "__func__", a)
+        if fe is not fa and (_qualified(fe) != _qualified(fa) or _qualified(fe)[1] is None):
+            return _differ(path, e, a, f"another {_name(type(e))}")
+        if isinstance(fe, types.FunctionType) and fe is not fa:
+            # The same name, but a closure or defaults may hold different values.
+            x, y = (_function_state(f) for f in (fe, fa))
+            m = self.node(x, y, path + ".<closure and defaults>", depth)
+            if m is not None:
+                return m
+        owner = getattr(e, "__self__", None)
+        if owner is None or isinstance(owner, types.ModuleType) or isinstance(e, type):
+            return None  # unbound, or a builtin function "bound" to its module
+        return self.node(owner, a.__self__, path + ".__self__", depth)
+
+    def _user_eq(self, e: object, a: object, path: str, depth: int) -> Mismatch | None:
+        if _eq(e, a, path):
+            if not dataclasses.is_dataclass(e):
+                return None
+            names = [f.name for f in dataclasses.fields(e) if f.compare]
+            return self._fields(e, a, path, depth, names)  # strictly, unlike their __eq__
+        if type(e) is not type(a) and _has_state(e) and _explained_layout(type(e)):
+            # The two module copies of one class: its __eq__ most likely rejected the other
+            # copy's instance (isinstance, __class__ checks), so judge by state instead.
+            return self._state(e, a, path, depth)
+        builtin = type(e).__module__ == "builtins"
+        return _differ(path, e, a, "values differ" if builtin else "__eq__ says they differ")
+
+    def _mapping(self, e: Any, a: Any, path: str, depth: int) -> Mismatch | None:
+        missing = [k for k in e if k not in a][:1]
+        extra = [k for k in a if k not in e][:1]
+        if missing or extra:
+            parts = [f"missing key {short_repr(k, 40)}" for k in missing]
+            parts += [f"extra key {short_repr(k, 40)}" for k in extra]
+            return _differ(path, e, a, ", ".join(parts))
+        if not all(_eq(x, y, path) for x, y in zip(e, a, strict=True)):
+            return Mismatch(
+                path, short_repr(list(e)), short_repr(list(a)), "dict key order differs"
+            )
+        for (ke, ve), (ka, va) in zip(e.items(), a.items(), strict=True):
+            where = f"{path}[{short_repr(ke, 40)}]"
+            m = self.node(ke, ka, where, depth)
+            if m is not None:
+                return dataclasses.replace(m, detail=f"in the key: {m.detail}")
+            m = self.node(ve, va, where, depth)
+            if m is not None:
+                return m
+        if isinstance(e, collections.defaultdict):
+            return self.node(e.default_factory, a.default_factory, f"{path}.default_factory", depth)
+        return None
+
+    def _sequence(self, e: Any, a: Any, path: str, depth: int) -> Mismatch | None:
+        if len(e) != len(a):
+            return _differ(path, e, a, f"length {len(e)} != {len(a)}")
+        names = getattr(type(e), "_fields", None)  # a namedtuple: name the field
+        for i, (x, y) in enumerate(zip(e, a, strict=True)):
+            m = self.node(x, y, f"{path}.{names[i]}" if names else f"{path}[{i}]", depth)
+            if m is not None:
+                return m
+        if isinstance(e, collections.deque):
+            return self.node(e.maxlen, a.maxlen, path + ".maxlen", depth)
+        return None
+
+    def _set(self, e: Any, a: Any, path: str, depth: int) -> Mismatch | None:
+        if not _eq(e, a, path):
+            parts = [f"missing {short_repr(x, 40)}" for x in e if x not in a][:1]
+            parts += [f"extra {short_repr(y, 40)}" for y in a if y not in e][:1]
+            return _differ(path, e, a, ", ".join(parts) or "values differ")
+        # == pairs up 1, 1.0 and True: compare each element with its partner, strictly.
+        partner = {y: y for y in a}
+        for x in e:
+            m = self.node(x, partner[x], f"{path}{{{short_repr(x, 40)}}}", depth)
+            if m is not None:
+                return m
+        return None
+
+    def _object(self, e: object, a: object, path: str, depth: int) -> Mismatch | None:
+        if type(e) is object:
+            return None  # a bare sentinel has no state
+        if not (_has_state(e) and _explained_layout(type(e))):
+            why = "has no __eq__, and its state is not all in __dict__ or __slots__"
+            raise Unverifiable(f"{_full_name(type(e))} value{_at(path)} {why}")
+        return self._state(e, a, path, depth)
+
+    def _state(self, e: object, a: object, path: str, depth: int) -> Mismatch | None:
+        """Compare ``__dict__`` (in any order) and every ``__slots__`` entry."""
+        de, da = getattr(e, "__dict__", None), getattr(a, "__dict__", None)
+        pairs: list[tuple[str, object, object]] = []
+        if isinstance(de, dict) and isinstance(da, dict):
+            names = [*de, *(k for k in da if k not in de)]
+            pairs += [(name, de.get(name, _UNSET), da.get(name, _UNSET)) for name in names]
+        for name in _slot_names(type(e)):
+            pairs.append((name, getattr(e, name, _UNSET), getattr(a, name, _UNSET)))
+        for name, x, y in pairs:
+            m = self.attribute(x, y, f"{path}.{name}", depth)
+            if m is not None:
+                return m
+        return None
+
+    def attribute(self, x: object, y: object, path: str, depth: int) -> Mismatch | None:
+        """Compare two values that may be missing (``_UNSET``) on either side."""
+        if x is _UNSET or y is _UNSET:
+            if x is y:
+                return None
+            shown = ["<unset>" if v is _UNSET else short_repr(v) for v in (x, y)]
+            return Mismatch(path, shown[0], shown[1], "set on one side only")
+        return self.node(x, y, path, depth)
+
+    def _numpy(self, np: Any, e: Any, a: Any, path: str, depth: int) -> Mismatch | None:
+        """Arrays and numpy scalars: dtype, shape, then values (NaNs equal by position)."""
+        x, y = np.asarray(e), np.asarray(a)
+        if x.dtype != y.dtype:
+            return _differ(path, e, a, f"dtype {x.dtype} != {y.dtype}")
+        if x.shape != y.shape:
+            return _differ(path, e, a, f"shape {x.shape} != {y.shape}")
+        if x.dtype.kind == "O":
+            for i in np.ndindex(x.shape):
+                m = self.node(x[i], y[i], path + _index(i), depth)
+                if m is not None:
+                    return m
+            return None
+        with np.errstate(all="ignore"):
+            differs = _array_differences(np, x, y, self.rel_tol)
+            if not differs.any():
+                return None
+            i = tuple(int(n) for n in np.argwhere(differs)[0])
+            detail = "values differ"
+            if x.dtype.kind in "fc" and bool(np.isnan(x[i]) != np.isnan(y[i])):
+                detail = "NaN positions differ"
+            elif x.dtype.kind == "f" and bool(x[i] == y[i]):
+                detail = "sign of zero differs"
+        return _differ(path + _index(i), x[i], y[i], detail)
+
+    def _pandas(self, pd: Any, e: Any, a: Any, path: str, depth: int) -> Mismatch | None:
+        """DataFrame, Series and Index: axes, names and dtypes, then ``.equals``."""
+        checks: list[tuple[str, object, object]]
+        if isinstance(e, pd.DataFrame):
+            checks = [("columns", e.columns, a.columns), ("index", e.index, a.index)]
+            checks.append(("dtypes", [str(t) for t in e.dtypes], [str(t) for t in a.dtypes]))
+        elif isinstance(e, pd.Series):
+            checks = [("index", e.index, a.index), ("name", e.name, a.name)]
+            checks.append(("dtype", str(e.dtype), str(a.dtype)))
+        else:
+            checks = [("names", list(e.names), list(a.names))]
+            checks.append(("dtype", str(e.dtype), str(a.dtype)))
+        for name, x, y in checks:
+            m = self.node(x, y, f"{path}.{name}", depth)
+            if m is not None:
+                return m
+        return None if bool(e.equals(a)) else _differ(path, e, a, "values differ")
+
+
+def _array_differences(np: Any, x: Any, y: Any, rel_tol: float) -> Any:
+    """Return a boolean array marking where two same-shaped, same-dtype arrays differ."""
+    kind = x.dtype.kind
+    if kind in "fc":
+        parts = [(x.real, y.real), (x.imag, y.imag)] if kind == "c" else [(x, y)]
+        differs = np.zeros(x.shape, dtype=bool)
+        for p, q in parts:
+            if rel_tol > 0.0:
+                same = np.isclose(p, q, rtol=rel_tol, atol=0.0)
+            else:  # == alone would let -0.0 match 0.0
+                same = (p == q) & (np.signbit(p) == np.signbit(q))
+            differs |= ~(same | (np.isnan(p) & np.isnan(q)))
+        return differs
+    if kind in "mM":
+        return ~((x == y) | (np.isnat(x) & np.isnat(y)))
+    differs = np.asarray(x != y, dtype=bool)
+    if differs.shape != x.shape:
+        raise Unverifiable(f"numpy cannot compare {x.dtype} arrays elementwise")
+    return differs
+
+
+def _eq(e: object, a: object, path: str) -> bool:
+    """``e == a``, insisting on a bool answer."""
+    result = e == a
+    if isinstance(result, bool):
+        return result
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(result, np.bool_):
+        return bool(result)
+    got = _name(type(result))
+    raise Unverifiable(f"{_name(type(e))}.__eq__ returned {got}, not a bool,{_at(path)}")
+
+
+def _trusts_eq(tp: type) -> bool:
+    """Whether ``tp``'s own (or a base's) ``__eq__`` decides equality for its instances."""
+    for klass in tp.__mro__[:-1]:  # the last one is object
+        if "__eq__" in vars(klass):
+            return klass not in _OWN_RULES and klass.__module__ not in _LAX_EQ_MODULES
+    return False
+
+
+def _has_state(value: object) -> bool:
+    return isinstance(getattr(value, "__dict__", None), dict) or bool(_slot_names(type(value)))
+
+
+def _explained_layout(tp: type) -> bool:
+    """Whether every instance field of ``tp`` is in ``__dict__`` or ``__slots__``.
+
+    Classes written in C (a lock, a socket, ``io.StringIO``) keep state in hidden fields; a
+    ``__dict__`` they may also have says nothing about it.  A class statement makes a heap
+    type whose instances grow only by its slots (plus ``__dict__``/``__weakref__`` pointers).
+    """
+    for klass in tp.__mro__:
+        if klass in _STATE_BASES:
+            continue
+        if not klass.__flags__ & _HEAPTYPE or klass.__base__ is None:
+            return False
+        own = vars(klass).get("__slots__", ())
+        slots = 1 if isinstance(own, str) else len(own)
+        if klass.__basicsize__ - klass.__base__.__basicsize__ > _POINTER * (slots + 2):
+            return False
+    return True
+
+
+def _slot_names(tp: type) -> list[str]:
+    """The attribute names of every ``__slots__`` entry in ``tp``'s MRO, mangled."""
+    names: list[str] = []
+    for klass in tp.__mro__:
+        own = vars(klass).get("__slots__", ())
+        for name in (own,) if isinstance(own, str) else own:
+            if name.startswith("__") and not name.endswith("__"):
+                names.append(f"_{klass.__name__.lstrip('_')}{name}")
+            elif name not in ("__dict__", "__weakref__"):
+                names.append(name)
+    return names
+
+
+def _function_state(function: types.FunctionType) -> tuple[object, ...]:
+    cells = []
+    for cell in function.__closure__ or ():
+        try:
+            cells.append(cell.cell_contents)
+        except ValueError:  # an empty cell
+            cells.append(_UNSET)
+    return (function.__defaults__, function.__kwdefaults__, tuple(cells))
+
+
+def _same_type(t1: type, t2: type) -> bool:
+    return t1 is t2 or (t1.__module__ == t2.__module__ and t1.__qualname__ == t2.__qualname__)
+
+
+def _qualified(value: object) -> tuple[object, object]:
+    return getattr(value, "__module__", None), getattr(value, "__qualname__", None)
+
+
+def _name(tp: type) -> str:
+    return getattr(tp, "__qualname__", None) or str(tp)
+
+
+def _full_name(tp: type) -> str:
+    module = getattr(tp, "__module__", None)
+    return _name(tp) if module in (None, "builtins") else f"{module}.{_name(tp)}"
+
+
+def _type_names(t1: type, t2: type) -> str:
+    if _name(t1) != _name(t2):
+        return f"{_name(t1)} != {_name(t2)}"
+    return f"{t1.__module__}.{_name(t1)} != {t2.__module__}.{_name(t2)}"
+
+
+def _at(path: str) -> str:
+    return f" at {path}" if path else ""
+
+
+def _index(index: tuple[int, ...]) -> str:
+    return f"[{', '.join(map(str, index))}]" if index else ""
+
+
+def _differ(path: str, expected: object, actual: object, detail: str) -> Mismatch:
+    return Mismatch(path, short_repr(expected), short_repr(actual), detail)
+
+
+def _text_differ(path: str, e: Any, a: Any) -> Mismatch:
+    """Point at the first differing character, showing the text around it if long."""
+    i = next((i for i, (x, y) in enumerate(zip(e, a, strict=False)) if x != y), min(len(e), len(a)))
+    detail = f"first difference at index {i}"
+    if len(e) != len(a):
+        detail += f", length {len(e)} != {len(a)}"
+    if max(len(e), len(a)) <= 60:
+        return _differ(path, e, a, detail)
+    start = max(i - 20, 0)
+    shown = [("..." if start else "") + short_repr(v[start : start + 50], 60) for v in (e, a)]
+    return Mismatch(path, shown[0], shown[1], detail)
+
+
+@dataclass
+class Outcome:
+    """What one call of the target did, as seen by the caller."""
+
+    returned: object = None
+    raised: BaseException | None = None
+    stdout: str = ""
+    stderr: str = ""
+    args_after: tuple[object, ...] = ()  # positional args after the call (mutation check)
+    kwargs_after: dict[str, object] = field(default_factory=dict)
+    self_after: object = None  # for methods: the instance after the call (or None)
+    globals_after: dict[str, object] = field(default_factory=dict)  # touched module globals
+    yielded: list[object] | None = None  # for generators: the items, consumed up to a bound
+    yield_truncated: bool = False
+
+
+@dataclass(frozen=True)
+class Difference:
+    """The first way in which a candidate's call outcome differs from the original's.
+
+    ``kind`` is one of: "return value", "exception", "stdout", "stderr", "argument
+    mutation", "self state", "global state", "yielded values", "unverifiable".  ``note``,
+    when set (always for "unverifiable"), replaces the description built from ``mismatch``.
+    """
+
+    kind: str
+    mismatch: Mismatch | None
+    note: str = ""
+
+    def describe(self) -> str:
+        """Say what differs, in one line."""
+        if self.note or self.mismatch is None:
+            return self.note or f"{self.kind} differs"
+        m, verb = self.mismatch, "differ" if self.kind == "yielded values" else "differs"
+        what = f"expected {m.expected}, got {m.actual} ({m.detail})"
+        return f"{self.kind} {verb}{_at(m.path)}: {what}"
+
+
+def compare_outcomes(
+    expected: Outcome, actual: Outcome, *, rel_tol: float = 0.0, hook: CompareHook | None = None
+) -> Difference | None:
+    """Compare two call outcomes; ``None`` when the caller could not tell them apart.
+
+    Parts are checked in this order: raised-or-returned, the exception, the return value or
+    yielded values, arguments, ``self``, globals, stdout, stderr.  A part that cannot be
+    compared gives a Difference of kind "unverifiable", never "equal".
+    """
+    comparer = _Comparer(rel_tol, hook)
+    for noun, check in _CHECKS:
+        try:
+            difference = check(comparer, expected, actual)
+        except Unverifiable as exc:
+            return Difference("unverifiable", None, f"cannot verify the {noun}: {exc}")
+        if difference is not None:
+            return difference
+    return None
+
+
+def _check_exception(c: _Comparer, e: Outcome, a: Outcome) -> Difference | None:
+    if e.raised is not None and a.raised is not None:
+        m = c.node(e.raised, a.raised, "", 0)
+        if m is None:
+            return None
+        detail = f"{m.path.lstrip('.')}: {m.detail}" if m.path else m.detail
+        return Difference("exception", _differ("", e.raised, a.raised, detail))
+    results = [short_repr(o.yielded if o.yielded is not None else o.returned) for o in (e, a)]
+    if a.raised is not None:
+        note = f"raised {short_repr(a.raised)} but the original returned {results[0]}"
+        return Difference("exception", _differ("", e.returned, a.raised, "raised"), note)
+    if e.raised is not None:
+        note = f"returned {results[1]} but the original raised {short_repr(e.raised)}"
+        return Difference("exception", _differ("", e.raised, a.returned, "returned"), note)
+    return None
+
+
+def _check_result(c: _Comparer, e: Outcome, a: Outcome) -> Difference | None:
+    if (e.yielded is None) != (a.yielded is None):
+        which = ("original", "candidate") if e.yielded is not None else ("candidate", "original")
+        return Difference(
+            "yielded values", None, "the {} is a generator, the {} is not".format(*which)
+        )
+    if e.yielded is not None and a.yielded is not None:
+        m = c.node(e.yielded, a.yielded, "", 0)
+        if m is not None:
+            return Difference("yielded values", m)
+        if e.yield_truncated != a.yield_truncated:
+            which = ("original", "candidate") if e.yield_truncated else ("candidate", "original")
+            note = "the {} yielded more than {n} values, the {} stopped after {n}"
+            return Difference("yielded values", None, note.format(*which, n=len(e.yielded)))
+        if any(isinstance(o.returned, (*_ONE_SHOT, Iterator)) for o in (e, a)):
+            return None  # the generator objects themselves: their items were compared
+    m = c.node(e.returned, a.returned, "", 0)
+    return None if m is None else Difference("return value", m)
+
+
+def _check_arguments(c: _Comparer, e: Outcome, a: Outcome) -> Difference | None:
+    m = c.node(e.args_after, a.args_after, "args", 0)
+    m = m or c.node(e.kwargs_after, a.kwargs_after, "kwargs", 0)
+    return None if m is None else Difference("argument mutation", m)
+
+
+def _check_self(c: _Comparer, e: Outcome, a: Outcome) -> Difference | None:
+    m = c.node(e.self_after, a.self_after, "self", 0)
+    return None if m is None else Difference("self state", m)
+
+
+def _check_globals(c: _Comparer, e: Outcome, a: Outcome) -> Difference | None:
+    for name in [*e.globals_after, *(n for n in a.globals_after if n not in e.globals_after)]:
+        x, y = e.globals_after.get(name, _UNSET), a.globals_after.get(name, _UNSET)
+        m = c.attribute(x, y, f"global {name}", 0)
+        if m is not None:
+            return Difference("global state", m)
+    return None
+
+
+def _check_output(c: _Comparer, e: Outcome, a: Outcome) -> Difference | None:
+    for stream in ("stdout", "stderr"):
+        m = c.node(getattr(e, stream), getattr(a, stream), "", 0)
+        if m is not None:
+            return Difference(stream, m)
+    return None
+
+
+_CHECKS: list[tuple[str, Callable[[_Comparer, Outcome, Outcome], Difference | None]]] = [
+    ("exception", _check_exception),
+    ("return value", _check_result),
+    ("arguments after the call", _check_arguments),
+    ("instance after the call", _check_self),
+    ("globals after the call", _check_globals),
+    ("output", _check_output),
+]

@@ -1,0 +1,365 @@
+"""Differential execution: every call runs the original twice and the candidate once.
+
+Runs inside the runner process.  ``Differential.wrapper`` replaces the target in the
+candidate module, so the user's tests call it exactly as they called the original.  For each
+outermost call it clones the inputs, runs the original's private copy twice (differences
+between those two runs mark unstable outputs), runs the candidate on the caller's real
+inputs, compares the three outcomes and hands the candidate's result back to the test.
+All three runs start from the same deterministic state and the same module globals.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import random
+import types
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from .calls import (
+    Args,
+    Uncopyable,
+    clone_args,
+    data_globals,
+    dump_args,
+    live_args,
+    materialise_iterators,
+    observe,
+    replay_outcome,
+    snapshot,
+)
+from .compare import Difference, Outcome, compare_outcomes, short_repr
+from .determinism import Determinism
+from .guard import Guard
+
+_RANDOM_STATE = "<random module state>"
+MAX_RECORDED_DIFFERENCES = 20
+
+
+@dataclass
+class Tally:
+    """What the differential runs found, in a form that serialises to JSON."""
+
+    compared: int = 0
+    unchecked: int = 0
+    uncopyable: list[str] = field(default_factory=list)
+    unstable: dict[str, int] = field(default_factory=dict)
+    fully_unstable: int = 0
+    differences: list[dict[str, str]] = field(default_factory=list)
+    inputs: list[bytes] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "compared": self.compared,
+            "unchecked": self.unchecked,
+            "uncopyable": self.uncopyable[:5],
+            "uncopyable_count": len(self.uncopyable),
+            "unstable": self.unstable,
+            "fully_unstable": self.fully_unstable,
+            "differences": self.differences,
+        }
+
+
+@dataclass
+class Side:
+    """One implementation: its function and the module whose globals it uses."""
+
+    function: Callable[..., Any]
+    module: types.ModuleType
+
+
+class Differential:
+    """Compare the original and the candidate call by call."""
+
+    def __init__(
+        self,
+        *,
+        module_name: str,
+        original: Side,
+        candidate: Side,
+        determinism: Determinism,
+        guard: Guard | None,
+        is_method: bool,
+        is_generator: bool,
+        is_async: bool,
+        rel_tol: float,
+        hook: Callable[[object, object], bool | None] | None,
+        max_compared: int,
+        max_inputs: int,
+    ) -> None:
+        self.module_name = module_name
+        self.original = original
+        self.candidate = candidate
+        self.determinism = determinism
+        self.guard = guard
+        self.is_method = is_method
+        self.is_generator = is_generator
+        self.is_async = is_async
+        self.rel_tol = rel_tol
+        self.hook = hook
+        self.max_compared = max_compared
+        self.max_inputs = max_inputs
+        self.tally = Tally()
+        self.current_test = ""
+        self.enabled = True
+        self._placement: tuple[Any, str, Any] = (candidate.module, "", None)
+        self._depth = 0
+        self._input_keys: set[bytes] = set()
+        # Globals both modules define: the caller's changes to them are copied to the
+        # original's private module before each call, and their final values are compared.
+        self.shared_globals = sorted(
+            set(data_globals(original.module)) & set(vars(candidate.module))
+        )
+
+    # -- the wrapper installed in place of the target -------------------------------------
+    def install(self, owner: Any, name: str, raw: Any) -> None:
+        """Replace the candidate's target (``raw``, found on ``owner``) by the wrapper."""
+        self._placement = (owner, name, raw)
+        install(owner, name, raw, self.wrapper())
+
+    @contextmanager
+    def unwrapped(self) -> Iterator[None]:
+        """Put the plain candidate back for the block, so timing measures it alone."""
+        owner, name, raw = self._placement
+        wrapped = inspect.getattr_static(owner, name)
+        setattr(owner, name, raw)
+        self.enabled = False
+        try:
+            yield
+        finally:
+            setattr(owner, name, wrapped)
+            self.enabled = True
+
+    def wrapper(self) -> Callable[..., Any]:
+        """A callable with the candidate's signature that runs the comparison."""
+        target = self.candidate.function
+        if self.is_async:
+
+            @functools.wraps(target)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                if not self._should_compare():
+                    return await target(*args, **kwargs)
+                return await self._compare_async((args, kwargs))
+
+            return async_wrapper
+
+        @functools.wraps(target)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not self._should_compare():
+                return target(*args, **kwargs)
+            return self.compare_call((args, kwargs), reraise=True)
+
+        return wrapper
+
+    def _should_compare(self) -> bool:
+        if self._depth > 0 or not self.enabled:
+            return False  # a recursive or nested call: only outermost calls are compared
+        if self.tally.compared >= self.max_compared:
+            self.tally.unchecked += 1
+            return False
+        return True
+
+    # -- one comparison -------------------------------------------------------------------
+    def compare_call(self, args: Args, *, reraise: bool) -> Any:
+        """Run original, original, candidate on ``args``; record; return the candidate's result."""
+        self._depth += 1
+        try:
+            return self._compare_call(args, reraise)
+        finally:
+            self._depth -= 1
+
+    def _compare_call(self, args: Args, reraise: bool) -> Any:
+        try:
+            args = materialise_iterators(args)
+            self._remember_input(args)
+            caller_state = random.getstate()
+            first = self._run_original(args, caller_state)
+            second = self._run_original(args, caller_state)
+        except Uncopyable as err:
+            self.tally.uncopyable.append(f"{self.current_test}: {err}")
+            return self.candidate.function(*live_args(args)[0], **live_args(args)[1])
+        outcome = self._run(self.candidate, live_args(args), "candidate", caller_state)
+        random.setstate(outcome.globals_after[_RANDOM_STATE])
+        self._judge(args, first, second, outcome)
+        if reraise:
+            return replay_outcome(outcome)
+        return outcome
+
+    async def _compare_async(self, args: Args) -> Any:
+        self._depth += 1
+        try:
+            args = materialise_iterators(args)
+            caller_state = random.getstate()
+            outcomes = []
+            for side, call_args in ((self.original, None), (self.original, None),
+                                    (self.candidate, args)):
+                if call_args is None:
+                    call_args = clone_args(args, self.module_name, side.module)
+                    self._sync_globals()
+                else:
+                    call_args = live_args(call_args)
+                coroutine = side.function(*call_args[0], **call_args[1])
+                outcomes.append(await self._await(coroutine, side, call_args, caller_state))
+            self._judge(args, *outcomes)
+            return replay_outcome(outcomes[2])
+        except Uncopyable as err:
+            self.tally.uncopyable.append(f"{self.current_test}: {err}")
+            return await self.candidate.function(*args[0], **args[1])
+        finally:
+            self._depth -= 1
+
+    async def _await(
+        self, coroutine: Any, side: Side, args: Args, random_state: Any
+    ) -> Outcome:
+        phase = "original" if side is self.original else "candidate"
+        outcome = Outcome()
+        with self._around(phase, random_state)():
+            try:
+                outcome.returned = await coroutine
+            except (Exception, SystemExit) as exc:
+                outcome.raised = exc
+            outcome.globals_after[_RANDOM_STATE] = random.getstate()
+        outcome.args_after = tuple(args[0][1:] if self.is_method else args[0])
+        if self.is_method and args[0]:
+            outcome.self_after = args[0][0]
+        outcome.kwargs_after = dict(args[1])
+        return outcome
+
+    def _run_original(self, args: Args, random_state: Any) -> Outcome:
+        cloned = clone_args(args, self.module_name, self.original.module)
+        self._sync_globals()
+        return self._run(self.original, cloned, "original", random_state)
+
+    def _run(self, side: Side, args: Args, phase: str, random_state: Any) -> Outcome:
+        return observe(
+            side.function,
+            args,
+            module=side.module,
+            global_names=self.shared_globals,
+            is_method=self.is_method,
+            is_generator=self.is_generator,
+            around=self._around(phase, random_state),
+        )
+
+    def _around(
+        self, phase: str, random_state: Any
+    ) -> Callable[[], AbstractContextManager[None]]:
+        @contextmanager
+        def around() -> Iterator[None]:
+            with self.determinism:
+                # The call sees the caller's random state (tests that seed still work), the
+                # same for all three runs; everything else comes from the patched sources.
+                random.setstate(random_state)
+                if self.guard is None:
+                    yield
+                else:
+                    with self.guard.phase_of(phase):
+                        yield
+
+        return around
+
+    def _sync_globals(self) -> None:
+        """Give the original's private module the caller's current module state."""
+        source, target = vars(self.candidate.module), vars(self.original.module)
+        for name in self.shared_globals:
+            if name in source:
+                target[name] = snapshot(source[name])
+
+    def _remember_input(self, args: Args) -> None:
+        if len(self.tally.inputs) >= self.max_inputs:
+            return
+        try:
+            data = dump_args(args)
+        except Exception:
+            return
+        if data not in self._input_keys:
+            self._input_keys.add(data)
+            self.tally.inputs.append(data)
+
+    def _judge(self, args: Args, first: Outcome, second: Outcome, actual: Outcome) -> None:
+        self.tally.compared += 1
+        unstable = compare_outcomes(first, second, rel_tol=self.rel_tol, hook=self.hook)
+        if unstable is not None:
+            self.tally.unstable[unstable.kind] = self.tally.unstable.get(unstable.kind, 0) + 1
+            difference = _compare_stable(first, second, actual, self.rel_tol, self.hook)
+            if difference is None and unstable.kind in ("return value", "yielded values"):
+                self.tally.fully_unstable += 1
+        else:
+            difference = compare_outcomes(first, actual, rel_tol=self.rel_tol, hook=self.hook)
+        if difference is not None and len(self.tally.differences) < MAX_RECORDED_DIFFERENCES:
+            self.tally.differences.append(
+                {
+                    "test": self.current_test,
+                    "input": _describe_input(args, self.is_method),
+                    "kind": difference.kind,
+                    "detail": difference.describe(),
+                }
+            )
+
+
+def _compare_stable(
+    first: Outcome, second: Outcome, actual: Outcome, rel_tol: float, hook: Any
+) -> Difference | None:
+    """Compare only the parts of the outcome that were the same in both original runs."""
+    parts = ("returned", "raised", "stdout", "stderr", "yielded", "self_after")
+    masked_first, masked_actual = Outcome(), Outcome()
+    for part in parts:
+        a, b = getattr(first, part), getattr(second, part)
+        try:
+            stable = compare_outcomes(_only(part, a), _only(part, b), rel_tol=rel_tol) is None
+        except Exception:
+            stable = False
+        if stable:
+            setattr(masked_first, part, a)
+            setattr(masked_actual, part, getattr(actual, part))
+    return compare_outcomes(masked_first, masked_actual, rel_tol=rel_tol, hook=hook)
+
+
+def _only(part: str, value: Any) -> Outcome:
+    outcome = Outcome()
+    setattr(outcome, part, value)
+    return outcome
+
+
+def _describe_input(args: Args, is_method: bool) -> str:
+    positional, keywords = args
+    shown = positional[1:] if is_method else positional
+    parts = [short_repr(a, 40) for a in shown]
+    parts += [f"{k}={short_repr(v, 40)}" for k, v in keywords.items()]
+    return short_repr_join(parts)
+
+
+def short_repr_join(parts: list[str], limit: int = 120) -> str:
+    text = "(" + ", ".join(parts) + ")"
+    return text if len(text) <= limit else text[: limit - 4] + "...)"
+
+
+def find_function(module: types.ModuleType, qualname: str) -> tuple[Any, str, Callable[..., Any]]:
+    """The object holding the target, the attribute name, and the plain function."""
+    owner: Any = module
+    parts = qualname.split(".")
+    for part in parts[:-1]:
+        owner = getattr(owner, part)
+    name = parts[-1]
+    raw = inspect.getattr_static(owner, name)
+    return owner, name, raw
+
+
+def install(owner: Any, name: str, raw: Any, replacement: Callable[..., Any]) -> None:
+    """Put ``replacement`` where ``raw`` was, keeping static/class-method wrappers."""
+    if isinstance(raw, staticmethod):
+        setattr(owner, name, staticmethod(replacement))
+    elif isinstance(raw, classmethod):
+        setattr(owner, name, classmethod(replacement))
+    else:
+        setattr(owner, name, replacement)
+
+
+def plain(raw: Any) -> Callable[..., Any]:
+    """The callable behind a static or class method; the function itself otherwise."""
+    if isinstance(raw, (staticmethod, classmethod)):
+        return raw.__func__  # type: ignore[no-any-return]
+    return raw  # type: ignore[no-any-return]

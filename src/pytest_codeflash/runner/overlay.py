@@ -1,0 +1,98 @@
+"""Serve a module's source from memory, so a candidate is imported without touching any file.
+
+Runs inside the runner process.  ``OverlayFinder`` sits first on ``sys.meta_path`` and answers
+only for the module names it was given: it asks the ordinary path finder where the module
+lives (so ``__file__``, ``__path__`` and relative imports stay what they were) and executes
+the in-memory source instead of the file's.  ``load_shadow`` builds a second, private module
+object from a source (the original), not registered in ``sys.modules``.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import linecache
+import sys
+import types
+from collections.abc import Callable, Sequence
+
+ModuleHook = Callable[[types.ModuleType], None]
+
+
+class OverlayLoader(importlib.abc.Loader):
+    """Execute a module from a source string, under the real file name."""
+
+    def __init__(self, source: str, filename: str, on_exec: ModuleHook | None) -> None:
+        self.source = source
+        self.filename = filename
+        self.on_exec = on_exec
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
+        return None
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        remember_source(self.filename, self.source)
+        code = compile(self.source, self.filename, "exec", dont_inherit=True)
+        exec(code, module.__dict__)
+        if self.on_exec is not None:
+            self.on_exec(module)
+
+    def get_source(self, fullname: str) -> str:
+        return self.source
+
+
+class OverlayFinder(importlib.abc.MetaPathFinder):
+    """Find the overlaid modules; leave every other import to the normal machinery."""
+
+    def __init__(self, sources: dict[str, str], on_exec: ModuleHook | None = None) -> None:
+        self.sources = sources
+        self.on_exec = on_exec
+        self.loaded: set[str] = set()
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,
+        target: types.ModuleType | None = None,
+    ) -> importlib.machinery.ModuleSpec | None:
+        source = self.sources.get(fullname)
+        if source is None:
+            return None
+        real = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if real is None or not real.origin:
+            return None
+        self.loaded.add(fullname)
+        loader = OverlayLoader(source, real.origin, self.on_exec)
+        spec = importlib.util.spec_from_file_location(
+            fullname,
+            real.origin,
+            loader=loader,
+            submodule_search_locations=real.submodule_search_locations,
+        )
+        return spec
+
+    def install(self) -> None:
+        """Put the finder first on ``sys.meta_path``; drop stale copies of its modules."""
+        sys.meta_path.insert(0, self)
+        for name in self.sources:
+            sys.modules.pop(name, None)
+
+
+def remember_source(filename: str, source: str) -> None:
+    """Make tracebacks and ``inspect`` show the in-memory source, not the file on disk."""
+    lines = source.splitlines(keepends=True)
+    # An mtime of None tells linecache.checkcache never to reload this entry from disk.
+    linecache.cache[filename] = (len(source), None, lines, filename)
+
+
+def load_shadow(name: str, source: str, like: types.ModuleType) -> types.ModuleType:
+    """Execute ``source`` as a private twin of module ``like`` (same name, file and package)."""
+    shadow = types.ModuleType(name, like.__doc__)
+    for attr in ("__file__", "__package__", "__path__", "__spec__", "__loader__"):
+        if hasattr(like, attr):
+            setattr(shadow, attr, getattr(like, attr))
+    filename = getattr(like, "__file__", None) or f"<codeflash original {name}>"
+    code = compile(source, filename, "exec", dont_inherit=True)
+    exec(code, shadow.__dict__)
+    return shadow

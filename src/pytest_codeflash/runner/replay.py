@@ -1,0 +1,188 @@
+"""Replay captured inputs through the differential check, then time both sides.
+
+Runs inside the runner process after the user's tests, only when every test that passed with
+the original also passed with the candidate.  Inputs arrive pickled (captured during the
+baseline run); each side unpickles its own copy with the target module's classes resolved in
+its own module object.
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+from collections.abc import Callable
+from typing import Any
+
+from .calls import Args, load_args
+from .differential import Differential, Side
+from .timing import MakeThunks, Thunk, interleave
+
+EFFORT_BUDGET_S = {"low": 1.0, "medium": 2.0, "high": 5.0}
+
+
+def replay_and_time(
+    differential: Differential,
+    inputs: list[bytes],
+    spec: dict[str, Any],
+    progress: Callable[[str], None],
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Return the replay summary and the timing summary (``None`` if nothing was timed)."""
+    before = len(differential.tally.differences)
+    compared_before = differential.tally.compared
+    usable: list[bytes] = []
+    for index, data in enumerate(inputs):
+        progress(f"replay {index}")
+        differential.current_test = f"replay of captured call #{index}"
+        try:
+            args = load_args(data, differential.module_name, differential.candidate.module)
+        except Exception:
+            continue
+        differential.compare_call(args, reraise=False)
+        usable.append(data)
+    replay = {
+        "inputs": len(inputs),
+        "compared": differential.tally.compared - compared_before,
+        "differences": differential.tally.differences[before:],
+    }
+    if differential.tally.differences or not usable:
+        return replay, None
+    progress("timing")
+    return replay, _time(differential, usable, spec)
+
+
+def _time(differential: Differential, inputs: list[bytes], spec: dict[str, Any]) -> dict[str, Any]:
+    timing = spec.get("timing", {})
+    original, candidate = differential.original, differential.candidate
+    reset = _StateReset([original.module, candidate.module])
+    pairs = [
+        (_maker(differential, original, data), _maker(differential, candidate, data))
+        for data in inputs
+    ]
+    guard = differential.guard
+    with differential.unwrapped(), differential.determinism:
+        caches = reset.detects_state(pairs)
+        if guard is not None:
+            with guard.phase_of("candidate"):
+                result = _interleave(pairs, timing, reset, caches)
+        else:
+            result = _interleave(pairs, timing, reset, caches)
+    decision = result.decision
+    return {
+        "speedup": decision.speedup,
+        "ci": list(decision.ci),
+        "verdict": decision.verdict,
+        "rounds": decision.rounds,
+        "loops": result.loops,
+        "elapsed_s": result.elapsed_s,
+        "stopped_by": result.stopped_by,
+        "caches": caches,
+        "baseline_ns": _baseline_ns(result.orig),
+        "inputs": len(inputs),
+    }
+
+
+def _interleave(pairs: list[tuple[MakeThunks, MakeThunks]], timing: dict[str, Any],
+                reset: _StateReset, caches: bool) -> Any:
+    return interleave(
+        pairs,
+        min_speedup=float(timing.get("min_speedup", 0.05)),
+        budget_s=float(timing.get("budget_s", 2.0)),
+        before_batch=reset.reset,
+        max_loops=1 if caches else None,
+    )
+
+
+def _baseline_ns(orig: list[list[float]]) -> int:
+    from ..stats import low_statistic
+
+    return int(sum(low_statistic(samples) for samples in orig if samples))
+
+
+def _maker(differential: Differential, side: Side, data: bytes) -> MakeThunks:
+    name = differential.module_name
+    function = side.function
+    module = side.module
+
+    def make(count: int) -> list[Thunk]:
+        thunks: list[Thunk] = []
+        for _ in range(count):
+            args: Args = load_args(data, name, module)
+            thunks.append(functools.partial(_call, function, args, differential.is_generator))
+        return thunks
+
+    return make
+
+
+def _call(function: Callable[..., Any], args: Args, is_generator: bool) -> object:
+    result = function(*args[0], **args[1])
+    if is_generator:
+        for _ in result:
+            pass
+    return result
+
+
+class _StateReset:
+    """Put both modules back to their state at the start of timing, before every batch."""
+
+    def __init__(self, modules: list[types.ModuleType]) -> None:
+        from .calls import data_globals, snapshot
+
+        self.modules = modules
+        self.saved = [
+            {name: snapshot(vars(m)[name]) for name in data_globals(m)} for m in modules
+        ]
+
+    def reset(self) -> None:
+        from .calls import snapshot
+
+        for module, saved in zip(self.modules, self.saved):
+            namespace = vars(module)
+            for name, value in saved.items():
+                namespace[name] = snapshot(value)
+            for value in list(namespace.values()):
+                _clear_caches(value)
+
+    def fingerprint(self) -> list[Any]:
+        marks: list[Any] = []
+        for module in self.modules:
+            for name, value in vars(module).items():
+                info = getattr(value, "cache_info", None)
+                if callable(info):
+                    marks.append((name, info().currsize))
+                elif hasattr(value, "__len__") and not isinstance(value, type):
+                    try:
+                        marks.append((name, len(value)))
+                    except Exception:
+                        continue
+        return marks
+
+    def detects_state(self, pairs: list[tuple[MakeThunks, MakeThunks]]) -> bool:
+        """Whether a call leaves state behind that would make the next call cheaper."""
+        for make_original, make_candidate in pairs[:3]:
+            for make in (make_original, make_candidate):
+                self.reset()
+                before = self.fingerprint()
+                try:
+                    make(1)[0]()
+                except Exception:
+                    pass
+                if self.fingerprint() != before:
+                    self.reset()
+                    return True
+        self.reset()
+        return False
+
+
+def _clear_caches(value: object) -> None:
+    clear = getattr(value, "cache_clear", None)
+    if callable(clear) and hasattr(value, "cache_info"):
+        clear()
+    if isinstance(value, type):
+        for member in vars(value).values():
+            inner = getattr(member, "__func__", member)
+            clear = getattr(inner, "cache_clear", None)
+            if callable(clear) and hasattr(inner, "cache_info"):
+                clear()
+
+
+__all__ = ["EFFORT_BUDGET_S", "replay_and_time"]

@@ -1,0 +1,243 @@
+"""Time the original against a candidate, call by call, until the numbers decide.
+
+Runs inside the runner's subprocess, so it imports only the standard library.
+
+How a comparison runs (:func:`interleave`):
+
+1. **Calibrate** each input on the original: double the inner loop count until one batch of
+   calls lasts at least :data:`MIN_BATCH_NS` (capped at :data:`MAX_LOOPS`).  The candidate
+   uses the same count, so both sides pay the same per-batch overhead.
+2. **Alternate** rounds ``A B | B A | A B ...`` for every input: slow drift and "whoever goes
+   second runs warmer" effects hit both sides equally over two rounds.  The first
+   ``warmup_rounds`` rounds (caches, the specialising interpreter) are thrown away.
+3. **Decide** with :func:`pytest_codeflash.stats.decide` once ``min_rounds`` rounds are in and
+   stop as soon as the bootstrap interval is clear of ``1 + min_speedup``, or at the time
+   budget, or at ``max_rounds``.
+
+Each timed batch calls ``before_batch`` first, outside the timed region, so a cache the
+candidate adds cannot carry results from one batch into the next.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from pytest_codeflash.stats import FASTER, UNDECIDED, Decision, decide
+
+__all__ = ["MAX_LOOPS", "MIN_BATCH_NS", "MakeThunks", "Thunk", "TimingResult", "calibrate",
+           "interleave", "time_batch"]
+
+Thunk = Callable[[], object]
+MakeThunks = Callable[[int], list[Thunk]]
+Clock = Callable[[], int]
+
+# Bound at import: the runner later patches ``time`` functions for the user's code, and a
+# user's own patch must never be able to change our clock.
+_perf_counter_ns: Clock = time.perf_counter_ns
+
+MIN_BATCH_NS = 200_000
+"""Shortest timed batch (200 us).
+
+Long enough that timer resolution and the two clock reads (well under 1 us together) are
+below 0.5 % of a batch, short enough that most batches fall between two scheduler ticks
+(1-4 ms), so the low statistic can pick undisturbed batches instead of averaging the
+interrupts in -- and short enough for 100+ rounds of several inputs within a 2 s budget.
+"""
+
+MAX_LOOPS = 10_000
+"""Most calls per batch.  Even a bare Python call costs ~30 ns, so 10,000 calls already
+reach :data:`MIN_BATCH_NS`; the cap bounds the fresh input copies held alive per batch."""
+
+_MAX_GROWTH = 10
+"""Calibration multiplies the loop count by 2 to this factor per step (see ``calibrate``)."""
+
+_QUICK_RESAMPLES = 250
+"""Bootstrap resamples for the interim checks; a "decided" result is confirmed with 1000."""
+
+
+def time_batch(thunks: list[Thunk], *, clock: Clock = _perf_counter_ns) -> int:
+    """Return the total ns for calling every thunk once, with the garbage collector off.
+
+    An ``Exception`` raised by a thunk is expected (the function under test may raise) and
+    is swallowed so the batch goes on; ``KeyboardInterrupt`` and ``SystemExit`` propagate.
+    The collector is re-enabled afterwards only if it was enabled before.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        start = clock()
+        for thunk in thunks:
+            try:
+                thunk()
+            except Exception:
+                pass
+        end = clock()
+    finally:
+        if was_enabled:
+            gc.enable()
+    return end - start
+
+
+def calibrate(
+    make: MakeThunks,
+    *,
+    min_batch_ns: int = MIN_BATCH_NS,
+    max_loops: int = MAX_LOOPS,
+    before_batch: Callable[[], None] | None = None,
+    clock: Clock = _perf_counter_ns,
+) -> int:
+    """Return how many calls one batch needs to last at least ``min_batch_ns``.
+
+    Grows the count like pyperf and pytest-benchmark: at least doubling per step, jumping
+    further (up to ``_MAX_GROWTH``-fold) when the last batch was far too short, so a 100 ns
+    function needs ~4 batches rather than 11.  A first, discarded call warms the function up
+    so that a cold first call (imports, first-time caches) does not end calibration early.
+    """
+    if min_batch_ns < 1 or max_loops < 1:
+        raise ValueError(
+            f"calibrate() needs min_batch_ns >= 1 and max_loops >= 1, "
+            f"got {min_batch_ns!r} and {max_loops!r}"
+        )
+    _timed(make, 1, before_batch, clock)
+    loops = 1
+    while True:
+        elapsed = _timed(make, loops, before_batch, clock)
+        if elapsed >= min_batch_ns or loops >= max_loops:
+            return loops
+        # Aim a little past the target (x1.2) so that noise does not leave us one step short.
+        wanted = -(-min_batch_ns * loops * 6 // (max(elapsed, 1) * 5))
+        loops = min(max_loops, max(2 * loops, min(wanted, _MAX_GROWTH * loops)))
+
+
+def _timed(
+    make: MakeThunks, loops: int, before_batch: Callable[[], None] | None, clock: Clock
+) -> int:
+    thunks = make(loops)
+    if before_batch is not None:
+        before_batch()
+    return time_batch(thunks, clock=clock)
+
+
+@dataclass
+class TimingResult:
+    """What :func:`interleave` measured and decided."""
+
+    orig: list[list[float]]
+    """Per input, per counted round: ns per call of the original."""
+    cand: list[list[float]]
+    """Per input, per counted round: ns per call of the candidate."""
+    decision: Decision
+    loops: list[int]
+    """Inner loops per batch, per input (the same for both sides)."""
+    elapsed_s: float
+    """Wall time of the whole comparison, calibration and copying included."""
+    stopped_by: str
+    """``"decided"``, ``"budget"`` or ``"max_rounds"``."""
+
+
+def interleave(
+    inputs: Sequence[tuple[MakeThunks, MakeThunks]],
+    *,
+    min_speedup: float,
+    budget_s: float,
+    warmup_rounds: int = 1,
+    min_rounds: int = 5,
+    max_rounds: int = 200,
+    before_batch: Callable[[], None] | None = None,
+    clock: Clock = _perf_counter_ns,
+) -> TimingResult:
+    """Time ``inputs[i] = (make_original_thunks, make_candidate_thunks)`` in alternating rounds.
+
+    ``clock`` times both the batches and the budget; tests pass a fake one.  At least one
+    counted round always runs, whatever the budget.  The verdict stays ``"undecided"`` before
+    ``min_rounds`` counted rounds, and cannot be ``"faster"`` before ``2 * min_rounds``.
+    """
+    if not inputs:
+        raise ValueError("interleave() needs at least one input to time")
+    if warmup_rounds < 0 or min_rounds < 1 or max_rounds < min_rounds:
+        raise ValueError(
+            f"interleave() needs warmup_rounds >= 0 and 1 <= min_rounds <= max_rounds, got "
+            f"warmup_rounds={warmup_rounds!r}, min_rounds={min_rounds!r}, "
+            f"max_rounds={max_rounds!r}"
+        )
+    start = clock()
+    deadline = start + int(budget_s * 1e9)
+    loops = [calibrate(orig, before_batch=before_batch, clock=clock) for orig, _ in inputs]
+    orig: list[list[float]] = [[] for _ in inputs]
+    cand: list[list[float]] = [[] for _ in inputs]
+    for index in range(warmup_rounds):
+        _round(inputs, loops, index, None, None, before_batch, clock)
+    stopped_by = "max_rounds"
+    decision: Decision | None = None
+    for rounds in range(1, max_rounds + 1):
+        round_start = clock()
+        _round(inputs, loops, warmup_rounds + rounds - 1, orig, cand, before_batch, clock)
+        now = clock()
+        if rounds >= min_rounds and _due(rounds, min_rounds):
+            decision = _check(orig, cand, min_speedup, min_rounds=min_rounds)
+            if decision is not None:
+                stopped_by = "decided"
+                break
+        # Stop if the next round would overrun, not after it has: the budget is a promise.
+        if now + (now - round_start) > deadline and rounds < max_rounds:
+            stopped_by = "budget"
+            break
+    if decision is None:
+        decision = _gate(decide(orig, cand, min_speedup=min_speedup), min_rounds)
+    elapsed_s = (clock() - start) / 1e9
+    return TimingResult(orig, cand, decision, loops, elapsed_s, stopped_by)
+
+
+def _round(
+    inputs: Sequence[tuple[MakeThunks, MakeThunks]],
+    loops: list[int],
+    index: int,
+    orig: list[list[float]] | None,
+    cand: list[list[float]] | None,
+    before_batch: Callable[[], None] | None,
+    clock: Clock,
+) -> None:
+    """Run one round: every input, both sides, A-then-B on even rounds, B-then-A on odd."""
+    for i, (make_orig, make_cand) in enumerate(inputs):
+        n = loops[i]
+        sides = [(make_orig, orig), (make_cand, cand)]
+        if index % 2:
+            sides.reverse()
+        for make, sink in sides:
+            elapsed = _timed(make, n, before_batch, clock)
+            if sink is not None:
+                sink[i].append(elapsed / n)
+
+
+def _due(rounds: int, min_rounds: int) -> bool:
+    """Check every round at first, then every ~10 % more rounds: deciding is not free."""
+    return (rounds - min_rounds) % max(1, rounds // 10) == 0
+
+
+def _check(
+    orig: list[list[float]], cand: list[list[float]], min_speedup: float, *, min_rounds: int
+) -> Decision | None:
+    """Return a confirmed decision, or None to keep measuring."""
+    quick = decide(orig, cand, min_speedup=min_speedup, resamples=_QUICK_RESAMPLES)
+    if _gate(quick, min_rounds).verdict == UNDECIDED:
+        return None
+    # The tail of 250 resamples is coarse; confirm with the full count before stopping.
+    full = _gate(decide(orig, cand, min_speedup=min_speedup), min_rounds)
+    return None if full.verdict == UNDECIDED else full
+
+
+def _gate(decision: Decision, min_rounds: int) -> Decision:
+    """Hold back a verdict the number of rounds cannot support yet.
+
+    No verdict before ``min_rounds``; no "faster" before twice that: with 5 rounds, one input
+    whose original happened to be disturbed in 4 of them looks like a real speedup to any
+    low statistic, and accepting a no-op costs the user far more than a few more rounds,
+    while rejecting early costs at most a missed optimization.
+    """
+    needed = 2 * min_rounds if decision.verdict == FASTER else min_rounds
+    if decision.verdict == UNDECIDED or decision.rounds >= needed:
+        return decision
+    return Decision(decision.speedup, decision.ci, UNDECIDED, decision.rounds)

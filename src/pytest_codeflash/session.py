@@ -1,0 +1,250 @@
+"""``CodeflashSession``: the state of one run, and the stages in order.
+
+Created in ``pytest_configure`` only when the plugin is active, stored in ``config.stash`` and
+registered as a plugin.  During the test run it traces the targets; after it (on the xdist
+controller, or the only process) it evaluates their candidates, then reports.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from . import report as reporting
+from .errors import CodeflashError
+from .models import Candidate, FunctionResult, Report, Settings, TargetFunction
+from .tracing import Tracer
+
+log = logging.getLogger(__name__)
+_WORKER_KEY = "codeflash_trace"
+
+
+class CodeflashSession:
+    """Per-run state: settings, targets, their candidates, the tracer and the results."""
+
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        self.config = config
+        self.settings = settings
+        self.is_worker = hasattr(config, "workerinput")
+        self.targets: list[TargetFunction] = []
+        self.file_candidates: dict[str, list[Candidate]] = {}
+        self.results: list[FunctionResult] = []
+        self.report: Report | None = None
+        self.collection_failed = False
+        self.tracer = Tracer([])
+
+    # -- set-up (pytest_configure) --------------------------------------------------------
+    def setup(self) -> None:
+        """Resolve targets and load candidate files; raise ``pytest.UsageError`` on bad input."""
+        from .targets import resolve_target
+
+        _check_availability(self.settings)
+        roots = _search_paths(self.settings.rootdir)
+        try:
+            self.targets = [resolve_target(spec, self.settings.rootdir, roots)
+                            for spec in self.settings.targets]
+            if not self.is_worker:
+                self._load_candidate_files()
+        except CodeflashError as err:
+            raise pytest.UsageError(str(err)) from None
+        _check_candidate_source(self.settings)
+        self.tracer = Tracer((t.module, t.qualname) for t in self.targets)
+
+    def _load_candidate_files(self) -> None:
+        from .candidates.files import load_candidate_file
+
+        paths = self.settings.candidates
+        if not paths:
+            return
+        if len(self.targets) != 1:
+            count = "no --codeflash-target" if not self.targets else \
+                f"{len(self.targets)} targets"
+            raise pytest.UsageError(
+                f"--codeflash-candidate={paths[0]} needs exactly one --codeflash-target, "
+                f"got {count}. Name the function the candidate replaces, e.g. "
+                "--codeflash-target=pkg.mod.func."
+            )
+        target = self.targets[0]
+        source = target.file.read_text(encoding="utf-8")
+        base = Path(self.config.invocation_params.dir)
+        self.file_candidates[target.qualified_name] = [
+            load_candidate_file(path if path.is_absolute() else base / path, target, source)
+            for path in paths
+        ]
+
+    # -- during the test run --------------------------------------------------------------
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.collection_failed = True
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.tracer.start()
+        self.tracer.refresh()
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
+        self.tracer.refresh()
+        self.tracer.current_test = item.nodeid
+        try:
+            return (yield)
+        finally:
+            self.tracer.current_test = ""
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        data = getattr(node, "workeroutput", {}).get(_WORKER_KEY)
+        if data:
+            self.tracer.merge(json.loads(data))
+
+    # -- after the test run ---------------------------------------------------------------
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        self.tracer.stop()
+        if self.is_worker:
+            self.config.workeroutput[_WORKER_KEY] = json.dumps(  # type: ignore[attr-defined]
+                self.tracer.export())
+            return
+        if exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.USAGE_ERROR,
+                          pytest.ExitCode.INTERNAL_ERROR) or self.collection_failed:
+            self._progress("collection or the test run failed; no optimization attempted")
+            self.report = Report(functions=[])
+            return
+        self.run_pipeline()
+
+    def run_pipeline(self) -> None:
+        if self.settings.dry_run:
+            self.report = Report(functions=[])
+            return
+        from .runner.sandbox import Sandbox
+
+        sandbox = Sandbox(
+            self.settings.rootdir,
+            inifile=Path(self.config.inipath) if self.config.inipath else None,
+            extra_args=_child_args(self.config),
+            memory_limit_mb=self.settings.memory_limit_mb,
+            secret_names=self.settings.api_key_env,
+        )
+        optimizations: list[reporting.Optimization] = []
+        try:
+            for target in self.targets[: self.settings.max_functions]:
+                result, optimization = self._optimize(target, sandbox)
+                self.results.append(result)
+                if optimization is not None:
+                    optimizations.append(optimization)
+        finally:
+            sandbox.close()
+        self.report = Report(functions=self.results)
+        reporting.write_outputs(self.report, optimizations, self.settings, self._progress)
+        self.config.hook.pytest_codeflash_report(report=self.report, settings=self.settings)
+
+    def _optimize(self, target: TargetFunction, sandbox: Any
+                  ) -> tuple[FunctionResult, reporting.Optimization | None]:
+        from .evaluate import Evaluation
+
+        trace = self.tracer.traces[target.qualified_name]
+        source = target.file.read_bytes().decode("utf-8", "surrogateescape")
+        evaluation = Evaluation(target, source, sorted(trace.tests), self.settings, sandbox,
+                                self._progress)
+        optimization = None
+        try:
+            candidates = self._candidates(target, source)
+            result = evaluation.run(candidates)
+        except CodeflashError as err:
+            result = evaluation.error(str(err))
+        if result.best_candidate is not None:
+            best = next(c for c in candidates if c.id == result.best_candidate)
+            patch = reporting.make_patch(result.file, source, best.module_source)
+            result = result.model_copy(update={"patch": patch})
+            optimization = reporting.Optimization(target, result, source, best.module_source)
+        self.config.hook.pytest_codeflash_function_done(result=result, settings=self.settings)
+        return result, optimization
+
+    def _candidates(self, target: TargetFunction, source: str) -> list[Candidate]:
+        found = list(self.file_candidates.get(target.qualified_name, []))
+        for batch in self.config.hook.pytest_codeflash_generate_candidates(
+            target=target, original_source=source, settings=self.settings
+        ):
+            found.extend(batch or [])
+        return found
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if self.is_worker:
+            return
+        reporting.render_summary(terminalreporter, self, self.settings)
+
+    def _progress(self, message: str) -> None:
+        if self.settings.verbosity < 0:
+            return
+        terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+        if terminal is not None:
+            terminal.write_line(f"codeflash: {message}")
+
+
+def _check_availability(settings: Settings) -> None:
+    if settings.pr:
+        raise pytest.UsageError(
+            "--codeflash-pr is not available in this version. Use the patch written under "
+            ".codeflash/patches/ or --codeflash-apply instead."
+        )
+    if settings.backend_explicit and settings.backend != "none":
+        raise pytest.UsageError(
+            f"--codeflash-backend={settings.backend!r} is not available in this version. "
+            "Give your own rewrite with --codeflash-candidate=FILE, or use "
+            "--codeflash-backend=none."
+        )
+    if not settings.targets:
+        raise pytest.UsageError(
+            "--codeflash without --codeflash-target: automatic discovery of slow functions is "
+            "not available in this version. Name the function, e.g. "
+            "--codeflash-target=pkg.mod.func."
+        )
+
+
+def _check_candidate_source(settings: Settings) -> None:
+    if not settings.candidates and not settings.dry_run:
+        raise pytest.UsageError(
+            f"--codeflash-target={settings.targets[0]} has no candidate source: the built-in "
+            f"rule engine ({settings.backend!r} backend) is not available in this version. "
+            "Give your own rewrite with --codeflash-candidate=FILE."
+        )
+
+
+def _search_paths(rootdir: Path) -> list[Path]:
+    """Import roots for target specs: sys.path entries inside the project, root and src/."""
+    roots: list[Path] = []
+    for entry in sys.path:
+        try:
+            path = Path(entry or ".").resolve()
+        except OSError:
+            continue
+        if path == rootdir or rootdir in path.parents:
+            roots.append(path)
+    for extra in (rootdir / "src", rootdir):
+        if extra.is_dir() and extra not in roots:
+            roots.append(extra)
+    return roots
+
+
+def _child_args(config: pytest.Config) -> list[str]:
+    """Options that keep the user's addopts from distributing or covering the child run."""
+    args = []
+    plugins = config.pluginmanager
+    if plugins.hasplugin("xdist"):
+        args += ["-p", "no:xdist"] if not _addopts_mention(config, "-n") else ["-n", "0"]
+    if plugins.hasplugin("pytest_cov") and _addopts_mention(config, "--cov"):
+        args.append("--no-cov")
+    if plugins.hasplugin("randomly"):
+        args += ["-p", "no:randomly"]
+    return args
+
+
+def _addopts_mention(config: pytest.Config, flag: str) -> bool:
+    addopts = config.getini("addopts")
+    return any(str(a).startswith(flag) for a in addopts)
