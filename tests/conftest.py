@@ -91,8 +91,9 @@ def tree_digest(root: Path) -> dict[str, str]:
     """Hash of every file under ``root`` (ignoring caches), to prove nothing changed."""
     digests = {}
     for path in sorted(root.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts and ".pytest_cache" not in \
-                path.parts:
+        skipped = {"__pycache__", ".pytest_cache"}
+        if path.is_file() and not skipped & set(path.parts) and not any(
+                part.startswith("runpytest-") for part in path.parts):
             digests[path.relative_to(root).as_posix()] = hashlib.sha256(
                 path.read_bytes()).hexdigest()
     return digests

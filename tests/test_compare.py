@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import array
 import collections
 import copy
 import dataclasses
@@ -43,12 +44,16 @@ def differs(expected: object, actual: object, **options: Any) -> Mismatch:
 
 
 class Plain:
+    next: Plain
+
     def __init__(self, **attrs: object) -> None:
         self.__dict__.update(attrs)
 
 
 class Slotted:
     __slots__ = ("__secret", "x", "y")
+    x: object
+    y: object
 
     def __init__(self, x: object, secret: object = 0) -> None:
         self.x = x
@@ -188,7 +193,12 @@ DIFFERENT_PAIRS = [
     (frozenset({(1, 2)}), frozenset({(1.0, 2)}), "{(1, 2)}[0]", "type int != float"),
     ({1, 2}, {1, 3}, "", "missing 2, extra 3"),
     (collections.Counter({"a": 0}), collections.Counter(), "", "missing key 'a'"),
-    (collections.deque([1], maxlen=2), collections.deque([1], maxlen=3), ".maxlen", "values differ"),
+    (
+        collections.deque([1], maxlen=2),
+        collections.deque([1], maxlen=3),
+        ".maxlen",
+        "values differ",
+    ),
     (ValueError("bad duration: x"), ValueError("invalid: x"), ".args[0]", "first difference"),
     (ValueError("x"), TypeError("x"), "", "type ValueError != TypeError"),
     (len, abs, "", "another builtin_function_or_method"),
@@ -196,6 +206,8 @@ DIFFERENT_PAIRS = [
     (math, collections, "", "another module"),
     (functools.partial(int, base=2), functools.partial(int, base=8), ".keywords['base']", "values"),
     (types.SimpleNamespace(a=1), types.SimpleNamespace(a=1.0), ".a", "type int != float"),
+    (array.array("i", [1]), array.array("d", [1.0]), "[0]", "first difference at index 0"),
+    (types.MappingProxyType({1: 0}), types.MappingProxyType({1.0: 0}), "[1]", "in the key"),
 ]
 
 
@@ -214,7 +226,8 @@ def test_str_subclass_differs_from_str() -> None:
         pass
 
     detail = differs("bob", Name("bob")).detail
-    assert detail.startswith("type str != ") and detail.endswith(".Name")
+    assert detail.startswith("type str != ")
+    assert detail.endswith(".Name")
 
 
 def test_rel_tol_applies_to_floats_only() -> None:
@@ -240,12 +253,14 @@ def test_long_texts_show_the_first_difference() -> None:
     expected, actual = "a" * 500 + "X" + "b" * 500, "a" * 500 + "Y" + "b" * 500
     mismatch = differs(expected, actual)
     assert mismatch.detail == "first difference at index 500"
-    assert "X" in mismatch.expected and "Y" in mismatch.actual
+    assert "X" in mismatch.expected
+    assert "Y" in mismatch.actual
     assert differs(b"abc", b"abd").detail == "first difference at index 2"
 
 
 def test_defaultdict_factory_and_ordered_dict_order() -> None:
-    a, b = collections.defaultdict(list), collections.defaultdict(set)
+    a: collections.defaultdict[str, Any] = collections.defaultdict(list)
+    b: collections.defaultdict[str, Any] = collections.defaultdict(set)
     assert differs(a, b).path == ".default_factory"
     od1, od2 = collections.OrderedDict(a=1, b=2), collections.OrderedDict(a=1, b=2)
     od2.move_to_end("a")
@@ -259,6 +274,18 @@ def test_aware_datetimes_compare_time_zones() -> None:
     assert differs(utc, plus_one).path == ".tzinfo"
     named = datetime.timezone(datetime.timedelta(0), "Zulu")
     assert differs(datetime.timezone.utc, named).detail == "values differ"
+
+
+class Level(enum.IntEnum):
+    LOW = 1
+    ALIAS = 1
+    HIGH = 2
+
+
+def test_enums_compare_by_type_name_and_value() -> None:
+    assert compare_values(Level.LOW, Level.ALIAS) is None  # an alias is the same member
+    assert differs(Level.LOW, 1).detail == "type Level != int"
+    assert differs(Level.LOW, Level.HIGH).path == ".name"
 
 
 def test_namedtuple_paths_name_the_field() -> None:
@@ -300,13 +327,19 @@ def test_dataclass_fields_are_compared_strictly() -> None:
 def test_eq_that_raises_or_returns_no_bool_is_unverifiable() -> None:
     with pytest.raises(Unverifiable, match="RuntimeError: no comparing me"):
         compare_values([Raising()], [Raising()])
-    with pytest.raises(Unverifiable, match="ArrayLike.__eq__ returned list, not a bool"):
+    with pytest.raises(Unverifiable, match=r"ArrayLike\.__eq__ returned list, not a bool"):
         compare_values(ArrayLike(), ArrayLike())
 
 
 @pytest.mark.parametrize(
     "make",
-    [threading.Lock, io.StringIO, lambda: iter([1]), lambda: (i for i in [1]), lambda: map(abs, [])],
+    [
+        threading.Lock,
+        io.StringIO,
+        lambda: iter([1]),
+        lambda: (i for i in [1]),
+        lambda: map(abs, []),
+    ],
     ids=["lock", "stringio", "list_iterator", "generator", "map"],
 )
 def test_opaque_objects_are_unverifiable(make: Any) -> None:
@@ -433,7 +466,11 @@ def test_numpy_arrays() -> None:
     grid, changed = np.arange(6).reshape(2, 3), np.arange(6).reshape(2, 3)
     changed[1, 2] = 9
     mismatch = differs(grid, changed)
-    assert (mismatch.path, mismatch.expected, mismatch.actual) == ("[1, 2]", "np.int64(5)", "np.int64(9)")
+    assert (mismatch.path, mismatch.expected, mismatch.actual) == (
+        "[1, 2]",
+        "np.int64(5)",
+        "np.int64(9)",
+    )
     close = np.array([1.0, nan]) * (1 + 1e-12)
     assert differs(np.array([1.0, nan]), close).detail == "values differ"
     assert compare_values(np.array([1.0, nan]), close, rel_tol=1e-9) is None
@@ -475,7 +512,10 @@ def test_pandas_frames() -> None:
     pd = pytest.importorskip("pandas")
     frame = pd.DataFrame({"a": [1, 2], "b": [0.5, float("nan")]})
     assert compare_values(frame, frame.copy()) is None
-    assert differs(frame, frame.astype({"a": "float64"})).path == ".dtypes"
+    assert differs(frame, frame.astype({"a": "float64"})).detail == (
+        "dtypes int64, float64 != float64, float64"
+    )
+    assert differs(pd.Index([1, 2]), pd.Index([1.0, 2.0])).detail == "dtypes int64 != float64"
     assert differs(frame, frame.rename(columns={"b": "c"})).path.startswith(".columns")
     assert differs(frame["a"], frame["a"].rename("z")).path == ".name"
     changed = frame.copy()
@@ -501,7 +541,9 @@ def describe(expected: Outcome, actual: Outcome) -> tuple[str, str]:
 def test_equal_outcomes() -> None:
     outcome = Outcome(returned=[1], stdout="hi\n", args_after=([1],), globals_after={"G": 1})
     assert compare_outcomes(outcome, copy.deepcopy(outcome)) is None
-    assert compare_outcomes(Outcome(raised=ValueError("x")), Outcome(raised=ValueError("x"))) is None
+    assert (
+        compare_outcomes(Outcome(raised=ValueError("x")), Outcome(raised=ValueError("x"))) is None
+    )
 
 
 def test_raised_versus_returned() -> None:
@@ -538,7 +580,10 @@ def test_return_value_difference() -> None:
 
 def test_yielded_values() -> None:
     kind, text = describe(Outcome(yielded=[1, 2, 3]), Outcome(yielded=[1, 2, 4]))
-    assert (kind, text) == ("yielded values", "yielded values differ at [2]: expected 3, got 4 (values differ)")
+    assert (kind, text) == (
+        "yielded values",
+        "yielded values differ at [2]: expected 3, got 4 (values differ)",
+    )
     assert describe(Outcome(yielded=[1]), Outcome(returned=[1]))[1] == (
         "the original is a generator, the candidate is not"
     )
@@ -546,8 +591,8 @@ def test_yielded_values() -> None:
     assert describe(truncated, Outcome(yielded=[0, 1]))[1] == (
         "the original yielded more than 2 values, the candidate stopped after 2"
     )
-    gen = Outcome(yielded=[1], returned=(i for i in []))
-    assert compare_outcomes(gen, Outcome(yielded=[1], returned=(i for i in []))) is None
+    gen = Outcome(yielded=[1], returned=iter(()))
+    assert compare_outcomes(gen, Outcome(yielded=[1], returned=iter(()))) is None
 
 
 def test_argument_mutation() -> None:
@@ -587,7 +632,9 @@ def test_unverifiable_is_a_difference() -> None:
     )
     assert difference == Difference("unverifiable", None, difference.note if difference else "")
     assert difference is not None
-    assert difference.describe().startswith("cannot verify the return value: _thread.lock value at [0]")
+    assert difference.describe().startswith(
+        "cannot verify the return value: _thread.lock value at [0]"
+    )
 
 
 def test_checks_run_in_order() -> None:
@@ -602,8 +649,9 @@ def test_checks_run_in_order() -> None:
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=3), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=3), children, max_size=4)
+    ),
     max_leaves=20,
 )
 

@@ -190,8 +190,9 @@ def judge(candidate: Candidate, run: ChildRun, target: TargetFunction) -> Candid
 def _timing_verdict(candidate: Candidate, result: dict[str, Any], name: str) -> CandidateResult:
     calls = result.get("calls") or {}
     replay = result.get("replay") or {}
-    compared = int(calls.get("compared", 0))
-    if compared == 0 and not replay.get("compared"):
+    replayed = int(replay.get("compared", 0))
+    compared = int(calls.get("compared", 0)) - replayed
+    if compared <= 0 and not replayed:
         return _rejected(candidate, f"unverifiable: no call of {name} could be compared", result)
     if calls.get("fully_unstable") and calls["fully_unstable"] >= compared:
         return _rejected(candidate, f"unverifiable: {name}'s results change from run to run, "
@@ -202,8 +203,7 @@ def _timing_verdict(candidate: Candidate, result: dict[str, Any], name: str) -> 
                          "the candidate", result)
     speedup, (low, high) = float(timing["speedup"]), timing["ci"]
     figures = f"{speedup:.2f}x (95% CI {low:.2f}-{high:.2f}, {timing['rounds']} rounds)"
-    checked = f"identical on {compared} call(s) in the tests and {replay.get('compared', 0)} " \
-              "replayed input(s)"
+    checked = f"identical on {compared} call(s) in the tests and {replayed} replayed input(s)"
     caches = "; it keeps a cache between calls, timed from a cold cache" \
         if timing.get("caches") else ""
     baseline_ns = int(timing.get("baseline_ns") or 0) or None

@@ -20,6 +20,7 @@ Whatever cannot be compared raises :class:`Unverifiable`, never "equal".
 
 from __future__ import annotations
 
+import array
 import collections
 import dataclasses
 import datetime
@@ -42,9 +43,11 @@ _HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: set for classes made by a class state
 _POINTER = 8 if sys.maxsize > 2**32 else 4
 # Types whose __eq__ is too lax for us (1 == 1.0 inside containers): our own rules apply.
 _OWN_RULES = frozenset({list, tuple, dict, set, frozenset, str, bytes, bytearray})
+_OWN_RULES |= {types.MappingProxyType}
 _LAX_EQ_MODULES = frozenset({"collections", "collections.abc", "types"})
 _STATE_BASES = frozenset({object, types.SimpleNamespace})  # state all in __dict__
 _CALLABLES = (type, types.FunctionType, types.BuiltinFunctionType, types.MethodType)
+_LEAVES = frozenset({int, bool, float, str, bytes, type(None)})
 _ONE_SHOT = (types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType)
 
 
@@ -69,16 +72,21 @@ class Mismatch:
 
 def short_repr(value: object, limit: int = 80) -> str:
     """Return a repr of ``value`` at most ``limit`` characters long; never raise."""
-    shown = reprlib.Repr()
-    shown.maxstring = shown.maxother = max(limit, 20)
     try:
-        text = shown.repr(value)
+        text = _repr_for(limit).repr(value)
     except Exception:  # a broken __repr__, an int too long to print, ...
         text = f"<unreprable {_name(type(value))}>"
     if len(text) <= limit:
         return text
     keep = max(limit - 3, 2)
     return text[: (keep + 1) // 2] + "..." + text[len(text) - keep // 2 :]
+
+
+@functools.lru_cache(maxsize=8)
+def _repr_for(limit: int) -> reprlib.Repr:
+    shown = reprlib.Repr()
+    shown.maxstring = shown.maxother = max(limit, 20)
+    return shown
 
 
 def compare_values(
@@ -143,6 +151,14 @@ class _Comparer:
 
     def _typed(self, e: Any, a: Any, path: str, depth: int) -> Mismatch | None:
         """Compare two values of the same type (by the module/qualname rule)."""
+        if type(e) is list or type(e) is tuple:  # fast paths for the commonest types
+            return self._sequence(e, a, path, depth)
+        if type(e) is dict:
+            return self._mapping(e, a, path, depth)
+        if type(e) is int or type(e) is bool:
+            return None if e == a else _differ(path, e, a, "values differ")
+        if type(e) is float:
+            return self._float(e, a, path)
         np, pd = sys.modules.get("numpy"), sys.modules.get("pandas")
         if np is not None and isinstance(e, (np.ndarray, np.generic)):
             return self._numpy(np, e, a, path, depth)
@@ -188,9 +204,11 @@ class _Comparer:
         if isinstance(e, memoryview):  # == ignores the format
             x, y = ((v.format, v.shape, v.tobytes()) for v in (e, a))
             return self.node(x, y, path, depth)
+        if isinstance(e, array.array):  # == ignores the typecode
+            return self.node((e.typecode, e.tobytes()), (a.typecode, a.tobytes()), path, depth)
         if _trusts_eq(type(e)):
             return self._user_eq(e, a, path, depth)
-        if isinstance(e, dict):
+        if isinstance(e, (dict, types.MappingProxyType)):
             m = self._mapping(e, a, path, depth)
         elif isinstance(e, (list, tuple, collections.deque)):
             m = self._sequence(e, a, path, depth)
@@ -198,7 +216,9 @@ class _Comparer:
             m = self._set(e, a, path, depth)
         else:
             return self._object(e, a, path, depth)
-        return m or self._state(e, a, path, depth)  # a subclass may have attributes too
+        if m is not None or type(e) in _OWN_RULES:
+            return m
+        return self._state(e, a, path, depth)  # a subclass may have attributes too
 
     def _float(self, e: float, a: float, path: str) -> Mismatch | None:
         if math.isnan(e) or math.isnan(a):
@@ -237,30 +257,33 @@ class _Comparer:
         return self.node(owner, a.__self__, path + ".__self__", depth)
 
     def _user_eq(self, e: object, a: object, path: str, depth: int) -> Mismatch | None:
-        if _eq(e, a, path):
-            if not dataclasses.is_dataclass(e):
-                return None
+        same = _eq(e, a, path)
+        # With the two module copies of one class, __eq__ most likely rejected the other
+        # copy's instance (isinstance, __class__ checks): judge by state instead.
+        copies = not same and type(e) is not type(a)
+        if dataclasses.is_dataclass(e) and (same or copies):
             names = [f.name for f in dataclasses.fields(e) if f.compare]
             return self._fields(e, a, path, depth, names)  # strictly, unlike their __eq__
-        if type(e) is not type(a) and _has_state(e) and _explained_layout(type(e)):
-            # The two module copies of one class: its __eq__ most likely rejected the other
-            # copy's instance (isinstance, __class__ checks), so judge by state instead.
+        if same:
+            return None
+        if copies and _has_state(e) and _explained_layout(type(e)):
             return self._state(e, a, path, depth)
         builtin = type(e).__module__ == "builtins"
         return _differ(path, e, a, "values differ" if builtin else "__eq__ says they differ")
 
     def _mapping(self, e: Any, a: Any, path: str, depth: int) -> Mismatch | None:
-        missing = [k for k in e if k not in a][:1]
-        extra = [k for k in a if k not in e][:1]
-        if missing or extra:
-            parts = [f"missing key {short_repr(k, 40)}" for k in missing]
-            parts += [f"extra key {short_repr(k, 40)}" for k in extra]
-            return _differ(path, e, a, ", ".join(parts))
-        if not all(_eq(x, y, path) for x, y in zip(e, a, strict=True)):
+        keys = list(e), list(a)
+        if keys[0] != keys[1]:  # the keys, or their order, differ; the types come below
+            parts = [f"missing key {short_repr(k, 40)}" for k in e if k not in a][:1]
+            parts += [f"extra key {short_repr(k, 40)}" for k in a if k not in e][:1]
+            if parts:
+                return _differ(path, e, a, ", ".join(parts))
             return Mismatch(
-                path, short_repr(list(e)), short_repr(list(a)), "dict key order differs"
+                path, short_repr(keys[0]), short_repr(keys[1]), "dict key order differs"
             )
         for (ke, ve), (ka, va) in zip(e.items(), a.items(), strict=True):
+            if self.hook is None and _plainly_equal(ke, ka) and _plainly_equal(ve, va):
+                continue
             where = f"{path}[{short_repr(ke, 40)}]"
             m = self.node(ke, ka, where, depth)
             if m is not None:
@@ -277,6 +300,8 @@ class _Comparer:
             return _differ(path, e, a, f"length {len(e)} != {len(a)}")
         names = getattr(type(e), "_fields", None)  # a namedtuple: name the field
         for i, (x, y) in enumerate(zip(e, a, strict=True)):
+            if self.hook is None and _plainly_equal(x, y):
+                continue
             m = self.node(x, y, f"{path}.{names[i]}" if names else f"{path}[{i}]", depth)
             if m is not None:
                 return m
@@ -292,7 +317,10 @@ class _Comparer:
         # == pairs up 1, 1.0 and True: compare each element with its partner, strictly.
         partner = {y: y for y in a}
         for x in e:
-            m = self.node(x, partner[x], f"{path}{{{short_repr(x, 40)}}}", depth)
+            y = partner[x]
+            if self.hook is None and _plainly_equal(x, y):
+                continue
+            m = self.node(x, y, f"{path}{{{short_repr(x, 40)}}}", depth)
             if m is not None:
                 return m
         return None
@@ -356,20 +384,21 @@ class _Comparer:
 
     def _pandas(self, pd: Any, e: Any, a: Any, path: str, depth: int) -> Mismatch | None:
         """DataFrame, Series and Index: axes, names and dtypes, then ``.equals``."""
-        checks: list[tuple[str, object, object]]
         if isinstance(e, pd.DataFrame):
-            checks = [("columns", e.columns, a.columns), ("index", e.index, a.index)]
-            checks.append(("dtypes", [str(t) for t in e.dtypes], [str(t) for t in a.dtypes]))
+            axes = [("columns", e.columns, a.columns), ("index", e.index, a.index)]
+            kinds = ", ".join(map(str, e.dtypes)), ", ".join(map(str, a.dtypes))
         elif isinstance(e, pd.Series):
-            checks = [("index", e.index, a.index), ("name", e.name, a.name)]
-            checks.append(("dtype", str(e.dtype), str(a.dtype)))
+            axes = [("index", e.index, a.index), ("name", e.name, a.name)]
+            kinds = str(e.dtype), str(a.dtype)
         else:
-            checks = [("names", list(e.names), list(a.names))]
-            checks.append(("dtype", str(e.dtype), str(a.dtype)))
-        for name, x, y in checks:
+            axes = [("names", list(e.names), list(a.names))]
+            kinds = str(e.dtype), str(a.dtype)
+        for name, x, y in axes:
             m = self.node(x, y, f"{path}.{name}", depth)
             if m is not None:
                 return m
+        if kinds[0] != kinds[1]:
+            return _differ(path, e, a, f"dtypes {kinds[0]} != {kinds[1]}")
         return None if bool(e.equals(a)) else _differ(path, e, a, "values differ")
 
 
@@ -392,6 +421,15 @@ def _array_differences(np: Any, x: Any, y: Any, rel_tol: float) -> Any:
     if differs.shape != x.shape:
         raise Unverifiable(f"numpy cannot compare {x.dtype} arrays elementwise")
     return differs
+
+
+def _plainly_equal(x: object, y: object) -> bool:
+    """Whether ``node`` would find two leaves equal, told cheaply; False means "look closer".
+
+    Large lists of numbers are common, and the full walk costs several times more per item.
+    Zeros (whose sign matters) and NaNs (which are != themselves) take the full walk.
+    """
+    return type(x) is type(y) and type(x) in _LEAVES and x == y and x != 0.0
 
 
 def _eq(e: object, a: object, path: str) -> bool:

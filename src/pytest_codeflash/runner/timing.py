@@ -148,6 +148,7 @@ def interleave(
     max_rounds: int = 200,
     before_batch: Callable[[], None] | None = None,
     clock: Clock = _perf_counter_ns,
+    max_loops: int | None = None,
 ) -> TimingResult:
     """Time ``inputs[i] = (make_original_thunks, make_candidate_thunks)`` in alternating rounds.
 
@@ -165,7 +166,11 @@ def interleave(
         )
     start = clock()
     deadline = start + int(budget_s * 1e9)
-    loops = [calibrate(orig, before_batch=before_batch, clock=clock) for orig, _ in inputs]
+    cap = MAX_LOOPS if max_loops is None else max_loops
+    loops = [
+        calibrate(orig, max_loops=cap, before_batch=before_batch, clock=clock)
+        for orig, _ in inputs
+    ]
     orig: list[list[float]] = [[] for _ in inputs]
     cand: list[list[float]] = [[] for _ in inputs]
     for index in range(warmup_rounds):

@@ -1,0 +1,93 @@
+"""The first end-to-end path: a target, hand-written candidates, verdicts, report, summary.
+
+Every run here starts real runner subprocesses, so the runs are shared between assertions.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from .conftest import tree_digest
+
+TARGET = "--codeflash-target=listy.core.unique"
+
+
+def test_first_end_to_end_path(listy: pytest.Pytester) -> None:
+    """One real run (they are expensive), checked from every side."""
+    before = tree_digest(listy.path)
+    result = listy.runpytest_subprocess(
+        TARGET,
+        "--codeflash-candidate=candidates/fast.py",
+        "--codeflash-candidate=candidates/wrong.py",
+        "--codeflash-report=out/report.json",
+        "-v",
+    )
+    after = tree_digest(listy.path)
+    report = json.loads((listy.path / "out" / "report.json").read_text())
+    result.assert_outcomes(passed=4)
+    check_verdicts(report)
+    check_unchanged(before, after)
+    check_summary(result)
+    check_patch(result, listy)
+
+
+def check_verdicts(report: dict[str, Any]) -> None:
+    assert report["schema_version"] == 1
+    (function,) = report["functions"]
+    assert function["qualified_name"] == "listy.core.unique"
+    assert function["file"] == "src/listy/core.py"
+    assert function["status"] == "optimized"
+    assert function["best_candidate"] == "fast.py"
+    assert function["baseline_ns"] > 0
+    by_id = {c["id"]: c for c in function["candidates"]}
+    fast, wrong = by_id["fast.py"], by_id["wrong.py"]
+    assert fast["verdict"] == "accepted"
+    assert fast["source"] == "file"
+    low, high = fast["speedup_ci"]
+    assert 1.05 < low <= fast["speedup"] <= high
+    assert function["speedup"] == fast["speedup"]
+    assert wrong["verdict"] == "rejected"
+    assert wrong["speedup"] is None
+    # The differing input, and the expected and actual values, are named.
+    assert "return value differs" in wrong["reason"]
+    assert "[0, 319," in wrong["reason"]
+    assert "expected" in wrong["reason"] and "got" in wrong["reason"]
+
+
+def check_unchanged(before: dict[str, str], after: dict[str, str]) -> None:
+    created = set(after) - set(before)
+    # pytester keeps the run's stdout and stderr files in the project directory.
+    expected = (".codeflash/patches/", "out/", "stdout", "stderr")
+    assert all(p.startswith(expected) for p in created), created
+    assert {p: d for p, d in after.items() if p in before} == before
+
+
+def check_summary(result: pytest.RunResult) -> None:
+    result.stdout.fnmatch_lines([
+        "codeflash: listy.core.unique: baseline run of 3 test(s)",
+        "codeflash: listy.core.unique: candidate 1/2 fast.py: verifying and timing",
+        "*= codeflash =*",
+        "listy.core.unique (src/listy/core.py): OPTIMIZED *x [[]1/2 candidates accepted]*",
+        "    accepted fast.py (file): *x (95% CI *",
+        "    rejected wrong.py (file): return value differs on input*",
+        "1 of 1 function(s) optimized",
+    ])
+
+
+def check_patch(result: pytest.RunResult, listy: pytest.Pytester) -> None:
+    result.stdout.fnmatch_lines(["*patch written; apply it with: git apply .codeflash/patches/*"])
+    (patch,) = (listy.path / ".codeflash" / "patches").glob("*.patch")
+    text = patch.read_text()
+    assert text.startswith("--- a/src/listy/core.py\n+++ b/src/listy/core.py\n")
+    assert "+    seen = set()" in text
+
+
+def test_quiet_run_shows_no_progress(listy: pytest.Pytester) -> None:
+    result = listy.runpytest_subprocess(TARGET, "--codeflash-candidate=candidates/wrong.py", "-q")
+    assert "codeflash: listy.core.unique: baseline" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["listy.core.unique (src/listy/core.py): NOT_OPTIMIZED*"])
+    # Without -v, rejected candidates are counted but not listed one by one.
+    assert "rejected wrong.py" not in result.stdout.str()
