@@ -313,6 +313,16 @@ def test_objects_compare_by_slots() -> None:
     assert differs(unset, set_y).detail == "set on one side only"
 
 
+def test_dict_and_slots_versions_of_one_class_are_compared_fully() -> None:
+    with_dict, with_slots = types.ModuleType("m"), types.ModuleType("m")
+    exec("class C:\n    def __init__(self): self.x = 1", with_dict.__dict__)
+    exec(
+        "class C:\n    __slots__ = ('y',)\n    def __init__(self): self.y = 1", with_slots.__dict__
+    )
+    mismatch = differs(with_dict.C(), with_slots.C())
+    assert (mismatch.path, mismatch.actual) == (".x", "<unset>")
+
+
 def test_user_eq_is_trusted() -> None:
     assert compare_values(ById(1, cache=[1]), ById(1, cache=[2, 3])) is None
     assert differs(ById(1, None), ById(2, None)).detail == "__eq__ says they differ"
@@ -429,10 +439,22 @@ def nested(depth: int) -> list[object]:
     return value
 
 
+def chain(depth: int) -> Plain:
+    value = Plain(next=None)
+    for _ in range(depth - 1):
+        value = Plain(next=value)
+    return value
+
+
 def test_depth_limit() -> None:
-    assert compare_values(nested(150), nested(150)) is None
+    assert compare_values(nested(199), nested(199)) is None
+    assert compare_values(chain(199), chain(199)) is None  # six frames a level: still fits
     with pytest.raises(Unverifiable, match="deeper than 200 levels"):
         compare_values(nested(300), nested(300))
+    limit = sys.getrecursionlimit()
+    with pytest.raises(Unverifiable, match=r"at \.next\.next.*\.\.\..*deeper than 200"):
+        compare_values(chain(300), chain(300))
+    assert sys.getrecursionlimit() == limit
 
 
 # --- short_repr --------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ Every failure is raised, never returned as an empty result, so a caller can alwa
      +-- ConfigError            a setting, option or [tool.codeflash] key is wrong
      +-- TargetError            a --codeflash-target names no function we can optimize
      +-- CandidateError         a candidate cannot be used (missing, not Python, bad syntax, ...)
+     |    +-- InterfaceChange   it changes the target's name, parameters or decorators
      +-- ContextError           the code context of a function cannot be extracted
      +-- ServiceError           a candidate service failed
      |    +-- ServiceTimeout
@@ -36,6 +37,10 @@ class TargetError(ConfigError):
 
 class CandidateError(ConfigError):
     """A candidate source cannot be used as a replacement for its target."""
+
+
+class InterfaceChange(CandidateError):
+    """A candidate changes the target's interface: it is rejected as a verdict, not an error."""
 
 
 class ContextError(CodeflashError):

@@ -70,6 +70,9 @@ class Evaluation:
         original_key = _normalise(self.original_source)
         results = []
         for index, candidate in enumerate(candidates, 1):
+            if candidate.rejection:
+                results.append(_rejected(candidate, candidate.rejection))
+                continue
             key = _normalise(candidate.module_source)
             label = f"{self.target.qualified_name}: candidate {index}/{len(candidates)} " \
                     f"{candidate.id}"

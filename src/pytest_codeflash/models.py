@@ -73,6 +73,7 @@ class Candidate(_Frozen):
     source: str
     module_source: str
     explanation: str = ""
+    rejection: str | None = None  # set when the candidate is known unusable before running
 
 
 class CandidateResult(_Frozen):

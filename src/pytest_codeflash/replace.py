@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 
 import libcst as cst
 
-from .errors import CandidateError
+from .errors import CandidateError, InterfaceChange
 from .models import TargetFunction
 
 __all__ = ["changed_functions", "merge_candidate"]
@@ -176,11 +176,11 @@ def _check_interface(original: ast.Module, candidate: ast.Module, target: Target
         assert isinstance(new, ast.ClassDef)
         cls = ".".join(parts[: depth + 1])
         if _bases(old) != _bases(new):
-            raise CandidateError(
+            raise InterfaceChange(
                 f"changes the bases of class {cls}: {_bases(old)} -> {_bases(new)}{keep}"
             )
         if _decorators(old) != _decorators(new):
-            raise CandidateError(
+            raise InterfaceChange(
                 f"changes the decorators of class {cls}: {_decorators(old)} -> "
                 f"{_decorators(new)}{keep}"
             )
@@ -188,15 +188,15 @@ def _check_interface(original: ast.Module, candidate: ast.Module, target: Target
     assert isinstance(new_fn, ast.FunctionDef | ast.AsyncFunctionDef)
     kinds = {ast.FunctionDef: "def", ast.AsyncFunctionDef: "async def"}
     if type(old_fn) is not type(new_fn):
-        raise CandidateError(
+        raise InterfaceChange(
             f"changes {name} from `{kinds[type(old_fn)]}` to `{kinds[type(new_fn)]}`{keep}"
         )
     if _signature(old_fn) != _signature(new_fn):
-        raise CandidateError(
+        raise InterfaceChange(
             f"changes the signature of {name}: {_signature(old_fn)} -> {_signature(new_fn)}{keep}"
         )
     if _decorators(old_fn) != _decorators(new_fn):
-        raise CandidateError(
+        raise InterfaceChange(
             f"changes the decorators of {name}: {_decorators(old_fn)} -> "
             f"{_decorators(new_fn)}{keep}"
         )

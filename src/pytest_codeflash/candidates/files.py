@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import CandidateError
+from ..errors import CandidateError, InterfaceChange
 from ..models import Candidate, TargetFunction
 from ..replace import merge_candidate
 
@@ -25,6 +25,11 @@ def load_candidate_file(path: Path, target: TargetFunction, original_source: str
     source = _read(path, flag)
     try:
         merged = merge_candidate(original_source, source, target)
+    except InterfaceChange as err:
+        # A verdict, not a usage error: the file is a valid candidate that fails the rules.
+        return Candidate(id=path.name, source="file", module_source="",
+                         explanation=f"user candidate {path}",
+                         rejection=f"signature change: the candidate {err}")
     except CandidateError as err:
         raise CandidateError(f"{flag}: {err}") from err
     return Candidate(

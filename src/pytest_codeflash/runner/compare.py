@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import array
 import collections
+import contextlib
 import dataclasses
 import datetime
 import decimal
@@ -42,8 +43,9 @@ _UNSET: Any = object()  # an attribute, slot or global that does not exist
 _HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: set for classes made by a class statement
 _POINTER = 8 if sys.maxsize > 2**32 else 4
 # Types whose __eq__ is too lax for us (1 == 1.0 inside containers): our own rules apply.
-_OWN_RULES = frozenset({list, tuple, dict, set, frozenset, str, bytes, bytearray})
-_OWN_RULES |= {types.MappingProxyType}
+_OWN_RULES = frozenset(
+    {list, tuple, dict, set, frozenset, str, bytes, bytearray, types.MappingProxyType}
+)
 _LAX_EQ_MODULES = frozenset({"collections", "collections.abc", "types"})
 _STATE_BASES = frozenset({object, types.SimpleNamespace})  # state all in __dict__
 _CALLABLES = (type, types.FunctionType, types.BuiltinFunctionType, types.MethodType)
@@ -66,7 +68,7 @@ class Mismatch:
 
     def describe(self) -> str:
         """Say where and how the values differ, in one line."""
-        where = f"at {self.path}: " if self.path else ""
+        where = f"{_at(self.path)[1:]}: " if self.path else ""
         return f"{where}expected {self.expected}, got {self.actual} ({self.detail})"
 
 
@@ -99,7 +101,19 @@ def compare_values(
     :return: ``None`` when equal, else the first difference found.
     :raises Unverifiable: when some part of the values cannot be compared.
     """
-    return _Comparer(rel_tol, hook).node(expected, actual, "", 0)
+    with _room_to_recurse():
+        return _Comparer(rel_tol, hook).node(expected, actual, "", 0)
+
+
+@contextlib.contextmanager
+def _room_to_recurse() -> Iterator[None]:
+    """Let ``_MAX_DEPTH`` levels fit: each level takes up to six Python frames."""
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(old + 7 * _MAX_DEPTH)
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
 
 
 class _Comparer:
@@ -266,7 +280,7 @@ class _Comparer:
             return self._fields(e, a, path, depth, names)  # strictly, unlike their __eq__
         if same:
             return None
-        if copies and _has_state(e) and _explained_layout(type(e)):
+        if copies and _has_state(e) and _explained_layout(type(e), type(a)):
             return self._state(e, a, path, depth)
         builtin = type(e).__module__ == "builtins"
         return _differ(path, e, a, "values differ" if builtin else "__eq__ says they differ")
@@ -328,19 +342,18 @@ class _Comparer:
     def _object(self, e: object, a: object, path: str, depth: int) -> Mismatch | None:
         if type(e) is object:
             return None  # a bare sentinel has no state
-        if not (_has_state(e) and _explained_layout(type(e))):
+        if not (_has_state(e) and _explained_layout(type(e), type(a))):
             why = "has no __eq__, and its state is not all in __dict__ or __slots__"
             raise Unverifiable(f"{_full_name(type(e))} value{_at(path)} {why}")
         return self._state(e, a, path, depth)
 
     def _state(self, e: object, a: object, path: str, depth: int) -> Mismatch | None:
         """Compare ``__dict__`` (in any order) and every ``__slots__`` entry."""
-        de, da = getattr(e, "__dict__", None), getattr(a, "__dict__", None)
-        pairs: list[tuple[str, object, object]] = []
-        if isinstance(de, dict) and isinstance(da, dict):
-            names = [*de, *(k for k in da if k not in de)]
-            pairs += [(name, de.get(name, _UNSET), da.get(name, _UNSET)) for name in names]
-        for name in _slot_names(type(e)):
+        de, da = (getattr(v, "__dict__", None) for v in (e, a))
+        de, da = (d if isinstance(d, dict) else {} for d in (de, da))
+        names = [*de, *(k for k in da if k not in de)]
+        pairs = [(name, de.get(name, _UNSET), da.get(name, _UNSET)) for name in names]
+        for name in dict.fromkeys([*_slot_names(type(e)), *_slot_names(type(a))]):
             pairs.append((name, getattr(e, name, _UNSET), getattr(a, name, _UNSET)))
         for name, x, y in pairs:
             m = self.attribute(x, y, f"{path}.{name}", depth)
@@ -456,14 +469,14 @@ def _has_state(value: object) -> bool:
     return isinstance(getattr(value, "__dict__", None), dict) or bool(_slot_names(type(value)))
 
 
-def _explained_layout(tp: type) -> bool:
-    """Whether every instance field of ``tp`` is in ``__dict__`` or ``__slots__``.
+def _explained_layout(*classes: type) -> bool:
+    """Whether every instance field of these classes is in ``__dict__`` or ``__slots__``.
 
     Classes written in C (a lock, a socket, ``io.StringIO``) keep state in hidden fields; a
     ``__dict__`` they may also have says nothing about it.  A class statement makes a heap
     type whose instances grow only by its slots (plus ``__dict__``/``__weakref__`` pointers).
     """
-    for klass in tp.__mro__:
+    for klass in {k for tp in classes for k in tp.__mro__}:
         if klass in _STATE_BASES:
             continue
         if not klass.__flags__ & _HEAPTYPE or klass.__base__ is None:
@@ -522,6 +535,9 @@ def _type_names(t1: type, t2: type) -> str:
 
 
 def _at(path: str) -> str:
+    """`` at PATH`` for messages, with the middle of a very long path left out."""
+    if len(path) > 80:
+        path = f"{path[:30]}...{path[-47:]}"
     return f" at {path}" if path else ""
 
 
@@ -594,13 +610,14 @@ def compare_outcomes(
     compared gives a Difference of kind "unverifiable", never "equal".
     """
     comparer = _Comparer(rel_tol, hook)
-    for noun, check in _CHECKS:
-        try:
-            difference = check(comparer, expected, actual)
-        except Unverifiable as exc:
-            return Difference("unverifiable", None, f"cannot verify the {noun}: {exc}")
-        if difference is not None:
-            return difference
+    with _room_to_recurse():
+        for noun, check in _CHECKS:
+            try:
+                difference = check(comparer, expected, actual)
+            except Unverifiable as exc:
+                return Difference("unverifiable", None, f"cannot verify the {noun}: {exc}")
+            if difference is not None:
+                return difference
     return None
 
 
