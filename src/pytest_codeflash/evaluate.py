@@ -13,6 +13,7 @@ from typing import Any
 
 from .models import Candidate, CandidateResult, FunctionResult, Settings, TargetFunction
 from .runner.child import INPUTS_FILE
+from .runner.generate import EXAMPLES
 from .runner.replay import EFFORT_BUDGET_S
 from .runner.sandbox import ChildRun, Sandbox
 
@@ -101,7 +102,7 @@ class Evaluation:
         if self.settings.timeout:
             return self.settings.timeout
         budget = EFFORT_BUDGET_S[self.settings.effort]
-        return max(10.0, 3.0 * baseline.wall_s + 2.0 * budget + 5.0)
+        return max(10.0, 3.0 * baseline.wall_s + 4.0 * budget + 5.0)
 
     def _spec(self, mode: str, source: str, extra: dict[str, Any]) -> dict[str, Any]:
         spec = {
@@ -118,6 +119,11 @@ class Evaluation:
             "timing": {
                 "min_speedup": self.settings.min_speedup,
                 "budget_s": EFFORT_BUDGET_S[self.settings.effort],
+            },
+            "generation": {
+                "examples": EXAMPLES[self.settings.effort],
+                "budget_s": 2 * EFFORT_BUDGET_S[self.settings.effort],
+                "call_limit_s": 1.0,
             },
         }
         spec.update(extra)
@@ -181,12 +187,12 @@ def judge(candidate: Candidate, run: ChildRun, target: TargetFunction) -> Candid
     if failing:
         more = f" (and {len(failing) - 1} more)" if len(failing) > 1 else ""
         return _rejected(candidate, f"test failed with the candidate: {failing[0]}{more}")
-    for section in ("calls", "replay"):
+    for section in ("calls", "replay", "generated"):
         differences = (result.get(section) or {}).get("differences") or []
         if differences:
             first = differences[0]
-            return _rejected(candidate, f"{first['kind']} differs on input {first['input']} "
-                             f"({first['test']}): {first['detail']}", result)
+            return _rejected(candidate, f"{first['detail']}; input {first['input']} from "
+                             f"{first['test']}", result)
     return _timing_verdict(candidate, result, name)
 
 
@@ -194,7 +200,8 @@ def _timing_verdict(candidate: Candidate, result: dict[str, Any], name: str) -> 
     calls = result.get("calls") or {}
     replay = result.get("replay") or {}
     replayed = int(replay.get("compared", 0))
-    compared = int(calls.get("compared", 0)) - replayed
+    generated = int((result.get("generated") or {}).get("examples", 0))
+    compared = int(result.get("tests_compared", 0))
     if compared <= 0 and not replayed:
         return _rejected(candidate, f"unverifiable: no call of {name} could be compared", result)
     if calls.get("fully_unstable") and calls["fully_unstable"] >= compared:
@@ -206,7 +213,8 @@ def _timing_verdict(candidate: Candidate, result: dict[str, Any], name: str) -> 
                          "the candidate", result)
     speedup, (low, high) = float(timing["speedup"]), timing["ci"]
     figures = f"{speedup:.2f}x (95% CI {low:.2f}-{high:.2f}, {timing['rounds']} rounds)"
-    checked = f"identical on {compared} call(s) in the tests and {replayed} replayed input(s)"
+    checked = (f"identical on {compared} call(s) in the tests, {replayed} replayed and "
+               f"{generated} generated input(s)")
     caches = "; it keeps a cache between calls, timed from a cold cache" \
         if timing.get("caches") else ""
     baseline_ns = int(timing.get("baseline_ns") or 0) or None

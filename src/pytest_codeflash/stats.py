@@ -3,28 +3,28 @@
 The runner times the original (A) and a candidate (B) in alternating rounds, so for every
 input ``i`` and counted round ``r`` there is a pair ``(orig[i][r], cand[i][r])`` of
 nanoseconds per call measured a moment apart.  :func:`decide` turns those pairs into a
-:class:`Decision`:
+:class:`Decision`.
 
-* **Per-input statistic** -- :func:`low_statistic`, the lower quartile across rounds.  Timing
-  noise is almost entirely additive (interrupts, cache evictions, frequency dips only ever
-  *slow* a batch down), so a low statistic estimates the undisturbed cost.  The minimum is the
-  classic choice (``timeit``, Codeflash) but it is an extreme order statistic: one lucky
-  batch decides it, and its bootstrap distribution is nearly degenerate (a resample can only
-  ever move it *up*), which makes the interval too narrow at the low end.  The lower quartile
-  still discards the slow three quarters of the batches yet is an interior order statistic,
-  so bootstrapping it is well behaved.
+* **Per-input statistic: the mean of the quietest quarter of the rounds.**  Timing noise is
+  almost all additive -- interrupts, preemption, cache evictions only ever *slow* a batch --
+  so a low statistic estimates the undisturbed cost.  The minimum (``timeit``, Codeflash) is
+  one extreme order statistic: on a loaded machine it swings by several percent between
+  identical runs, and its bootstrap is degenerate (a resample can only move it up).  A low
+  quantile is better, but is unstable when the machine switches between a busy and an idle
+  regime and the quantile falls in the gap between them.  Averaging the fastest quarter
+  keeps the robustness to slow outliers and is smooth.
+* **Pairing.**  The quiet rounds are chosen *per pair*: rounds are ranked by how slow both
+  sides were (each relative to its own median), and both sides are averaged over the same
+  rounds.  A and B of one round run a moment apart, so a busy spell slows both; using the
+  same rounds for both cancels it instead of comparing A's good luck with B's.
 * **Speedup** -- ``sum_i stat(orig_i) / sum_i stat(cand_i)``: total time of the sample
   workload, so expensive inputs weigh more, as they do for the user.
-* **Interval** -- a *paired* percentile bootstrap: each resample draws round indices with
-  replacement and applies the *same* indices to both sides and to every input, because the
-  rounds, not the inputs, are the independent units; machine drift (thermal, a noisy
-  neighbour) moves A and B of one round together, and joint resampling keeps that
-  correlation instead of mistaking it for a difference.
-  With few rounds a plain percentile interval is too narrow (the bootstrap cannot see
-  variation its handful of rounds missed), so the tail probability is shrunk as in
-  Hesterberg's *expanded percentile interval*: the normal quantile is replaced by
-  ``sqrt(n / (n - 1)) * t[n - 1]``.  At 5 rounds a 95 % interval uses the 0.1 % tails; at
-  50 rounds, 2.1 %.
+* **Interval** -- a paired percentile bootstrap: each resample draws round indices with
+  replacement and applies the same indices to both sides and every input (rounds are the
+  independent units).  With few rounds a plain percentile interval is too narrow, so the
+  tail probability is shrunk as in Hesterberg's *expanded percentile interval* (the normal
+  quantile becomes ``sqrt(n / (n - 1)) * t[n - 1]``): at 5 rounds a 95 % interval uses the
+  0.1 % tails, at 50 rounds the 2.1 % tails.
 * **Verdict** -- ``"faster"`` only when the interval's lower bound exceeds ``1 + min_speedup``;
   ``"not_faster"`` when its upper bound is below it; otherwise ``"undecided"``.
 
@@ -35,15 +35,15 @@ from __future__ import annotations
 
 import math
 import random
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
-from statistics import NormalDist
 
-__all__ = ["LOW_QUANTILE", "MIN_DECIDING_ROUNDS", "Decision", "decide", "geometric_mean",
-           "low_statistic"]
+__all__ = ["FASTER", "LOW_FRACTION", "MIN_DECIDING_ROUNDS", "NOT_FASTER", "UNDECIDED",
+           "Decision", "decide", "geometric_mean", "low_statistic"]
 
-LOW_QUANTILE = 0.25
-"""Quantile of the per-round times used as each input's cost (see the module docstring)."""
+LOW_FRACTION = 0.25
+"""Share of the rounds, the quietest ones, that a per-input statistic averages."""
 
 MIN_DECIDING_ROUNDS = 3
 """Below this many rounds a bootstrap has nothing to resample, so the verdict is undecided."""
@@ -51,6 +51,8 @@ MIN_DECIDING_ROUNDS = 3
 FASTER = "faster"
 NOT_FASTER = "not_faster"
 UNDECIDED = "undecided"
+
+_PAIRED = True
 
 
 @dataclass(frozen=True)
@@ -68,19 +70,15 @@ class Decision:
 
 
 def low_statistic(samples: Sequence[float]) -> float:
-    """Return the lower quartile of ``samples`` (linear interpolation, like numpy's default).
+    """Return the mean of the fastest quarter of ``samples`` (one side, unpaired).
 
-    Raises ``ValueError`` for an empty sequence.
+    The quarter is fractional: of 5 samples it is the fastest plus a quarter weight of the
+    second fastest.  Raises ``ValueError`` for an empty sequence.
     """
     if not samples:
         raise ValueError("low_statistic() needs at least one sample")
-    ordered = sorted(samples)
-    pos = LOW_QUANTILE * (len(ordered) - 1)
-    lo = math.floor(pos)
-    frac = pos - lo
-    if frac == 0.0:
-        return float(ordered[lo])
-    return float(ordered[lo] + frac * (ordered[lo + 1] - ordered[lo]))
+    ordered = sorted(float(x) for x in samples)
+    return _Side(list(range(len(ordered))), ordered).low(None)
 
 
 def geometric_mean(values: Sequence[float]) -> float:
@@ -110,15 +108,15 @@ def decide(
     number of rounds on both sides, paired).  The result is deterministic for a given
     ``seed``.  Raises ``ValueError`` on empty or mismatched data or bad parameters.
     """
-    _check(orig, cand, confidence=confidence, resamples=resamples)
+    _validate(orig, cand, confidence=confidence, resamples=resamples)
+    pairs = [_pair(xs, ys) for xs, ys in zip(orig, cand)]
     point = _ratio(
-        math.fsum(low_statistic(xs) for xs in orig),
-        math.fsum(low_statistic(xs) for xs in cand),
+        math.fsum(a.low(None) for a, _ in pairs), math.fsum(b.low(None) for _, b in pairs)
     )
     rounds = min(len(xs) for xs in orig)
     if rounds < MIN_DECIDING_ROUNDS:
         return Decision(point, (point, point), UNDECIDED, rounds)
-    replicates = sorted(_bootstrap(orig, cand, resamples, random.Random(seed)))
+    replicates = sorted(_bootstrap(pairs, resamples, random.Random(seed)))
     tail = _expanded_tail(confidence, rounds)
     lo = _quantile_sorted(replicates, tail)
     hi = _quantile_sorted(replicates, 1.0 - tail)
@@ -135,7 +133,7 @@ def decide(
     return Decision(point, ci, verdict, rounds)
 
 
-def _check(
+def _validate(
     orig: Sequence[Sequence[float]],
     cand: Sequence[Sequence[float]],
     *,
@@ -162,86 +160,69 @@ def _check(
 def _ratio(num: float, den: float) -> float:
     if den > 0.0:
         return num / den
-    # Zero candidate time cannot be measured honestly; call it "no evidence of speedup"
-    # unless the original also took no time at all.
+    # A zero candidate time cannot be measured honestly: no evidence of a speedup, unless
+    # the original also took no time at all.
     return 1.0 if num <= 0.0 else math.inf
 
 
-class _Sorted:
-    """One side of one input, pre-sorted once so each resample costs O(n), not O(n log n)."""
+class _Side:
+    """One side of one input with its rounds in "quietest first" order.
 
-    __slots__ = ("order", "values")
+    Kept in that order once, so each bootstrap resample costs O(rounds), not a sort.
+    """
 
-    def __init__(self, samples: Sequence[float]) -> None:
-        self.order = sorted(range(len(samples)), key=samples.__getitem__)
-        self.values = [float(samples[j]) for j in self.order]
+    __slots__ = ("k", "order", "values")
 
-    def low(self, counts: list[int], lo: int, frac: float) -> float:
-        """Lower quartile of the resample in which round ``j`` appears ``counts[j]`` times."""
-        seen = 0
-        values, order = self.values, self.order
-        k = 0
-        # Walk up the sorted rounds until the resample's rank ``lo`` is covered.
-        while True:
-            seen += counts[order[k]]
-            if seen > lo:
-                break
-            k += 1
-        below = values[k]
-        if frac == 0.0 or seen > lo + 1:
-            return below
-        k += 1
-        while counts[order[k]] == 0:
-            k += 1
-        return below + frac * (values[k] - below)
+    def __init__(self, order: list[int], values: list[float]) -> None:
+        self.order = order  # round index of each entry of ``values``
+        self.values = values
+        self.k = LOW_FRACTION * len(values)
+
+    def low(self, counts: list[int] | None) -> float:
+        """Mean of the first ``k`` entries, round ``j`` weighted ``counts[j]`` (1 if None)."""
+        need, total = self.k, 0.0
+        for r, value in zip(self.order, self.values):
+            weight = 1 if counts is None else counts[r]
+            if weight >= need:
+                return (total + need * value) / self.k
+            total += weight * value
+            need -= weight
+        raise AssertionError(f"resample of {len(self.values)} rounds weighs less than {self.k}")
+
+
+def _pair(orig: Sequence[float], cand: Sequence[float]) -> tuple[_Side, _Side]:
+    n = len(orig)
+    if not _PAIRED:
+        oa = sorted(range(n), key=orig.__getitem__)
+        ob = sorted(range(n), key=cand.__getitem__)
+        return _Side(oa, [float(orig[r]) for r in oa]), _Side(ob, [float(cand[r]) for r in ob])
+    # Rank rounds by how disturbed the pair was, each side relative to its own median, so
+    # that a much slower side does not drown out the other side's noise.
+    mo = statistics.median(orig) or 1.0
+    mc = statistics.median(cand) or 1.0
+    order = sorted(range(n), key=lambda r: orig[r] / mo + cand[r] / mc)
+    return (
+        _Side(order, [float(orig[r]) for r in order]),
+        _Side(order, [float(cand[r]) for r in order]),
+    )
 
 
 def _bootstrap(
-    orig: Sequence[Sequence[float]],
-    cand: Sequence[Sequence[float]],
-    resamples: int,
-    rng: random.Random,
+    pairs: list[tuple[_Side, _Side]], resamples: int, rng: random.Random
 ) -> list[float]:
-    sides = [(_Sorted(xs), _Sorted(ys), len(xs)) for xs, ys in zip(orig, cand)]
-    lengths = sorted({n for _, _, n in sides})
+    lengths = sorted({len(a.values) for a, _ in pairs})
     replicates: list[float] = []
     for _ in range(resamples):
         # One draw of round indices per distinct round count, shared by both sides and all
         # inputs of that length: rounds are the independent units (see module docstring).
         counts_by_len = {n: _multiplicities(n, rng) for n in lengths}
         num = den = 0.0
-        for a, b, n in sides:
-            pos = LOW_QUANTILE * (n - 1)
-            lo = math.floor(pos)
-            counts = counts_by_len[n]
-            num += a.low(counts, lo, pos - lo)
-            den += b.low(counts, lo, pos - lo)
+        for a, b in pairs:
+            counts = counts_by_len[len(a.values)]
+            num += a.low(counts)
+            den += b.low(counts)
         replicates.append(_ratio(num, den))
     return replicates
-
-
-def _expanded_tail(confidence: float, n: int) -> float:
-    """Return the one-sided tail probability of the expanded percentile interval for n rounds."""
-    normal = NormalDist()
-    z = math.sqrt(n / (n - 1)) * _t_quantile(0.5 + confidence / 2, n - 1)
-    return 1.0 - normal.cdf(z)
-
-
-def _t_quantile(p: float, dof: int) -> float:
-    """Student's t quantile by the Cornish-Fisher expansion around the normal quantile.
-
-    Four terms are within 1 % of the exact value from 2 degrees of freedom up (within 0.01 %
-    from 5 up), which is far finer than the bootstrap's own resolution.
-    """
-    z = NormalDist().inv_cdf(p)
-    z2 = z * z
-    terms = (
-        (z2 + 1) * z / 4,
-        ((5 * z2 + 16) * z2 + 3) * z / 96,
-        (((3 * z2 + 19) * z2 + 17) * z2 - 15) * z / 384,
-        ((((79 * z2 + 776) * z2 + 1482) * z2 - 1920) * z2 - 945) * z / 92160,
-    )
-    return z + sum(term / dof**k for k, term in enumerate(terms, start=1))
 
 
 def _multiplicities(n: int, rng: random.Random) -> list[int]:
@@ -250,6 +231,29 @@ def _multiplicities(n: int, rng: random.Random) -> list[int]:
     for _ in range(n):
         counts[int(rand() * n)] += 1
     return counts
+
+
+def _expanded_tail(confidence: float, n: int) -> float:
+    """Return the one-sided tail probability of the expanded percentile interval."""
+    z = math.sqrt(n / (n - 1)) * _t_quantile(0.5 + confidence / 2, n - 1)
+    return 1.0 - statistics.NormalDist().cdf(z)
+
+
+def _t_quantile(p: float, dof: int) -> float:
+    """Student's t quantile by the Cornish-Fisher expansion around the normal quantile.
+
+    Four terms are within 1 % of the exact value from 2 degrees of freedom up (within 0.01 %
+    from 5 up), far finer than the bootstrap's own resolution.
+    """
+    z = statistics.NormalDist().inv_cdf(p)
+    z2 = z * z
+    terms = (
+        (z2 + 1) * z / 4,
+        ((5 * z2 + 16) * z2 + 3) * z / 96,
+        (((3 * z2 + 19) * z2 + 17) * z2 - 15) * z / 384,
+        ((((79 * z2 + 776) * z2 + 1482) * z2 - 1920) * z2 - 945) * z / 92160,
+    )
+    return z + sum(term / dof**k for k, term in enumerate(terms, start=1))
 
 
 def _quantile_sorted(ordered: Sequence[float], q: float) -> float:

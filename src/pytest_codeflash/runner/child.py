@@ -135,9 +135,8 @@ class ChildRunner:
 
         saved = _read_inputs(self.spec.get("inputs_path"))
         try:
-            result["replay"], result["timing"] = replay_and_time(
-                self.differential, saved, self.spec, self._write_progress
-            )
+            result.update(replay_and_time(self.differential, saved, self.spec,
+                                          self._write_progress))
         except Exception as err:
             self.errors.append(f"replaying captured inputs failed: {err!r}")
         result["calls"] = self.differential.tally.as_json()
@@ -156,7 +155,9 @@ class ChildRunner:
             "wrapper_installed": self.differential is not None,
             "errors": self.errors,
             "calls": self.differential.tally.as_json() if self.differential else None,
+            "tests_compared": self.differential.tally.compared if self.differential else 0,
             "replay": None,
+            "generated": None,
             "timing": None,
         }
         result.update(self._guard_report())

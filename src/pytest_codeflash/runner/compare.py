@@ -78,9 +78,9 @@ def short_repr(value: object, limit: int = 80) -> str:
         text = _repr_for(limit).repr(value)
     except Exception:  # a broken __repr__, an int too long to print, ...
         text = f"<unreprable {_name(type(value))}>"
-    if len(text) <= limit:
-        return text
-    keep = max(limit - 3, 2)
+    if len(text) <= limit or limit < 5:
+        return text[: max(limit, 1)]
+    keep = limit - 3
     return text[: (keep + 1) // 2] + "..." + text[len(text) - keep // 2 :]
 
 

@@ -25,8 +25,37 @@ def replay_and_time(
     inputs: list[bytes],
     spec: dict[str, Any],
     progress: Callable[[str], None],
-) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """Return the replay summary and the timing summary (``None`` if nothing was timed)."""
+) -> dict[str, Any]:
+    """Replay, then generated inputs, then timing; each step only if the previous agreed.
+
+    Returns the result sections ``replay``, ``generated`` and ``timing`` (``None`` when a
+    step did not run).
+    """
+    sections: dict[str, Any] = {"replay": None, "generated": None, "timing": None}
+    sections["replay"], usable = _replay(differential, inputs, progress)
+    if differential.tally.differences or not usable:
+        return sections
+    generation = spec.get("generation") or {}
+    if generation.get("examples"):
+        from .generate import generate_and_compare
+
+        progress("generated inputs")
+        sections["generated"] = generate_and_compare(
+            differential, usable,
+            examples=int(generation["examples"]),
+            seed=int(spec.get("seed", 0)),
+            budget_s=float(generation.get("budget_s", 5.0)),
+            call_limit_s=float(generation.get("call_limit_s", 1.0)),
+        )
+        if differential.tally.differences:
+            return sections
+    progress("timing")
+    sections["timing"] = _time(differential, usable, spec)
+    return sections
+
+
+def _replay(differential: Differential, inputs: list[bytes], progress: Callable[[str], None]
+            ) -> tuple[dict[str, Any], list[bytes]]:
     before = len(differential.tally.differences)
     compared_before = differential.tally.compared
     usable: list[bytes] = []
@@ -44,10 +73,7 @@ def replay_and_time(
         "compared": differential.tally.compared - compared_before,
         "differences": differential.tally.differences[before:],
     }
-    if differential.tally.differences or not usable:
-        return replay, None
-    progress("timing")
-    return replay, _time(differential, usable, spec)
+    return replay, usable
 
 
 def _time(differential: Differential, inputs: list[bytes], spec: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,249 @@
+"""Generated inputs: Hypothesis strategies grown from the captured calls, run differentially.
+
+Runs inside the runner process, after the tests and the replay agreed.  Each captured input
+becomes a strategy of the same shape: numbers near the captured ones (negatives, zero, the
+int-valued float), strings edited the way a careless rewrite breaks them (case, inserted,
+deleted and replaced characters, unicode, empty), containers smaller, larger, with
+duplicates, and dicts with keys dropped.  Every example goes through the same
+original-twice-then-candidate comparison as a test call, under a per-call time limit so an
+input that makes the original slow is skipped rather than blamed on the candidate.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .calls import Args, load_args
+from .differential import Differential
+
+MAX_LIST = 64
+EXAMPLES = {"low": 60, "medium": 200, "high": 600}
+
+
+class _Slow(BaseException):
+    """Raised by the per-call alarm; BaseException so user code's ``except Exception`` misses."""
+
+
+def generate_and_compare(
+    differential: Differential,
+    inputs: list[bytes],
+    *,
+    examples: int,
+    seed: int,
+    budget_s: float,
+    call_limit_s: float,
+) -> dict[str, Any]:
+    """Compare original and candidate on generated inputs; stop at the first difference."""
+    import hypothesis
+    from hypothesis import strategies as st
+
+    module = differential.candidate.module
+    name = differential.module_name
+    captured = []
+    for data in inputs:
+        try:
+            captured.append(load_args(data, name, module))
+        except Exception:
+            continue
+    summary: dict[str, Any] = {"examples": 0, "skipped_slow": 0, "differences": []}
+    if not captured:
+        return summary
+    strategies = [_args_strategy(args, differential.is_method) for args in captured]
+    deadline = time.monotonic() + budget_s
+    before = len(differential.tally.differences)
+
+    @hypothesis.settings(
+        max_examples=examples, database=None, deadline=None, derandomize=False,
+        phases=[hypothesis.Phase.generate], suppress_health_check=list(hypothesis.HealthCheck),
+    )
+    @hypothesis.seed(seed)
+    @hypothesis.given(st.one_of(strategies))
+    def check(args: Args) -> None:
+        if time.monotonic() > deadline or len(differential.tally.differences) > before:
+            return
+        summary["examples"] += 1
+        differential.current_test = "generated input"
+        try:
+            with _time_limit(call_limit_s):
+                differential.compare_call(args, reraise=False)
+        except _Slow:
+            summary["skipped_slow"] += 1
+
+    check()
+    summary["differences"] = differential.tally.differences[before:]
+    return summary
+
+
+class _time_limit:  # noqa: N801 - used as a context manager, like contextlib's lower-case ones
+    """Interrupt the block with ``_Slow`` after ``seconds`` (main thread only)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.armed = threading.current_thread() is threading.main_thread()
+
+    def __enter__(self) -> None:
+        if self.armed:
+            signal.signal(signal.SIGALRM, self._fire)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, signal.SIG_DFL)
+
+    @staticmethod
+    def _fire(signum: int, frame: object) -> None:
+        raise _Slow
+
+
+def _args_strategy(args: Args, is_method: bool) -> Any:
+    from hypothesis import strategies as st
+
+    positional, keywords = args
+    fixed = positional[:1] if is_method else ()
+    varied = positional[1:] if is_method else positional
+    parts = [st.just(value) for value in fixed] + [_strategy(value, 0) for value in varied]
+    kw = {key: _strategy(value, 0) for key, value in keywords.items()}
+    return st.tuples(st.tuples(*parts), st.fixed_dictionaries(kw))
+
+
+def _strategy(value: Any, depth: int) -> Any:
+    """A strategy for values shaped like ``value`` (the value itself always included)."""
+    from hypothesis import strategies as st
+
+    kind = type(value)
+    if depth > 3:
+        return st.just(value)
+    maker = _MAKERS.get(kind)
+    if maker is None:
+        return st.just(value)
+    return st.one_of(st.just(value), maker(value, depth))
+
+
+def _ints(value: int, depth: int) -> Any:
+    from hypothesis import strategies as st
+
+    span = max(abs(value) * 2, 10)
+    near = st.integers(-span, span)
+    return st.one_of(near, st.sampled_from([0, 1, -1, value + 1, value - 1, -value]),
+                     near.map(float))
+
+
+def _floats(value: float, depth: int) -> Any:
+    from hypothesis import strategies as st
+
+    span = max(abs(value) * 2, 10.0)
+    return st.one_of(st.floats(-span, span), st.sampled_from(
+        [0.0, -0.0, -value, value * 2, float(int(value)) if value == value and abs(value) < 1e18
+         else 0.0, float("nan"), float("inf")]))
+
+
+def _texts(value: str, depth: int) -> Any:
+    from hypothesis import strategies as st
+
+    alphabet = sorted(set(value)) or ["a"]
+    chars = st.sampled_from(alphabet) | st.characters()
+    edits = st.lists(st.tuples(st.sampled_from(["insert", "delete", "replace"]),
+                               st.integers(0, max(len(value), 1)), chars), max_size=3)
+    edited = edits.map(lambda ops: _apply_edits(value, ops))
+    return st.one_of(
+        edited,
+        st.sampled_from([value.upper(), value.lower(), value.swapcase(), value.strip(),
+                         f" {value} ", value * 2, value[: len(value) // 2], ""]),
+        st.text(chars, max_size=max(2 * len(value), 4)),
+    )
+
+
+def _apply_edits(text: str, ops: list[tuple[str, int, str]]) -> str:
+    for op, index, char in ops:
+        index = min(index, len(text))
+        if op == "insert":
+            text = text[:index] + char + text[index:]
+        elif op == "delete" and text:
+            text = text[: min(index, len(text) - 1)] + text[min(index, len(text) - 1) + 1:]
+        elif op == "replace" and text:
+            at = min(index, len(text) - 1)
+            text = text[:at] + char + text[at + 1:]
+    return text
+
+
+def _bytes(value: bytes, depth: int) -> Any:
+    from hypothesis import strategies as st
+
+    return st.one_of(st.binary(max_size=max(2 * len(value), 4)),
+                     st.sampled_from([b"", value * 2, value[: len(value) // 2]]))
+
+
+def _elements(items: Any, depth: int) -> Any:
+    from hypothesis import strategies as st
+
+    sample = list(items)[:20]
+    if not sample:
+        return st.integers(-3, 3)
+    return st.one_of([_strategy(item, depth + 1) for item in sample])
+
+
+def _lists(value: list[Any], depth: int) -> Any:
+    from hypothesis import strategies as st
+
+    size = min(max(2 * len(value), 4), MAX_LIST)
+    grown = st.lists(_elements(value, depth), max_size=size)
+    variants = [value[:1], value + value, value[::-1], value[: len(value) // 2]]
+    return st.one_of(grown, st.sampled_from(variants),
+                     grown.map(lambda extra: value + extra))
+
+
+def _tuples(value: tuple[Any, ...], depth: int) -> Any:
+    from hypothesis import strategies as st
+
+    if 0 < len(value) <= 8:
+        return st.tuples(*[_strategy(item, depth + 1) for item in value])
+    return _lists(list(value), depth).map(tuple)
+
+
+def _dicts(value: dict[Any, Any], depth: int) -> Any:
+    from hypothesis import strategies as st
+
+    keys = list(value)[:20]
+    if not keys:
+        return st.dictionaries(st.text(max_size=3), st.integers(-3, 3), max_size=3)
+    values = st.fixed_dictionaries({k: _strategy(value[k], depth + 1) for k in keys})
+    dropped = st.sets(st.sampled_from(keys)).map(
+        lambda gone: {k: v for k, v in value.items() if k not in gone})
+    return st.one_of(values, dropped)
+
+
+def _sets(value: set[Any] | frozenset[Any], depth: int) -> Any:
+    from hypothesis import strategies as st
+
+    try:
+        elements = _elements(value, depth).filter(_hashable)
+        return st.sets(elements, max_size=min(max(2 * len(value), 4), MAX_LIST)).map(type(value))
+    except Exception:
+        return st.just(value)
+
+
+def _hashable(item: object) -> bool:
+    try:
+        hash(item)
+    except TypeError:
+        return False
+    return True
+
+
+_MAKERS: dict[type, Callable[[Any, int], Any]] = {
+    bool: lambda value, depth: __import__("hypothesis").strategies.booleans(),
+    int: _ints,
+    float: _floats,
+    str: _texts,
+    bytes: _bytes,
+    list: _lists,
+    tuple: _tuples,
+    dict: _dicts,
+    set: _sets,
+    frozenset: _sets,
+}
