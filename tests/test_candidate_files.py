@@ -54,7 +54,7 @@ def test_fragment_is_merged(tmp_path: Path) -> None:
     candidate = load_candidate_file(path, TARGET, ORIGINAL)
     assert candidate.id == "fast.py"
     assert candidate.source == "file"
-    assert candidate.explanation == f"user candidate {path}"
+    assert candidate.explanation == "user candidate fast.py"
     assert candidate.module_source == ORIGINAL.replace(ORIGINAL[ORIGINAL.index("def ") :], FAST)
 
 
@@ -109,8 +109,11 @@ def test_candidate_without_the_target(tmp_path: Path) -> None:
     assert "does not define textscan.keywords.keyword_line_counts" in message
 
 
-def test_interface_change(tmp_path: Path) -> None:
+def test_interface_change_is_a_verdict_not_an_error(tmp_path: Path) -> None:
     renamed = FAST.replace("keywords", "words")
-    message = error(write(tmp_path / "param_renamed.py", renamed))
+    candidate = load_candidate_file(write(tmp_path / "param_renamed.py", renamed), TARGET,
+                                    ORIGINAL)
+    message = candidate.rejection or ""
+    assert message.startswith("signature change:")
     assert "changes the signature of textscan.keywords.keyword_line_counts" in message
     assert "(lines, keywords) -> (lines, words)" in message

@@ -183,13 +183,15 @@ def _elements(items: Any, depth: int) -> Any:
 
     sample = list(items)[:20]
     if not sample:
-        return st.integers(-3, 3)
+        return st.nothing()  # unknown element type: only the captured (empty) value is used
     return st.one_of([_strategy(item, depth + 1) for item in sample])
 
 
 def _lists(value: list[Any], depth: int) -> Any:
     from hypothesis import strategies as st
 
+    if not value:
+        return st.just(value)  # the element type is unknown
     size = min(max(2 * len(value), 4), MAX_LIST)
     grown = st.lists(_elements(value, depth), max_size=size)
     variants = [value[:1], value + value, value[::-1], value[: len(value) // 2]]
@@ -210,7 +212,7 @@ def _dicts(value: dict[Any, Any], depth: int) -> Any:
 
     keys = list(value)[:20]
     if not keys:
-        return st.dictionaries(st.text(max_size=3), st.integers(-3, 3), max_size=3)
+        return st.just(value)
     values = st.fixed_dictionaries({k: _strategy(value[k], depth + 1) for k in keys})
     dropped = st.sets(st.sampled_from(keys)).map(
         lambda gone: {k: v for k, v in value.items() if k not in gone})
@@ -220,6 +222,8 @@ def _dicts(value: dict[Any, Any], depth: int) -> Any:
 def _sets(value: set[Any] | frozenset[Any], depth: int) -> Any:
     from hypothesis import strategies as st
 
+    if not value:
+        return st.just(value)
     try:
         elements = _elements(value, depth).filter(_hashable)
         return st.sets(elements, max_size=min(max(2 * len(value), 4), MAX_LIST)).map(type(value))
