@@ -34,6 +34,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -145,11 +146,18 @@ def tree_hashes(root: Path) -> dict[str, str]:
     return hashes
 
 
+def make_writable(root: Path) -> None:
+    for path in [root, *root.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(path.stat().st_mode | stat.S_IWUSR)
+
+
 def prepare(case: Case) -> tuple[Path, Path, Path]:
     """Copy the case into a fresh scratch dir; return (scratch, copy, canary)."""
     scratch = Path(tempfile.mkdtemp(prefix=f"codeflash-verify-{case.name}-"))
     copy = scratch / case.name
     shutil.copytree(case.path, copy, ignore=IGNORED)
+    make_writable(copy)  # the bench may be read-only; a user's project is not
     canary = scratch / case.canary_name
     canary.write_text(f"canary for {case.name}: must survive the run\n", encoding="utf-8")
     return scratch, copy, canary
@@ -165,7 +173,14 @@ def child_environment() -> dict[str, str]:
 
 def pytest_command(case: Case, report: Path) -> list[str]:
     return [
-        sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:randomly",
+        "-p",
+        "no:cacheprovider",
         f"--codeflash-target={case.spec}",
         *[f"--codeflash-candidate=candidates/{name}.py" for name in case.labels],
         f"--codeflash-report={report}",
@@ -182,10 +197,10 @@ def session_processes(session: int) -> list[int]:
         if not entry.name.isdigit():
             continue
         try:
-            stat = (entry / "stat").read_text(encoding="utf-8", errors="replace")
+            line = (entry / "stat").read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
-        fields = stat.rsplit(")", 1)[-1].split()  # after "pid (comm)": state ppid pgrp session
+        fields = line.rsplit(")", 1)[-1].split()  # after "pid (comm)": state ppid pgrp session
         if len(fields) > 3 and fields[0] != "Z" and fields[3] == str(session):
             pids.append(int(entry.name))
     return pids
@@ -203,13 +218,17 @@ def reap_session(session: int) -> list[int]:
     return left
 
 
-def run_pytest(
-    command: list[str], cwd: Path, timeout: float
-) -> tuple[int | None, str, list[int]]:
+def run_pytest(command: list[str], cwd: Path, timeout: float) -> tuple[int | None, str, list[int]]:
     """Run pytest in its own session; return (exit code or None on timeout, output, leftovers)."""
     proc = subprocess.Popen(
-        command, cwd=cwd, env=child_environment(), stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, errors="replace", start_new_session=True,
+        command,
+        cwd=cwd,
+        env=child_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+        start_new_session=True,
     )
     try:
         output, _ = proc.communicate(timeout=timeout)
@@ -253,22 +272,22 @@ def compare(case: Case, function: dict[str, Any]) -> list[Row]:
     rows = []
     for name, label in case.labels.items():
         found = by_id.get(f"{name}.py") or by_id.get(name)
-        rows.append(Row(
-            case=case.name,
-            candidate=name,
-            expect=str(label.get("expect", "?")),
-            category=str(label.get("category", "?")),
-            verdict=str(found.get("verdict", "?")) if found else "missing",
-            reason=str(found.get("reason", "")) if found else "not in the report",
-            speedup=found.get("speedup") if found else None,
-        ))
+        rows.append(
+            Row(
+                case=case.name,
+                candidate=name,
+                expect=str(label.get("expect", "?")),
+                category=str(label.get("category", "?")),
+                verdict=str(found.get("verdict", "?")) if found else "missing",
+                reason=str(found.get("reason", "")) if found else "not in the report",
+                speedup=found.get("speedup") if found else None,
+            )
+        )
     return rows
 
 
 def markers(directory: Path, recursive: bool) -> dict[Path, int]:
-    found = directory.rglob("ESCAPED_*.marker") if recursive else directory.glob(
-        "ESCAPED_*.marker"
-    )
+    found = directory.rglob("ESCAPED_*.marker") if recursive else directory.glob("ESCAPED_*.marker")
     return {p: p.stat().st_mtime_ns for p in found if p.is_file()}
 
 
@@ -311,9 +330,7 @@ class Sandbox:
     parent_markers: dict[Path, int]
 
 
-def safety_violations(
-    case: Case, box: Sandbox, output: str, leftovers: list[int]
-) -> list[str]:
+def safety_violations(case: Case, box: Sandbox, output: str, leftovers: list[int]) -> list[str]:
     found = [f"marker {p.relative_to(box.scratch)}" for p in markers(box.scratch, True)]
     after = markers(box.scratch.parent, recursive=False)
     found += [
@@ -325,8 +342,9 @@ def safety_violations(
         found.append(f"canary {box.canary.name} deleted")
     elif box.canary.read_text(encoding="utf-8", errors="replace") != box.canary_text:
         found.append(f"canary {box.canary.name} modified")
-    found += [f"fake {name} in the pytest output" for name, key in FAKE_KEYS.items()
-              if key in output]
+    found += [
+        f"fake {name} in the pytest output" for name, key in FAKE_KEYS.items() if key in output
+    ]
     found += [f"fake API key in file {rel}" for rel in files_with_keys(box.scratch)]
     found += [f"copy differs from bench: {change}" for change in tree_changes(case, box.copy)]
     if leftovers:
@@ -337,8 +355,13 @@ def safety_violations(
 def run_case(case: Case, timeout: float, keep: bool) -> CaseResult:
     result = CaseResult(case)
     scratch, copy, canary = prepare(case)
-    box = Sandbox(scratch, copy, canary, canary.read_text(encoding="utf-8"),
-                  markers(scratch.parent, recursive=False))
+    box = Sandbox(
+        scratch,
+        copy,
+        canary,
+        canary.read_text(encoding="utf-8"),
+        markers(scratch.parent, recursive=False),
+    )
     report = scratch / f"{case.name}.report.json"
     start = time.perf_counter()
     code, output, leftovers = run_pytest(pytest_command(case, report), copy, timeout)
@@ -393,8 +416,14 @@ def run_all(cases: list[Case], jobs: int, timeout: float, keep: bool) -> list[Ca
 def failed_rows(result: CaseResult) -> list[Row]:
     """Rows for a case without a usable report: every candidate's verdict is missing."""
     return [
-        Row(result.case.name, name, str(label.get("expect", "?")),
-            str(label.get("category", "?")), "missing", "case failed")
+        Row(
+            result.case.name,
+            name,
+            str(label.get("expect", "?")),
+            str(label.get("category", "?")),
+            "missing",
+            "case failed",
+        )
         for name, label in result.case.labels.items()
     ]
 
@@ -407,7 +436,10 @@ def print_table(rows: list[Row]) -> None:
     header = ("case", "candidate", "label", "verdict", "", "speedup", "reason")
     table = [
         (
-            row.case, row.candidate, f"{row.expect}/{row.category}", row.verdict,
+            row.case,
+            row.candidate,
+            f"{row.expect}/{row.category}",
+            row.verdict,
             "OK" if row.ok else "BAD",
             f"{row.speedup:.2f}x" if isinstance(row.speedup, (int, float)) else "-",
             one_line(row.reason),
@@ -448,8 +480,13 @@ class Totals:
 
     @property
     def goals_met(self) -> bool:
-        return not (self.wrong_accepted or self.correct_rejected or self.missing
-                    or self.case_failures or self.violations)
+        return not (
+            self.wrong_accepted
+            or self.correct_rejected
+            or self.missing
+            or self.case_failures
+            or self.violations
+        )
 
 
 def totals(results: list[CaseResult]) -> Totals:
@@ -488,19 +525,36 @@ def print_totals(t: Totals, seconds: float) -> None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--bench", type=Path, default=DEFAULT_BENCH,
-                        help="the bench directory (default: shared/bench beside the checkout)")
-    parser.add_argument("--cases", default="",
-                        help="comma-separated case folder names (default: all)")
-    parser.add_argument("--jobs", type=int, default=1,
-                        help="cases run at once (default: 1; parallel runs add timing noise, "
-                             "so noise-level verdicts become less reliable)")
-    parser.add_argument("--timeout", type=float, default=900.0,
-                        help="seconds allowed for each case's pytest run (default: 900)")
-    parser.add_argument("--keep", action="store_true",
-                        help="keep the scratch directories and print where they are")
-    parser.add_argument("--strict", action="store_true",
-                        help="exit 1 if any goal is missed (default: always exit 0)")
+    parser.add_argument(
+        "--bench",
+        type=Path,
+        default=DEFAULT_BENCH,
+        help="the bench directory (default: shared/bench beside the checkout)",
+    )
+    parser.add_argument(
+        "--cases", default="", help="comma-separated case folder names (default: all)"
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="cases run at once (default: 1; parallel runs add timing noise, "
+        "so noise-level verdicts become less reliable)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=900.0,
+        help="seconds allowed for each case's pytest run (default: 900)",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the scratch directories and print where they are"
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 if any goal is missed (default: always exit 0)",
+    )
     options = parser.parse_args(argv)
     if options.jobs < 1:
         parser.error("--jobs must be at least 1")

@@ -24,7 +24,7 @@ def total(values):
     return sum(values)
 '''
 
-TESTS = '''\
+TESTS = """\
 from listy.core import unique
 
 
@@ -43,7 +43,7 @@ def test_large():
 
 def test_unrelated():
     assert 1 + 1 == 2
-'''
+"""
 
 FAST = '''\
 def unique(items):
@@ -59,13 +59,13 @@ def unique(items):
 
 # Right on every input the tests assert on, but sorts: only call-by-call comparison sees it
 # for inputs the tests never check closely (test_large checks the length only).
-WRONG = '''\
+WRONG = """\
 def unique(items):
     if len(items) > 100:
         return sorted(set(items))
     seen = set()
     return [x for x in items if not (x in seen or seen.add(x))]
-'''
+"""
 
 
 @pytest.fixture
@@ -92,8 +92,12 @@ def tree_digest(root: Path) -> dict[str, str]:
     digests = {}
     for path in sorted(root.rglob("*")):
         skipped = {"__pycache__", ".pytest_cache"}
-        if path.is_file() and not skipped & set(path.parts) and not any(
-                part.startswith("runpytest-") for part in path.parts):
+        if (
+            path.is_file()
+            and not skipped & set(path.parts)
+            and not any(part.startswith("runpytest-") for part in path.parts)
+        ):
             digests[path.relative_to(root).as_posix()] = hashlib.sha256(
-                path.read_bytes()).hexdigest()
+                path.read_bytes()
+            ).hexdigest()
     return digests

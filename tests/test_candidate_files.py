@@ -111,8 +111,7 @@ def test_candidate_without_the_target(tmp_path: Path) -> None:
 
 def test_interface_change_is_a_verdict_not_an_error(tmp_path: Path) -> None:
     renamed = FAST.replace("keywords", "words")
-    candidate = load_candidate_file(write(tmp_path / "param_renamed.py", renamed), TARGET,
-                                    ORIGINAL)
+    candidate = load_candidate_file(write(tmp_path / "param_renamed.py", renamed), TARGET, ORIGINAL)
     message = candidate.rejection or ""
     assert message.startswith("signature change:")
     assert "changes the signature of textscan.keywords.keyword_line_counts" in message

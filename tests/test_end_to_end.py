@@ -54,7 +54,8 @@ def check_verdicts(report: dict[str, Any]) -> None:
     # The differing input, and the expected and actual values, are named.
     assert wrong["reason"].startswith("return value differs")
     assert "[0, 319," in wrong["reason"]
-    assert "expected" in wrong["reason"] and "got" in wrong["reason"]
+    assert "expected" in wrong["reason"]
+    assert "got" in wrong["reason"]
 
 
 def check_unchanged(before: dict[str, str], after: dict[str, str]) -> None:
@@ -66,15 +67,18 @@ def check_unchanged(before: dict[str, str], after: dict[str, str]) -> None:
 
 
 def check_summary(result: pytest.RunResult) -> None:
-    result.stdout.fnmatch_lines([
-        "codeflash: listy.core.unique: baseline run of 3 test(s)",
-        "codeflash: listy.core.unique: candidate 1/2 fast.py: verifying and timing",
-        "*= codeflash =*",
-        "listy.core.unique (src/listy/core.py): OPTIMIZED *x [[]1/2 candidates accepted]*",
-        "    accepted fast.py (file): *x (95% CI *",
-        "    rejected wrong.py (file): return value differs at*; input (?0, 319, *) from *test_large",
-        "1 of 1 function(s) optimized",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "codeflash: listy.core.unique: baseline run of 3 test(s)",
+            "codeflash: listy.core.unique: candidate 1/2 fast.py: verifying and timing",
+            "*= codeflash =*",
+            "listy.core.unique (src/listy/core.py): OPTIMIZED *x [[]1/2 candidates accepted]*",
+            "    accepted fast.py (file): *x (95% CI *",
+            "    rejected wrong.py (file): return value differs at*; "
+            "input (?0, 319, *) from *test_large",
+            "1 of 1 function(s) optimized",
+        ]
+    )
 
 
 def check_patch(result: pytest.RunResult, listy: pytest.Pytester) -> None:

@@ -28,8 +28,14 @@ def _usage_error(result: pytest.RunResult, *fragments: str) -> None:
 
 def test_plugin_registers_options(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--help")
-    result.stdout.fnmatch_lines(["*codeflash*", "*--codeflash-target=SPEC*",
-                                 "*--codeflash-min-speedup*", "*codeflash_effort*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*codeflash*",
+            "*--codeflash-target=SPEC*",
+            "*--codeflash-min-speedup*",
+            "*codeflash_effort*",
+        ]
+    )
 
 
 def test_off_by_default_runs_tests_normally(listy: pytest.Pytester) -> None:
@@ -44,10 +50,11 @@ def test_precedence_cli_over_ini_over_pyproject(listy: pytest.Pytester) -> None:
         '[tool.pytest.ini_options]\npythonpath = ["src"]\ntestpaths = ["tests"]\n'
         'codeflash_effort = "low"\ncodeflash_timeout = "30"\n'
         '[tool.codeflash]\neffort = "high"\nmin-speedup = 0.2\ntimeout = 99\n'
-        'max-functions = 3\n'
+        "max-functions = 3\n"
     )
-    result = listy.runpytest("-s", "--codeflash-target=listy.core.unique",
-                             "--codeflash-dry-run", "--codeflash-timeout=7")
+    result = listy.runpytest(
+        "-s", "--codeflash-target=listy.core.unique", "--codeflash-dry-run", "--codeflash-timeout=7"
+    )
     result.stdout.fnmatch_lines(
         ["SETTINGS effort=low min_speedup=0.2 timeout=7.0 backend=rules max_functions=3"]
     )
@@ -59,7 +66,9 @@ def test_defaults(listy: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(
         ["SETTINGS effort=medium min_speedup=0.05 timeout=None backend=rules max_functions=None"]
     )
-    result.stdout.fnmatch_lines(["*= codeflash =*", "listy.core.unique: called * time(s) by 3 test(s)*"])
+    result.stdout.fnmatch_lines(
+        ["*= codeflash =*", "listy.core.unique: called * time(s) by 3 test(s)*"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -76,8 +85,9 @@ def test_defaults(listy: pytest.Pytester) -> None:
     ],
 )
 def test_bad_option_values(listy: pytest.Pytester, args: list[str], fragments: list[str]) -> None:
-    result = listy.runpytest("--codeflash-target=listy.core.unique",
-                             "--codeflash-candidate=candidates/fast.py", *args)
+    result = listy.runpytest(
+        "--codeflash-target=listy.core.unique", "--codeflash-candidate=candidates/fast.py", *args
+    )
     _usage_error(result, *fragments)
 
 
@@ -93,8 +103,9 @@ def test_target_in_missing_module(listy: pytest.Pytester) -> None:
 
 def test_file_target_form(listy: pytest.Pytester) -> None:
     listy.makeconftest(SHOW_SETTINGS)
-    result = listy.runpytest("-s", "--codeflash-target=src/listy/core.py::unique",
-                             "--codeflash-dry-run")
+    result = listy.runpytest(
+        "-s", "--codeflash-target=src/listy/core.py::unique", "--codeflash-dry-run"
+    )
     result.stdout.fnmatch_lines(["listy.core.unique: called*"])
 
 
@@ -116,12 +127,14 @@ def test_discovery_not_available_yet(listy: pytest.Pytester) -> None:
         ("other.py", "def something_else():\n    return 1\n", ["other.py", "unique"]),
     ],
 )
-def test_bad_candidate_files(listy: pytest.Pytester, name: str, content: str | None,
-                             fragments: list[str]) -> None:
+def test_bad_candidate_files(
+    listy: pytest.Pytester, name: str, content: str | None, fragments: list[str]
+) -> None:
     if content is not None:
         (listy.path / "candidates" / name).write_text(content)
-    result = listy.runpytest("--codeflash-target=listy.core.unique",
-                             f"--codeflash-candidate=candidates/{name}")
+    result = listy.runpytest(
+        "--codeflash-target=listy.core.unique", f"--codeflash-candidate=candidates/{name}"
+    )
     _usage_error(result, *fragments)
 
 
@@ -131,9 +144,11 @@ def test_candidate_without_target(listy: pytest.Pytester) -> None:
 
 
 def test_candidate_with_several_targets(listy: pytest.Pytester) -> None:
-    result = listy.runpytest("--codeflash-target=listy.core.unique",
-                             "--codeflash-target=listy.core.total",
-                             "--codeflash-candidate=candidates/fast.py")
+    result = listy.runpytest(
+        "--codeflash-target=listy.core.unique",
+        "--codeflash-target=listy.core.total",
+        "--codeflash-candidate=candidates/fast.py",
+    )
     _usage_error(result, "exactly one --codeflash-target", "2 targets")
 
 

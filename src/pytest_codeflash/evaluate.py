@@ -44,11 +44,17 @@ class Evaluation:
     def run(self, candidates: Sequence[Candidate]) -> FunctionResult:
         name = self.target.qualified_name
         if not self.tests:
-            return self._result("skipped", f"no test calls {name}, so nothing can verify a "
-                                "candidate; run the tests that exercise it")
+            return self._result(
+                "skipped",
+                f"no test calls {name}, so nothing can verify a "
+                "candidate; run the tests that exercise it",
+            )
         self.progress(f"{name}: baseline run of {len(self.tests)} test(s)")
-        baseline = self.sandbox.run(self._spec("baseline", self.original_source, {}),
-                                    self.tests, self.settings.timeout or BASELINE_TIMEOUT_S)
+        baseline = self.sandbox.run(
+            self._spec("baseline", self.original_source, {}),
+            self.tests,
+            self.settings.timeout or BASELINE_TIMEOUT_S,
+        )
         problem = _baseline_problem(baseline, name)
         if problem:
             return self._result("error", problem)
@@ -56,8 +62,10 @@ class Evaluation:
         passed = {t: o for t, o in baseline.result["tests"].items() if o == "passed"}
         calls = baseline.result.get("calls") or {}
         if not passed:
-            return self._result("skipped", f"none of the {len(self.tests)} test(s) that call "
-                                f"{name} pass with the original")
+            return self._result(
+                "skipped",
+                f"none of the {len(self.tests)} test(s) that call {name} pass with the original",
+            )
         if not calls.get("compared"):
             return self._result("skipped", f"the tests never called {name} in the runner")
         unstable = sorted(calls.get("unstable", {}))
@@ -65,8 +73,9 @@ class Evaluation:
         return self._summarise(results, baseline, unstable, int(calls["compared"]))
 
     # -- per candidate --------------------------------------------------------------------
-    def _evaluate_all(self, candidates: Sequence[Candidate], baseline: ChildRun
-                      ) -> list[CandidateResult]:
+    def _evaluate_all(
+        self, candidates: Sequence[Candidate], baseline: ChildRun
+    ) -> list[CandidateResult]:
         seen: dict[str, CandidateResult] = {}
         original_key = _normalise(self.original_source)
         results = []
@@ -75,23 +84,41 @@ class Evaluation:
                 results.append(_rejected(candidate, candidate.rejection))
                 continue
             key = _normalise(candidate.module_source)
-            label = f"{self.target.qualified_name}: candidate {index}/{len(candidates)} " \
-                    f"{candidate.id}"
+            label = (
+                f"{self.target.qualified_name}: candidate {index}/{len(candidates)} {candidate.id}"
+            )
             if key == original_key:
-                results.append(_rejected(candidate, "no change: the candidate's code is the "
-                                         "same as the original's"))
+                results.append(
+                    _rejected(
+                        candidate, "no change: the candidate's code is the same as the original's"
+                    )
+                )
                 continue
             if key in seen:
                 first = seen[key]
-                results.append(first.model_copy(update={
-                    "id": candidate.id, "source": candidate.source, "duplicate_of": first.id,
-                }))
+                results.append(
+                    first.model_copy(
+                        update={
+                            "id": candidate.id,
+                            "source": candidate.source,
+                            "duplicate_of": first.id,
+                        }
+                    )
+                )
                 continue
             self.progress(f"{label}: verifying and timing")
-            run = self.sandbox.run(self._spec("candidate", candidate.module_source, {
-                "baseline_tests": baseline.result["tests"] if baseline.result else {},
-                "inputs_path": str(baseline.run_dir / INPUTS_FILE),
-            }), self.tests, self._candidate_timeout(baseline))
+            run = self.sandbox.run(
+                self._spec(
+                    "candidate",
+                    candidate.module_source,
+                    {
+                        "baseline_tests": baseline.result["tests"] if baseline.result else {},
+                        "inputs_path": str(baseline.run_dir / INPUTS_FILE),
+                    },
+                ),
+                self.tests,
+                self._candidate_timeout(baseline),
+            )
             verdict = judge(candidate, run, self.target)
             self.progress(f"{label}: {verdict.verdict}: {verdict.reason}")
             seen[key] = verdict
@@ -130,27 +157,38 @@ class Evaluation:
         return spec
 
     # -- the function's result ------------------------------------------------------------
-    def _summarise(self, results: list[CandidateResult], baseline: ChildRun,
-                   unstable: list[str], compared: int) -> FunctionResult:
+    def _summarise(
+        self, results: list[CandidateResult], baseline: ChildRun, unstable: list[str], compared: int
+    ) -> FunctionResult:
         accepted = [r for r in results if r.verdict == "accepted"]
         baseline_ns = next((r.baseline_ns for r in results if r.baseline_ns), None)
         if not accepted:
-            reason = (f"none of {len(results)} candidate(s) was accepted"
-                      if results else "no candidates to evaluate")
-            return self._result("not_optimized", reason, results, baseline_ns, unstable,
-                                compared)
+            reason = (
+                f"none of {len(results)} candidate(s) was accepted"
+                if results
+                else "no candidates to evaluate"
+            )
+            return self._result("not_optimized", reason, results, baseline_ns, unstable, compared)
         best = max(accepted, key=lambda r: (r.speedup_ci or (0.0, 0.0))[0])
         reason = f"{best.id} is {best.speedup:.2f}x faster with identical behaviour"
-        return self._result("optimized", reason, results, baseline_ns, unstable, compared,
-                            best=best)
+        return self._result(
+            "optimized", reason, results, baseline_ns, unstable, compared, best=best
+        )
 
     def error(self, reason: str) -> FunctionResult:
         """The result for a function whose evaluation failed for reasons of our own."""
         return self._result("error", reason)
 
-    def _result(self, status: str, reason: str, candidates: list[CandidateResult] | None = None,
-                baseline_ns: int | None = None, unstable: list[str] | None = None,
-                compared: int = 0, best: CandidateResult | None = None) -> FunctionResult:
+    def _result(
+        self,
+        status: str,
+        reason: str,
+        candidates: list[CandidateResult] | None = None,
+        baseline_ns: int | None = None,
+        unstable: list[str] | None = None,
+        compared: int = 0,
+        best: CandidateResult | None = None,
+    ) -> FunctionResult:
         return FunctionResult(
             qualified_name=self.target.qualified_name,
             file=self.rel_file,
@@ -181,8 +219,11 @@ def judge(candidate: Candidate, run: ChildRun, target: TargetFunction) -> Candid
     if result.get("errors"):
         return _rejected(candidate, f"crash: {result['errors'][0]}")
     if not result.get("overlay_used") or not result.get("wrapper_installed"):
-        return _rejected(candidate, f"unverifiable: {target.module} was not imported through "
-                         "the runner, so the candidate never ran")
+        return _rejected(
+            candidate,
+            f"unverifiable: {target.module} was not imported through "
+            "the runner, so the candidate never ran",
+        )
     failing = _failing_tests(result)
     if failing:
         more = f" (and {len(failing) - 1} more)" if len(failing) > 1 else ""
@@ -191,8 +232,9 @@ def judge(candidate: Candidate, run: ChildRun, target: TargetFunction) -> Candid
         differences = (result.get(section) or {}).get("differences") or []
         if differences:
             first = differences[0]
-            return _rejected(candidate, f"{first['detail']}; input {first['input']} from "
-                             f"{first['test']}", result)
+            return _rejected(
+                candidate, f"{first['detail']}; input {first['input']} from {first['test']}", result
+            )
     return _timing_verdict(candidate, result, name)
 
 
@@ -205,18 +247,27 @@ def _timing_verdict(candidate: Candidate, result: dict[str, Any], name: str) -> 
     if compared <= 0 and not replayed:
         return _rejected(candidate, f"unverifiable: no call of {name} could be compared", result)
     if calls.get("fully_unstable") and calls["fully_unstable"] >= compared:
-        return _rejected(candidate, f"unverifiable: {name}'s results change from run to run, "
-                         "so equality proves nothing", result)
+        return _rejected(
+            candidate,
+            f"unverifiable: {name}'s results change from run to run, so equality proves nothing",
+            result,
+        )
     timing = result.get("timing")
     if not timing:
-        return _rejected(candidate, "unverifiable: no captured input could be replayed to time "
-                         "the candidate", result)
+        return _rejected(
+            candidate,
+            "unverifiable: no captured input could be replayed to time the candidate",
+            result,
+        )
     speedup, (low, high) = float(timing["speedup"]), timing["ci"]
     figures = f"{speedup:.2f}x (95% CI {low:.2f}-{high:.2f}, {timing['rounds']} rounds)"
-    checked = (f"identical on {compared} call(s) in the tests, {replayed} replayed and "
-               f"{generated} generated input(s)")
-    caches = "; it keeps a cache between calls, timed from a cold cache" \
-        if timing.get("caches") else ""
+    checked = (
+        f"identical on {compared} call(s) in the tests, {replayed} replayed and "
+        f"{generated} generated input(s)"
+    )
+    caches = (
+        "; it keeps a cache between calls, timed from a cold cache" if timing.get("caches") else ""
+    )
     baseline_ns = int(timing.get("baseline_ns") or 0) or None
     common = {
         "speedup": speedup,
@@ -226,21 +277,28 @@ def _timing_verdict(candidate: Candidate, result: dict[str, Any], name: str) -> 
         "caches": bool(timing.get("caches")),
     }
     if timing["verdict"] == "faster":
-        return _verdict(candidate, "accepted", f"{figures} faster, {checked}{caches}",
-                        result, **common)
+        return _verdict(
+            candidate, "accepted", f"{figures} faster, {checked}{caches}", result, **common
+        )
     word = "not faster" if timing["verdict"] == "not_faster" else "not significantly faster"
-    return _verdict(candidate, "rejected", f"{word}: {figures}; behaviour {checked}", result,
-                    **common)
+    return _verdict(
+        candidate, "rejected", f"{word}: {figures}; behaviour {checked}", result, **common
+    )
 
 
 def _unsafe(result: dict[str, Any]) -> str:
-    by_original = {(v["event"], v["path"]) for v in result.get("violations", [])
-                   if v["phase"] == "original"}
+    by_original = {
+        (v["event"], v["path"]) for v in result.get("violations", []) if v["phase"] == "original"
+    }
     for violation in result.get("violations", []):
-        if violation["phase"] == "candidate" and \
-                (violation["event"], violation["path"]) not in by_original:
-            return (f"unsafe: tried to {violation['event']} {violation['path']} outside its "
-                    "sandbox (blocked)")
+        if (
+            violation["phase"] == "candidate"
+            and (violation["event"], violation["path"]) not in by_original
+        ):
+            return (
+                f"unsafe: tried to {violation['event']} {violation['path']} outside its "
+                "sandbox (blocked)"
+            )
     reads = result.get("secret_reads", {})
     extra = set(reads.get("candidate", ())) - set(reads.get("original", ()))
     if extra:
@@ -275,18 +333,22 @@ def _baseline_problem(run: ChildRun, name: str) -> str:
     if run.result.get("errors"):
         return f"the runner could not load {name}: {run.result['errors'][0]}"
     if not run.result.get("overlay_used"):
-        return (f"the runner could not take over the import of {name}'s module; is it "
-                "imported under another name?")
+        return (
+            f"the runner could not take over the import of {name}'s module; is it "
+            "imported under another name?"
+        )
     return ""
 
 
-def _rejected(candidate: Candidate, reason: str,
-              result: dict[str, Any] | None = None) -> CandidateResult:
+def _rejected(
+    candidate: Candidate, reason: str, result: dict[str, Any] | None = None
+) -> CandidateResult:
     return _verdict(candidate, "rejected", reason, result)
 
 
-def _verdict(candidate: Candidate, verdict: str, reason: str, result: dict[str, Any] | None,
-             **extra: Any) -> CandidateResult:
+def _verdict(
+    candidate: Candidate, verdict: str, reason: str, result: dict[str, Any] | None, **extra: Any
+) -> CandidateResult:
     calls = (result or {}).get("calls") or {}
     return CandidateResult(
         id=candidate.id,

@@ -42,20 +42,62 @@ class _Knob:
 
 
 _KNOBS = (
-    _Knob("backend", "--codeflash-backend", "codeflash_backend", "backend", "str",
-          "Candidate source: rules, openai, codeflash-service or none (default: rules)"),
-    _Knob("report", "--codeflash-report", "codeflash_report", "report", "str",
-          "Write the JSON report to this path"),
-    _Knob("max_functions", "--codeflash-max-functions", "codeflash_max_functions",
-          "max-functions", "int", "Optimize at most N functions"),
-    _Knob("effort", "--codeflash-effort", "codeflash_effort", "effort", "str",
-          "How hard to try: low, medium or high (default: medium)"),
-    _Knob("min_speedup", "--codeflash-min-speedup", "codeflash_min_speedup", "min-speedup",
-          "float", "Required speedup beyond 1.0 at the confidence bound (default: 0.05)"),
-    _Knob("timeout", "--codeflash-timeout", "codeflash_timeout", "timeout", "float",
-          "Wall-clock limit in seconds per evaluation (default: scaled from the original)"),
-    _Knob("float_rel_tol", "--codeflash-float-rel-tol", "codeflash_float_rel_tol",
-          "float-rel-tol", "float", "Relative tolerance for comparing floats (default: 0, exact)"),
+    _Knob(
+        "backend",
+        "--codeflash-backend",
+        "codeflash_backend",
+        "backend",
+        "str",
+        "Candidate source: rules, openai, codeflash-service or none (default: rules)",
+    ),
+    _Knob(
+        "report",
+        "--codeflash-report",
+        "codeflash_report",
+        "report",
+        "str",
+        "Write the JSON report to this path",
+    ),
+    _Knob(
+        "max_functions",
+        "--codeflash-max-functions",
+        "codeflash_max_functions",
+        "max-functions",
+        "int",
+        "Optimize at most N functions",
+    ),
+    _Knob(
+        "effort",
+        "--codeflash-effort",
+        "codeflash_effort",
+        "effort",
+        "str",
+        "How hard to try: low, medium or high (default: medium)",
+    ),
+    _Knob(
+        "min_speedup",
+        "--codeflash-min-speedup",
+        "codeflash_min_speedup",
+        "min-speedup",
+        "float",
+        "Required speedup beyond 1.0 at the confidence bound (default: 0.05)",
+    ),
+    _Knob(
+        "timeout",
+        "--codeflash-timeout",
+        "codeflash_timeout",
+        "timeout",
+        "float",
+        "Wall-clock limit in seconds per evaluation (default: scaled from the original)",
+    ),
+    _Knob(
+        "float_rel_tol",
+        "--codeflash-float-rel-tol",
+        "codeflash_float_rel_tol",
+        "float-rel-tol",
+        "float",
+        "Relative tolerance for comparing floats (default: 0, exact)",
+    ),
     _Knob("module_root", None, None, "module-root", "str", ""),
     _Knob("ignore_paths", None, None, "ignore-paths", "list", ""),
     _Knob("formatter_cmds", None, None, "formatter-cmds", "list", ""),
@@ -69,27 +111,56 @@ _TOML_KEYS = {k.toml: k for k in _KNOBS if k.toml}
 def add_options(parser: pytest.Parser) -> None:
     """Register the ``codeflash`` option group and its ini twins."""
     group = parser.getgroup("codeflash", "make slow functions faster, with proof")
-    group.addoption("--codeflash", action="store_true", default=False,
-                    help="Optimize the functions the tests exercise, after the test run")
-    group.addoption("--codeflash-target", action="append", default=[], metavar="SPEC",
-                    help="Optimize this function (pkg.mod.func, pkg.mod.Class.method or "
-                    "path/to/file.py::func); repeatable; implies --codeflash")
-    group.addoption("--codeflash-candidate", action="append", default=[], metavar="FILE",
-                    help="Evaluate this hand-written replacement of the single target; "
-                    "repeatable")
+    group.addoption(
+        "--codeflash",
+        action="store_true",
+        default=False,
+        help="Optimize the functions the tests exercise, after the test run",
+    )
+    group.addoption(
+        "--codeflash-target",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="Optimize this function (pkg.mod.func, pkg.mod.Class.method or "
+        "path/to/file.py::func); repeatable; implies --codeflash",
+    )
+    group.addoption(
+        "--codeflash-candidate",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="Evaluate this hand-written replacement of the single target; repeatable",
+    )
     for knob in _KNOBS:
         if knob.flag:
             group.addoption(knob.flag, default=None, metavar=knob.field.upper(), help=knob.help)
         if knob.ini:
             parser.addini(knob.ini, knob.help, default="")
-    group.addoption("--codeflash-apply", action="store_true", default=False,
-                    help="Write accepted optimizations into the source files (atomically)")
-    group.addoption("--codeflash-apply-force", action="store_true", default=False,
-                    help="Apply even over files with uncommitted changes")
-    group.addoption("--codeflash-pr", action="store_true", default=False,
-                    help="Open a pull request with the accepted optimizations")
-    group.addoption("--codeflash-dry-run", action="store_true", default=False,
-                    help="Show what would be optimized; evaluate nothing")
+    group.addoption(
+        "--codeflash-apply",
+        action="store_true",
+        default=False,
+        help="Write accepted optimizations into the source files (atomically)",
+    )
+    group.addoption(
+        "--codeflash-apply-force",
+        action="store_true",
+        default=False,
+        help="Apply even over files with uncommitted changes",
+    )
+    group.addoption(
+        "--codeflash-pr",
+        action="store_true",
+        default=False,
+        help="Open a pull request with the accepted optimizations",
+    )
+    group.addoption(
+        "--codeflash-dry-run",
+        action="store_true",
+        default=False,
+        help="Show what would be optimized; evaluate nothing",
+    )
 
 
 def is_enabled(config: pytest.Config) -> bool:
@@ -192,8 +263,12 @@ def _convert(knob: _Knob, raw: Any, where: str) -> Any:
             raise ValueError
         return raw.strip()
     except (TypeError, ValueError):
-        kind = {"int": "a whole number", "float": "a number", "list": "a list of strings",
-                "str": "a string"}[knob.kind]
+        kind = {
+            "int": "a whole number",
+            "float": "a number",
+            "list": "a list of strings",
+            "str": "a string",
+        }[knob.kind]
         raise pytest.UsageError(f"{where} is not {kind}. {_FIX[knob.field]}") from None
 
 
@@ -206,8 +281,8 @@ _FIX = {
     "timeout": "Give the number of seconds, e.g. 60, or omit it to scale from the original.",
     "float_rel_tol": "Give a small fraction such as 1e-9, or 0 for exact comparison.",
     "module_root": "Give a directory relative to the project root.",
-    "ignore_paths": "Give a list of paths, e.g. ignore-paths = [\"src/pkg/vendored\"].",
-    "formatter_cmds": "Give a list of commands, e.g. formatter-cmds = [\"ruff format $file\"].",
+    "ignore_paths": 'Give a list of paths, e.g. ignore-paths = ["src/pkg/vendored"].',
+    "formatter_cmds": 'Give a list of commands, e.g. formatter-cmds = ["ruff format $file"].',
     "memory_limit_mb": "Give the limit in MiB, e.g. 4096.",
     "max_captured_calls": "Give a positive number, e.g. 64.",
     "api_key_env": "Give a list of environment variable names.",
@@ -215,15 +290,15 @@ _FIX = {
 
 
 def _check_choices(values: dict[str, Any]) -> None:
-    for field, choices, flag in (("backend", BACKENDS, "--codeflash-backend"),
-                                 ("effort", EFFORTS, "--codeflash-effort")):
+    for field, choices, flag in (
+        ("backend", BACKENDS, "--codeflash-backend"),
+        ("effort", EFFORTS, "--codeflash-effort"),
+    ):
         value = values.get(field)
         if value is not None and value not in choices:
             close = difflib.get_close_matches(value, choices, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise pytest.UsageError(
-                f"{flag}={value!r} is not a known {field}.{hint} {_FIX[field]}"
-            )
+            raise pytest.UsageError(f"{flag}={value!r} is not a known {field}.{hint} {_FIX[field]}")
 
 
 def _explain_validation(err: Any) -> str:

@@ -54,8 +54,10 @@ def write_outputs(
                 progress(f"{name}: applied to {item.result.file}")
         else:
             path = write_patch(item.result, settings)
-            progress(f"{name}: patch written; apply it with: "
-                     f"git apply {path.relative_to(settings.rootdir)}")
+            progress(
+                f"{name}: patch written; apply it with: "
+                f"git apply {path.relative_to(settings.rootdir)}"
+            )
     if settings.report is not None:
         settings.report.parent.mkdir(parents=True, exist_ok=True)
         settings.report.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
@@ -69,8 +71,9 @@ def make_patch(rel_file: str, original: str, optimized: str) -> str:
         fromfile=f"a/{rel_file}",
         tofile=f"b/{rel_file}",
     )
-    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
-                   for line in lines)
+    return "".join(
+        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
+    )
 
 
 def write_patch(result: FunctionResult, settings: Settings) -> Path:
@@ -88,22 +91,26 @@ def apply_optimization(item: Optimization, settings: Settings) -> None:
     path = item.target.file
     current = path.read_bytes().decode("utf-8", "surrogateescape")
     if current != item.original:
-        raise ApplyError(f"{item.result.file} changed since the run started; re-run to "
-                         "optimize the new version")
+        raise ApplyError(
+            f"{item.result.file} changed since the run started; re-run to optimize the new version"
+        )
     if not settings.apply_force:
         from .gitops import has_uncommitted_changes
 
         if has_uncommitted_changes(path):
-            raise ApplyError(f"{item.result.file} has uncommitted changes; commit them first "
-                             "or pass --codeflash-apply-force")
+            raise ApplyError(
+                f"{item.result.file} has uncommitted changes; commit them first "
+                "or pass --codeflash-apply-force"
+            )
     atomic_write(path, item.optimized.encode("utf-8"))
 
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Replace ``path``'s content in one rename, keeping its permission bits."""
     mode = path.stat().st_mode
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                                         suffix=".codeflash")
+    handle, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".codeflash"
+    )
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
@@ -117,8 +124,9 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 
 # -- terminal summary -------------------------------------------------------------------------
-def render_summary(terminal: pytest.TerminalReporter, session: CodeflashSession,
-                   settings: Settings) -> None:
+def render_summary(
+    terminal: pytest.TerminalReporter, session: CodeflashSession, settings: Settings
+) -> None:
     if settings.verbosity < 0 and not session.results:
         return
     terminal.section("codeflash")
@@ -137,26 +145,36 @@ def render_summary(terminal: pytest.TerminalReporter, session: CodeflashSession,
     terminal.write_line(f"{optimized} of {len(session.results)} function(s) optimized")
 
 
-def _render_function(terminal: pytest.TerminalReporter, result: FunctionResult,
-                     verbosity: int) -> None:
+def _render_function(
+    terminal: pytest.TerminalReporter, result: FunctionResult, verbosity: int
+) -> None:
     accepted = sum(1 for c in result.candidates if c.verdict == "accepted")
     tried = len(result.candidates)
-    markup: dict[str, Any] = {"green": True} if result.status == "optimized" else \
-        {"red": True} if result.status == "error" else {"yellow": True}
+    markup: dict[str, Any] = (
+        {"green": True}
+        if result.status == "optimized"
+        else {"red": True}
+        if result.status == "error"
+        else {"yellow": True}
+    )
     speed = f" {result.speedup:.2f}x" if result.speedup else ""
     terminal.write_line(
         f"{result.qualified_name} ({result.file}): {result.status.upper()}{speed} "
-        f"[{accepted}/{tried} candidates accepted] - {result.reason}", **markup
+        f"[{accepted}/{tried} candidates accepted] - {result.reason}",
+        **markup,
     )
     for candidate in result.candidates:
         if candidate.verdict == "accepted" or verbosity > 0:
-            terminal.write_line(f"    {candidate.verdict} {candidate.id} "
-                                f"({candidate.source}): {candidate.reason}")
+            terminal.write_line(
+                f"    {candidate.verdict} {candidate.id} ({candidate.source}): {candidate.reason}"
+            )
 
 
 def _render_dry_run(terminal: pytest.TerminalReporter, session: CodeflashSession) -> None:
     for target in session.targets:
         trace = session.tracer.traces[target.qualified_name]
-        terminal.write_line(f"{target.qualified_name}: called {trace.calls} time(s) by "
-                            f"{len(trace.tests)} test(s); candidates: "
-                            f"{len(session.file_candidates.get(target.qualified_name, []))}")
+        terminal.write_line(
+            f"{target.qualified_name}: called {trace.calls} time(s) by "
+            f"{len(trace.tests)} test(s); candidates: "
+            f"{len(session.file_candidates.get(target.qualified_name, []))}"
+        )

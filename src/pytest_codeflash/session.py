@@ -47,8 +47,9 @@ class CodeflashSession:
         _check_availability(self.settings)
         roots = _search_paths(self.settings.rootdir)
         try:
-            self.targets = [resolve_target(spec, self.settings.rootdir, roots)
-                            for spec in self.settings.targets]
+            self.targets = [
+                resolve_target(spec, self.settings.rootdir, roots) for spec in self.settings.targets
+            ]
             if not self.is_worker:
                 self._load_candidate_files()
         except CodeflashError as err:
@@ -63,8 +64,7 @@ class CodeflashSession:
         if not paths:
             return
         if len(self.targets) != 1:
-            count = "no --codeflash-target" if not self.targets else \
-                f"{len(self.targets)} targets"
+            count = "no --codeflash-target" if not self.targets else f"{len(self.targets)} targets"
             raise pytest.UsageError(
                 f"--codeflash-candidate={paths[0]} needs exactly one --codeflash-target, "
                 f"got {count}. Name the function the candidate replaces, e.g. "
@@ -109,10 +109,18 @@ class CodeflashSession:
         self.tracer.stop()
         if self.is_worker:
             self.config.workeroutput[_WORKER_KEY] = json.dumps(  # type: ignore[attr-defined]
-                self.tracer.export())
+                self.tracer.export()
+            )
             return
-        if exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.USAGE_ERROR,
-                          pytest.ExitCode.INTERNAL_ERROR) or self.collection_failed:
+        if (
+            exitstatus
+            in (
+                pytest.ExitCode.INTERRUPTED,
+                pytest.ExitCode.USAGE_ERROR,
+                pytest.ExitCode.INTERNAL_ERROR,
+            )
+            or self.collection_failed
+        ):
             self._progress("collection or the test run failed; no optimization attempted")
             self.report = Report(functions=[])
             return
@@ -144,14 +152,16 @@ class CodeflashSession:
         reporting.write_outputs(self.report, optimizations, self.settings, self._progress)
         self.config.hook.pytest_codeflash_report(report=self.report, settings=self.settings)
 
-    def _optimize(self, target: TargetFunction, sandbox: Any
-                  ) -> tuple[FunctionResult, reporting.Optimization | None]:
+    def _optimize(
+        self, target: TargetFunction, sandbox: Any
+    ) -> tuple[FunctionResult, reporting.Optimization | None]:
         from .evaluate import Evaluation
 
         trace = self.tracer.traces[target.qualified_name]
         source = target.file.read_bytes().decode("utf-8", "surrogateescape")
-        evaluation = Evaluation(target, source, sorted(trace.tests), self.settings, sandbox,
-                                self._progress)
+        evaluation = Evaluation(
+            target, source, sorted(trace.tests), self.settings, sandbox, self._progress
+        )
         optimization = None
         try:
             candidates = self._candidates(target, source)

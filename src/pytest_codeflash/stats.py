@@ -39,8 +39,17 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["FASTER", "LOW_FRACTION", "MIN_DECIDING_ROUNDS", "NOT_FASTER", "UNDECIDED",
-           "Decision", "decide", "geometric_mean", "low_statistic"]
+__all__ = [
+    "FASTER",
+    "LOW_FRACTION",
+    "MIN_DECIDING_ROUNDS",
+    "NOT_FASTER",
+    "UNDECIDED",
+    "Decision",
+    "decide",
+    "geometric_mean",
+    "low_statistic",
+]
 
 LOW_FRACTION = 0.25
 """Share of the rounds, the quietest ones, that a per-input statistic averages."""
@@ -109,7 +118,7 @@ def decide(
     ``seed``.  Raises ``ValueError`` on empty or mismatched data or bad parameters.
     """
     _validate(orig, cand, confidence=confidence, resamples=resamples)
-    pairs = [_pair(xs, ys) for xs, ys in zip(orig, cand)]
+    pairs = [_pair(xs, ys) for xs, ys in zip(orig, cand, strict=False)]
     point = _ratio(
         math.fsum(a.low(None) for a, _ in pairs), math.fsum(b.low(None) for _, b in pairs)
     )
@@ -145,7 +154,7 @@ def _validate(
             f"decide() needs the same number (>= 1) of inputs on both sides, "
             f"got {len(orig)} original and {len(cand)} candidate"
         )
-    for i, (xs, ys) in enumerate(zip(orig, cand)):
+    for i, (xs, ys) in enumerate(zip(orig, cand, strict=False)):
         if not xs or len(xs) != len(ys):
             raise ValueError(
                 f"input {i}: decide() needs the same number (>= 1) of paired rounds on both "
@@ -181,7 +190,7 @@ class _Side:
     def low(self, counts: list[int] | None) -> float:
         """Mean of the first ``k`` entries, round ``j`` weighted ``counts[j]`` (1 if None)."""
         need, total = self.k, 0.0
-        for r, value in zip(self.order, self.values):
+        for r, value in zip(self.order, self.values, strict=False):
             weight = 1 if counts is None else counts[r]
             if weight >= need:
                 return (total + need * value) / self.k
@@ -207,9 +216,7 @@ def _pair(orig: Sequence[float], cand: Sequence[float]) -> tuple[_Side, _Side]:
     )
 
 
-def _bootstrap(
-    pairs: list[tuple[_Side, _Side]], resamples: int, rng: random.Random
-) -> list[float]:
+def _bootstrap(pairs: list[tuple[_Side, _Side]], resamples: int, rng: random.Random) -> list[float]:
     lengths = sorted({len(a.values) for a, _ in pairs})
     replicates: list[float] = []
     for _ in range(resamples):

@@ -8,6 +8,7 @@ been imported by collection or by a test.  Stdlib only: this runs in every trace
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import sys
 import threading
@@ -138,9 +139,7 @@ def _code_of(module: types.ModuleType, qualname: str) -> types.CodeType | None:
         return None
     if isinstance(raw, (staticmethod, classmethod)):
         raw = raw.__func__
-    try:
+    with contextlib.suppress(ValueError):
         raw = inspect.unwrap(raw)
-    except ValueError:
-        pass
     code = getattr(raw, "__code__", None)
     return code if isinstance(code, types.CodeType) else None

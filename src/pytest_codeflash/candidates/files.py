@@ -27,9 +27,13 @@ def load_candidate_file(path: Path, target: TargetFunction, original_source: str
         merged = merge_candidate(original_source, source, target)
     except InterfaceChange as err:
         # A verdict, not a usage error: the file is a valid candidate that fails the rules.
-        return Candidate(id=path.name, source="file", module_source="",
-                         explanation=f"user candidate {path.name}",
-                         rejection=f"signature change: the candidate {err}")
+        return Candidate(
+            id=path.name,
+            source="file",
+            module_source="",
+            explanation=f"user candidate {path.name}",
+            rejection=f"signature change: the candidate {err}",
+        )
     except CandidateError as err:
         raise CandidateError(f"{flag}: {err}") from err
     return Candidate(

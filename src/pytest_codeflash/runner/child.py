@@ -49,8 +49,10 @@ class ChildRunner:
         self.module_name: str = spec["module"]
         self.qualname: str = spec["qualname"]
         self.determinism = Determinism(seed=spec.get("seed", 0))
-        self.guard = Guard(allowed=tuple(spec["allowed_roots"]),
-                           secret_names=frozenset(spec.get("secret_names", ())))
+        self.guard = Guard(
+            allowed=tuple(spec["allowed_roots"]),
+            secret_names=frozenset(spec.get("secret_names", ())),
+        )
         self.differential: Differential | None = None
         self.tests: dict[str, str] = {}
         self.errors: list[str] = []
@@ -135,8 +137,9 @@ class ChildRunner:
 
         saved = _read_inputs(self.spec.get("inputs_path"))
         try:
-            result.update(replay_and_time(self.differential, saved, self.spec,
-                                          self._write_progress))
+            result.update(
+                replay_and_time(self.differential, saved, self.spec, self._write_progress)
+            )
         except Exception as err:
             self.errors.append(f"replaying captured inputs failed: {err!r}")
         result["calls"] = self.differential.tally.as_json()

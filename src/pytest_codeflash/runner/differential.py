@@ -182,7 +182,7 @@ class Differential:
             self.tally.uncopyable.append(f"{self.current_test}: {err}")
             return self.candidate.function(*live_args(args)[0], **live_args(args)[1])
         outcome = self._run(self.candidate, live_args(args), "candidate", caller_state)
-        random.setstate(outcome.globals_after[_RANDOM_STATE])
+        random.setstate(outcome.globals_after[_RANDOM_STATE])  # type: ignore[arg-type]
         self._judge(args, first, second, outcome)
         if reraise:
             return replay_outcome(outcome)
@@ -194,8 +194,11 @@ class Differential:
             args = materialise_iterators(args)
             caller_state = random.getstate()
             outcomes = []
-            for side, call_args in ((self.original, None), (self.original, None),
-                                    (self.candidate, args)):
+            for side, call_args in (
+                (self.original, None),
+                (self.original, None),
+                (self.candidate, args),
+            ):
                 if call_args is None:
                     call_args = clone_args(args, self.module_name, side.module)
                     self._sync_globals()
@@ -211,9 +214,7 @@ class Differential:
         finally:
             self._depth -= 1
 
-    async def _await(
-        self, coroutine: Any, side: Side, args: Args, random_state: Any
-    ) -> Outcome:
+    async def _await(self, coroutine: Any, side: Side, args: Args, random_state: Any) -> Outcome:
         phase = "original" if side is self.original else "candidate"
         outcome = Outcome()
         with self._around(phase, random_state)():
@@ -244,9 +245,7 @@ class Differential:
             around=self._around(phase, random_state),
         )
 
-    def _around(
-        self, phase: str, random_state: Any
-    ) -> Callable[[], AbstractContextManager[None]]:
+    def _around(self, phase: str, random_state: Any) -> Callable[[], AbstractContextManager[None]]:
         @contextmanager
         def around() -> Iterator[None]:
             with self.determinism:

@@ -57,8 +57,12 @@ def generate_and_compare(
     before = len(differential.tally.differences)
 
     @hypothesis.settings(
-        max_examples=examples, database=None, deadline=None, derandomize=False,
-        phases=[hypothesis.Phase.generate], suppress_health_check=list(hypothesis.HealthCheck),
+        max_examples=examples,
+        database=None,
+        deadline=None,
+        derandomize=False,
+        phases=[hypothesis.Phase.generate],
+        suppress_health_check=list(hypothesis.HealthCheck),
     )
     @hypothesis.seed(seed)
     @hypothesis.given(st.one_of(strategies))
@@ -78,7 +82,7 @@ def generate_and_compare(
     return summary
 
 
-class _time_limit:  # noqa: N801 - used as a context manager, like contextlib's lower-case ones
+class _time_limit:
     """Interrupt the block with ``_Slow`` after ``seconds`` (main thread only)."""
 
     def __init__(self, seconds: float) -> None:
@@ -129,17 +133,29 @@ def _ints(value: int, depth: int) -> Any:
 
     span = max(abs(value) * 2, 10)
     near = st.integers(-span, span)
-    return st.one_of(near, st.sampled_from([0, 1, -1, value + 1, value - 1, -value]),
-                     near.map(float))
+    return st.one_of(
+        near, st.sampled_from([0, 1, -1, value + 1, value - 1, -value]), near.map(float)
+    )
 
 
 def _floats(value: float, depth: int) -> Any:
     from hypothesis import strategies as st
 
     span = max(abs(value) * 2, 10.0)
-    return st.one_of(st.floats(-span, span), st.sampled_from(
-        [0.0, -0.0, -value, value * 2, float(int(value)) if value == value and abs(value) < 1e18
-         else 0.0, float("nan"), float("inf")]))
+    return st.one_of(
+        st.floats(-span, span),
+        st.sampled_from(
+            [
+                0.0,
+                -0.0,
+                -value,
+                value * 2,
+                float(int(value)) if value == value and abs(value) < 1e18 else 0.0,
+                float("nan"),
+                float("inf"),
+            ]
+        ),
+    )
 
 
 def _texts(value: str, depth: int) -> Any:
@@ -147,13 +163,29 @@ def _texts(value: str, depth: int) -> Any:
 
     alphabet = sorted(set(value)) or ["a"]
     chars = st.sampled_from(alphabet) | st.characters()
-    edits = st.lists(st.tuples(st.sampled_from(["insert", "delete", "replace"]),
-                               st.integers(0, max(len(value), 1)), chars), max_size=3)
+    edits = st.lists(
+        st.tuples(
+            st.sampled_from(["insert", "delete", "replace"]),
+            st.integers(0, max(len(value), 1)),
+            chars,
+        ),
+        max_size=3,
+    )
     edited = edits.map(lambda ops: _apply_edits(value, ops))
     return st.one_of(
         edited,
-        st.sampled_from([value.upper(), value.lower(), value.swapcase(), value.strip(),
-                         f" {value} ", value * 2, value[: len(value) // 2], ""]),
+        st.sampled_from(
+            [
+                value.upper(),
+                value.lower(),
+                value.swapcase(),
+                value.strip(),
+                f" {value} ",
+                value * 2,
+                value[: len(value) // 2],
+                "",
+            ]
+        ),
         st.text(chars, max_size=max(2 * len(value), 4)),
     )
 
@@ -164,18 +196,20 @@ def _apply_edits(text: str, ops: list[tuple[str, int, str]]) -> str:
         if op == "insert":
             text = text[:index] + char + text[index:]
         elif op == "delete" and text:
-            text = text[: min(index, len(text) - 1)] + text[min(index, len(text) - 1) + 1:]
+            text = text[: min(index, len(text) - 1)] + text[min(index, len(text) - 1) + 1 :]
         elif op == "replace" and text:
             at = min(index, len(text) - 1)
-            text = text[:at] + char + text[at + 1:]
+            text = text[:at] + char + text[at + 1 :]
     return text
 
 
 def _bytes(value: bytes, depth: int) -> Any:
     from hypothesis import strategies as st
 
-    return st.one_of(st.binary(max_size=max(2 * len(value), 4)),
-                     st.sampled_from([b"", value * 2, value[: len(value) // 2]]))
+    return st.one_of(
+        st.binary(max_size=max(2 * len(value), 4)),
+        st.sampled_from([b"", value * 2, value[: len(value) // 2]]),
+    )
 
 
 def _elements(items: Any, depth: int) -> Any:
@@ -195,8 +229,7 @@ def _lists(value: list[Any], depth: int) -> Any:
     size = min(max(2 * len(value), 4), MAX_LIST)
     grown = st.lists(_elements(value, depth), max_size=size)
     variants = [value[:1], value + value, value[::-1], value[: len(value) // 2]]
-    return st.one_of(grown, st.sampled_from(variants),
-                     grown.map(lambda extra: value + extra))
+    return st.one_of(grown, st.sampled_from(variants), grown.map(lambda extra: value + extra))
 
 
 def _tuples(value: tuple[Any, ...], depth: int) -> Any:
@@ -215,7 +248,8 @@ def _dicts(value: dict[Any, Any], depth: int) -> Any:
         return st.just(value)
     values = st.fixed_dictionaries({k: _strategy(value[k], depth + 1) for k in keys})
     dropped = st.sets(st.sampled_from(keys)).map(
-        lambda gone: {k: v for k, v in value.items() if k not in gone})
+        lambda gone: {k: v for k, v in value.items() if k not in gone}
+    )
     return st.one_of(values, dropped)
 
 

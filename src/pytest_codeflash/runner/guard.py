@@ -71,7 +71,7 @@ class Guard:
 
     def _audit(self, event: str, args: tuple[Any, ...]) -> None:
         if event == "open":
-            path, mode, flags = (list(args) + [None, None, None])[:3]
+            path, mode, flags = ([*list(args), None, None, None])[:3]
             writes = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
                 isinstance(flags, int) and flags & _WRITE_FLAGS
             )

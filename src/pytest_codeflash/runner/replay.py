@@ -8,6 +8,7 @@ its own module object.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import types
 from collections.abc import Callable
@@ -41,7 +42,8 @@ def replay_and_time(
 
         progress("generated inputs")
         sections["generated"] = generate_and_compare(
-            differential, usable,
+            differential,
+            usable,
             examples=int(generation["examples"]),
             seed=int(spec.get("seed", 0)),
             budget_s=float(generation.get("budget_s", 5.0)),
@@ -54,8 +56,9 @@ def replay_and_time(
     return sections
 
 
-def _replay(differential: Differential, inputs: list[bytes], progress: Callable[[str], None]
-            ) -> tuple[dict[str, Any], list[bytes]]:
+def _replay(
+    differential: Differential, inputs: list[bytes], progress: Callable[[str], None]
+) -> tuple[dict[str, Any], list[bytes]]:
     before = len(differential.tally.differences)
     compared_before = differential.tally.compared
     usable: list[bytes] = []
@@ -107,8 +110,12 @@ def _time(differential: Differential, inputs: list[bytes], spec: dict[str, Any])
     }
 
 
-def _interleave(pairs: list[tuple[MakeThunks, MakeThunks]], timing: dict[str, Any],
-                reset: _StateReset, caches: bool) -> Any:
+def _interleave(
+    pairs: list[tuple[MakeThunks, MakeThunks]],
+    timing: dict[str, Any],
+    reset: _StateReset,
+    caches: bool,
+) -> Any:
     return interleave(
         pairs,
         min_speedup=float(timing.get("min_speedup", 0.05)),
@@ -154,14 +161,12 @@ class _StateReset:
         from .calls import data_globals, snapshot
 
         self.modules = modules
-        self.saved = [
-            {name: snapshot(vars(m)[name]) for name in data_globals(m)} for m in modules
-        ]
+        self.saved = [{name: snapshot(vars(m)[name]) for name in data_globals(m)} for m in modules]
 
     def reset(self) -> None:
         from .calls import snapshot
 
-        for module, saved in zip(self.modules, self.saved):
+        for module, saved in zip(self.modules, self.saved, strict=False):
             namespace = vars(module)
             for name, value in saved.items():
                 namespace[name] = snapshot(value)
@@ -188,10 +193,8 @@ class _StateReset:
             for make in (make_original, make_candidate):
                 self.reset()
                 before = self.fingerprint()
-                try:
+                with contextlib.suppress(Exception):
                     make(1)[0]()
-                except Exception:
-                    pass
                 if self.fingerprint() != before:
                     self.reset()
                     return True

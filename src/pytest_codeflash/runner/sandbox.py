@@ -26,11 +26,30 @@ from .determinism import child_environment
 from .guard import scrub_environment
 
 # Directories never copied into the sandbox: VCS data, environments, caches, build output.
-SKIP_DIRS = frozenset({
-    ".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", "env", ".env", "node_modules",
-    "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".hypothesis", "build",
-    "dist", ".codeflash", ".eggs", "site-packages",
-})
+SKIP_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".tox",
+        ".nox",
+        ".venv",
+        "venv",
+        "env",
+        ".env",
+        "node_modules",
+        "__pycache__",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".hypothesis",
+        "build",
+        "dist",
+        ".codeflash",
+        ".eggs",
+        "site-packages",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -93,8 +112,13 @@ class Sandbox:
         timed_out = False
         with open(output, "wb") as sink:
             process = subprocess.Popen(
-                command, cwd=project, env=env, stdout=sink, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
+                command,
+                cwd=project,
+                env=env,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
                 preexec_fn=self._limits,
             )
             try:
@@ -119,11 +143,21 @@ class Sandbox:
 
     def _command(self, spec_path: Path, project: Path, tests: Sequence[str]) -> list[str]:
         command = [
-            sys.executable, "-m", "pytest",
-            "-p", "pytest_codeflash.runner.child",
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "pytest_codeflash.runner.child",
             f"--codeflash-runner-spec={spec_path}",
-            "-p", "no:codeflash", "-p", "no:cacheprovider",
-            f"--rootdir={project}", "-q", "--color=no", "-W", "ignore::pytest.PytestWarning",
+            "-p",
+            "no:codeflash",
+            "-p",
+            "no:cacheprovider",
+            f"--rootdir={project}",
+            "-q",
+            "--color=no",
+            "-W",
+            "ignore::pytest.PytestWarning",
         ]
         if self.inifile is not None:
             try:

@@ -20,6 +20,7 @@ candidate adds cannot carry results from one batch into the next.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import time
 from collections.abc import Callable, Sequence
@@ -27,8 +28,16 @@ from dataclasses import dataclass
 
 from pytest_codeflash.stats import FASTER, UNDECIDED, Decision, decide
 
-__all__ = ["MAX_LOOPS", "MIN_BATCH_NS", "MakeThunks", "Thunk", "TimingResult", "calibrate",
-           "interleave", "time_batch"]
+__all__ = [
+    "MAX_LOOPS",
+    "MIN_BATCH_NS",
+    "MakeThunks",
+    "Thunk",
+    "TimingResult",
+    "calibrate",
+    "interleave",
+    "time_batch",
+]
 
 Thunk = Callable[[], object]
 MakeThunks = Callable[[int], list[Thunk]]
@@ -70,10 +79,8 @@ def time_batch(thunks: list[Thunk], *, clock: Clock = _perf_counter_ns) -> int:
     try:
         start = clock()
         for thunk in thunks:
-            try:
+            with contextlib.suppress(Exception):
                 thunk()
-            except Exception:
-                pass
         end = clock()
     finally:
         if was_enabled:
@@ -168,8 +175,7 @@ def interleave(
     deadline = start + int(budget_s * 1e9)
     cap = MAX_LOOPS if max_loops is None else max_loops
     loops = [
-        calibrate(orig, max_loops=cap, before_batch=before_batch, clock=clock)
-        for orig, _ in inputs
+        calibrate(orig, max_loops=cap, before_batch=before_batch, clock=clock) for orig, _ in inputs
     ]
     orig: list[list[float]] = [[] for _ in inputs]
     cand: list[list[float]] = [[] for _ in inputs]
