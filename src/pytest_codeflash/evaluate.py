@@ -126,10 +126,12 @@ class Evaluation:
         return results
 
     def _candidate_timeout(self, baseline: ChildRun) -> float:
-        if self.settings.timeout:
-            return self.settings.timeout
+        """The user's limit (or one scaled from the baseline run) plus our own budgets."""
         budget = EFFORT_BUDGET_S[self.settings.effort]
-        return max(10.0, 3.0 * baseline.wall_s + 4.0 * budget + 5.0)
+        ours = 3.0 * budget + 2.0  # generated inputs and timing, which the user did not ask for
+        if self.settings.timeout:
+            return self.settings.timeout + ours
+        return max(10.0, 3.0 * baseline.wall_s + 5.0) + ours
 
     def _spec(self, mode: str, source: str, extra: dict[str, Any]) -> dict[str, Any]:
         spec = {
@@ -224,10 +226,6 @@ def judge(candidate: Candidate, run: ChildRun, target: TargetFunction) -> Candid
             f"unverifiable: {target.module} was not imported through "
             "the runner, so the candidate never ran",
         )
-    failing = _failing_tests(result)
-    if failing:
-        more = f" (and {len(failing) - 1} more)" if len(failing) > 1 else ""
-        return _rejected(candidate, f"test failed with the candidate: {failing[0]}{more}")
     for section in ("calls", "replay", "generated"):
         differences = (result.get(section) or {}).get("differences") or []
         if differences:

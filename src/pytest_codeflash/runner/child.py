@@ -106,6 +106,7 @@ class ChildRunner:
     # -- test run -------------------------------------------------------------------------
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        self._write_progress(f"running {item.nodeid}")
         if self.differential is not None:
             self.differential.current_test = item.nodeid
 

@@ -288,15 +288,35 @@ class Differential:
                 self.tally.fully_unstable += 1
         else:
             difference = compare_outcomes(first, actual, rel_tol=self.rel_tol, hook=self.hook)
-        if difference is not None and len(self.tally.differences) < MAX_RECORDED_DIFFERENCES:
+        if difference is None:
+            return
+        kind, detail = difference.kind, difference.describe()
+        limit = _resource_limit(first, actual)
+        if limit:
+            kind, detail = "resource limit", limit
+        if len(self.tally.differences) < MAX_RECORDED_DIFFERENCES:
             self.tally.differences.append(
                 {
                     "test": self.current_test,
                     "input": _describe_input(args, self.is_method),
-                    "kind": difference.kind,
-                    "detail": difference.describe(),
+                    "kind": kind,
+                    "detail": detail,
                 }
             )
+
+
+def _resource_limit(expected: Outcome, actual: Outcome) -> str:
+    """Describe a candidate that hit a limit the original stayed within, or return ''."""
+    raised = actual.raised
+    if isinstance(raised, (MemoryError, RecursionError)) and type(expected.raised) is not type(
+        raised
+    ):
+        what = "memory limit" if isinstance(raised, MemoryError) else "recursion limit"
+        return (
+            f"resource limit: the candidate hit the {what} ({type(raised).__name__}) "
+            "where the original did not"
+        )
+    return ""
 
 
 def _compare_stable(

@@ -63,6 +63,9 @@ reach :data:`MIN_BATCH_NS`; the cap bounds the fresh input copies held alive per
 _MAX_GROWTH = 10
 """Calibration multiplies the loop count by 2 to this factor per step (see ``calibrate``)."""
 
+CONFIDENCE = 0.95
+"""Confidence of the interval behind every verdict."""
+
 _QUICK_RESAMPLES = 250
 """Bootstrap resamples for the interim checks; a "decided" result is confirmed with 1000."""
 
@@ -197,7 +200,9 @@ def interleave(
             stopped_by = "budget"
             break
     if decision is None:
-        decision = _gate(decide(orig, cand, min_speedup=min_speedup), min_rounds)
+        decision = _gate(
+            decide(orig, cand, min_speedup=min_speedup, confidence=CONFIDENCE), min_rounds
+        )
     elapsed_s = (clock() - start) / 1e9
     return TimingResult(orig, cand, decision, loops, elapsed_s, stopped_by)
 
@@ -232,11 +237,13 @@ def _check(
     orig: list[list[float]], cand: list[list[float]], min_speedup: float, *, min_rounds: int
 ) -> Decision | None:
     """Return a confirmed decision, or None to keep measuring."""
-    quick = decide(orig, cand, min_speedup=min_speedup, resamples=_QUICK_RESAMPLES)
+    quick = decide(
+        orig, cand, min_speedup=min_speedup, confidence=CONFIDENCE, resamples=_QUICK_RESAMPLES
+    )
     if _gate(quick, min_rounds).verdict == UNDECIDED:
         return None
     # The tail of 250 resamples is coarse; confirm with the full count before stopping.
-    full = _gate(decide(orig, cand, min_speedup=min_speedup), min_rounds)
+    full = _gate(decide(orig, cand, min_speedup=min_speedup, confidence=CONFIDENCE), min_rounds)
     return None if full.verdict == UNDECIDED else full
 
 
