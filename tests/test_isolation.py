@@ -7,6 +7,7 @@ assertions look at the report and at the file system around the project.
 from __future__ import annotations
 
 import json
+
 import pytest
 
 from .conftest import tree_digest
