@@ -41,6 +41,11 @@ def test_large():
     assert len(unique(items)) == 400
 
 
+def test_returns_new_list():
+    items = [1, 2, 3]
+    assert unique(items) is not items
+
+
 def test_unrelated():
     assert 1 + 1 == 2
 """
@@ -68,6 +73,13 @@ def unique(items):
 """
 
 
+# Faster, but with a branch that no verification input reaches.
+UNTESTED = FAST.replace(
+    '    seen = set()\n',
+    '    if isinstance(items, dict):\n        return list(reversed(items))\n    seen = set()\n',
+)
+
+
 @pytest.fixture
 def listy(pytester: pytest.Pytester) -> pytest.Pytester:
     """A src-layout project ``listy`` with a slow ``unique`` and two candidate files."""
@@ -84,6 +96,7 @@ def listy(pytester: pytest.Pytester) -> pytest.Pytester:
     candidates.mkdir()
     (candidates / "fast.py").write_text(FAST)
     (candidates / "wrong.py").write_text(WRONG)
+    (candidates / "untested.py").write_text(UNTESTED)
     return pytester
 
 

@@ -22,12 +22,13 @@ def test_first_end_to_end_path(listy: pytest.Pytester) -> None:
         TARGET,
         "--codeflash-candidate=candidates/fast.py",
         "--codeflash-candidate=candidates/wrong.py",
+        "--codeflash-candidate=candidates/untested.py",
         "--codeflash-report=out/report.json",
         "-v",
     )
     after = tree_digest(listy.path)
     report = json.loads((listy.path / "out" / "report.json").read_text())
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=5)
     check_verdicts(report)
     check_unchanged(before, after)
     check_summary(result)
@@ -43,7 +44,12 @@ def check_verdicts(report: dict[str, Any]) -> None:
     assert function["best_candidate"] == "fast.py"
     assert function["baseline_ns"] > 0
     by_id = {c["id"]: c for c in function["candidates"]}
-    fast, wrong = by_id["fast.py"], by_id["wrong.py"]
+    fast, wrong, untested = by_id["fast.py"], by_id["wrong.py"], by_id["untested.py"]
+    assert untested["verdict"] == "rejected"
+    assert untested["reason"].startswith("unverified: changed line(s) 7 ")
+    assert untested["coverage"]["changed_unrun"] == [7]
+    assert function["coverage"]["lines"] == [5, 5]
+    assert fast["coverage"]["changed_unrun"] == []
     assert fast["verdict"] == "accepted"
     assert fast["source"] == "file"
     low, high = fast["speedup_ci"]
@@ -69,10 +75,10 @@ def check_unchanged(before: dict[str, str], after: dict[str, str]) -> None:
 def check_summary(result: pytest.RunResult) -> None:
     result.stdout.fnmatch_lines(
         [
-            "codeflash: listy.core.unique: baseline run of 3 test(s)",
-            "codeflash: listy.core.unique: candidate 1/2 fast.py: verifying and timing",
+            "codeflash: listy.core.unique: baseline run of 4 test(s)",
+            "codeflash: listy.core.unique: candidate 1/3 fast.py: verifying and timing",
             "*= codeflash =*",
-            "listy.core.unique (src/listy/core.py): OPTIMIZED *x [[]1/2 candidates accepted]*",
+            "listy.core.unique (src/listy/core.py): OPTIMIZED *x [[]1/3 candidates accepted]*",
             "    accepted fast.py (file): *x (95% CI *",
             "    rejected wrong.py (file): return value differs at*; "
             "input (?0, 319, *) from *test_large",

@@ -36,6 +36,9 @@ HOSTILE = {
         "import os\n\ndef unique(items):\n"
         "    try:\n        os.remove({canary!r})\n    except OSError:\n        pass\n" + FAST_BODY
     ),
+    # Equal values, untouched arguments: only the test's identity check can see the aliasing.
+    "aliases.py": "def unique(items):\n    if len(set(items)) == len(items):\n"
+    "        return items\n" + FAST_BODY,
     "leaks.py": "import os\n\ndef unique(items):\n    os.environ.get('OPENAI_API_KEY')\n"
     + FAST_BODY,
 }
@@ -48,6 +51,7 @@ EXPECTED = {
     "memory.py": "resource limit: the candidate hit the memory limit",
     "escapes.py": "unsafe: tried to open",
     "deletes.py": "unsafe: tried to os.remove",
+    "aliases.py": "test failed with the candidate: tests/test_core.py::test_returns_new_list",
     "leaks.py": "unsafe: reads secret environment variable(s) OPENAI_API_KEY",
 }
 
@@ -74,7 +78,7 @@ def test_hostile_candidates_are_contained(
         "--codeflash-timeout=5",
         "--codeflash-effort=low",
     )
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=5)
     report = json.loads((listy.path / "report.json").read_text())
     reasons = {c["id"]: c["reason"] for c in report["functions"][0]["candidates"]}
     verdicts = {c["id"]: c["verdict"] for c in report["functions"][0]["candidates"]}

@@ -40,7 +40,7 @@ def test_plugin_registers_options(pytester: pytest.Pytester) -> None:
 
 def test_off_by_default_runs_tests_normally(listy: pytest.Pytester) -> None:
     result = listy.runpytest()
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=5)
     assert "= codeflash =" not in result.stdout.str()
 
 
@@ -67,7 +67,7 @@ def test_defaults(listy: pytest.Pytester) -> None:
         ["SETTINGS effort=medium min_speedup=0.05 timeout=None backend=rules max_functions=None"]
     )
     result.stdout.fnmatch_lines(
-        ["*= codeflash =*", "listy.core.unique: called * time(s) by 3 test(s)*"]
+        ["*= codeflash =*", "listy.core.unique: called * time(s) by 4 test(s)*"]
     )
 
 

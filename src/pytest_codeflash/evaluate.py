@@ -40,6 +40,7 @@ class Evaluation:
         self.sandbox = sandbox
         self.progress = progress
         self.rel_file = _relative(target, settings)
+        self.coverage: dict[str, Any] | None = None
 
     def run(self, candidates: Sequence[Candidate]) -> FunctionResult:
         name = self.target.qualified_name
@@ -69,6 +70,7 @@ class Evaluation:
         if not calls.get("compared"):
             return self._result("skipped", f"the tests never called {name} in the runner")
         unstable = sorted(calls.get("unstable", {}))
+        self.coverage = (baseline.result.get("coverage") or {}).get("original") or None
         results = self._evaluate_all(candidates, baseline)
         return self._summarise(results, baseline, unstable, int(calls["compared"]))
 
@@ -113,7 +115,7 @@ class Evaluation:
                     candidate.module_source,
                     {
                         "baseline_tests": baseline.result["tests"] if baseline.result else {},
-                        "inputs_path": str(baseline.run_dir / INPUTS_FILE),
+                        "inputs_path": str(baseline.io_dir / INPUTS_FILE),
                     },
                 ),
                 self.tests,
@@ -203,6 +205,7 @@ class Evaluation:
             tests=list(self.tests),
             calls_captured=compared,
             unstable=unstable or [],
+            coverage=self.coverage,
         )
 
 
@@ -233,6 +236,19 @@ def judge(candidate: Candidate, run: ChildRun, target: TargetFunction) -> Candid
             return _rejected(
                 candidate, f"{first['detail']}; input {first['input']} from {first['test']}", result
             )
+    failing = _failing_tests(result)
+    if failing:
+        more = f" (and {len(failing) - 1} more)" if len(failing) > 1 else ""
+        return _rejected(candidate, f"test failed with the candidate: {failing[0]}{more}", result)
+    unrun = (result.get("coverage") or {}).get("changed_unrun")
+    if unrun:
+        lines = ", ".join(str(n) for n in unrun[:8])
+        return _rejected(
+            candidate,
+            f"unverified: changed line(s) {lines} of the candidate never ran under the "
+            "verification inputs",
+            result,
+        )
     return _timing_verdict(candidate, result, name)
 
 
@@ -348,6 +364,9 @@ def _verdict(
     candidate: Candidate, verdict: str, reason: str, result: dict[str, Any] | None, **extra: Any
 ) -> CandidateResult:
     calls = (result or {}).get("calls") or {}
+    coverage = (result or {}).get("coverage") or None
+    if coverage:
+        coverage = {k: v for k, v in coverage.items() if k != "original"}
     return CandidateResult(
         id=candidate.id,
         source=candidate.source,
@@ -356,6 +375,7 @@ def _verdict(
         explanation=candidate.explanation,
         calls_compared=int(calls.get("compared", 0)),
         tests_run=len((result or {}).get("tests", {})),
+        coverage=coverage,
         **extra,
     )
 

@@ -8,7 +8,7 @@ public contract: fields may be added, never renamed.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -89,6 +89,7 @@ class CandidateResult(_Frozen):
     baseline_ns: int | None = None
     candidate_ns: int | None = None
     caches: bool = False
+    coverage: dict[str, Any] | None = None
     explanation: str = ""
     duplicate_of: str | None = None
     calls_compared: int = 0
@@ -109,6 +110,7 @@ class FunctionResult(_Frozen):
     tests: list[str] = Field(default_factory=list)
     calls_captured: int = 0
     unstable: list[str] = Field(default_factory=list)
+    coverage: dict[str, Any] | None = None
     patch: str | None = None
 
 

@@ -23,6 +23,7 @@ import pytest
 from .determinism import Determinism
 from .differential import Differential, Side, find_function, plain
 from .guard import Guard
+from .coverage_probe import CoverageProbe
 from .overlay import OverlayFinder, load_shadow
 
 INPUTS_FILE = "inputs.pickle"
@@ -57,12 +58,19 @@ class ChildRunner:
         self.tests: dict[str, str] = {}
         self.errors: list[str] = []
         self.config: pytest.Config | None = None
-        self.finder = OverlayFinder({self.module_name: spec["candidate_source"]}, self._loaded)
+        self.probe = CoverageProbe(Path(spec["output_dir"]) / "coverage", self.module_name,
+                                   spec["original_source"], spec["candidate_source"])
+        self.finder = OverlayFinder(
+            {self.module_name: spec["candidate_source"]},
+            self._loaded,
+            code_filenames={self.module_name: str(self.probe.candidate_file)},
+        )
 
     def start(self, config: pytest.Config) -> None:
         self.config = config
         config.pluginmanager.add_hookspecs(_hookspec())
         self.guard.install()
+        self.probe.start()
         self.finder.install()
         self._write({"phase": "started"})
 
@@ -70,7 +78,8 @@ class ChildRunner:
     def _loaded(self, module: types.ModuleType) -> None:
         """The candidate module was just executed: set up the original twin and the wrapper."""
         try:
-            shadow = load_shadow(self.module_name, self.spec["original_source"], module)
+            shadow = load_shadow(self.module_name, self.spec["original_source"], module,
+                                 str(self.probe.original_file))
         except Exception as err:
             self.errors.append(f"the original module failed to load: {err!r}")
             return
@@ -131,21 +140,38 @@ class ChildRunner:
         if self.spec["mode"] == "baseline":
             inputs = pickle.dumps(self.differential.tally.inputs)
             _write_atomic(Path(self.spec["output_dir"]) / INPUTS_FILE, inputs)
+            self._finish_coverage(result)
+            self._write(result)
             return
         if not self._tests_agree():
             return
-        from .replay import replay_and_time
-
-        saved = _read_inputs(self.spec.get("inputs_path"))
         try:
-            result.update(
-                replay_and_time(self.differential, saved, self.spec, self._write_progress)
-            )
+            self._verify_and_time(result)
         except Exception as err:
             self.errors.append(f"replaying captured inputs failed: {err!r}")
         result["calls"] = self.differential.tally.as_json()
         result.update(self._guard_report())
         self._write(result)
+
+    def _verify_and_time(self, result: dict[str, Any]) -> None:
+        from .replay import time_candidate, verify_inputs
+
+        assert self.differential is not None
+        saved = _read_inputs(self.spec.get("inputs_path"))
+        sections, usable = verify_inputs(self.differential, saved, self.spec,
+                                         self._write_progress)
+        result.update(sections)
+        coverage = self._finish_coverage(result)
+        if self.differential.tally.differences or coverage.get("changed_unrun") or not usable:
+            return
+        self._write_progress("timing")
+        result["timing"] = time_candidate(self.differential, usable, self.spec)
+
+    def _finish_coverage(self, result: dict[str, Any]) -> dict[str, Any]:
+        self.probe.stop()
+        coverage = self.probe.summary(self.qualname)
+        result["coverage"] = coverage
+        return coverage
 
     def _tests_agree(self) -> bool:
         baseline = self.spec.get("baseline_tests") or {}
@@ -163,6 +189,7 @@ class ChildRunner:
             "replay": None,
             "generated": None,
             "timing": None,
+            "coverage": None,
         }
         result.update(self._guard_report())
         return result

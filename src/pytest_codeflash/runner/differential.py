@@ -105,6 +105,9 @@ class Differential:
         self.tally = Tally()
         self.current_test = ""
         self.enabled = True
+        # On generated inputs both sides may fail on ill-typed values; the interpreter's own
+        # wording of a TypeError or AttributeError is then not the function's behaviour.
+        self.lenient_type_errors = False
         self._placement: tuple[Any, str, Any] = (candidate.module, "", None)
         self._depth = 0
         self._input_keys: set[bytes] = set()
@@ -288,9 +291,12 @@ class Differential:
                 self.tally.fully_unstable += 1
         else:
             difference = compare_outcomes(first, actual, rel_tol=self.rel_tol, hook=self.hook)
-        if difference is None:
+        if difference is None or self._same_failure(first, actual, difference):
             return
         kind, detail = difference.kind, difference.describe()
+        if kind == "global state" and _RANDOM_STATE in detail:
+            detail = ("global state differs: the random module's global generator is left in a "
+                      "different state (the candidate reseeds it or draws from it differently)")
         limit = _resource_limit(first, actual)
         if limit:
             kind, detail = "resource limit", limit
@@ -303,6 +309,14 @@ class Differential:
                     "detail": detail,
                 }
             )
+
+
+    def _same_failure(self, expected: Outcome, actual: Outcome, difference: Difference) -> bool:
+        if not self.lenient_type_errors or difference.kind != "exception":
+            return False
+        raised = expected.raised
+        return isinstance(raised, (TypeError, AttributeError)) and \
+            type(raised) is type(actual.raised)
 
 
 def _resource_limit(expected: Outcome, actual: Outcome) -> str:

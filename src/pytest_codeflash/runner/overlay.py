@@ -25,7 +25,7 @@ class OverlayLoader(importlib.abc.Loader):
 
     def __init__(self, source: str, filename: str, on_exec: ModuleHook | None) -> None:
         self.source = source
-        self.filename = filename
+        self.filename = filename  # the name code objects carry (may differ from __file__)
         self.on_exec = on_exec
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
@@ -45,9 +45,15 @@ class OverlayLoader(importlib.abc.Loader):
 class OverlayFinder(importlib.abc.MetaPathFinder):
     """Find the overlaid modules; leave every other import to the normal machinery."""
 
-    def __init__(self, sources: dict[str, str], on_exec: ModuleHook | None = None) -> None:
+    def __init__(
+        self,
+        sources: dict[str, str],
+        on_exec: ModuleHook | None = None,
+        code_filenames: dict[str, str] | None = None,
+    ) -> None:
         self.sources = sources
         self.on_exec = on_exec
+        self.code_filenames = code_filenames or {}
         self.loaded: set[str] = set()
 
     def find_spec(
@@ -63,7 +69,8 @@ class OverlayFinder(importlib.abc.MetaPathFinder):
         if real is None or not real.origin:
             return None
         self.loaded.add(fullname)
-        loader = OverlayLoader(source, real.origin, self.on_exec)
+        filename = self.code_filenames.get(fullname, real.origin)
+        loader = OverlayLoader(source, filename, self.on_exec)
         spec = importlib.util.spec_from_file_location(
             fullname,
             real.origin,
@@ -86,13 +93,19 @@ def remember_source(filename: str, source: str) -> None:
     linecache.cache[filename] = (len(source), None, lines, filename)
 
 
-def load_shadow(name: str, source: str, like: types.ModuleType) -> types.ModuleType:
-    """Execute ``source`` as a private twin of module ``like`` (same name, file and package)."""
+def load_shadow(
+    name: str, source: str, like: types.ModuleType, filename: str | None = None
+) -> types.ModuleType:
+    """Execute ``source`` as a private twin of module ``like`` (same name, file and package).
+
+    ``filename`` names the code objects (so coverage and tracebacks can tell the twin apart).
+    """
     shadow = types.ModuleType(name, like.__doc__)
     for attr in ("__file__", "__package__", "__path__", "__spec__", "__loader__"):
         if hasattr(like, attr):
             setattr(shadow, attr, getattr(like, attr))
-    filename = getattr(like, "__file__", None) or f"<codeflash original {name}>"
+    filename = filename or getattr(like, "__file__", None) or f"<codeflash original {name}>"
+    remember_source(filename, source)
     code = compile(source, filename, "exec", dont_inherit=True)
     exec(code, shadow.__dict__)
     return shadow

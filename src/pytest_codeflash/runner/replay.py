@@ -21,21 +21,21 @@ from .timing import MakeThunks, Thunk, interleave
 EFFORT_BUDGET_S = {"low": 1.0, "medium": 2.0, "high": 5.0}
 
 
-def replay_and_time(
+def verify_inputs(
     differential: Differential,
     inputs: list[bytes],
     spec: dict[str, Any],
     progress: Callable[[str], None],
-) -> dict[str, Any]:
-    """Replay, then generated inputs, then timing; each step only if the previous agreed.
+) -> tuple[dict[str, Any], list[bytes]]:
+    """Replay the captured inputs, then generated ones if the replay agreed.
 
-    Returns the result sections ``replay``, ``generated`` and ``timing`` (``None`` when a
-    step did not run).
+    Returns the result sections ``replay`` and ``generated`` (``None`` when a step did not
+    run) and the inputs that can be timed.
     """
-    sections: dict[str, Any] = {"replay": None, "generated": None, "timing": None}
+    sections: dict[str, Any] = {"replay": None, "generated": None}
     sections["replay"], usable = _replay(differential, inputs, progress)
     if differential.tally.differences or not usable:
-        return sections
+        return sections, usable
     generation = spec.get("generation") or {}
     if generation.get("examples"):
         from .generate import generate_and_compare
@@ -49,11 +49,7 @@ def replay_and_time(
             budget_s=float(generation.get("budget_s", 5.0)),
             call_limit_s=float(generation.get("call_limit_s", 1.0)),
         )
-        if differential.tally.differences:
-            return sections
-    progress("timing")
-    sections["timing"] = _time(differential, usable, spec)
-    return sections
+    return sections, usable
 
 
 def _replay(
@@ -79,7 +75,10 @@ def _replay(
     return replay, usable
 
 
-def _time(differential: Differential, inputs: list[bytes], spec: dict[str, Any]) -> dict[str, Any]:
+def time_candidate(
+    differential: Differential, inputs: list[bytes], spec: dict[str, Any]
+) -> dict[str, Any]:
+    """Time original against candidate on ``inputs``, interleaved, until the numbers decide."""
     timing = spec.get("timing", {})
     original, candidate = differential.original, differential.candidate
     reset = _StateReset([original.module, candidate.module])
@@ -214,4 +213,4 @@ def _clear_caches(value: object) -> None:
                 clear()
 
 
-__all__ = ["EFFORT_BUDGET_S", "replay_and_time"]
+__all__ = ["EFFORT_BUDGET_S", "time_candidate", "verify_inputs"]

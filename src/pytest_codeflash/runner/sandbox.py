@@ -57,7 +57,7 @@ class ChildRun:
     """What came back from one runner process."""
 
     result: dict[str, Any] | None
-    run_dir: Path
+    io_dir: Path
     returncode: int | None
     timed_out: bool
     wall_s: float
@@ -93,17 +93,19 @@ class Sandbox:
         self._count += 1
         run_dir = self.workdir / f"run-{self._count}"
         project = run_dir / "project"
+        io_dir = run_dir / "io"  # spec, results, captured inputs, coverage data
         (run_dir / "tmp").mkdir(parents=True)
+        io_dir.mkdir()
         shutil.copytree(self.rootdir, project, ignore=_ignore, symlinks=True)
         spec = dict(spec)
         spec.update(
-            result_path=str(run_dir / "result.json"),
-            progress_path=str(run_dir / "progress.txt"),
-            output_dir=str(run_dir),
-            allowed_roots=[str(run_dir.resolve())],
+            result_path=str(io_dir / "result.json"),
+            progress_path=str(io_dir / "progress.txt"),
+            output_dir=str(io_dir),
+            allowed_roots=[str(p.resolve()) for p in (project, run_dir / "tmp", io_dir)],
             secret_names=self.secret_names,
         )
-        spec_path = run_dir / "spec.json"
+        spec_path = io_dir / "spec.json"
         spec_path.write_text(json.dumps(spec), encoding="utf-8")
         command = self._command(spec_path, project, tests)
         env = self._environment(run_dir)
@@ -132,12 +134,12 @@ class Sandbox:
                     _kill_group(process)
         wall = time.perf_counter() - started
         return ChildRun(
-            result=_read_json(run_dir / "result.json"),
-            run_dir=run_dir,
+            result=_read_json(io_dir / "result.json"),
+            io_dir=io_dir,
             returncode=returncode,
             timed_out=timed_out,
             wall_s=wall,
-            progress=_read_text(run_dir / "progress.txt"),
+            progress=_read_text(io_dir / "progress.txt"),
             output_tail=_read_text(output)[-2000:],
         )
 

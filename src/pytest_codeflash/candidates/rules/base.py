@@ -1,0 +1,267 @@
+"""The ``Rule`` base class and the module surgery every rule shares.
+
+A rule looks only at the target function.  It returns rewrites of that one ``def`` (a
+:class:`Rewrite`), each with the imports and module-level helpers it needs; :meth:`Rule.propose`
+puts them into the module, leaving every other statement untouched.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import libcst as cst
+
+from ...models import TargetFunction
+from .names import code, gather
+
+__all__ = ["Context", "Rewrite", "Rule", "find_function", "variants"]
+
+_BUILTIN_NAMES = frozenset(dir(builtins))
+MAX_SINGLE_SITES = 3
+
+
+@dataclass
+class Rewrite:
+    """One rewrite of the target ``def``, with the imports and helpers it needs."""
+
+    function: cst.FunctionDef
+    imports: list[str] = field(default_factory=list)  # e.g. "import re"
+    helpers: list[str] = field(default_factory=list)  # module-level statements, before the target
+
+
+class Context:
+    """What a rule may need to know about the target's module, and a source of fresh names."""
+
+    def __init__(self, module: cst.Module, target: TargetFunction, function: cst.FunctionDef):
+        self.module = module
+        self.target = target
+        self.function = function
+        names = gather(module)
+        self.taken: set[str] = names.names | set(_params(function))
+        self.module_assigns: dict[str, cst.BaseExpression] = {}
+        self.module_functions: dict[str, cst.FunctionDef] = {}
+        self.module_imports: dict[str, str] = {}  # bound name -> "module" or "module.attr"
+        self._scan_top_level(module.body)
+
+    def _scan_top_level(self, body: Sequence[cst.BaseStatement]) -> None:
+        for statement in body:
+            if isinstance(statement, cst.FunctionDef):
+                self.module_functions[statement.name.value] = statement
+            if not isinstance(statement, cst.SimpleStatementLine):
+                continue
+            for small in statement.body:
+                if isinstance(small, cst.Assign) and len(small.targets) == 1:
+                    target = small.targets[0].target
+                    if isinstance(target, cst.Name):
+                        self.module_assigns[target.value] = small.value
+                elif isinstance(small, cst.Import):
+                    for alias in small.names:
+                        name = code(alias.name)
+                        bound = _asname(alias) or name.split(".")[0]
+                        self.module_imports[bound] = name if _asname(alias) else bound
+                elif isinstance(small, cst.ImportFrom) and small.module is not None:
+                    if small.relative or isinstance(small.names, cst.ImportStar):
+                        continue
+                    source = code(small.module)
+                    for alias in small.names:
+                        name = code(alias.name)
+                        self.module_imports[_asname(alias) or name] = f"{source}.{name}"
+
+    def fresh(self, hint: str) -> str:
+        """A new name based on ``hint`` that nothing in the module uses yet (it is reserved)."""
+        base = "_" + hint.strip("_")
+        name, number = base, 1
+        while name in self.taken or name in _BUILTIN_NAMES:
+            number += 1
+            name = f"{base}_{number}"
+        self.taken.add(name)
+        return name
+
+    def module_ref(self, module: str, rewrite: Rewrite) -> str:
+        """How to name module ``module`` in the target's code, importing it if needed."""
+        for bound, what in self.module_imports.items():
+            if what == module:
+                return bound
+        if module not in self.taken:
+            statement = f"import {module}"
+            name = module
+        else:
+            name = self.fresh(module.replace(".", "_"))
+            statement = f"import {module} as {name}"
+        self.module_imports[name] = module
+        self.taken.add(name)
+        rewrite.imports.append(statement)
+        return name
+
+    def imported(self, module: str, attr: str, rewrite: Rewrite) -> str:
+        """How to name ``module.attr`` in the target's code, importing it if needed."""
+        for bound, what in self.module_imports.items():
+            if what == f"{module}.{attr}":
+                return bound
+        for bound, what in self.module_imports.items():
+            if what == module:
+                return f"{bound}.{attr}"
+        if attr not in self.taken and attr not in _BUILTIN_NAMES:
+            self.module_imports[attr] = f"{module}.{attr}"
+            self.taken.add(attr)
+            rewrite.imports.append(f"from {module} import {attr}")
+            return attr
+        return f"{self.module_ref(module, rewrite)}.{attr}"
+
+    def is_builtin(self, name: str, local: set[str] | None = None) -> bool:
+        """Whether ``name`` refers to the builtin of that name in the target's code."""
+        shadowed = name in self.module_assigns or name in self.module_functions
+        shadowed = shadowed or name in self.module_imports or name in (local or set())
+        return name in _BUILTIN_NAMES and not shadowed and name not in _params(self.function)
+
+
+class Rule:
+    """A family of rewrites.  Subclasses set ``name`` and ``explanation``, implement ``rewrite``.
+
+    ``explanation`` is one plain sentence: what the rewrite changes and why it is faster.
+    """
+
+    name: ClassVar[str] = ""
+    explanation: ClassVar[str] = ""
+
+    def propose(self, module: cst.Module, target: TargetFunction) -> list[cst.Module]:
+        """Whole-module rewrites, each changing only the target (and adding what it needs)."""
+        function = find_function(module, target.qualname)
+        if function is None or not isinstance(function.body, cst.IndentedBlock):
+            return []
+        context = Context(module, target, function)
+        return [_apply(module, target.qualname, rw) for rw in self.rewrite(function, context)]
+
+    def rewrite(self, function: cst.FunctionDef, context: Context) -> list[Rewrite]:
+        """The rewrites of ``function`` this rule proposes (an empty list for none)."""
+        raise NotImplementedError
+
+
+def variants(sites: Sequence[object]) -> list[list[object]]:
+    """Which sites each proposal rewrites: all of them, then (if several) a few one by one.
+
+    The single-site proposals let the runner keep the sites that are right when one is wrong.
+    """
+    if not sites:
+        return []
+    groups: list[list[object]] = [list(sites)]
+    if len(sites) > 1:
+        groups += [[site] for site in sites[:MAX_SINGLE_SITES]]
+    return groups
+
+
+def _params(function: cst.FunctionDef) -> list[str]:
+    params = function.params
+    every = [*params.posonly_params, *params.params, *params.kwonly_params]
+    for star in (params.star_arg, params.star_kwarg):
+        if isinstance(star, cst.Param):
+            every.append(star)
+    return [p.name.value for p in every]
+
+
+def _asname(alias: cst.ImportAlias) -> str | None:
+    if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+        return alias.asname.name.value
+    return None
+
+
+def _path(body: Sequence[cst.BaseStatement], parts: Sequence[str]) -> list[int] | None:
+    """Indexes of the enclosing classes and the function named by ``parts`` (last one wins)."""
+    found = [
+        i
+        for i, s in enumerate(body)
+        if isinstance(s, cst.FunctionDef | cst.ClassDef) and s.name.value == parts[0]
+    ]
+    if not found:
+        return None
+    node = body[found[-1]]
+    if len(parts) == 1:
+        return [found[-1]] if isinstance(node, cst.FunctionDef) else None
+    if not isinstance(node, cst.ClassDef) or not isinstance(node.body, cst.IndentedBlock):
+        return None
+    rest = _path(node.body.body, parts[1:])
+    return None if rest is None else [found[-1], *rest]
+
+
+def find_function(module: cst.Module, qualname: str) -> cst.FunctionDef | None:
+    """The ``def`` that ``qualname`` names in ``module``."""
+    path = _path(module.body, qualname.split("."))
+    if path is None:
+        return None
+    body: Sequence[cst.BaseStatement] = module.body
+    node: cst.BaseStatement = body[path[0]]
+    for index in path[1:]:
+        assert isinstance(node, cst.ClassDef) and isinstance(node.body, cst.IndentedBlock)
+        node = node.body.body[index]
+    assert isinstance(node, cst.FunctionDef)
+    return node
+
+
+def _replace(
+    body: Sequence[cst.BaseStatement], path: Sequence[int], new: cst.FunctionDef
+) -> list[cst.BaseStatement]:
+    items = list(body)
+    if len(path) == 1:
+        items[path[0]] = new
+        return items
+    cls = items[path[0]]
+    assert isinstance(cls, cst.ClassDef) and isinstance(cls.body, cst.IndentedBlock)
+    inner = _replace(cls.body.body, path[1:], new)
+    items[path[0]] = cls.with_changes(body=cls.body.with_changes(body=inner))
+    return items
+
+
+def _blank_lines(count: int) -> list[cst.EmptyLine]:
+    return [cst.EmptyLine(indent=False)] * count
+
+
+def _import_position(body: Sequence[cst.BaseStatement]) -> int:
+    """After the module's leading docstring, ``__future__`` imports and header imports."""
+    position = 0
+    for index, statement in enumerate(body):
+        if isinstance(statement, cst.FunctionDef | cst.ClassDef):
+            break
+        if isinstance(statement, cst.SimpleStatementLine) and all(
+            isinstance(s, cst.Import | cst.ImportFrom) for s in statement.body
+        ):
+            position = index + 1
+        elif index == 0 and isinstance(statement, cst.SimpleStatementLine):
+            first = statement.body[0]
+            is_doc = isinstance(first, cst.Expr) and isinstance(first.value, cst.SimpleString)
+            position = 1 if is_doc else 0
+    return position
+
+
+def _apply(module: cst.Module, qualname: str, rewrite: Rewrite) -> cst.Module:
+    path = _path(module.body, qualname.split("."))
+    assert path is not None
+    body = _replace(module.body, path, rewrite.function)
+    anchor = path[0]
+    if rewrite.helpers:
+        helpers: list[cst.BaseStatement] = []
+        for text in rewrite.helpers:
+            statement = cst.parse_statement(text)
+            helpers.append(statement.with_changes(leading_lines=_blank_lines(2 if helpers else 0)))
+        target = body[anchor]
+        lines = list(target.leading_lines)
+        helpers[0] = helpers[0].with_changes(leading_lines=lines)
+        kept = [line for line in lines if line.comment is not None]
+        body[anchor] = target.with_changes(leading_lines=[*_blank_lines(2), *kept])
+        if kept:  # a comment above the target stays with the target
+            helpers[0] = helpers[0].with_changes(leading_lines=_blank_lines(2))
+        body[anchor:anchor] = helpers
+    if rewrite.imports:
+        at = _import_position(body)
+        imports = [cst.parse_statement(text + "\n") for text in dict.fromkeys(rewrite.imports)]
+        if at == 0 or not isinstance(body[at - 1], cst.SimpleStatementLine):
+            imports[-1] = imports[-1].with_changes(leading_lines=())
+        body[at:at] = imports
+        if at == 0 and body[len(imports)] is not None:
+            following = body[len(imports)]
+            body[len(imports)] = following.with_changes(
+                leading_lines=[*_blank_lines(1), *following.leading_lines]
+            )
+    return module.with_changes(body=body)

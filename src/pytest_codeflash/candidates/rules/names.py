@@ -1,0 +1,354 @@
+"""What a piece of code binds, reads and may mutate: the facts every rule's safety check needs.
+
+The analysis is syntactic and deliberately coarse.  A name counts as *mutated* when code could
+change the object it refers to: a store through it (``x[i] = ...``, ``x.a = ...``, ``del
+x[i]``), a method call that is not known to be read-only, or passing it bare to a call that is
+not a known pure builtin.  Rules only need "certainly not mutated here"; the runner catches
+whatever a coarse check lets through.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+
+import libcst as cst
+
+__all__ = [
+    "NON_MUTATING_METHODS",
+    "PURE_BUILTINS",
+    "GatherNamesVisitor",
+    "bound_names",
+    "code",
+    "dotted",
+    "gather",
+    "may_exit",
+    "root_name",
+    "unconditional_expressions",
+]
+
+# Methods of the builtin types (and re patterns, numpy arrays) that never change their object.
+NON_MUTATING_METHODS = frozenset(
+    """get keys values items count index copy startswith endswith lower upper strip lstrip
+    rstrip split rsplit join find rfind format replace encode decode isdigit isalpha isalnum
+    isspace isidentifier islower isupper isnumeric isdecimal casefold title capitalize
+    partition rpartition splitlines zfill center ljust rjust expandtabs translate
+    issubset issuperset isdisjoint union intersection difference symmetric_difference
+    bit_length conjugate hex is_integer search match fullmatch findall finditer sub subn
+    group groups groupdict span start end tolist mean sum prod max min any all argmax argmin
+    astype reshape dot most_common total""".split()
+)
+# Builtins that neither mutate their arguments nor keep them.
+PURE_BUILTINS = frozenset(
+    """abs all any ascii bin bool bytes callable chr complex dict divmod enumerate filter
+    float format frozenset hash hex int isinstance issubclass iter len list map max min oct
+    ord pow print range repr reversed round set slice sorted str sum tuple type zip""".split()
+)
+
+
+def code(node: cst.CSTNode) -> str:
+    """The source text of ``node`` alone."""
+    return cst.Module([]).code_for_node(node)
+
+
+def dotted(expr: cst.BaseExpression) -> str | None:
+    """``"a.b.c"`` for a chain of names and attributes, else ``None``."""
+    if isinstance(expr, cst.Name):
+        return expr.value
+    if isinstance(expr, cst.Attribute):
+        base = dotted(expr.value)
+        return f"{base}.{expr.attr.value}" if base else None
+    return None
+
+
+def root_name(expr: cst.BaseExpression) -> str | None:
+    """The name at the root of an attribute, subscript or call chain (``a`` in ``a.b[c]()``)."""
+    while isinstance(expr, cst.Attribute | cst.Subscript | cst.Call):
+        expr = expr.func if isinstance(expr, cst.Call) else expr.value
+    return expr.value if isinstance(expr, cst.Name) else None
+
+
+def bound_names(target: cst.BaseExpression) -> set[str]:
+    """The names an assignment target binds (``a`` and ``b`` in ``a, *b = ...``)."""
+    if isinstance(target, cst.Name):
+        return {target.value}
+    if isinstance(target, cst.Tuple | cst.List):
+        names: set[str] = set()
+        for element in target.elements:
+            names |= bound_names(element.value)
+        return names
+    if isinstance(target, cst.StarredElement):
+        return bound_names(target.value)
+    return set()
+
+
+class GatherNamesVisitor(cst.CSTVisitor):
+    """Collect the names code binds (``stores``), reads (``loads``) and may mutate.
+
+    Names bound inside nested functions, lambdas, classes and comprehensions are local to them
+    and not collected; their reads and mutations are (a closure can change an outer object).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stores: set[str] = set()
+        self.loads: Counter[str] = Counter()
+        self.mutated: set[str] = set()
+        self.calls: list[cst.Call] = []
+        self._nested = 0
+
+    @property
+    def names(self) -> set[str]:
+        """Every name the code mentions."""
+        return self.stores | set(self.loads)
+
+    # -- bindings ---------------------------------------------------------------------------
+    def _store(self, target: cst.BaseExpression) -> None:
+        if isinstance(target, cst.Name):
+            if not self._nested:
+                self.stores.add(target.value)
+        elif isinstance(target, cst.Tuple | cst.List):
+            for element in target.elements:
+                self._store(element.value)
+        elif isinstance(target, cst.StarredElement):
+            self._store(target.value)
+        elif isinstance(target, cst.Subscript | cst.Attribute):
+            root = root_name(target)
+            if root:
+                self.mutated.add(root)
+            target.value.visit(self)
+            if isinstance(target, cst.Subscript):
+                for element in target.slice:
+                    element.visit(self)
+        else:
+            target.visit(self)
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> bool:
+        self._store(node.target)
+        return False
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if isinstance(node.value, cst.Name):  # an alias: the object may change through it
+            self.mutated.add(node.value.value)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> bool:
+        self._store(node.target)
+        if node.value is not None:
+            node.value.visit(self)
+        return False
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> bool:
+        if isinstance(node.target, cst.Name):
+            self.loads[node.target.value] += 1
+        self._store(node.target)
+        node.value.visit(self)
+        return False
+
+    def visit_For(self, node: cst.For) -> None:
+        self._store(node.target)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> bool:
+        self._store(node.target)
+        node.value.visit(self)
+        return False
+
+    def visit_Del(self, node: cst.Del) -> bool:
+        self._store(node.target)
+        return False
+
+    def visit_AsName(self, node: cst.AsName) -> bool:
+        self._store(node.name)
+        return False
+
+    def visit_Import(self, node: cst.Import) -> bool:
+        for alias in node.names:
+            if alias.asname is None:
+                self._store(cst.Name(code(alias.name).split(".")[0]))
+            else:
+                alias.asname.visit(self)
+        return False
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        if not isinstance(node.names, cst.ImportStar):
+            for alias in node.names:
+                if alias.asname is None:
+                    self._store(cst.Name(code(alias.name)))
+                else:
+                    alias.asname.visit(self)
+        return False
+
+    def visit_Global(self, node: cst.Global) -> bool:
+        for item in node.names:
+            self.stores.add(item.name.value)
+        return False
+
+    def visit_Nonlocal(self, node: cst.Nonlocal) -> bool:
+        return self.visit_Global(node)  # type: ignore[arg-type]
+
+    # -- nested scopes ----------------------------------------------------------------------
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        if not self._nested:
+            self.stores.add(node.name.value)
+        self._nested += 1
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self._nested -= 1
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.visit_FunctionDef(node)  # type: ignore[arg-type]
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self._nested -= 1
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        self._nested += 1
+
+    def leave_Lambda(self, original_node: cst.Lambda) -> None:
+        self._nested -= 1
+
+    def visit_CompFor(self, node: cst.CompFor) -> bool:
+        self._nested += 1
+        self._store(node.target)
+        self._nested -= 1
+        node.iter.visit(self)
+        for condition in node.ifs:
+            condition.visit(self)
+        if node.inner_for_in is not None:
+            node.inner_for_in.visit(self)
+        return False
+
+    def visit_Param(self, node: cst.Param) -> bool:
+        if node.default is not None:
+            node.default.visit(self)
+        if node.annotation is not None:
+            node.annotation.visit(self)
+        return False
+
+    # -- reads and calls --------------------------------------------------------------------
+    def visit_Name(self, node: cst.Name) -> None:
+        self.loads[node.value] += 1
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        node.value.visit(self)  # the attribute's own name is not a variable
+        return False
+
+    def visit_Arg(self, node: cst.Arg) -> bool:
+        node.value.visit(self)  # neither is a keyword argument's name
+        return False
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.calls.append(node)
+        func = node.func
+        if isinstance(func, cst.Attribute):
+            root = root_name(func.value)
+            if root and func.attr.value not in NON_MUTATING_METHODS:
+                self.mutated.add(root)
+        pure = isinstance(func, cst.Name) and func.value in PURE_BUILTINS
+        for arg in node.args:
+            root = root_name(arg.value) if not pure else None
+            if isinstance(arg.value, cst.Name):
+                root = None if pure else arg.value.value
+            if root:
+                self.mutated.add(root)
+
+
+def gather(*nodes: cst.CSTNode | None) -> GatherNamesVisitor:
+    """Run :class:`GatherNamesVisitor` over ``nodes`` (``None`` entries are skipped)."""
+    visitor = GatherNamesVisitor()
+    for node in nodes:
+        if node is not None:
+            node.visit(visitor)
+    return visitor
+
+
+class _GatherExitsVisitor(cst.CSTVisitor):
+    """Whether a statement can leave the current iteration early (not counting nested scopes)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found = False
+
+    def visit_Break(self, node: cst.Break) -> None:
+        self.found = True
+
+    def visit_Continue(self, node: cst.Continue) -> None:
+        self.found = True
+
+    def visit_Return(self, node: cst.Return) -> None:
+        self.found = True
+
+    def visit_Raise(self, node: cst.Raise) -> None:
+        self.found = True
+
+    def visit_Try(self, node: cst.Try) -> None:
+        self.found = True  # an exception handler changes what runs after a failure
+
+    def visit_Yield(self, node: cst.Yield) -> None:
+        self.found = True  # the caller may never resume the generator
+
+    def visit_Await(self, node: cst.Await) -> None:
+        self.found = True
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+
+def may_exit(node: cst.CSTNode) -> bool:
+    """Whether ``node`` contains a ``break``, ``continue``, ``return``, ``raise`` or ``yield``."""
+    visitor = _GatherExitsVisitor()
+    node.visit(visitor)
+    return visitor.found
+
+
+def _unconditional(expr: cst.BaseExpression) -> Iterator[cst.BaseExpression]:
+    """``expr`` and its subexpressions that are evaluated whenever ``expr`` is."""
+    yield expr
+    children: list[cst.BaseExpression] = []
+    if isinstance(expr, cst.BooleanOperation):
+        children = [expr.left]  # the right operand may be skipped
+    elif isinstance(expr, cst.IfExp):
+        children = [expr.test]
+    elif isinstance(expr, cst.BinaryOperation):
+        children = [expr.left, expr.right]
+    elif isinstance(expr, cst.UnaryOperation):
+        children = [expr.expression]
+    elif isinstance(expr, cst.Comparison):
+        # a chained comparison stops at the first false link
+        children = [expr.left, expr.comparisons[0].comparator]
+    elif isinstance(expr, cst.Call):
+        children = [expr.func, *(arg.value for arg in expr.args)]
+    elif isinstance(expr, cst.Attribute):
+        children = [expr.value]
+    elif isinstance(expr, cst.Subscript):
+        children = [expr.value]
+        for element in expr.slice:
+            if isinstance(element.slice, cst.Index):
+                children.append(element.slice.value)
+    elif isinstance(expr, cst.Tuple | cst.List | cst.Set):
+        children = [element.value for element in expr.elements]
+    for child in children:
+        yield from _unconditional(child)
+
+
+def unconditional_expressions(body: cst.BaseSuite) -> Iterator[cst.BaseExpression]:
+    """Expressions a block evaluates every time it runs, up to its first possible early exit."""
+    if not isinstance(body, cst.IndentedBlock):
+        return
+    for statement in body.body:
+        if isinstance(statement, cst.SimpleStatementLine):
+            for small in statement.body:
+                if isinstance(small, cst.Assign | cst.AugAssign | cst.AnnAssign):
+                    if small.value is not None:
+                        yield from _unconditional(small.value)
+                elif isinstance(small, cst.Expr | cst.Return):
+                    if small.value is not None:
+                        yield from _unconditional(small.value)
+        elif isinstance(statement, cst.If):
+            yield from _unconditional(statement.test)
+        elif isinstance(statement, cst.For):
+            yield from _unconditional(statement.iter)
+        if may_exit(statement):
+            return
