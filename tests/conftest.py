@@ -75,8 +75,8 @@ def unique(items):
 
 # Faster, but with a branch that no verification input reaches.
 UNTESTED = FAST.replace(
-    '    seen = set()\n',
-    '    if isinstance(items, dict):\n        return list(reversed(items))\n    seen = set()\n',
+    "    seen = set()\n",
+    "    if isinstance(items, dict):\n        return list(reversed(items))\n    seen = set()\n",
 )
 
 

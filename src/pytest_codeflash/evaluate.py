@@ -130,7 +130,8 @@ class Evaluation:
     def _candidate_timeout(self, baseline: ChildRun) -> float:
         """The user's limit (or one scaled from the baseline run) plus our own budgets."""
         budget = EFFORT_BUDGET_S[self.settings.effort]
-        ours = 3.0 * budget + 2.0  # generated inputs and timing, which the user did not ask for
+        # Generated inputs and timing (up to three sizes), which the user did not ask for.
+        ours = 5.0 * budget + 4.0
         if self.settings.timeout:
             return self.settings.timeout + ours
         return max(10.0, 3.0 * baseline.wall_s + 5.0) + ours
@@ -273,12 +274,26 @@ def _timing_verdict(candidate: Candidate, result: dict[str, Any], name: str) -> 
             "unverifiable: no captured input could be replayed to time the candidate",
             result,
         )
-    speedup, (low, high) = float(timing["speedup"]), timing["ci"]
-    figures = f"{speedup:.2f}x (95% CI {low:.2f}-{high:.2f}, {timing['rounds']} rounds)"
+    differences = timing.get("scale_differences")
+    if differences:
+        first = differences[0]
+        return _rejected(
+            candidate, f"{first['detail']}; input {first['input']} from {first['test']}", result
+        )
     checked = (
         f"identical on {compared} call(s) in the tests, {replayed} replayed and "
         f"{generated} generated input(s)"
     )
+    deciding = timing.get("scaled") or timing
+    scale = f" at {deciding['factor']}x the captured input sizes" if "factor" in deciding else ""
+    speedup, (low, high) = float(deciding["speedup"]), deciding["ci"]
+    figures = f"{speedup:.2f}x (95% CI {low:.2f}-{high:.2f}, {deciding['rounds']} rounds){scale}"
+    if len(timing.get("by_scale", {})) > 1:
+        figures += (
+            " ("
+            + ", ".join(f"{size}x: {value:.2f}x" for size, value in timing["by_scale"].items())
+            + ")"
+        )
     caches = (
         "; it keeps a cache between calls, timed from a cold cache" if timing.get("caches") else ""
     )
@@ -286,11 +301,12 @@ def _timing_verdict(candidate: Candidate, result: dict[str, Any], name: str) -> 
     common = {
         "speedup": speedup,
         "speedup_ci": (float(low), float(high)),
+        "speedup_by_scale": timing.get("by_scale"),
         "baseline_ns": baseline_ns,
-        "candidate_ns": int(baseline_ns / speedup) if baseline_ns and speedup else None,
+        "candidate_ns": int(baseline_ns / float(timing["speedup"])) if baseline_ns else None,
         "caches": bool(timing.get("caches")),
     }
-    if timing["verdict"] == "faster":
+    if deciding["verdict"] == "faster":
         return _verdict(
             candidate, "accepted", f"{figures} faster, {checked}{caches}", result, **common
         )

@@ -66,6 +66,15 @@ class TargetFunction(_Frozen):
         return f"{self.module}.{self.qualname}"
 
 
+class FileChange(_Frozen):
+    """A candidate's change to a project module other than the target's (its helpers)."""
+
+    path: str  # relative to the rootdir, with forward slashes
+    module: str  # the name it is imported under, for the runner's import overlay
+    original: str
+    merged: str
+
+
 class Candidate(_Frozen):
     """One proposed replacement, already merged into a full module source."""
 
@@ -74,6 +83,27 @@ class Candidate(_Frozen):
     module_source: str
     explanation: str = ""
     rejection: str | None = None  # set when the candidate is known unusable before running
+    other_files: tuple[FileChange, ...] = ()  # other modules it changes (all overlaid, applied)
+
+
+class CodeContext(_Frozen):
+    """The code a language model is shown for one target (``context.extract_context``).
+
+    Both parts are markdown code blocks tagged with paths relative to the rootdir, the
+    target's file first: ``read_writable`` is what the model may rewrite, ``read_only`` what
+    it needs to understand it.
+    """
+
+    target: str  # the target's qualified name
+    read_writable: str
+    read_only: str
+    tokens: int  # of both parts, with the cl100k_base encoding
+    token_budget: int
+    helpers: list[str] = Field(default_factory=list)  # qualified names, read-writable
+    read_only_names: list[str] = Field(default_factory=list)  # qualified names
+    files: list[str] = Field(default_factory=list)  # files of the read-writable blocks
+    trimmed: list[str] = Field(default_factory=list)  # what was cut to fit the budget
+    unparsable: list[str] = Field(default_factory=list)  # project files left out
 
 
 class CandidateResult(_Frozen):

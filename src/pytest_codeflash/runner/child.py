@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
+from .coverage_probe import CoverageProbe
 from .determinism import Determinism
 from .differential import Differential, Side, find_function, plain
 from .guard import Guard
-from .coverage_probe import CoverageProbe
 from .overlay import OverlayFinder, load_shadow
 
 INPUTS_FILE = "inputs.pickle"
@@ -58,8 +58,12 @@ class ChildRunner:
         self.tests: dict[str, str] = {}
         self.errors: list[str] = []
         self.config: pytest.Config | None = None
-        self.probe = CoverageProbe(Path(spec["output_dir"]) / "coverage", self.module_name,
-                                   spec["original_source"], spec["candidate_source"])
+        self.probe = CoverageProbe(
+            Path(spec["output_dir"]) / "coverage",
+            self.module_name,
+            spec["original_source"],
+            spec["candidate_source"],
+        )
         self.finder = OverlayFinder(
             {self.module_name: spec["candidate_source"]},
             self._loaded,
@@ -78,8 +82,12 @@ class ChildRunner:
     def _loaded(self, module: types.ModuleType) -> None:
         """The candidate module was just executed: set up the original twin and the wrapper."""
         try:
-            shadow = load_shadow(self.module_name, self.spec["original_source"], module,
-                                 str(self.probe.original_file))
+            shadow = load_shadow(
+                self.module_name,
+                self.spec["original_source"],
+                module,
+                str(self.probe.original_file),
+            )
         except Exception as err:
             self.errors.append(f"the original module failed to load: {err!r}")
             return
@@ -158,8 +166,7 @@ class ChildRunner:
 
         assert self.differential is not None
         saved = _read_inputs(self.spec.get("inputs_path"))
-        sections, usable = verify_inputs(self.differential, saved, self.spec,
-                                         self._write_progress)
+        sections, usable = verify_inputs(self.differential, saved, self.spec, self._write_progress)
         result.update(sections)
         coverage = self._finish_coverage(result)
         if self.differential.tally.differences or coverage.get("changed_unrun") or not usable:

@@ -35,7 +35,9 @@ class CoverageProbe:
         import coverage
 
         self._coverage = coverage.Coverage(
-            data_file=None, branch=True, config_file=False,
+            data_file=None,
+            branch=True,
+            config_file=False,
             include=[str(self.original_file), str(self.candidate_file)],
         )
         self._coverage.start()
@@ -62,8 +64,15 @@ class CoverageProbe:
             "original": _function_summary(original, qualname),
             "candidate": _function_summary(candidate, qualname),
             "changed_lines": len(changed & (missing | set(candidate.get("executed_lines", ())))),
-            "changed_unrun": sorted(changed & missing),
+            "changed_unrun": sorted(self._unrun(changed & missing, original)),
         }
+
+    def _unrun(self, lines: set[int], original: dict[str, Any]) -> set[int]:
+        """Drop lines that only moved: the same statement is also unrun in the original."""
+        old = self.original_source.splitlines()
+        new = self.candidate_source.splitlines()
+        dead = {old[n - 1].strip() for n in original.get("missing_lines", ()) if n <= len(old)}
+        return {n for n in lines if n > len(new) or new[n - 1].strip() not in dead}
 
 
 def changed_lines(original: str, candidate: str) -> set[int]:

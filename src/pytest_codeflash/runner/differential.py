@@ -295,8 +295,10 @@ class Differential:
             return
         kind, detail = difference.kind, difference.describe()
         if kind == "global state" and _RANDOM_STATE in detail:
-            detail = ("global state differs: the random module's global generator is left in a "
-                      "different state (the candidate reseeds it or draws from it differently)")
+            detail = (
+                "global state differs: the random module's global generator is left in a "
+                "different state (the candidate reseeds it or draws from it differently)"
+            )
         limit = _resource_limit(first, actual)
         if limit:
             kind, detail = "resource limit", limit
@@ -310,13 +312,13 @@ class Differential:
                 }
             )
 
-
     def _same_failure(self, expected: Outcome, actual: Outcome, difference: Difference) -> bool:
         if not self.lenient_type_errors or difference.kind != "exception":
             return False
         raised = expected.raised
-        return isinstance(raised, (TypeError, AttributeError)) and \
-            type(raised) is type(actual.raised)
+        return isinstance(raised, (TypeError, AttributeError)) and type(raised) is type(
+            actual.raised
+        )
 
 
 def _resource_limit(expected: Outcome, actual: Outcome) -> str:

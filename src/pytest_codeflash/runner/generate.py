@@ -24,7 +24,7 @@ MAX_LIST = 64
 EXAMPLES = {"low": 60, "medium": 200, "high": 600}
 
 
-class _Slow(BaseException):
+class SlowCall(BaseException):
     """Raised by the per-call alarm; BaseException so user code's ``except Exception`` misses."""
 
 
@@ -72,9 +72,9 @@ def generate_and_compare(
         summary["examples"] += 1
         differential.current_test = "generated input"
         try:
-            with _time_limit(call_limit_s):
+            with time_limit(call_limit_s):
                 differential.compare_call(args, reraise=False)
-        except _Slow:
+        except SlowCall:
             summary["skipped_slow"] += 1
 
     differential.lenient_type_errors = True
@@ -86,8 +86,8 @@ def generate_and_compare(
     return summary
 
 
-class _time_limit:
-    """Interrupt the block with ``_Slow`` after ``seconds`` (main thread only)."""
+class time_limit:
+    """Interrupt the block with ``SlowCall`` after ``seconds`` (main thread only)."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
@@ -105,7 +105,7 @@ class _time_limit:
 
     @staticmethod
     def _fire(signum: int, frame: object) -> None:
-        raise _Slow
+        raise SlowCall
 
 
 def _args_strategy(args: Args, is_method: bool) -> Any:

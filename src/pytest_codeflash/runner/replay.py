@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import types
 from collections.abc import Callable
+from contextlib import redirect_stderr, redirect_stdout
 from typing import Any
 
-from .calls import Args, load_args
+from ..stats import FASTER
+from .calls import Args, dump_args, load_args
 from .differential import Differential, Side
+from .scale import FACTORS, scaled
 from .timing import MakeThunks, Thunk, interleave
 
 EFFORT_BUDGET_S = {"low": 1.0, "medium": 2.0, "high": 5.0}
@@ -78,7 +82,38 @@ def _replay(
 def time_candidate(
     differential: Differential, inputs: list[bytes], spec: dict[str, Any]
 ) -> dict[str, Any]:
-    """Time original against candidate on ``inputs``, interleaved, until the numbers decide."""
+    """Time original against candidate on the captured inputs, then at scale if undecided.
+
+    A candidate that is not significantly slower on the captured inputs but not proven faster
+    either is checked and timed again on inputs 10x and 100x larger (behaviour first: a
+    difference at scale rejects it).  ``by_scale`` maps each size to its speedup; ``scaled``
+    holds the timing that decided, if a larger size did.
+    """
+    result = _measure(differential, inputs, spec)
+    result["by_scale"] = {"1": result["speedup"]}
+    if result["verdict"] == FASTER or result["ci"][1] < 1.0:
+        return result
+    for factor in FACTORS:
+        bigger = _scaled_inputs(differential, inputs, factor)
+        if not bigger:
+            break
+        problem = _check_at_scale(differential, bigger, spec)
+        if problem == "slow":
+            break
+        if problem:
+            result["scale_differences"] = differential.tally.differences[-1:]
+            return result
+        timing = _measure(differential, bigger, spec)
+        result["by_scale"][str(factor)] = timing["speedup"]
+        if timing["verdict"] == FASTER:
+            result["scaled"] = dict(timing, factor=factor)
+            return result
+    return result
+
+
+def _measure(
+    differential: Differential, inputs: list[bytes], spec: dict[str, Any]
+) -> dict[str, Any]:
     timing = spec.get("timing", {})
     original, candidate = differential.original, differential.candidate
     reset = _StateReset([original.module, candidate.module])
@@ -87,7 +122,12 @@ def time_candidate(
         for data in inputs
     ]
     guard = differential.guard
-    with differential.unwrapped(), differential.determinism:
+    with (
+        differential.unwrapped(),
+        differential.determinism,
+        redirect_stdout(_DISCARD),
+        redirect_stderr(_DISCARD),
+    ):
         caches = reset.detects_state(pairs)
         if guard is not None:
             with guard.phase_of("candidate"):
@@ -107,6 +147,48 @@ def time_candidate(
         "baseline_ns": _baseline_ns(result.orig),
         "inputs": len(inputs),
     }
+
+
+def _scaled_inputs(differential: Differential, inputs: list[bytes], factor: int) -> list[bytes]:
+    module, name = differential.candidate.module, differential.module_name
+    bigger = []
+    for data in inputs:
+        try:
+            grown = scaled(load_args(data, name, module), factor, is_method=differential.is_method)
+            if grown is not None:
+                bigger.append(dump_args(grown))
+        except Exception:
+            continue
+    return bigger
+
+
+def _check_at_scale(differential: Differential, inputs: list[bytes], spec: dict[str, Any]) -> str:
+    """'' if behaviour agrees at this size, 'slow' if too slow to check, else 'differs'."""
+    from .generate import SlowCall, time_limit
+
+    limit = float((spec.get("generation") or {}).get("call_limit_s", 1.0))
+    before = len(differential.tally.differences)
+    module, name = differential.candidate.module, differential.module_name
+    for index, data in enumerate(inputs):
+        differential.current_test = f"captured call #{index} scaled up"
+        try:
+            with time_limit(limit):
+                differential.compare_call(load_args(data, name, module), reraise=False)
+        except SlowCall:
+            return "slow"
+        if len(differential.tally.differences) > before:
+            return "differs"
+    return ""
+
+
+class _Discard(io.TextIOBase):
+    """Swallows what timed code prints (thousands of repeated calls would flood the log)."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+_DISCARD = _Discard()
 
 
 def _interleave(

@@ -17,7 +17,7 @@ import libcst as cst
 from ...models import TargetFunction
 from .names import code, gather
 
-__all__ = ["Context", "Rewrite", "Rule", "find_function", "variants"]
+__all__ = ["Context", "Rewrite", "Rule", "find_function", "parameter_names", "variants"]
 
 _BUILTIN_NAMES = frozenset(dir(builtins))
 MAX_SINGLE_SITES = 3
@@ -40,7 +40,7 @@ class Context:
         self.target = target
         self.function = function
         names = gather(module)
-        self.taken: set[str] = names.names | set(_params(function))
+        self.taken: set[str] = names.names | set(parameter_names(function))
         self.module_assigns: dict[str, cst.BaseExpression] = {}
         self.module_functions: dict[str, cst.FunctionDef] = {}
         self.module_imports: dict[str, str] = {}  # bound name -> "module" or "module.attr"
@@ -115,7 +115,9 @@ class Context:
         """Whether ``name`` refers to the builtin of that name in the target's code."""
         shadowed = name in self.module_assigns or name in self.module_functions
         shadowed = shadowed or name in self.module_imports or name in (local or set())
-        return name in _BUILTIN_NAMES and not shadowed and name not in _params(self.function)
+        return (
+            name in _BUILTIN_NAMES and not shadowed and name not in parameter_names(self.function)
+        )
 
 
 class Rule:
@@ -153,7 +155,8 @@ def variants(sites: Sequence[object]) -> list[list[object]]:
     return groups
 
 
-def _params(function: cst.FunctionDef) -> list[str]:
+def parameter_names(function: cst.FunctionDef) -> list[str]:
+    """Every parameter's name, ``*args`` and ``**kwargs`` included."""
     params = function.params
     every = [*params.posonly_params, *params.params, *params.kwonly_params]
     for star in (params.star_arg, params.star_kwarg):

@@ -29,20 +29,11 @@ __all__ = [
 
 # Methods of the builtin types (and re patterns, numpy arrays) that never change their object.
 NON_MUTATING_METHODS = frozenset(
-    """get keys values items count index copy startswith endswith lower upper strip lstrip
-    rstrip split rsplit join find rfind format replace encode decode isdigit isalpha isalnum
-    isspace isidentifier islower isupper isnumeric isdecimal casefold title capitalize
-    partition rpartition splitlines zfill center ljust rjust expandtabs translate
-    issubset issuperset isdisjoint union intersection difference symmetric_difference
-    bit_length conjugate hex is_integer search match fullmatch findall finditer sub subn
-    group groups groupdict span start end tolist mean sum prod max min any all argmax argmin
-    astype reshape dot most_common total""".split()
+    ["get", "keys", "values", "items", "count", "index", "copy", "startswith", "endswith", "lower", "upper", "strip", "lstrip", "rstrip", "split", "rsplit", "join", "find", "rfind", "format", "replace", "encode", "decode", "isdigit", "isalpha", "isalnum", "isspace", "isidentifier", "islower", "isupper", "isnumeric", "isdecimal", "casefold", "title", "capitalize", "partition", "rpartition", "splitlines", "zfill", "center", "ljust", "rjust", "expandtabs", "translate", "issubset", "issuperset", "isdisjoint", "union", "intersection", "difference", "symmetric_difference", "bit_length", "conjugate", "hex", "is_integer", "search", "match", "fullmatch", "findall", "finditer", "sub", "subn", "group", "groups", "groupdict", "span", "start", "end", "tolist", "mean", "sum", "prod", "max", "min", "any", "all", "argmax", "argmin", "astype", "reshape", "dot", "most_common", "total"]
 )
 # Builtins that neither mutate their arguments nor keep them.
 PURE_BUILTINS = frozenset(
-    """abs all any ascii bin bool bytes callable chr complex dict divmod enumerate filter
-    float format frozenset hash hex int isinstance issubclass iter len list map max min oct
-    ord pow print range repr reversed round set slice sorted str sum tuple type zip""".split()
+    ["abs", "all", "any", "ascii", "bin", "bool", "bytes", "callable", "chr", "complex", "dict", "divmod", "enumerate", "filter", "float", "format", "frozenset", "hash", "hex", "int", "isinstance", "issubclass", "iter", "len", "list", "map", "max", "min", "oct", "ord", "pow", "print", "range", "repr", "reversed", "round", "set", "slice", "sorted", "str", "sum", "tuple", "type", "zip"]
 )
 
 
@@ -89,13 +80,26 @@ class GatherNamesVisitor(cst.CSTVisitor):
     and not collected; their reads and mutations are (a closure can change an outer object).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, pure: frozenset[str] = frozenset()) -> None:
         super().__init__()
         self.stores: set[str] = set()
         self.loads: Counter[str] = Counter()
-        self.mutated: set[str] = set()
+        self.changed: set[str] = set()  # names changed directly (see ``mutated``)
+        self.aliases: list[tuple[str, str]] = []  # (new name, old name) for ``new = old``
         self.calls: list[cst.Call] = []
+        self.pure = PURE_BUILTINS | pure  # functions known not to mutate their arguments
         self._nested = 0
+
+    @property
+    def mutated(self) -> set[str]:
+        """Names whose object may change, directly or through an alias (``y = x; y.pop()``)."""
+        result = set(self.changed)
+        grew = True
+        while grew:
+            before = len(result)
+            result |= {old for new, old in self.aliases if new in result}
+            grew = len(result) > before
+        return result
 
     @property
     def names(self) -> set[str]:
@@ -115,7 +119,7 @@ class GatherNamesVisitor(cst.CSTVisitor):
         elif isinstance(target, cst.Subscript | cst.Attribute):
             root = root_name(target)
             if root:
-                self.mutated.add(root)
+                self.changed.add(root)
             target.value.visit(self)
             if isinstance(target, cst.Subscript):
                 for element in target.slice:
@@ -129,7 +133,11 @@ class GatherNamesVisitor(cst.CSTVisitor):
 
     def visit_Assign(self, node: cst.Assign) -> None:
         if isinstance(node.value, cst.Name):  # an alias: the object may change through it
-            self.mutated.add(node.value.value)
+            for target in node.targets:
+                if isinstance(target.target, cst.Name):
+                    self.aliases.append((target.target.value, node.value.value))
+                else:
+                    self.changed.add(node.value.value)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> bool:
         self._store(node.target)
@@ -239,22 +247,30 @@ class GatherNamesVisitor(cst.CSTVisitor):
     def visit_Call(self, node: cst.Call) -> None:
         self.calls.append(node)
         func = node.func
+        pure = isinstance(func, cst.Name) and func.value in self.pure
         if isinstance(func, cst.Attribute):
             root = root_name(func.value)
-            if root and func.attr.value not in NON_MUTATING_METHODS:
-                self.mutated.add(root)
-        pure = isinstance(func, cst.Name) and func.value in PURE_BUILTINS
+            if func.attr.value in NON_MUTATING_METHODS:
+                pure = True
+            elif root:
+                self.changed.add(root)
+        if pure:
+            return
         for arg in node.args:
-            root = root_name(arg.value) if not pure else None
-            if isinstance(arg.value, cst.Name):
-                root = None if pure else arg.value.value
-            if root:
-                self.mutated.add(root)
+            # What is passed may be changed by the callee; a call's result is a new object.
+            value = arg.value
+            while isinstance(value, cst.Attribute | cst.Subscript):
+                value = value.value
+            if isinstance(value, cst.Name):
+                self.changed.add(value.value)
 
 
-def gather(*nodes: cst.CSTNode | None) -> GatherNamesVisitor:
-    """Run :class:`GatherNamesVisitor` over ``nodes`` (``None`` entries are skipped)."""
-    visitor = GatherNamesVisitor()
+def gather(*nodes: cst.CSTNode | None, pure: frozenset[str] = frozenset()) -> GatherNamesVisitor:
+    """Run :class:`GatherNamesVisitor` over ``nodes`` (``None`` entries are skipped).
+
+    :param pure: more function names to treat as not mutating their arguments.
+    """
+    visitor = GatherNamesVisitor(pure)
     for node in nodes:
         if node is not None:
             node.visit(visitor)
@@ -340,10 +356,7 @@ def unconditional_expressions(body: cst.BaseSuite) -> Iterator[cst.BaseExpressio
     for statement in body.body:
         if isinstance(statement, cst.SimpleStatementLine):
             for small in statement.body:
-                if isinstance(small, cst.Assign | cst.AugAssign | cst.AnnAssign):
-                    if small.value is not None:
-                        yield from _unconditional(small.value)
-                elif isinstance(small, cst.Expr | cst.Return):
+                if isinstance(small, cst.Assign | cst.AugAssign | cst.AnnAssign) or isinstance(small, cst.Expr | cst.Return):
                     if small.value is not None:
                         yield from _unconditional(small.value)
         elif isinstance(statement, cst.If):
