@@ -14,7 +14,6 @@ is left out and listed in ``Project.unparsable``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from libcst.metadata import (
     MetadataWrapper,
     QualifiedNameProvider,
     QualifiedNameSource,
+    Scope,
     ScopeProvider,
 )
 
@@ -103,7 +103,8 @@ class ModuleIndex:
     def node_at(self, path: Path_) -> Statement:
         node: Statement = self.units[path[0]].node
         for index in path[1:]:
-            assert isinstance(node, cst.ClassDef) and isinstance(node.body, cst.IndentedBlock)
+            assert isinstance(node, cst.ClassDef)
+            assert isinstance(node.body, cst.IndentedBlock)
             node = statements(node.body.body)[index]
         return node
 
@@ -265,13 +266,13 @@ class GatherReferencesVisitor(cst.CSTVisitor):
                 self._register(member, (*path, index), node.name.value, first)
 
     def visit_Module(self, node: cst.Module) -> None:
-        scopes = set(self.metadata[ScopeProvider].values())
+        scopes = {s for s in self.metadata[ScopeProvider].values() if isinstance(s, Scope)}
         for scope in scopes:
             if isinstance(scope, GlobalScope):
                 for assignment in scope.assignments:
                     for access in assignment.references:
                         self._globals[id(access.node)] = assignment.name.split(".")[0]
-            for access in scope.accesses if scope is not None else ():
+            for access in scope.accesses:
                 if not access.referents and isinstance(access.node, cst.Name):
                     self._globals[id(access.node)] = access.node.value  # star import, maybe
 
@@ -305,9 +306,13 @@ class GatherReferencesVisitor(cst.CSTVisitor):
                     full = absolute(qualified.name, self.package)
                     if full:
                         refs.dotted.add((region, full))
-        if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name):
-            if node.value.value in {self_name, cls} - {None}:
-                refs.self_attrs.add((region, node.attr.value))
+        owner_names = {self_name, cls} - {None}
+        if (
+            isinstance(node, cst.Attribute)
+            and isinstance(node.value, cst.Name)
+            and node.value.value in owner_names
+        ):
+            refs.self_attrs.add((region, node.attr.value))
 
 
 def _first_param(node: Statement) -> str | None:
@@ -359,7 +364,9 @@ class Project:
                 return self.lookup(module, parts[cut], hops)
         return []
 
-    def lookup(self, module: ModuleIndex, name: str, hops: int = 0) -> list[tuple[ModuleIndex, int]]:
+    def lookup(
+        self, module: ModuleIndex, name: str, hops: int = 0
+    ) -> list[tuple[ModuleIndex, int]]:
         """The units ``name`` is bound by in ``module``, following re-exports."""
         if hops > _MAX_HOPS:
             return []
@@ -397,10 +404,3 @@ class Project:
             self.unparsable.append(rel)
             return None
         return ModuleIndex(name, path, rel, module)
-
-
-def walk_paths(module: ModuleIndex, path: Path_) -> Iterator[Path_]:
-    """Every owner path at or under ``path`` (the statement and its class members)."""
-    yield path
-    for index, _ in enumerate(module.members(path)):
-        yield from walk_paths(module, (*path, index))

@@ -6,12 +6,12 @@ unpickles anything a child produced: children report plain JSON.
 
 from __future__ import annotations
 
-import ast
 import signal
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from .models import Candidate, CandidateResult, FunctionResult, Settings, TargetFunction
+from .normalise import candidate_key, normalise
 from .runner.child import INPUTS_FILE
 from .runner.generate import EXAMPLES
 from .runner.replay import EFFORT_BUDGET_S
@@ -79,13 +79,13 @@ class Evaluation:
         self, candidates: Sequence[Candidate], baseline: ChildRun
     ) -> list[CandidateResult]:
         seen: dict[str, CandidateResult] = {}
-        original_key = _normalise(self.original_source)
+        original_key = normalise(self.original_source)  # docstrings, local names aside
         results = []
         for index, candidate in enumerate(candidates, 1):
             if candidate.rejection:
                 results.append(_rejected(candidate, candidate.rejection))
                 continue
-            key = _normalise(candidate.module_source)
+            key = candidate_key(candidate)
             label = (
                 f"{self.target.qualified_name}: candidate {index}/{len(candidates)} {candidate.id}"
             )
@@ -394,13 +394,6 @@ def _verdict(
         coverage=coverage,
         **extra,
     )
-
-
-def _normalise(source: str) -> str:
-    try:
-        return ast.dump(ast.parse(source))
-    except SyntaxError:
-        return source
 
 
 def _relative(target: TargetFunction, settings: Settings) -> str:

@@ -6,18 +6,24 @@ from pathlib import Path
 
 
 def has_uncommitted_changes(path: Path) -> bool:
-    """Whether ``path`` differs from HEAD in its git repository (False outside git)."""
+    """Whether ``path`` differs from HEAD in its git repository (False outside git).
+
+    Staged, unstaged and untracked (not ignored) all count, as does a repository without
+    any commit yet.
+    """
     try:
         import git
-    except ImportError:  # pragma: no cover - GitPython is a dependency
+    except ImportError:  # pragma: no cover - GitPython is a dependency (no git executable)
         return False
     try:
         repo = git.Repo(path.parent, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         return False
-    rel = path.resolve().relative_to(Path(repo.working_tree_dir or ".").resolve()).as_posix()
-    if rel in repo.untracked_files:
-        return True
-    if not repo.head.is_valid():
-        return True
-    return bool(repo.index.diff(None, paths=[rel]) or repo.index.diff("HEAD", paths=[rel]))
+    try:
+        top = Path(repo.working_tree_dir or ".").resolve()
+        rel = path.resolve().relative_to(top).as_posix()
+        if not repo.head.is_valid():
+            return True
+        return bool(repo.git.status("--porcelain", "--untracked-files=all", "--", rel).strip())
+    finally:
+        repo.close()

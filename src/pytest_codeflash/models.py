@@ -48,6 +48,7 @@ class Settings(_Frozen):
     ignore_paths: tuple[str, ...] = ()
     module_root: str | None = None
     verbosity: int = 0
+    changed_since: str | None = None  # --codeflash-changed-since (#5)
 
 
 class TargetFunction(_Frozen):
@@ -57,6 +58,7 @@ class TargetFunction(_Frozen):
     qualname: str
     file: Path
     lineno: int
+    end_lineno: int | None = None  # last line of the body, when discovery found it (#5)
     is_async: bool = False
     is_generator: bool = False
     is_method: bool = False
@@ -64,6 +66,33 @@ class TargetFunction(_Frozen):
     @property
     def qualified_name(self) -> str:
         return f"{self.module}.{self.qualname}"
+
+
+# -- discovery and ranking (#5) ---------------------------------------------------------------
+class RankedFunction(_Frozen):
+    """A discovered function with what the test run measured of it (times in nanoseconds).
+
+    ``own_ns`` excludes time in other traced functions; ``total_ns`` includes it (and counts a
+    recursive function's time once).  CPU figures are scaled from the calls whose CPU time was
+    measured.  ``addressable_ns`` is own time plus the time in callees per call, and ``share``
+    is it over all traced own time of the run.
+    """
+
+    target: TargetFunction
+    calls: int = 0
+    own_ns: int = 0
+    total_ns: int = 0
+    own_cpu_ns: int = 0
+    total_cpu_ns: int = 0
+    addressable_ns: int = 0
+    share: float = 0.0
+    tests: tuple[str, ...] = ()
+    samples: int = 0
+    samples_skipped: int = 0
+
+    @property
+    def qualified_name(self) -> str:
+        return self.target.qualified_name
 
 
 class FileChange(_Frozen):

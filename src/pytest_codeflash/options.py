@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 BACKENDS = ("rules", "openai", "codeflash-service", "none")
 EFFORTS = ("low", "medium", "high")
 # Backends whose candidate source exists in this version.
-AVAILABLE_BACKENDS = ("none",)
+AVAILABLE_BACKENDS = ("rules", "none")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import pytest
 from . import report as reporting
 from .errors import CodeflashError
 from .models import Candidate, FunctionResult, Report, Settings, TargetFunction
+from .options import AVAILABLE_BACKENDS  # rule engine (#7)
 from .tracing import Tracer
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,13 @@ class CodeflashSession:
         except CodeflashError as err:
             raise pytest.UsageError(str(err)) from None
         _check_candidate_source(self.settings)
+        # -- rule engine (#7): the built-in candidate source, a plugin like any other --------
+        if not self.is_worker and self.settings.backend == "rules":
+            from .candidates.rules import RulesSource
+
+            if not self.config.pluginmanager.has_plugin("codeflash-rules"):
+                self.config.pluginmanager.register(RulesSource(), "codeflash-rules")
+        # -- end rule engine ------------------------------------------------------------------
         self.tracer = Tracer((t.module, t.qualname) for t in self.targets)
 
     def _load_candidate_files(self) -> None:
@@ -203,11 +211,11 @@ def _check_availability(settings: Settings) -> None:
             "--codeflash-pr is not available in this version. Use the patch written under "
             ".codeflash/patches/ or --codeflash-apply instead."
         )
-    if settings.backend_explicit and settings.backend != "none":
+    if settings.backend_explicit and settings.backend not in AVAILABLE_BACKENDS:
         raise pytest.UsageError(
             f"--codeflash-backend={settings.backend!r} is not available in this version. "
-            "Give your own rewrite with --codeflash-candidate=FILE, or use "
-            "--codeflash-backend=none."
+            "Use --codeflash-backend=rules (the built-in rule engine), give your own rewrite "
+            "with --codeflash-candidate=FILE, or use --codeflash-backend=none."
         )
     if not settings.targets:
         raise pytest.UsageError(
@@ -218,11 +226,12 @@ def _check_availability(settings: Settings) -> None:
 
 
 def _check_candidate_source(settings: Settings) -> None:
-    if not settings.candidates and not settings.dry_run:
+    # The rules back-end always has a source (#7); "none" has only candidate files.
+    if settings.backend != "rules" and not settings.candidates and not settings.dry_run:
         raise pytest.UsageError(
-            f"--codeflash-target={settings.targets[0]} has no candidate source: the built-in "
-            f"rule engine ({settings.backend!r} backend) is not available in this version. "
-            "Give your own rewrite with --codeflash-candidate=FILE."
+            f"--codeflash-target={settings.targets[0]} has no candidate source: the "
+            f"{settings.backend!r} backend proposes no rewrites. Give your own rewrite with "
+            "--codeflash-candidate=FILE, or use --codeflash-backend=rules."
         )
 
 

@@ -145,7 +145,7 @@ class Differential:
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 if not self._should_compare():
                     return await target(*args, **kwargs)
-                return await self._compare_async((args, kwargs))
+                return await self._compare_async((args, kwargs), reraise=True)
 
             return async_wrapper
 
@@ -191,10 +191,24 @@ class Differential:
             return replay_outcome(outcome)
         return outcome
 
-    async def _compare_async(self, args: Args) -> Any:
+    def check(self, args: Args) -> None:
+        """Compare one call outside the tests (replay, generated, scaled inputs)."""
+        if not self.is_async:
+            self.compare_call(args, reraise=False)
+            return
+        import asyncio
+
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(self._compare_async(args, reraise=False))
+        finally:
+            loop.close()
+
+    async def _compare_async(self, args: Args, *, reraise: bool) -> Any:
         self._depth += 1
         try:
             args = materialise_iterators(args)
+            self._remember_input(args)
             caller_state = random.getstate()
             outcomes = []
             for side, call_args in (
@@ -210,7 +224,7 @@ class Differential:
                 coroutine = side.function(*call_args[0], **call_args[1])
                 outcomes.append(await self._await(coroutine, side, call_args, caller_state))
             self._judge(args, *outcomes)
-            return replay_outcome(outcomes[2])
+            return replay_outcome(outcomes[2]) if reraise else outcomes[2]
         except Uncopyable as err:
             self.tally.uncopyable.append(f"{self.current_test}: {err}")
             return await self.candidate.function(*args[0], **args[1])
@@ -284,7 +298,10 @@ class Differential:
     def _judge(self, args: Args, first: Outcome, second: Outcome, actual: Outcome) -> None:
         self.tally.compared += 1
         unstable = compare_outcomes(first, second, rel_tol=self.rel_tol, hook=self.hook)
-        if unstable is not None:
+        if unstable is not None and unstable.kind == "unverifiable":
+            # Not instability: the values cannot be compared at all, so nothing is verified.
+            difference: Difference | None = unstable
+        elif unstable is not None:
             self.tally.unstable[unstable.kind] = self.tally.unstable.get(unstable.kind, 0) + 1
             difference = _compare_stable(first, second, actual, self.rel_tol, self.hook)
             if difference is None and unstable.kind in ("return value", "yielded values"):
@@ -343,11 +360,10 @@ def _compare_stable(
     masked_first, masked_actual = Outcome(), Outcome()
     for part in parts:
         a, b = getattr(first, part), getattr(second, part)
-        try:
-            stable = compare_outcomes(_only(part, a), _only(part, b), rel_tol=rel_tol) is None
-        except Exception:
-            stable = False
-        if stable:
+        found = compare_outcomes(_only(part, a), _only(part, b), rel_tol=rel_tol, hook=hook)
+        if found is not None and found.kind == "unverifiable":
+            return found
+        if found is None:
             setattr(masked_first, part, a)
             setattr(masked_actual, part, getattr(actual, part))
     return compare_outcomes(masked_first, masked_actual, rel_tol=rel_tol, hook=hook)

@@ -69,7 +69,7 @@ def _replay(
             args = load_args(data, differential.module_name, differential.candidate.module)
         except Exception:
             continue
-        differential.compare_call(args, reraise=False)
+        differential.check(args)
         usable.append(data)
     replay = {
         "inputs": len(inputs),
@@ -173,7 +173,7 @@ def _check_at_scale(differential: Differential, inputs: list[bytes], spec: dict[
         differential.current_test = f"captured call #{index} scaled up"
         try:
             with time_limit(limit):
-                differential.compare_call(load_args(data, name, module), reraise=False)
+                differential.check(load_args(data, name, module))
         except SlowCall:
             return "slow"
         if len(differential.tally.differences) > before:
@@ -217,22 +217,34 @@ def _maker(differential: Differential, side: Side, data: bytes) -> MakeThunks:
     function = side.function
     module = side.module
 
+    kind = "async" if differential.is_async else "generator" if differential.is_generator else ""
+
     def make(count: int) -> list[Thunk]:
         thunks: list[Thunk] = []
         for _ in range(count):
             args: Args = load_args(data, name, module)
-            thunks.append(functools.partial(_call, function, args, differential.is_generator))
+            thunks.append(functools.partial(_call, function, args, kind))
         return thunks
 
     return make
 
 
-def _call(function: Callable[..., Any], args: Args, is_generator: bool) -> object:
+def _call(function: Callable[..., Any], args: Args, kind: str) -> object:
     result = function(*args[0], **args[1])
-    if is_generator:
+    if kind == "generator":
         for _ in result:
             pass
+    elif kind == "async":
+        # One loop per process: both sides pay the same small scheduling cost per call.
+        return _loop().run_until_complete(result)
     return result
+
+
+@functools.lru_cache(maxsize=1)
+def _loop() -> Any:
+    import asyncio
+
+    return asyncio.new_event_loop()
 
 
 class _StateReset:

@@ -4,15 +4,16 @@ Runs inside the runner's subprocess, so it imports only the standard library.
 
 How a comparison runs (:func:`interleave`):
 
-1. **Calibrate** each input on the original: double the inner loop count until one batch of
-   calls lasts at least :data:`MIN_BATCH_NS` (capped at :data:`MAX_LOOPS`).  The candidate
-   uses the same count, so both sides pay the same per-batch overhead.
+1. **Calibrate** each input on the original: grow the inner loop count (at least doubling)
+   until one batch of calls lasts at least :data:`MIN_BATCH_NS`, capped at :data:`MAX_LOOPS`.
+   The candidate uses the same count, so both sides pay the same per-batch overhead.
 2. **Alternate** rounds ``A B | B A | A B ...`` for every input: slow drift and "whoever goes
    second runs warmer" effects hit both sides equally over two rounds.  The first
    ``warmup_rounds`` rounds (caches, the specialising interpreter) are thrown away.
-3. **Decide** with :func:`pytest_codeflash.stats.decide` once ``min_rounds`` rounds are in and
-   stop as soon as the bootstrap interval is clear of ``1 + min_speedup``, or at the time
-   budget, or at ``max_rounds``.
+3. **Decide** with :func:`pytest_codeflash.stats.decide` at :data:`CONFIDENCE` and stop as
+   soon as the interval is clear of ``1 + min_speedup`` on either side -- but never before
+   ``min_rounds`` rounds, and never "faster" before twice that -- or when the next round
+   would overrun the time budget, or at ``max_rounds``.
 
 Each timed batch calls ``before_batch`` first, outside the timed region, so a cache the
 candidate adds cannot carry results from one batch into the next.
@@ -25,7 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from pytest_codeflash.stats import FASTER, UNDECIDED, Decision, decide
+from ..stats import FASTER, UNDECIDED, Decision, decide
 
 __all__ = [
     "MAX_LOOPS",
@@ -170,9 +171,13 @@ def interleave(
 ) -> TimingResult:
     """Time ``inputs[i] = (make_original_thunks, make_candidate_thunks)`` in alternating rounds.
 
-    ``clock`` times both the batches and the budget; tests pass a fake one.  At least one
-    counted round always runs, whatever the budget.  The verdict stays ``"undecided"`` before
-    ``min_rounds`` counted rounds, and cannot be ``"faster"`` before ``2 * min_rounds``.
+    ``clock`` times both the batches and the budget; tests pass a fake one.  ``max_loops``
+    overrides :data:`MAX_LOOPS`; 1 makes ``before_batch`` run before every single call (for
+    functions that keep caches).  At least one counted round always runs, whatever the
+    budget; otherwise the next round starts only if it and the final decision are predicted
+    to fit, so a sudden slowdown can still overrun by a fraction of a round.  The verdict
+    stays ``"undecided"`` before ``min_rounds`` counted rounds, and cannot be ``"faster"``
+    before ``2 * min_rounds``.
     """
     if not inputs:
         raise ValueError("interleave() needs at least one input to time")

@@ -85,15 +85,16 @@ class Context:
         for bound, what in self.module_imports.items():
             if what == module:
                 return bound
-        if module not in self.taken:
-            statement = f"import {module}"
-            name = module
-        else:
-            name = self.fresh(module.replace(".", "_"))
-            statement = f"import {module} as {name}"
-        self.module_imports[name] = module
-        self.taken.add(name)
-        rewrite.imports.append(statement)
+        for statement in rewrite.imports:
+            if statement == f"import {module}":
+                return module
+            if statement.startswith(f"import {module} as "):
+                return statement.rpartition(" ")[2]
+        if module not in self.taken and module not in _BUILTIN_NAMES:
+            rewrite.imports.append(f"import {module}")
+            return module
+        name = self.fresh(module.replace(".", "_"))
+        rewrite.imports.append(f"import {module} as {name}")
         return name
 
     def imported(self, module: str, attr: str, rewrite: Rewrite) -> str:
@@ -101,12 +102,12 @@ class Context:
         for bound, what in self.module_imports.items():
             if what == f"{module}.{attr}":
                 return bound
+        if f"from {module} import {attr}" in rewrite.imports:
+            return attr
         for bound, what in self.module_imports.items():
             if what == module:
                 return f"{bound}.{attr}"
         if attr not in self.taken and attr not in _BUILTIN_NAMES:
-            self.module_imports[attr] = f"{module}.{attr}"
-            self.taken.add(attr)
             rewrite.imports.append(f"from {module} import {attr}")
             return attr
         return f"{self.module_ref(module, rewrite)}.{attr}"

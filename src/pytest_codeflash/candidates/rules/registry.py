@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from .base import Rule
 from .call_cache import CallCacheRule
+from .counter import CounterRule
+from .dict_lookup import DictLookupRule
+from .loop_invariant import LoopInvariantRule
+from .loop_sink import LoopSinkRule
 from .membership import MembershipRule
 from .memoise import MemoiseRule
+from .precompute import PrecomputeRule
 from .seen_set import SeenSetRule
 
 __all__ = ["RULES"]
@@ -15,4 +20,9 @@ RULES: tuple[Rule, ...] = (
     SeenSetRule(),
     MemoiseRule(),
     CallCacheRule(),
+    LoopSinkRule(),
+    DictLookupRule(),
+    CounterRule(),
+    LoopInvariantRule(),
+    PrecomputeRule(),
 )

@@ -70,6 +70,17 @@ def _append_of(statement: cst.CSTNode, name: str) -> cst.Call | None:
     return None
 
 
+def _assigned(small: cst.BaseSmallStatement) -> str | None:
+    """The name a plain (possibly annotated) single-target assignment binds."""
+    if isinstance(small, cst.Assign) and len(small.targets) == 1:
+        target: cst.BaseExpression = small.targets[0].target
+    elif isinstance(small, cst.AnnAssign) and small.value is not None:
+        target = small.target
+    else:
+        return None
+    return target.value if isinstance(target, cst.Name) else None
+
+
 class GatherListUsesVisitor(cst.CSTVisitor):
     """Classify every use of one list name: appends, membership tests, and harmless reads."""
 
@@ -88,9 +99,8 @@ class GatherListUsesVisitor(cst.CSTVisitor):
         if _append_of(node, self.name) is not None:
             self.appends.append(node)
         small = node.body[0]
-        if len(node.body) == 1 and isinstance(small, cst.Assign) and len(small.targets) == 1:
-            if self._is_name(small.targets[0].target) and _is_empty_list(small.value):
-                self.definitions.append(node)
+        if len(node.body) == 1 and _assigned(small) == self.name and _is_empty_list(small.value):  # type: ignore[union-attr]
+            self.definitions.append(node)
         if len(node.body) == 1 and isinstance(small, cst.Return) and self._is_name(small.value):
             self.harmless += 1
 
