@@ -80,7 +80,9 @@ def test_stamp():
 
 CASES = {
     "shapes.core.Tally.count": (
-        "    def count(self, value):\n        self.calls += 1\n        return self.items.count(value)\n",
+        "    def count(self, value):\n"
+        "        self.calls += 1\n"
+        "        return self.items.count(value)\n",
         "    def count(self, value):\n        return self.items.count(value)\n",
         "self state differs",
     ),

@@ -34,7 +34,7 @@ def normalise(source: str) -> str:
     _strip_docstrings(tree)
     binder = _Binder()
     binder.visit(tree)
-    binder.rename(_prefix(tree))
+    binder.rename()
     return ast.dump(tree, annotate_fields=False, include_attributes=False)
 
 
@@ -57,16 +57,6 @@ def _strip_docstrings(tree: ast.Module) -> None:
                 and isinstance(first.value.value, str)
             ):
                 node.body = body[1:] or [ast.Pass()]
-
-
-def _prefix(tree: ast.Module) -> str:
-    """A prefix for canonical names that no name in the module starts with."""
-    taken = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-    taken |= {n.arg for n in ast.walk(tree) if isinstance(n, ast.arg)}
-    prefix = "_v"
-    while any(name.startswith(prefix) for name in taken):
-        prefix = "_" + prefix
-    return prefix
 
 
 class _Scope:
@@ -105,22 +95,29 @@ class _Binder(ast.NodeVisitor):
 
     def __init__(self) -> None:
         self.scope = _Scope("module", None)
-        self.seen: list[tuple[ast.Name | ast.ExceptHandler, _Scope]] = []
+        self.seen: list[tuple[ast.Name | ast.ExceptHandler | ast.Nonlocal, _Scope]] = []
 
-    def rename(self, prefix: str) -> None:
-        """Rename every occurrence of a renamable local variable, in order of appearance."""
+    def rename(self) -> None:
+        """Rename every occurrence of a renamable local variable, in order of appearance.
+
+        The new names (``<0>``, ``<1>``, ...) are not identifiers, so they cannot collide
+        with a name of the source; the tree is only dumped, never compiled.
+        """
         canonical: dict[tuple[int, str], str] = {}
-        for node, scope in self.seen:
-            name = node.id if isinstance(node, ast.Name) else node.name
-            assert name is not None
+
+        def new_name(name: str, scope: _Scope) -> str:
             owner = scope.owner(name)
             if owner is None or owner.observed or name in owner.pinned:
-                continue
-            new = canonical.setdefault((id(owner), name), f"{prefix}{len(canonical)}")
+                return name
+            return canonical.setdefault((id(owner), name), f"<{len(canonical)}>")
+
+        for node, scope in self.seen:
             if isinstance(node, ast.Name):
-                node.id = new
-            else:
-                node.name = new
+                node.id = new_name(node.id, scope)
+            elif isinstance(node, ast.Nonlocal):
+                node.names = [new_name(name, scope) for name in node.names]
+            elif node.name is not None:
+                node.name = new_name(node.name, scope)
 
     def _enter(self, kind: str) -> _Scope:
         self.scope = _Scope(kind, self.scope)
@@ -210,6 +207,7 @@ class _Binder(ast.NodeVisitor):
 
     def visit_Nonlocal(self, node: ast.Nonlocal) -> None:
         self.scope.nonlocals.update(node.names)
+        self.seen.append((node, self.scope))
 
     def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
         if node.name is not None:
