@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from pytest_codeflash.errors import CandidateError
+from pytest_codeflash.codeblocks import CodeBlock, parse_blocks, render_blocks
+from pytest_codeflash.errors import CandidateError, InterfaceChange
 from pytest_codeflash.models import TargetFunction
-from pytest_codeflash.replace import changed_functions, merge_candidate
+from pytest_codeflash.replace import (
+    candidate_from_blocks,
+    changed_functions,
+    merge_blocks,
+    merge_candidate,
+    merge_module,
+)
 
 
 def code(text: str) -> str:
@@ -488,3 +496,146 @@ def test_candidate_is_reindented_like_the_original() -> None:
         original, "class A:\n    def f(self):\n        return 3\n", target("A.f")
     )
     assert merged == original.replace("return 1", "return 3")
+
+
+# -- classes other than the target's ------------------------------------------------------------
+
+
+def test_other_classes_merge_member_by_member() -> None:
+    # A fragment with one method of a helper class must not drop the class's other members.
+    fragment = code(
+        """
+        class Base:
+            def helper(self):
+                return 2
+
+
+        class Shape(Base):
+            def area(self, scale=1):
+                return self.helper() * scale
+        """
+    )
+    merged = merge_candidate(CLASS_MODULE, fragment, target("Shape.area", is_method=True))
+    assert "class Base:\n    pass\n\n    def helper(self):\n        return 2\n" in merged
+    assert "def perimeter(self):" in merged
+
+
+def test_a_helper_class_may_change_its_bases() -> None:
+    original = "class Helper:\n    x = 1\n\n\ndef f():\n    return Helper.x\n"
+    fragment = "class Helper(object):\n    y = 2\n\n\ndef f():\n    return Helper.y\n"
+    merged = merge_candidate(original, fragment, target("f"))
+    assert merged.startswith("class Helper(object):\n    x = 1\n    y = 2\n")
+
+
+def test_a_conditionally_imported_name_is_not_imported_again() -> None:
+    original = "try:\n    import ujson as json\nexcept ImportError:\n    import json\n\n\ndef f(x):\n    return json.dumps(x)\n"
+    fragment = "import json\n\n\ndef f(x):\n    return json.dumps(x, indent=None)\n"
+    merged = merge_candidate(original, fragment, target("f"))
+    assert merged == original.replace("json.dumps(x)", "json.dumps(x, indent=None)")
+
+
+# -- markdown blocks and several files ---------------------------------------------------------
+
+
+def test_parse_blocks() -> None:
+    text = (
+        "Here is the faster version.\n\n"
+        "```python:src/pkg/mod.py\ndef f():\n    return 1\n```\n\n"
+        "```text\nnot code\n```\n"
+        "```python:./src\\pkg\\util.py\n\n```\n"
+        "```py\nx = 1\n```\n"
+    )
+    assert parse_blocks(text) == [
+        CodeBlock("src/pkg/mod.py", "def f():\n    return 1\n"),
+        CodeBlock("src/pkg/util.py", ""),
+        CodeBlock(None, "x = 1\n"),
+    ]
+    assert parse_blocks("def f():\r\n    pass\r\n") == [CodeBlock(None, "def f():\n    pass\n")]
+    block = CodeBlock("a.py", "x = 1\n")
+    assert parse_blocks(render_blocks([block, block])) == [block, block]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("```python:a.py\nx = 1\n", "opened at line 1 that is never closed"),
+        ("```text\nhello\n```\n", "has code blocks but none in Python"),
+    ],
+)
+def test_bad_markdown(text: str, message: str) -> None:
+    with pytest.raises(CandidateError, match=message):
+        parse_blocks(text)
+
+
+@pytest.fixture
+def src_project(tmp_path: Path) -> tuple[Path, TargetFunction]:
+    package = tmp_path / "proj" / "src" / "pkg"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "mod.py").write_text(ORIGINAL)
+    (package / "util.py").write_text(CLASS_MODULE)
+    spec = TargetFunction(
+        module="pkg.mod", qualname="unique_in_order", file=package / "mod.py", lineno=1
+    )
+    return tmp_path / "proj", spec
+
+
+FAST = "def unique_in_order(items, key=None):\n    return list(dict.fromkeys(items))\n"
+
+
+def test_merge_blocks_bare_and_module_root_relative(src_project: tuple[Path, TargetFunction]) -> None:
+    root, spec = src_project
+    mod = (root / "src/pkg/mod.py").resolve()
+    assert list(merge_blocks(FAST, spec, root)) == [mod]
+    tagged = render_blocks([CodeBlock("pkg/mod.py", FAST)])  # relative to src/, not the root
+    assert list(merge_blocks(tagged, spec, root)) == [mod]
+    assert merge_blocks([CodeBlock(None, FAST)], spec, root) == merge_blocks(FAST, spec, root)
+
+
+def test_merge_blocks_into_a_helper_module(src_project: tuple[Path, TargetFunction]) -> None:
+    root, spec = src_project
+    helper = "class Shape(Base):\n    def perimeter(self):\n        return self.size << 2\n"
+    text = render_blocks([CodeBlock("src/pkg/mod.py", FAST), CodeBlock("src/pkg/util.py", helper)])
+    merged = merge_blocks(text, spec, root)
+    util = merged[(root / "src/pkg/util.py").resolve()]
+    assert util == CLASS_MODULE.replace("return 4 * self.size", "return self.size << 2")
+    candidate = candidate_from_blocks("c", text, spec, root, source="llm", explanation="why")
+    assert candidate.module_source == merged[(root / "src/pkg/mod.py").resolve()]
+    assert [(c.path, c.module) for c in candidate.other_files] == [("src/pkg/util.py", "pkg.util")]
+    assert candidate.other_files[0].merged == util
+    assert candidate.other_files[0].original == CLASS_MODULE
+
+
+@pytest.mark.parametrize(
+    ("blocks", "message"),
+    [
+        ([("src/pkg/util.py", "X = 1\n")], "has no code block for src/pkg/mod.py"),
+        ([("src/pkg/mod.py", FAST), ("src/pkg/mod.py", FAST)], "two code blocks for src/pkg/mod.py"),
+        ([(None, FAST), ("../outside.py", "X = 1\n")], "'../outside.py', which is not a Python"),
+        ([(None, FAST), ("src/pkg/new.py", "X = 1\n")], "'src/pkg/new.py', which is not a Python"),
+        ([(None, FAST), ("src/pkg/util.py", "def (")], "its block for src/pkg/util.py: syntax"),
+    ],
+)
+def test_merge_blocks_errors(
+    src_project: tuple[Path, TargetFunction], blocks: list[tuple[str | None, str]], message: str
+) -> None:
+    root, spec = src_project
+    (root.parent / "outside.py").write_text("X = 0\n")
+    with pytest.raises(CandidateError, match=re.escape(message)):
+        merge_blocks([CodeBlock(path, text) for path, text in blocks], spec, root)
+
+
+def test_interface_change_in_blocks_is_a_rejection(src_project: tuple[Path, TargetFunction]) -> None:
+    root, spec = src_project
+    changed = "def unique_in_order(items):\n    return list(dict.fromkeys(items))\n"
+    with pytest.raises(InterfaceChange):
+        merge_blocks(changed, spec, root)
+    candidate = candidate_from_blocks("c", changed, spec, root, source="llm")
+    assert candidate.rejection is not None
+    assert candidate.rejection.startswith("signature change: the candidate changes the signature")
+
+
+def test_merge_module_appends_new_helpers() -> None:
+    original = "import os\n\n\ndef a():\n    return os.sep\n"
+    merged = merge_module(original, "import sys\n\n\ndef b():\n    return sys.argv\n", Path("m.py"))
+    assert merged == "import os\nimport sys\n\n\ndef a():\n    return os.sep\n\n\ndef b():\n    return sys.argv\n"

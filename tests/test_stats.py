@@ -174,7 +174,7 @@ def test_resampled_statistic_matches_the_expanded_sample(samples: list[float], s
     # resample; it must agree with computing the statistic on the resample itself.
     counts = stats._multiplicities(len(samples), random.Random(seed))
     expanded = [x for x, n in zip(samples, counts, strict=True) for _ in range(n)]
-    side, _ = stats._pair(samples, samples)
+    side, _ = stats._sides(samples, samples)
     assert side.low(counts) == pytest.approx(low_statistic(expanded), rel=1e-12, abs=1e-9)
 
 

@@ -291,8 +291,14 @@ def _end_aliases(
 def _new_imports(
     body: Sequence[Statement], candidate: Sequence[Statement]
 ) -> tuple[list[Statement], list[Statement]]:
-    """The candidate's imports of names the original does not import: (futures, others)."""
+    """The candidate's imports of names the original does not bind: (futures, others).
+
+    A name the original binds otherwise (a conditional import, an assignment, a definition)
+    is not imported again: that would change what it refers to.
+    """
     seen = {key for node in body for small in imports_of(node) for _, key in _import_keys(small)}
+    seen |= {name for node in body for name in bindings(node)}
+    seen |= {f"import {name}" for name in seen}  # `import json` binds json
     futures: list[Statement] = []
     others: list[Statement] = []
     for node in candidate:

@@ -205,10 +205,10 @@ def _default_tops(
     test_paths = _test_paths(test_args, invocation_dir)
     wanted = imported_names(_test_files(test_paths, root))
     # Tests inside a package (pkg/tests/) or doctests: the package holding them is wanted too.
-    holding = {e for es in tops.values() for e in es if any(e in p.parents for p in test_paths)}
-    chosen = {
-        r: [e for e in es if _stem(e) in wanted or e in holding] for r, es in tops.items()
+    holding = {
+        e for es in tops.values() for e in es if any(e == p or e in p.parents for p in test_paths)
     }
+    chosen = {r: [e for e in es if _stem(e) in wanted or e in holding] for r, es in tops.items()}
     if not any(chosen.values()):
         return tops
     return chosen
@@ -357,7 +357,9 @@ def _scan_cached(source: SourceFile, root: Path, cached: dict[str, Any]) -> dict
     try:
         text = source.path.read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError) as err:
-        return _entry(source, stat.st_mtime_ns, stat.st_size, [], [_file_skip(source, root, str(err))])
+        return _entry(
+            source, stat.st_mtime_ns, stat.st_size, [], [_file_skip(source, root, str(err))]
+        )
     functions, skipped = scan_source(text, source.module, source.path, rel)
     return _entry(
         source,

@@ -30,6 +30,14 @@ _ABSTRACT = {"abstractmethod", "abstractclassmethod", "abstractstaticmethod"}
 _CONTEXT = {"contextmanager", "asynccontextmanager"}
 _BLOCKS = (cst.If, cst.For, cst.While, cst.With, cst.Try, cst.TryStar, cst.Match)
 _SUITE_FIELDS = ("body", "orelse", "handlers", "finalbody", "cases")
+_HAS_SUITES = (
+    cst.BaseCompoundStatement,
+    cst.Else,
+    cst.Finally,
+    cst.ExceptHandler,
+    cst.ExceptStarHandler,
+    cst.MatchCase,
+)
 
 
 @dataclass(frozen=True)
@@ -58,7 +66,7 @@ class _Scan:
         A class's code is not generated as a whole (its members are, one by one): it stands
         in as its header plus ``pass``, and only its line count is used.
         """
-        pairs = []
+        pairs: list[tuple[cst.CSTNode, str]] = []
         for statement in statements:
             if isinstance(statement, cst.ClassDef) and isinstance(
                 statement.body, cst.IndentedBlock
@@ -71,7 +79,9 @@ class _Scan:
     def skip(self, qualname: str, line: int, reason: str) -> None:
         self.skipped.append(Skip(f"{self.module_name}.{qualname}", f"{self.rel}:{line}", reason))
 
-    def body(self, statements: list[tuple[cst.CSTNode, str]], line: int, owner: _Owner | None) -> int:
+    def body(
+        self, statements: list[tuple[cst.CSTNode, str]], line: int, owner: _Owner | None
+    ) -> int:
         """Scan a module or class body whose first statement starts at ``line``; its end+1."""
         prefix = f"{owner.qualname}." if owner else ""
         for statement, code in statements:
@@ -209,15 +219,13 @@ def _statements(suite: cst.CSTNode) -> Iterator[cst.CSTNode]:
     stack: list[cst.CSTNode] = [suite]
     while stack:
         current = stack.pop()
-        if isinstance(current, (cst.IndentedBlock, cst.SimpleStatementSuite)):
-            stack.extend(current.body)
-        elif isinstance(current, cst.SimpleStatementLine):
+        if isinstance(
+            current, (cst.IndentedBlock, cst.SimpleStatementSuite, cst.SimpleStatementLine)
+        ):
             stack.extend(current.body)
         elif isinstance(current, (cst.FunctionDef, cst.ClassDef)):
             yield current
-        elif isinstance(current, cst.BaseCompoundStatement) or isinstance(
-            current, (cst.Else, cst.Finally, cst.ExceptHandler, cst.ExceptStarHandler, cst.MatchCase)
-        ):
+        elif isinstance(current, _HAS_SUITES):
             for name in _SUITE_FIELDS:
                 value = getattr(current, name, None)
                 if isinstance(value, (list, tuple)):

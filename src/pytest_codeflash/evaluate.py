@@ -41,6 +41,7 @@ class Evaluation:
         self.progress = progress
         self.rel_file = _relative(target, settings)
         self.coverage: dict[str, Any] | None = None
+        self._candidates: list[Candidate] = []
 
     def run(self, candidates: Sequence[Candidate]) -> FunctionResult:
         name = self.target.qualified_name
@@ -75,9 +76,14 @@ class Evaluation:
         return self._summarise(results, baseline, unstable, int(calls["compared"]))
 
     # -- per candidate --------------------------------------------------------------------
+    @property
+    def _diff_sizes(self) -> dict[str, int]:
+        return {c.id: diff_size(self.original_source, c.module_source) for c in self._candidates}
+
     def _evaluate_all(
         self, candidates: Sequence[Candidate], baseline: ChildRun
     ) -> list[CandidateResult]:
+        self._candidates = list(candidates)
         seen: dict[str, CandidateResult] = {}
         original_key = normalise(self.original_source)  # docstrings, local names aside
         results = []
@@ -174,7 +180,7 @@ class Evaluation:
                 else "no candidates to evaluate"
             )
             return self._result("not_optimized", reason, results, baseline_ns, unstable, compared)
-        best = max(accepted, key=lambda r: (r.speedup_ci or (0.0, 0.0))[0])
+        best = select_best(accepted, self._diff_sizes)
         reason = f"{best.id} is {best.speedup:.2f}x faster with identical behaviour"
         return self._result(
             "optimized", reason, results, baseline_ns, unstable, compared, best=best
@@ -208,6 +214,32 @@ class Evaluation:
             unstable=unstable or [],
             coverage=self.coverage,
         )
+
+
+def select_best(accepted: Sequence[CandidateResult], diff_sizes: dict[str, int]) -> CandidateResult:
+    """The fastest by the lower bound of its interval; within noise, the smallest change.
+
+    Candidates whose intervals overlap the leader's cannot be told apart by speed, so the one
+    that changes the fewest lines wins among them.
+    """
+
+    def low(result: CandidateResult) -> float:
+        return (result.speedup_ci or (0.0, 0.0))[0]
+
+    leader = max(accepted, key=low)
+    tied = [r for r in accepted if (r.speedup_ci or (0.0, 0.0))[1] >= low(leader)]
+    return min(tied, key=lambda r: (diff_sizes.get(r.id, 0), -low(r)))
+
+
+def diff_size(original: str, candidate: str) -> int:
+    """How many lines differ between two module sources."""
+    import difflib
+
+    return sum(
+        1
+        for line in difflib.unified_diff(original.splitlines(), candidate.splitlines(), n=0)
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    )
 
 
 def judge(candidate: Candidate, run: ChildRun, target: TargetFunction) -> CandidateResult:

@@ -75,6 +75,18 @@ def _render_function(
         f"[{accepted}/{tried} candidates accepted] - {result.reason}",
         **markup,
     )
+    if result.unstable:
+        terminal.write_line(
+            "    unstable (differs between two runs of the original, so not compared): "
+            + ", ".join(result.unstable)
+        )
+    coverage = result.coverage or {}
+    if verbosity > 0 and coverage.get("lines"):
+        (ran, lines), (taken, branches) = coverage["lines"], coverage.get("branches", (0, 0))
+        terminal.write_line(
+            f"    verification inputs ran {ran}/{lines} lines and {taken}/{branches} "
+            "branches of the original"
+        )
     for candidate in result.candidates:
         if candidate.verdict == "accepted" or verbosity > 0:
             same = f", duplicate of {candidate.duplicate_of}" if candidate.duplicate_of else ""

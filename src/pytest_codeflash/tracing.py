@@ -1,145 +1,413 @@
-"""Watch the user's own test run: which tests call each target, and how often.
+"""Profile the user's own test run: per traced function, its calls, times, tests and inputs.
 
-Python 3.12+ uses ``sys.monitoring`` with local events on the targets' code objects only, so
-the rest of the program runs at full speed; older versions use ``sys.setprofile`` with a
-filter on the code object.  A target's code object is looked up lazily, once its module has
-been imported by collection or by a test.  Stdlib only: this runs in every traced test.
+For each traced function it records the number of calls; own and total wall time (own
+excludes time spent in other traced functions, total counts a recursive function once); CPU
+time, measured with the thread's CPU clock on a sample of calls (every call of slow
+functions, fewer of fast ones, so that the clock costs at most ~5 % of the function's time)
+and scaled; the node ids of the tests during which it ran, directly or through other code;
+and a bounded, uniform (reservoir) sample of its inputs, each ``pickle.dumps(((args...),
+{kwargs}))`` (``self``/``cls`` first for methods) as ``runner/calls.py:load_args`` reads it;
+inputs that cannot be pickled are counted in ``samples_skipped``.
+
+Python 3.12+ uses ``sys.monitoring`` with local events (start, resume, return, yield) on the
+traced code objects only, so other code runs at full speed; unwinding and ``throw()`` are
+global events, filtered by code object.  Older versions use ``sys.setprofile`` with the same
+filter.  Each thread keeps its own stack of active calls.  A function's code object is looked
+up once its module has been imported, and must come from the discovered file.  Standard
+library only: this runs inside every traced test.
 """
 
 from __future__ import annotations
 
-import contextlib
+import base64
 import inspect
+import os
+import random
 import sys
 import threading
+import time
 import types
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .tracing_support import (
+    arguments,
+    bounded_dumps,
+    code_of,
+    merge_samples,
+    reservoir_skip,
+    start_offset,
+)
+
 _TOOL_NAME = "pytest-codeflash"
+MAX_SAMPLE_BYTES = 1 << 20  # one pickled input
+MAX_FUNCTION_SAMPLE_BYTES = 8 << 20  # all inputs of one function
+MAX_TOTAL_SAMPLE_BYTES = 256 << 20  # all inputs of the run, in one process
+CPU_CLOCK_SHARE = 0.05  # at most this share of a function's time goes to reading the CPU clock
+_RESUMABLE = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
+_RESOLVE_ATTEMPTS = 3
 
 
-@dataclass
+@dataclass(eq=False, slots=True)
 class TargetTrace:
-    """What the test run showed about one target."""
+    """What the test run showed about one function (times in nanoseconds)."""
 
     module: str
     qualname: str
+    file: str | None = None
     code: types.CodeType | None = None
     calls: int = 0
+    own_ns: int = 0
+    total_ns: int = 0
+    cpu_ns: int = 0  # CPU time of the calls whose CPU time was measured ...
+    cpu_wall_ns: int = 0  # ... and their wall time
+    cpu_probes: int = 0
     tests: set[str] = field(default_factory=set)
+    samples: list[bytes] = field(default_factory=list)
+    samples_skipped: int = 0
+    # bookkeeping of the hot path
+    depth: int = 0
+    last_test: str = ""
+    next_sample: int = 1
+    resumable: bool = False
+    start_offset: int = -1
+    attempts: int = 0
+
+    @property
+    def cpu_ratio(self) -> float:
+        return min(1.0, self.cpu_ns / self.cpu_wall_ns) if self.cpu_wall_ns else 0.0
+
+    @property
+    def own_cpu_ns(self) -> int:
+        return int(self.own_ns * self.cpu_ratio)
+
+    @property
+    def total_cpu_ns(self) -> int:
+        return int(self.total_ns * self.cpu_ratio)
 
 
 class Tracer:
-    """Record calls of the given targets and attribute them to the running test."""
+    """Trace the given functions during the test run, attributing calls to the running test.
 
-    def __init__(self, targets: Iterable[tuple[str, str]]) -> None:
-        self.traces = {f"{m}.{q}": TargetTrace(m, q) for m, q in targets}
+    :param targets: ``(module, qualname)`` pairs.
+    :param files: qualified name -> the file the function must come from (checked when
+        its code object is looked up), for the functions whose file is known.
+    :param max_samples: inputs kept per function.
+    """
+
+    def __init__(
+        self,
+        targets: Iterable[tuple[str, str]],
+        *,
+        files: Mapping[str, os.PathLike[str] | str] | None = None,
+        max_samples: int = 64,
+        seed: int = 0,
+    ) -> None:
+        files = files or {}
+        self.traces: dict[str, TargetTrace] = {}
+        self._pending: dict[str, list[TargetTrace]] = {}
+        for module, qualname in targets:
+            name = f"{module}.{qualname}"
+            path = files.get(name)
+            trace = TargetTrace(module, qualname, os.path.realpath(path) if path else None)
+            self.traces[name] = trace
+            self._pending.setdefault(module, []).append(trace)
         self.current_test = ""
+        self.max_samples = max_samples
         self._by_code: dict[types.CodeType, TargetTrace] = {}
+        self._stacks: dict[int, list[list[Any]]] = {}
+        self._rng = random.Random(seed)
+        self._sample_bytes = 0
         self._tool: int | None = None
         self._active = False
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
+        """Start recording (idempotent)."""
+        if self._active:
+            return
         self._active = True
-        if hasattr(sys, "monitoring"):
-            self._start_monitoring()
-        else:
-            sys.setprofile(self._profile)
-            threading.setprofile(self._profile)
+        budget = _cpu_clock_budget()
+        if sys.version_info >= (3, 12) and _start_monitoring(self, *_handlers(self, budget, 1)):
+            return
+        profile = _profile_function(*_handlers(self, budget, 2), self._by_code)
+        sys.setprofile(profile)
+        threading.setprofile(profile)
 
     def stop(self) -> None:
+        """Stop recording; calls still running in other threads are no longer seen."""
         if not self._active:
             return
         self._active = False
         if self._tool is not None:
-            monitoring = sys.monitoring  # type: ignore[attr-defined]
-            for code in self._by_code:
-                monitoring.set_local_events(self._tool, code, 0)
-            monitoring.register_callback(self._tool, monitoring.events.PY_START, None)
-            monitoring.free_tool_id(self._tool)
+            _stop_monitoring(self._tool, self._by_code)
             self._tool = None
         else:
             sys.setprofile(None)
             threading.setprofile(None)  # type: ignore[arg-type]
+        self._by_code.clear()  # threads that still call our hooks find nothing to record
+        self._stacks.clear()
 
     def refresh(self) -> None:
-        """Find code objects of targets whose module has been imported since the last look."""
-        for trace in self.traces.values():
-            if trace.code is not None or trace.module not in sys.modules:
-                continue
-            code = _code_of(sys.modules[trace.module], trace.qualname)
-            if code is None:
-                continue
-            trace.code = code
-            self._by_code[code] = trace
-            if self._tool is not None:
-                monitoring = sys.monitoring  # type: ignore[attr-defined]
-                monitoring.set_local_events(self._tool, code, monitoring.events.PY_START)
+        """Look up the code objects of functions whose module has been imported meanwhile."""
+        for module_name in [m for m in self._pending if m in sys.modules]:
+            module = sys.modules[module_name]
+            waiting = [t for t in self._pending[module_name] if not self._resolve(t, module)]
+            if waiting:
+                self._pending[module_name] = waiting
+            else:
+                del self._pending[module_name]
 
-    # -- event sources --------------------------------------------------------------------
-    def _start_monitoring(self) -> None:
-        monitoring = sys.monitoring  # type: ignore[attr-defined]
-        for tool in range(5, 0, -1):  # ids 0-5 are free for tools; leave 0 to debuggers
-            if monitoring.get_tool(tool) is None:
-                monitoring.use_tool_id(tool, _TOOL_NAME)
-                self._tool = tool
-                break
+    def _resolve(self, trace: TargetTrace, module: types.ModuleType) -> bool:
+        """Bind ``trace`` to its code object; ``True`` when done (found or given up)."""
+        trace.attempts += 1
+        code = code_of(module, trace.qualname, trace.file)
+        if code is None or code in self._by_code:
+            return code is not None or trace.attempts >= _RESOLVE_ATTEMPTS
+        trace.code = code
+        trace.resumable = bool(code.co_flags & _RESUMABLE)
+        trace.start_offset = start_offset(code)
+        self._by_code[code] = trace
+        if self._tool is not None:
+            monitoring = sys.monitoring  # type: ignore[attr-defined]
+            monitoring.set_local_events(self._tool, code, _local_events())
+        return True
+
+    # -- inputs ---------------------------------------------------------------------------
+    def sample(self, trace: TargetTrace, frame: types.FrameType) -> None:
+        """Maybe keep the inputs of the call that ``frame`` just started.
+
+        Until ``max_samples`` different inputs are kept, calls are tried at a rate that falls
+        slowly with the number of calls (repeated inputs do not fill the sample); after that,
+        a call replaces a random kept input with probability ``max_samples / calls``, with
+        geometric skips in between (reservoir sampling).  Either way the pickling cost grows
+        with the logarithm of the number of calls.
+        """
+        began = time.perf_counter_ns()
+        k, calls = self.max_samples, trace.calls
+        if len(trace.samples) < k:
+            slot = -1
+            trace.next_sample = calls + 1 + calls // (4 * k)
         else:
-            sys.setprofile(self._profile)
-            threading.setprofile(self._profile)
+            slot = self._rng.randrange(k)
+            trace.next_sample = calls + 1 + reservoir_skip(self._rng, k / calls)
+        self._keep(trace, frame, slot)
+        stack = self._stacks.get(threading.get_ident())
+        if stack:  # the caller's own time does not include the pickling
+            stack[-1][3] += time.perf_counter_ns() - began
+
+    def _keep(self, trace: TargetTrace, frame: types.FrameType, slot: int) -> None:
+        held = sum(len(s) for s in trace.samples)
+        budget = min(MAX_SAMPLE_BYTES, MAX_FUNCTION_SAMPLE_BYTES - held)
+        budget = min(budget, MAX_TOTAL_SAMPLE_BYTES - self._sample_bytes)
+        try:
+            data = bounded_dumps(arguments(frame), budget)
+        except Exception:  # unpicklable, too large, or a failing __reduce__
+            trace.samples_skipped += 1
             return
-        monitoring.register_callback(tool, monitoring.events.PY_START, self._on_start)
-
-    def _on_start(self, code: types.CodeType, offset: int) -> Any:
-        trace = self._by_code.get(code)
-        if trace is not None:
-            self._hit(trace)
-
-    def _profile(self, frame: types.FrameType, event: str, arg: object) -> None:
-        if event == "call":
-            trace = self._by_code.get(frame.f_code)
-            if trace is not None:
-                self._hit(trace)
-
-    def _hit(self, trace: TargetTrace) -> None:
-        trace.calls += 1
-        if self.current_test:
-            trace.tests.add(self.current_test)
+        if data in trace.samples:
+            return
+        if 0 <= slot < len(trace.samples):
+            self._sample_bytes -= len(trace.samples[slot])
+            trace.samples[slot] = data
+        else:
+            trace.samples.append(data)
+        self._sample_bytes += len(data)
 
     # -- results --------------------------------------------------------------------------
     def export(self) -> dict[str, dict[str, Any]]:
-        """Plain data, for the report and for xdist workers to send to the controller."""
+        """Plain JSON-safe data (inputs in base64), for xdist workers to send to the controller."""
         return {
-            name: {"calls": t.calls, "tests": sorted(t.tests), "found": t.code is not None}
+            name: {
+                "module": t.module,
+                "qualname": t.qualname,
+                "found": t.code is not None,
+                "calls": t.calls,
+                "own_ns": t.own_ns,
+                "total_ns": t.total_ns,
+                "cpu_ns": t.cpu_ns,
+                "cpu_wall_ns": t.cpu_wall_ns,
+                "tests": sorted(t.tests),
+                "samples": [base64.b64encode(s).decode("ascii") for s in t.samples],
+                "samples_skipped": t.samples_skipped,
+            }
             for name, t in self.traces.items()
+            if t.calls or t.code is not None
         }
 
-    def merge(self, data: dict[str, dict[str, Any]]) -> None:
+    def merge(self, data: Mapping[str, Mapping[str, Any]]) -> None:
         """Add what another process (an xdist worker) recorded."""
         for name, item in data.items():
             trace = self.traces.get(name)
             if trace is None:
-                continue
-            trace.calls += int(item.get("calls", 0))
+                module, _, qualname = name.rpartition(".")
+                trace = TargetTrace(
+                    str(item.get("module", module)), str(item.get("qualname", qualname))
+                )
+                self.traces[name] = trace
+            theirs = [base64.b64decode(s) for s in item.get("samples", ())]
+            trace.samples = merge_samples(
+                trace.samples, trace.calls, theirs, int(item.get("calls", 0)), self.max_samples
+            )
+            for key in ("calls", "own_ns", "total_ns", "cpu_ns", "cpu_wall_ns", "samples_skipped"):
+                setattr(trace, key, getattr(trace, key) + int(item.get(key, 0)))
             trace.tests.update(item.get("tests", ()))
 
 
-def _code_of(module: types.ModuleType, qualname: str) -> types.CodeType | None:
-    """The code object of ``qualname`` in ``module``, looking through decorators."""
-    owner: Any = module
-    parts = qualname.split(".")
-    try:
-        for part in parts[:-1]:
-            owner = getattr(owner, part)
-        raw = inspect.getattr_static(owner, parts[-1])
-    except AttributeError:
+# -- the hot path ------------------------------------------------------------------------------
+
+
+def _handlers(tracer: Tracer, cpu_budget: int, frame_depth: int) -> tuple[Any, Any, Any]:
+    """The event handlers, ``sys.monitoring`` style: a call starts, resumes, or leaves.
+
+    Closures over local names with their bodies inlined, since they run for every call of
+    every traced function.  A stack entry is ``[trace, wall start, CPU start or -1, wall time
+    of traced callees]``.  ``frame_depth`` is how far up the started frame is from
+    ``on_start`` (1 when called by ``sys.monitoring``, 2 from the profile function).
+    """
+    stacks, lookup = tracer._stacks, tracer._by_code.get
+    get_ident, wall, cpu, getframe = (
+        threading.get_ident,
+        time.perf_counter_ns,
+        time.thread_time_ns,
+        sys._getframe,
+    )
+    free = 4 * cpu_budget  # the first calls of every function are measured
+    disable = getattr(getattr(sys, "monitoring", None), "DISABLE", None)
+
+    def on_start(code: types.CodeType, offset: int) -> Any:
+        trace = lookup(code)
+        if trace is None:
+            return disable
+        trace.calls += 1
+        test = tracer.current_test
+        if test is not trace.last_test:
+            trace.last_test = test
+            if test:
+                trace.tests.add(test)
+        if trace.calls >= trace.next_sample:
+            tracer.sample(trace, getframe(frame_depth))
+        stack = stacks.get(get_ident())
+        if stack is None:
+            stack = stacks[get_ident()] = []
+        trace.depth += 1
+        if trace.cpu_probes * cpu_budget <= trace.total_ns + free:
+            stack.append([trace, wall(), cpu(), 0])
+        else:
+            stack.append([trace, wall(), -1, 0])
         return None
-    if isinstance(raw, (staticmethod, classmethod)):
-        raw = raw.__func__
-    with contextlib.suppress(ValueError):
-        raw = inspect.unwrap(raw)
-    code = getattr(raw, "__code__", None)
-    return code if isinstance(code, types.CodeType) else None
+
+    def on_resume(code: types.CodeType, offset: int, *exception: object) -> None:
+        trace = lookup(code)
+        if trace is None:
+            return
+        stack = stacks.get(get_ident())
+        if stack is None:
+            stack = stacks[get_ident()] = []
+        trace.depth += 1
+        if trace.cpu_probes * cpu_budget <= trace.total_ns + free:
+            stack.append([trace, wall(), cpu(), 0])
+        else:
+            stack.append([trace, wall(), -1, 0])
+
+    def on_leave(code: types.CodeType, offset: int, value: object) -> None:
+        trace = lookup(code)
+        if trace is None:
+            return
+        stack = stacks.get(get_ident())
+        if not stack:
+            return
+        if stack[-1][0] is not trace:  # left by an exception we did not see, or never entered
+            if not any(entry[0] is trace for entry in stack):
+                return
+            while stack[-1][0] is not trace:
+                inner = stack[-1][0]
+                on_leave(inner.code, offset, value) if inner.code else stack.pop()
+        entry = stack.pop()
+        elapsed = wall() - entry[1]
+        trace.own_ns += elapsed - entry[3]
+        trace.depth -= 1
+        if not trace.depth:
+            trace.total_ns += elapsed
+        if entry[2] >= 0:
+            trace.cpu_ns += cpu() - entry[2]
+            trace.cpu_wall_ns += elapsed
+            trace.cpu_probes += 1
+        if stack:
+            stack[-1][3] += elapsed
+
+    return on_start, on_resume, on_leave
+
+
+def _profile_function(
+    on_start: Any, on_resume: Any, on_leave: Any, by_code: dict[types.CodeType, TargetTrace]
+) -> Any:
+    """The ``sys.setprofile`` hook: one dict lookup for code that is not traced."""
+    lookup = by_code.get
+
+    def profile(frame: types.FrameType, event: str, arg: object) -> None:
+        code = frame.f_code
+        trace = lookup(code)
+        if trace is None:
+            return
+        if event == "call":
+            if trace.resumable and frame.f_lasti > trace.start_offset:
+                on_resume(code, 0)
+            else:
+                on_start(code, 0)
+        elif event == "return":
+            on_leave(code, 0, arg)
+
+    return profile
+
+
+def _local_events() -> int:
+    events = sys.monitoring.events  # type: ignore[attr-defined]
+    return int(events.PY_START | events.PY_RESUME | events.PY_RETURN | events.PY_YIELD)
+
+
+def _start_monitoring(tracer: Tracer, on_start: Any, on_resume: Any, on_leave: Any) -> bool:
+    monitoring = sys.monitoring  # type: ignore[attr-defined]
+    for tool in range(5, 0, -1):  # ids 0-5 are free for tools; leave 0 to debuggers
+        if monitoring.get_tool(tool) is None:
+            monitoring.use_tool_id(tool, _TOOL_NAME)
+            break
+    else:
+        return False
+    events = monitoring.events
+    callbacks = {
+        events.PY_START: on_start,
+        events.PY_RESUME: on_resume,
+        events.PY_THROW: on_resume,
+        events.PY_RETURN: on_leave,
+        events.PY_YIELD: on_leave,
+        events.PY_UNWIND: on_leave,
+    }
+    for event, callback in callbacks.items():
+        monitoring.register_callback(tool, event, callback)
+    # Unwinding and throw() cannot be local events: they are filtered by code object.
+    monitoring.set_events(tool, events.PY_UNWIND | events.PY_THROW)
+    tracer._tool = tool
+    for code in tracer._by_code:
+        monitoring.set_local_events(tool, code, _local_events())
+    return True
+
+
+def _stop_monitoring(tool: int, codes: Iterable[types.CodeType]) -> None:
+    monitoring = sys.monitoring  # type: ignore[attr-defined]
+    monitoring.set_events(tool, 0)
+    for code in codes:
+        monitoring.set_local_events(tool, code, 0)
+    for name in ("PY_START", "PY_RESUME", "PY_THROW", "PY_RETURN", "PY_YIELD", "PY_UNWIND"):
+        monitoring.register_callback(tool, getattr(monitoring.events, name), None)
+    monitoring.free_tool_id(tool)
+
+
+def _cpu_clock_budget() -> int:
+    """Nanoseconds of a function's time that pay for one measurement with the CPU clock."""
+    began = time.perf_counter_ns()
+    for _ in range(100):
+        time.thread_time_ns()
+    cost = max(1, (time.perf_counter_ns() - began) // 100)
+    return int(2 * cost / CPU_CLOCK_SHARE)

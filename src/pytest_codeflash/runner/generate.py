@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .calls import Args, load_args
+from .calls import Args, dump_args, load_args
 from .differential import Differential
 
 MAX_LIST = 64
@@ -49,10 +49,17 @@ def generate_and_compare(
             captured.append(load_args(data, name, module))
         except Exception:
             continue
-    summary: dict[str, Any] = {"examples": 0, "skipped_slow": 0, "differences": []}
-    if not captured:
-        return summary
+    summary: dict[str, Any] = {"examples": 0, "skipped_slow": 0, "differences": [], "from": ""}
     strategies = [_args_strategy(args, differential.is_method) for args in captured]
+    summary["from"] = "captured calls"
+    if not strategies:
+        from_annotations = annotation_strategy(differential.original.function,
+                                               differential.is_method)
+        if from_annotations is None:
+            summary["from"] = "nothing: no captured call and no complete type annotations"
+            return summary
+        strategies, summary["from"] = [from_annotations], "type annotations"
+    generated: list[bytes] = summary.setdefault("inputs", [])
     deadline = time.monotonic() + budget_s
     before = len(differential.tally.differences)
 
@@ -71,6 +78,12 @@ def generate_and_compare(
             return
         summary["examples"] += 1
         differential.current_test = "generated input"
+        if not captured and len(generated) < 16:
+            # With no captured call, generated inputs are also what the timing uses.
+            try:
+                generated.append(dump_args(args))
+            except Exception:
+                pass
         try:
             with time_limit(call_limit_s):
                 differential.check(args)
@@ -84,6 +97,34 @@ def generate_and_compare(
         differential.lenient_type_errors = False
     summary["differences"] = differential.tally.differences[before:]
     return summary
+
+
+def annotation_strategy(function: Callable[..., Any], is_method: bool) -> Any:
+    """Arguments built from the parameters' type annotations, or None if any is missing."""
+    import inspect
+    import typing
+
+    from hypothesis import strategies as st
+
+    if is_method:
+        return None  # no instance to call it on
+    try:
+        hints = typing.get_type_hints(function)
+        parameters = list(inspect.signature(function).parameters.values())
+    except Exception:
+        return None
+    positional = []
+    for parameter in parameters:
+        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        if parameter.name not in hints:
+            if parameter.default is parameter.empty:
+                return None
+            continue
+        if parameter.kind is parameter.KEYWORD_ONLY:
+            return None
+        positional.append(st.from_type(hints[parameter.name]))
+    return st.tuples(st.tuples(*positional), st.just({}))
 
 
 class time_limit:

@@ -38,7 +38,7 @@ def verify_inputs(
     """
     sections: dict[str, Any] = {"replay": None, "generated": None}
     sections["replay"], usable = _replay(differential, inputs, progress)
-    if differential.tally.differences or not usable:
+    if differential.tally.differences:
         return sections, usable
     generation = spec.get("generation") or {}
     if generation.get("examples"):
@@ -53,6 +53,8 @@ def verify_inputs(
             budget_s=float(generation.get("budget_s", 5.0)),
             call_limit_s=float(generation.get("call_limit_s", 1.0)),
         )
+        if not usable:
+            usable = sections["generated"].pop("inputs", [])
     return sections, usable
 
 

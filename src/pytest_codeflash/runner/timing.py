@@ -149,6 +149,7 @@ class TimingResult:
     cand: list[list[float]]
     """Per input, per counted round: ns per call of the candidate."""
     decision: Decision
+    """The verdict; its interval is at :data:`CONFIDENCE`, not ``decide``'s default 95 %."""
     loops: list[int]
     """Inner loops per batch, per input (the same for both sides)."""
     elapsed_s: float

@@ -248,7 +248,11 @@ def _apply(module: cst.Module, qualname: str, rewrite: Rewrite) -> cst.Module:
         helpers: list[cst.BaseStatement] = []
         for text in rewrite.helpers:
             statement = cst.parse_statement(text)
-            helpers.append(statement.with_changes(leading_lines=_blank_lines(2 if helpers else 0)))
+            spaced = isinstance(statement, cst.FunctionDef | cst.ClassDef) or (
+                helpers and isinstance(helpers[-1], cst.FunctionDef | cst.ClassDef)
+            )
+            lines = _blank_lines(2 if spaced and helpers else 0)
+            helpers.append(statement.with_changes(leading_lines=lines))
         target = body[anchor]
         lines = list(target.leading_lines)
         helpers[0] = helpers[0].with_changes(leading_lines=lines)

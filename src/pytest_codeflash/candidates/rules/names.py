@@ -218,6 +218,7 @@ class GatherNamesVisitor(cst.CSTVisitor):
         self.calls: list[cst.Call] = []
         self.pure = PURE_BUILTINS | pure  # functions known not to mutate their arguments
         self._nested = 0
+        self._bound: set[cst.Name] = set()  # Name nodes already counted as bindings
 
     @property
     def mutated(self) -> set[str]:
@@ -238,6 +239,7 @@ class GatherNamesVisitor(cst.CSTVisitor):
     # -- bindings ---------------------------------------------------------------------------
     def _store(self, target: cst.BaseExpression) -> None:
         if isinstance(target, cst.Name):
+            self._bound.add(target)
             if not self._nested:
                 self.stores.add(target.value)
         elif isinstance(target, cst.Tuple | cst.List):
@@ -324,8 +326,7 @@ class GatherNamesVisitor(cst.CSTVisitor):
 
     # -- nested scopes ----------------------------------------------------------------------
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        if not self._nested:
-            self.stores.add(node.name.value)
+        self._store(node.name)
         self._nested += 1
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
@@ -363,7 +364,8 @@ class GatherNamesVisitor(cst.CSTVisitor):
 
     # -- reads and calls --------------------------------------------------------------------
     def visit_Name(self, node: cst.Name) -> None:
-        self.loads[node.value] += 1
+        if node not in self._bound:
+            self.loads[node.value] += 1
 
     def visit_Attribute(self, node: cst.Attribute) -> bool:
         node.value.visit(self)  # the attribute's own name is not a variable

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .base import Rule
 from .call_cache import CallCacheRule
+from .comprehension import ComprehensionRule
 from .counter import CounterRule
 from .dict_lookup import DictLookupRule
 from .loop_invariant import LoopInvariantRule
@@ -11,7 +12,9 @@ from .loop_sink import LoopSinkRule
 from .membership import MembershipRule
 from .memoise import MemoiseRule
 from .precompute import PrecomputeRule
+from .regex import RegexRule
 from .seen_set import SeenSetRule
+from .string_join import StringJoinRule
 
 __all__ = ["RULES"]
 
@@ -25,4 +28,7 @@ RULES: tuple[Rule, ...] = (
     CounterRule(),
     LoopInvariantRule(),
     PrecomputeRule(),
+    StringJoinRule(),
+    RegexRule(),
+    ComprehensionRule(),
 )

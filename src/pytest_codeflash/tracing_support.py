@@ -1,0 +1,135 @@
+"""The cold parts of tracing: argument capture, bounded pickling, reservoir arithmetic,
+merging samples from several processes, and finding a function's code object.
+
+Standard library only, like :mod:`.tracing`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import io
+import math
+import os
+import pickle
+import random
+import types
+from collections.abc import Iterator
+from typing import Any
+
+
+def start_offset(code: types.CodeType) -> int:
+    """``f_lasti`` of a fresh frame under ``sys.setprofile``: its first RESUME, or -1."""
+    import dis
+
+    for instruction in dis.get_instructions(code):
+        if instruction.opname == "RESUME":
+            return instruction.offset
+    return -1
+
+
+# -- inputs ------------------------------------------------------------------------------------
+
+
+def arguments(frame: types.FrameType) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The call's ``(args, kwargs)`` from a frame that has just started."""
+    code = frame.f_code
+    names, values = code.co_varnames, frame.f_locals
+    count, keywords = code.co_argcount, code.co_kwonlyargcount
+    args = [values[name] for name in names[:count]]
+    kwargs = {name: values[name] for name in names[count : count + keywords] if name in values}
+    index = count + keywords
+    if code.co_flags & inspect.CO_VARARGS:
+        args.extend(values[names[index]])
+        index += 1
+    if code.co_flags & inspect.CO_VARKEYWORDS:
+        kwargs.update(values[names[index]])
+    return tuple(args), kwargs
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _BoundedBuffer(io.BytesIO):
+    """Stops pickling as soon as the output passes its limit (pickle writes in frames)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def write(self, data: Any) -> int:
+        if self.tell() + len(data) > self.limit:
+            raise _TooLarge
+        return super().write(data)
+
+
+def bounded_dumps(value: Any, limit: int) -> bytes:
+    buffer = _BoundedBuffer(max(0, limit))
+    pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+    return buffer.getvalue()
+
+
+def reservoir_skip(rng: random.Random, chance: float) -> int:
+    """How many calls to pass over before the next one is kept, each kept with ``chance``."""
+    if chance >= 1.0:
+        return 0
+    return int(math.log(1.0 - rng.random()) / math.log1p(-chance))
+
+
+def merge_samples(
+    ours: list[bytes], our_calls: int, theirs: list[bytes], their_calls: int, limit: int
+) -> list[bytes]:
+    """Two uniform samples into one: each side contributes in proportion to its calls."""
+    if len(ours) + len(theirs) <= limit:
+        return list(dict.fromkeys([*ours, *theirs]))
+    total = max(1, our_calls + their_calls)
+    mine = min(len(ours), max(limit - len(theirs), round(limit * our_calls / total)))
+    return list(dict.fromkeys([*ours[:mine], *theirs[: limit - mine]]))
+
+
+# -- finding code objects ----------------------------------------------------------------------
+
+
+def code_of(module: types.ModuleType, qualname: str, file: str | None) -> types.CodeType | None:
+    """The code object of ``qualname`` in ``module``, looking through decorators.
+
+    It must have the function's name (and qualified name, on 3.11+), and come from ``file``
+    when that is given, so that a monkeypatched stand-in or a wrapper is never traced.
+    """
+    owner: Any = module
+    parts = qualname.split(".")
+    try:
+        for part in parts[:-1]:
+            owner = inspect.getattr_static(owner, part)
+        raw = inspect.getattr_static(owner, parts[-1])
+    except AttributeError:
+        return None
+    for function in _functions_in(raw):
+        code: types.CodeType = function.__code__
+        if code.co_name != parts[-1] or getattr(code, "co_qualname", qualname) != qualname:
+            continue
+        if file is None or os.path.realpath(code.co_filename) == file:
+            return code
+    return None
+
+
+def _functions_in(raw: Any) -> Iterator[Any]:
+    """``raw`` and the functions it wraps (``__wrapped__``, ``__func__``, closure cells)."""
+    queue, seen = [raw], 0
+    while queue and seen < 32:
+        current = queue.pop(0)
+        seen += 1
+        if isinstance(current, (staticmethod, classmethod)):
+            queue.append(current.__func__)
+            continue
+        if isinstance(getattr(current, "__code__", None), types.CodeType):
+            yield current
+        for name in ("__wrapped__", "__func__"):
+            with contextlib.suppress(Exception):
+                inner = inspect.getattr_static(current, name)
+                queue.append(inner)
+        for cell in getattr(current, "__closure__", None) or ():
+            with contextlib.suppress(ValueError):
+                if callable(cell.cell_contents):
+                    queue.append(cell.cell_contents)
