@@ -101,3 +101,14 @@ def test_quiet_run_shows_no_progress(listy: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["listy.core.unique (src/listy/core.py): NOT_OPTIMIZED*"])
     # Without -v, rejected candidates are counted but not listed one by one.
     assert "rejected wrong.py" not in result.stdout.str()
+
+
+def test_under_xdist_workers_report_and_controller_optimizes(listy: pytest.Pytester) -> None:
+    result = listy.runpytest_subprocess(
+        "-n", "2", TARGET, "--codeflash-candidate=candidates/fast.py", "--codeflash-effort=low"
+    )
+    result.assert_outcomes(passed=5)
+    # Exactly one summary, from the controller, built from the workers' traces.
+    assert result.stdout.str().count("= codeflash =") == 1
+    result.stdout.fnmatch_lines(["codeflash: listy.core.unique: baseline run of 4 test(s)"])
+    result.stdout.fnmatch_lines(["listy.core.unique (src/listy/core.py): OPTIMIZED*"])

@@ -38,6 +38,7 @@ class CodeflashSession:
         self.results: list[FunctionResult] = []
         self.report: Report | None = None
         self.collection_failed = False
+        self._progress_started = False
         self.tracer = Tracer([])
 
     # -- set-up (pytest_configure) --------------------------------------------------------
@@ -201,8 +202,13 @@ class CodeflashSession:
         if self.settings.verbosity < 0:
             return
         terminal = self.config.pluginmanager.get_plugin("terminalreporter")
-        if terminal is not None:
-            terminal.write_line(f"codeflash: {message}")
+        if terminal is None:
+            return
+        if not self._progress_started and self.config.pluginmanager.has_plugin("dsession"):
+            # xdist's progress line does not end with a newline the reporter knows about.
+            terminal.write("\n")
+        self._progress_started = True
+        terminal.write_line(f"codeflash: {message}")
 
 
 def _check_availability(settings: Settings) -> None:

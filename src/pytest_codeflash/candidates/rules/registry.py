@@ -6,7 +6,9 @@ from .base import Rule
 from .call_cache import CallCacheRule
 from .comprehension import ComprehensionRule
 from .counter import CounterRule
+from .deque_queue import DequeRule
 from .dict_lookup import DictLookupRule
+from .join_index import JoinIndexRule
 from .loop_invariant import LoopInvariantRule
 from .loop_sink import LoopSinkRule
 from .membership import MembershipRule
@@ -14,6 +16,7 @@ from .memoise import MemoiseRule
 from .precompute import PrecomputeRule
 from .regex import RegexRule
 from .seen_set import SeenSetRule
+from .sorting import SortedMinMaxRule, TopKRule
 from .string_join import StringJoinRule
 
 __all__ = ["RULES"]
@@ -31,4 +34,8 @@ RULES: tuple[Rule, ...] = (
     StringJoinRule(),
     RegexRule(),
     ComprehensionRule(),
+    SortedMinMaxRule(),
+    TopKRule(),
+    DequeRule(),
+    JoinIndexRule(),
 )

@@ -85,13 +85,11 @@ class GatherSortsVisitor(cst.CSTVisitor):
 
     def _extreme(self, items: str, key: str, reverse: bool, last: bool, node: cst.Subscript) -> str:
         function = "max" if last != reverse else "min"
-        if last:  # the last of equal items: scan backwards
-            simple = isinstance(cst.parse_expression(items), cst.Name | cst.List | cst.Tuple)
-            items = f"reversed({items})" if simple else f"reversed(list({items}))"
-        text = f"{function}({items}{key})"
         subject = cst.parse_expression(items)
-        if isinstance(subject, cst.Call) and isinstance(subject.args[0].value, cst.Name):
-            subject = subject.args[0].value  # ``reversed(x)``: guard on ``x``
+        if last:  # the last of equal items: scan backwards (a set or iterator needs a list)
+            display = isinstance(subject, cst.List | cst.Tuple)
+            items = f"reversed({items})" if display else f"reversed(list({items}))"
+        text = f"{function}({items}{key})"
         if isinstance(subject, cst.Name):
             # an empty sequence keeps raising the sort's IndexError
             text = f"({text} if {subject.value} else {code(node)})"
