@@ -6,6 +6,7 @@ tests run pytest with the plugin on a small project inside one.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import stat
@@ -372,14 +373,34 @@ def core(pytester: pytest.Pytester) -> str:
 
 
 def test_apply_in_a_clean_repository(calc: pytest.Pytester) -> None:
-    result = calc.runpytest_subprocess(*RUN, "--codeflash-apply")
+    # Two more candidates: the same rewrite with other local names and comments (a duplicate,
+    # never run), and the original with another docstring (no change, never run).
+    renamed = (
+        "def unique(items):\n"
+        "    found = dict.fromkeys(items)  # keeps the first of each\n"
+        "    return list(found)\n"
+    )
+    fast_local = "def unique(items):\n    seen = dict.fromkeys(items)\n    return list(seen)\n"
+    (calc.path / "fast.py").write_text(fast_local)
+    (calc.path / "renamed.py").write_text(renamed)
+    (calc.path / "same.py").write_text(CORE.replace("without repeats", "no repeats"))
+    extra = ("--codeflash-candidate=renamed.py", "--codeflash-candidate=same.py", "-v")
+    result = calc.runpytest_subprocess(*RUN, *extra, "--codeflash-apply", "--codeflash-report=r.json")
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(
         [
             "codeflash: calc.core.unique: applied to src/calc/core.py",
             "calc.core.unique (src/calc/core.py): OPTIMIZED*",
+            "    accepted fast.py (file): *",
+            "    accepted renamed.py (file, duplicate of fast.py): *",
+            "    rejected same.py (file): no change: *",
         ]
     )
+    assert result.stdout.str().count("verifying and timing") == 1
+    report = json.loads((calc.path / "r.json").read_text())
+    by_id = {c["id"]: c for c in report["functions"][0]["candidates"]}
+    assert by_id["renamed.py"]["duplicate_of"] == "fast.py"
+    assert report["functions"][0]["best_candidate"] == "fast.py"
     assert core(calc) == APPLIED + "# formatted\n"  # written, then formatted
     assert not (calc.path / ".codeflash" / "patches").exists()
     assert "+    return list(dict.fromkeys(items))" in git(calc.path, "diff")

@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from .models import Candidate, FunctionResult, Report, Settings, TargetFunction
+    from .models import (
+        Candidate,
+        FunctionResult,
+        RankedFunction,
+        Report,
+        Settings,
+        TargetFunction,
+    )
 
 
 @pytest.hookspec
@@ -61,3 +68,25 @@ def pytest_codeflash_report(report: Report, settings: Settings) -> None:
 @pytest.hookspec
 def pytest_codeflash_function_done(result: FunctionResult, settings: Settings) -> None:
     """Called after each function's candidates were evaluated, with its result."""
+
+
+# -- discovery and ranking (#5) ---------------------------------------------------------------
+@pytest.hookspec(firstresult=True)
+def pytest_codeflash_rank_functions(
+    functions: list[RankedFunction], settings: Settings
+) -> list[RankedFunction] | None:
+    """Choose and order the discovered functions to optimize (``--codeflash`` without targets).
+
+    Called once per run, in the pytest process (the controller under xdist), after the test
+    run, with every discovered function and what the run measured of it (calls, own and
+    total time, wall and CPU, the share of the traced time, the tests that called it), in
+    order of addressable time; with ``--codeflash-changed-since``, only the changed ones.
+    The first non-``None`` answer wins; the built-in implementation runs last and keeps the
+    functions some test called that take at least 0.1 % of the traced time.  Return the
+    functions to optimize, most promising first (``--codeflash-max-functions`` then caps
+    the list), or ``None`` to leave the decision to the next implementation.  To adjust the
+    built-in order rather than replace it, implement the hook with ``wrapper=True``.
+
+    :param functions: :class:`~pytest_codeflash.models.RankedFunction` objects.
+    :param settings: the resolved settings of this run.
+    """

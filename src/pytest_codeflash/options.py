@@ -161,6 +161,13 @@ def add_options(parser: pytest.Parser) -> None:
         default=False,
         help="Show what would be optimized; evaluate nothing",
     )
+    group.addoption(
+        "--codeflash-changed-since",
+        default=None,
+        metavar="GITREF",
+        help="With automatic discovery: only optimize functions whose lines changed since "
+        "this git ref (e.g. origin/main), for CI on pull requests",
+    )
 
 
 def is_enabled(config: pytest.Config) -> bool:
@@ -194,10 +201,18 @@ def resolve_settings(config: pytest.Config) -> Settings:
         apply_force=config.getoption("codeflash_apply_force"),
         pr=config.getoption("codeflash_pr"),
         dry_run=config.getoption("codeflash_dry_run"),
+        changed_since=config.getoption("codeflash_changed_since"),
         verbosity=config.get_verbosity(),
     )
     if values.get("report"):
-        values["report"] = rootdir / Path(values["report"]).expanduser()
+        # Like --junitxml: a path given on the command line is relative to where pytest was
+        # started; one from a configuration file is relative to the project root.
+        base = (
+            Path(config.invocation_params.dir)
+            if config.getoption("codeflash_report")
+            else rootdir
+        )
+        values["report"] = base / Path(values["report"]).expanduser()
     try:
         return Settings(**values)
     except ValidationError as err:
