@@ -197,7 +197,9 @@ def test_file_path_with_spaces_is_one_argument(tmp_path: Path) -> None:
     root.mkdir()
     path = root / "m.py"
     path.write_text("x = 1\n")
-    command = formatter(tmp_path, "import sys\nassert len(sys.argv) == 2\nopen(sys.argv[1], 'a').write('# ok\\n')\n")
+    command = formatter(
+        tmp_path, "import sys\nassert len(sys.argv) == 2\nopen(sys.argv[1], 'a').write('# ok\\n')\n"
+    )
     assert run_formatters([path], Settings(rootdir=root, formatter_cmds=(command,))) == []
     assert path.read_text() == "x = 1\n# ok\n"
 
@@ -250,7 +252,9 @@ def test_patch_applies_with_git_apply_on_a_clean_checkout(repo: Path) -> None:
     messages: list[str] = []
     deliver([item], Settings(rootdir=repo), messages.append)
     (message,) = messages
-    assert message.startswith("pkg.mod.f: patch written; apply it with: git apply .codeflash/patches/")
+    assert message.startswith(
+        "pkg.mod.f: patch written; apply it with: git apply .codeflash/patches/"
+    )
     patch = message.rsplit(" ", 1)[-1]
     assert patch.endswith("-pkg.mod.f.patch")
     git(repo, "apply", "--check", patch)
@@ -261,7 +265,9 @@ def test_patch_applies_with_git_apply_on_a_clean_checkout(repo: Path) -> None:
 
 def test_make_patch_marks_a_missing_final_newline() -> None:
     patch = make_patch("m.py", "x = 1", "x = 2")
-    assert patch.endswith("-x = 1\n\\ No newline at end of file\n+x = 2\n\\ No newline at end of file\n")
+    assert patch.endswith(
+        "-x = 1\n\\ No newline at end of file\n+x = 2\n\\ No newline at end of file\n"
+    )
 
 
 def test_refused_apply_saves_the_patch(repo: Path) -> None:
@@ -385,7 +391,9 @@ def test_apply_in_a_clean_repository(calc: pytest.Pytester) -> None:
     (calc.path / "renamed.py").write_text(renamed)
     (calc.path / "same.py").write_text(CORE.replace("without repeats", "no repeats"))
     extra = ("--codeflash-candidate=renamed.py", "--codeflash-candidate=same.py", "-v")
-    result = calc.runpytest_subprocess(*RUN, *extra, "--codeflash-apply", "--codeflash-report=r.json")
+    result = calc.runpytest_subprocess(
+        *RUN, *extra, "--codeflash-apply", "--codeflash-report=r.json"
+    )
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(
         [
@@ -401,9 +409,10 @@ def test_apply_in_a_clean_repository(calc: pytest.Pytester) -> None:
     by_id = {c["id"]: c for c in report["functions"][0]["candidates"]}
     assert by_id["renamed.py"]["duplicate_of"] == "fast.py"
     assert report["functions"][0]["best_candidate"] == "fast.py"
-    assert core(calc) == APPLIED + "# formatted\n"  # written, then formatted
+    old_def = CORE[CORE.index("def unique") : CORE.index("\n\n\ndef total")] + "\n"
+    assert core(calc) == CORE.replace(old_def, fast_local) + "# formatted\n"  # then formatted
     assert not (calc.path / ".codeflash" / "patches").exists()
-    assert "+    return list(dict.fromkeys(items))" in git(calc.path, "diff")
+    assert "+    seen = dict.fromkeys(items)" in git(calc.path, "diff")
 
 
 def test_dirty_file_is_refused_and_its_patch_applies_then_force(calc: pytest.Pytester) -> None:

@@ -528,7 +528,10 @@ def test_a_helper_class_may_change_its_bases() -> None:
 
 
 def test_a_conditionally_imported_name_is_not_imported_again() -> None:
-    original = "try:\n    import ujson as json\nexcept ImportError:\n    import json\n\n\ndef f(x):\n    return json.dumps(x)\n"
+    original = (
+        "try:\n    import ujson as json\nexcept ImportError:\n    import json\n\n\n"
+        "def f(x):\n    return json.dumps(x)\n"
+    )
     fragment = "import json\n\n\ndef f(x):\n    return json.dumps(x, indent=None)\n"
     merged = merge_candidate(original, fragment, target("f"))
     assert merged == original.replace("json.dumps(x)", "json.dumps(x, indent=None)")
@@ -583,7 +586,9 @@ def src_project(tmp_path: Path) -> tuple[Path, TargetFunction]:
 FAST = "def unique_in_order(items, key=None):\n    return list(dict.fromkeys(items))\n"
 
 
-def test_merge_blocks_bare_and_module_root_relative(src_project: tuple[Path, TargetFunction]) -> None:
+def test_merge_blocks_bare_and_module_root_relative(
+    src_project: tuple[Path, TargetFunction],
+) -> None:
     root, spec = src_project
     mod = (root / "src/pkg/mod.py").resolve()
     assert list(merge_blocks(FAST, spec, root)) == [mod]
@@ -610,7 +615,10 @@ def test_merge_blocks_into_a_helper_module(src_project: tuple[Path, TargetFuncti
     ("blocks", "message"),
     [
         ([("src/pkg/util.py", "X = 1\n")], "has no code block for src/pkg/mod.py"),
-        ([("src/pkg/mod.py", FAST), ("src/pkg/mod.py", FAST)], "two code blocks for src/pkg/mod.py"),
+        (
+            [("src/pkg/mod.py", FAST), ("src/pkg/mod.py", FAST)],
+            "two code blocks for src/pkg/mod.py",
+        ),
         ([(None, FAST), ("../outside.py", "X = 1\n")], "'../outside.py', which is not a Python"),
         ([(None, FAST), ("src/pkg/new.py", "X = 1\n")], "'src/pkg/new.py', which is not a Python"),
         ([(None, FAST), ("src/pkg/util.py", "def (")], "its block for src/pkg/util.py: syntax"),
@@ -625,7 +633,9 @@ def test_merge_blocks_errors(
         merge_blocks([CodeBlock(path, text) for path, text in blocks], spec, root)
 
 
-def test_interface_change_in_blocks_is_a_rejection(src_project: tuple[Path, TargetFunction]) -> None:
+def test_interface_change_in_blocks_is_a_rejection(
+    src_project: tuple[Path, TargetFunction],
+) -> None:
     root, spec = src_project
     changed = "def unique_in_order(items):\n    return list(dict.fromkeys(items))\n"
     with pytest.raises(InterfaceChange):
@@ -638,4 +648,7 @@ def test_interface_change_in_blocks_is_a_rejection(src_project: tuple[Path, Targ
 def test_merge_module_appends_new_helpers() -> None:
     original = "import os\n\n\ndef a():\n    return os.sep\n"
     merged = merge_module(original, "import sys\n\n\ndef b():\n    return sys.argv\n", Path("m.py"))
-    assert merged == "import os\nimport sys\n\n\ndef a():\n    return os.sep\n\n\ndef b():\n    return sys.argv\n"
+    assert (
+        merged == "import os\nimport sys\n\n\ndef a():\n    return os.sep\n\n\n"
+        "def b():\n    return sys.argv\n"
+    )

@@ -119,7 +119,10 @@ def test_nested_classes(tmp_path: Path) -> None:
                     return [v * self.factor for v in self.values]
         '''
     )
-    answer = "class Outer:\n    class Inner:\n        def scaled(self):\n            f = self.factor\n            return [v * f for v in self.values]\n"
+    answer = (
+        "class Outer:\n    class Inner:\n        def scaled(self):\n"
+        "            f = self.factor\n            return [v * f for v in self.values]\n"
+    )
     merged = merged_file(root, answer, "shapes", "Outer.Inner.scaled", "shapes.py")
     assert "            f = self.factor\n" in merged
     assert "def other(self):" in merged
@@ -198,7 +201,10 @@ def test_relative_imports(tmp_path: Path) -> None:
     }
     answer = render_blocks(
         [
-            CodeBlock("src/lib/sub/calc.py", "def score(values):\n    return [helpers.clip(norm(v)) for v in values]\n"),
+            CodeBlock(
+                "src/lib/sub/calc.py",
+                "def score(values):\n    return [helpers.clip(norm(v)) for v in values]\n",
+            ),
             CodeBlock("src/lib/core.py", "def norm(x):\n    return x if x >= 0 else -x\n"),
         ]
     )
@@ -216,7 +222,9 @@ def test_star_import(tmp_path: Path) -> None:
         tmp_path,
         {
             "src/star/__init__.py": "",
-            "src/star/consts.py": "WEIGHTS = {'a': 1, 'b': 2}\n\n\ndef weight(k):\n    return WEIGHTS[k]\n",
+            "src/star/consts.py": (
+                "WEIGHTS = {'a': 1, 'b': 2}\n\n\ndef weight(k):\n    return WEIGHTS[k]\n"
+            ),
             "src/star/use.py": """
                 from .consts import *
 
@@ -232,7 +240,10 @@ def test_star_import(tmp_path: Path) -> None:
     assert rw["src/star/use.py"].startswith("from .consts import *\n")
     assert rw["src/star/consts.py"] == "def weight(k):\n    return WEIGHTS[k]\n"
     assert blocks(context.read_only)["src/star/consts.py"] == "WEIGHTS = {'a': 1, 'b': 2}\n"
-    answer = "from .consts import *\nfrom .consts import WEIGHTS\n\n\ndef total(keys):\n    return sum(WEIGHTS[k] for k in keys)\n"
+    answer = (
+        "from .consts import *\nfrom .consts import WEIGHTS\n\n\n"
+        "def total(keys):\n    return sum(WEIGHTS[k] for k in keys)\n"
+    )
     merged = merged_file(root, answer, "star.use", "total", "src/star/use.py")
     assert merged.startswith("from .consts import *\nfrom .consts import WEIGHTS\n")
 
@@ -276,7 +287,9 @@ def test_type_checking_block(tmp_path: Path) -> None:
         tmp_path,
         {
             "src/tc/__init__.py": "",
-            "src/tc/models.py": "class Order:\n    def __init__(self, price):\n        self.price = price\n",
+            "src/tc/models.py": (
+                "class Order:\n    def __init__(self, price):\n        self.price = price\n"
+            ),
             "src/tc/billing.py": """
                 from __future__ import annotations
 
@@ -299,10 +312,15 @@ def test_type_checking_block(tmp_path: Path) -> None:
     rw = blocks(context.read_writable)["src/tc/billing.py"]
     assert "if TYPE_CHECKING:\n    from .models import Order\n" in rw
     assert blocks(context.read_only)["src/tc/models.py"].startswith("class Order:")
-    merged = merge_blocks(context.read_writable.replace(
-        "    result = 0.0\n    for order in orders:\n        result += order.price\n    return result\n",
-        "    return sum(order.price for order in orders)\n",
-    ), spec, root)
+    merged = merge_blocks(
+        context.read_writable.replace(
+            "    result = 0.0\n    for order in orders:\n        result += order.price\n"
+            "    return result\n",
+            "    return sum(order.price for order in orders)\n",
+        ),
+        spec,
+        root,
+    )
     text = merged[(root / "src/tc/billing.py").resolve()]
     assert text.count("if TYPE_CHECKING:") == 1
     assert "return sum(order.price for order in orders)" in text
@@ -319,11 +337,17 @@ def test_helper_in_another_module_through_a_package_reexport(tmp_path: Path) -> 
     )
     context = extract_context(target(root, "pk.api", "smallest"), root)
     assert context.helpers == ["pk.core.helper"]
-    assert blocks(context.read_writable)["src/pk/core.py"] == "def helper(x):\n    return sorted(x)[0]\n"
+    assert (
+        blocks(context.read_writable)["src/pk/core.py"]
+        == "def helper(x):\n    return sorted(x)[0]\n"
+    )
 
 
 def test_crlf_file(tmp_path: Path) -> None:
-    original = "import math\r\n\r\n\r\ndef _f(x):\r\n    return math.sqrt(x)\r\n\r\n\r\ndef g(xs):\r\n    return [_f(x) for x in xs]\r\n"
+    original = (
+        "import math\r\n\r\n\r\ndef _f(x):\r\n    return math.sqrt(x)\r\n\r\n\r\n"
+        "def g(xs):\r\n    return [_f(x) for x in xs]\r\n"
+    )
     (tmp_path / "crlf.py").write_bytes(original.encode())
     spec = target(tmp_path, "crlf", "g", package_root="")
     context = extract_context(spec, tmp_path)

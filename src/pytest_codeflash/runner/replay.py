@@ -23,6 +23,7 @@ from .scale import FACTORS, scaled
 from .timing import MakeThunks, Thunk, interleave
 
 EFFORT_BUDGET_S = {"low": 1.0, "medium": 2.0, "high": 5.0}
+MAX_TIMED_INPUTS = 12
 
 
 def verify_inputs(
@@ -96,7 +97,7 @@ def time_candidate(
     if result["verdict"] == FASTER or result["ci"][1] < 1.0:
         return result
     for factor in FACTORS:
-        bigger = _scaled_inputs(differential, inputs, factor)
+        bigger = _scaled_inputs(differential, timing_sample(inputs), factor)
         if not bigger:
             break
         problem = _check_at_scale(differential, bigger, spec)
@@ -119,6 +120,7 @@ def _measure(
     timing = spec.get("timing", {})
     original, candidate = differential.original, differential.candidate
     reset = _StateReset([original.module, candidate.module])
+    inputs = timing_sample(inputs)
     pairs = [
         (_maker(differential, original, data), _maker(differential, candidate, data))
         for data in inputs
@@ -149,6 +151,21 @@ def _measure(
         "baseline_ns": _baseline_ns(result.orig),
         "inputs": len(inputs),
     }
+
+
+def timing_sample(inputs: list[bytes], limit: int = MAX_TIMED_INPUTS) -> list[bytes]:
+    """At most ``limit`` inputs: the largest (they dominate the total) and a spread of the rest.
+
+    Every input costs at least one batch per side per round; with many slow inputs a round
+    would outlast the budget before the interval could decide anything.
+    """
+    if len(inputs) <= limit:
+        return inputs
+    by_size = sorted(inputs, key=len, reverse=True)
+    large = by_size[: limit * 2 // 3]
+    rest = by_size[len(large) :]
+    step = len(rest) / (limit - len(large))
+    return large + [rest[int(i * step)] for i in range(limit - len(large))]
 
 
 def _scaled_inputs(differential: Differential, inputs: list[bytes], factor: int) -> list[bytes]:
