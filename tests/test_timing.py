@@ -224,11 +224,20 @@ def test_rounds_alternate_which_side_goes_first() -> None:
 def test_faster_needs_twice_the_minimum_rounds() -> None:
     clock = FakeClock()
     result = interleave(
-        [(clock.maker(3000), clock.maker(1000))], min_speedup=0.05, budget_s=1e6, clock=clock
+        [(clock.maker(2000), clock.maker(1000))], min_speedup=0.05, budget_s=1e6, clock=clock
     )
     assert (result.stopped_by, result.decision.verdict) == ("decided", FASTER)
     assert result.decision.rounds == 10
-    assert result.decision.speedup == 3.0
+    assert result.decision.speedup == 2.0
+
+
+def test_a_large_margin_decides_at_the_minimum_rounds() -> None:
+    clock = FakeClock()
+    result = interleave(
+        [(clock.maker(4000), clock.maker(1000))], min_speedup=0.05, budget_s=1e6, clock=clock
+    )
+    assert (result.stopped_by, result.decision.verdict) == ("decided", FASTER)
+    assert result.decision.rounds == 5
 
 
 def test_no_speedup_is_rejected_at_the_minimum_rounds() -> None:

@@ -39,7 +39,7 @@ def write_outputs(
 def render_summary(
     terminal: pytest.TerminalReporter, session: CodeflashSession, settings: Settings
 ) -> None:
-    if settings.verbosity < 0 and not session.results:
+    if settings.verbosity < 0 and not session.results and not settings.dry_run:
         return
     terminal.section("codeflash")
     if settings.dry_run:
@@ -49,6 +49,9 @@ def render_summary(
         terminal.write_line("no optimization was run")
         return
     if not session.results:
+        if session.ranking is not None:  # discovery (#5): nothing was worth optimizing
+            _render_discovery(terminal, session)
+            return
         terminal.write_line("collection or the test run failed; no optimization attempted")
         return
     for result in session.results:
@@ -97,6 +100,9 @@ def _render_function(
 
 
 def _render_dry_run(terminal: pytest.TerminalReporter, session: CodeflashSession) -> None:
+    if session.discovery is not None:  # discovery (#5)
+        _render_discovery(terminal, session)
+        return
     for target in session.targets:
         trace = session.tracer.traces[target.qualified_name]
         terminal.write_line(
@@ -104,3 +110,14 @@ def _render_dry_run(terminal: pytest.TerminalReporter, session: CodeflashSession
             f"{len(trace.tests)} test(s); candidates: "
             f"{len(session.file_candidates.get(target.qualified_name, []))}"
         )
+
+
+def _render_discovery(terminal: pytest.TerminalReporter, session: CodeflashSession) -> None:
+    """What discovery found and ranking chose (#5)."""
+    if session.ranking is None or session.discovery is None:
+        terminal.write_line("collection or the test run failed; no optimization attempted")
+        return
+    from .ranking import summary_lines
+
+    for line in summary_lines(session.ranking, session.discovery, session.settings):
+        terminal.write_line(line)

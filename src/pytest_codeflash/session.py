@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Generator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -22,8 +22,13 @@ from .models import Candidate, FunctionResult, Report, Settings, TargetFunction
 from .options import AVAILABLE_BACKENDS  # rule engine (#7)
 from .tracing import Tracer
 
+if TYPE_CHECKING:
+    from .discovery import Discovery  # discovery (#5)
+    from .ranking import Ranking
+
 log = logging.getLogger(__name__)
 _WORKER_KEY = "codeflash_trace"
+_DISCOVERY_KEY = "codeflash_discovery"  # controller -> workers (#5)
 
 
 class CodeflashSession:
@@ -40,6 +45,10 @@ class CodeflashSession:
         self.collection_failed = False
         self._progress_started = False
         self.tracer = Tracer([])
+        # -- discovery (#5): set when --codeflash is given without --codeflash-target -------
+        self.discovery: Discovery | None = None
+        self.ranking: Ranking | None = None
+        self.changed_lines: dict[Path, set[int]] | None = None
 
     # -- set-up (pytest_configure) --------------------------------------------------------
     def setup(self) -> None:
@@ -64,7 +73,75 @@ class CodeflashSession:
             if not self.config.pluginmanager.has_plugin("codeflash-rules"):
                 self.config.pluginmanager.register(RulesSource(), "codeflash-rules")
         # -- end rule engine ------------------------------------------------------------------
-        self.tracer = Tracer((t.module, t.qualname) for t in self.targets)
+        self.tracer = Tracer(
+            ((t.module, t.qualname) for t in self.targets),
+            max_samples=self.settings.max_captured_calls,
+        )
+        if not self.settings.targets:
+            self._setup_discovery()
+
+    # -- discovery (#5) -------------------------------------------------------------------
+    def _setup_discovery(self) -> None:
+        """Find the eligible functions to trace: here, or on workers from the controller."""
+        from . import ranking
+        from .discovery import Discovery, discover
+
+        if self.is_worker:
+            data = self.config.workerinput.get(_DISCOVERY_KEY)  # type: ignore[attr-defined]
+            self.discovery = Discovery.from_json(data) if data else Discovery()
+        else:
+            if not self.config.pluginmanager.has_plugin("codeflash-ranking"):
+                self.config.pluginmanager.register(ranking, "codeflash-ranking")
+            try:
+                if self.settings.changed_since:
+                    from .gitops import changed_lines
+
+                    self.changed_lines = changed_lines(
+                        self.settings.rootdir, self.settings.changed_since
+                    )
+                self.discovery = discover(
+                    self.settings.rootdir,
+                    module_root=self.settings.module_root,
+                    ignore_paths=self.settings.ignore_paths,
+                    test_args=self.config.args,
+                    invocation_dir=Path(self.config.invocation_params.dir),
+                    cache=getattr(self.config, "cache", None),
+                )
+            except CodeflashError as err:
+                raise pytest.UsageError(str(err)) from None
+        functions = self.discovery.functions
+        self.tracer = Tracer(
+            ((f.module, f.qualname) for f in functions),
+            files={f.qualified_name: f.file for f in functions},
+            max_samples=self.settings.max_captured_calls,
+        )
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """Hand the discovered functions to an xdist worker before it starts."""
+        if self.discovery is not None:
+            node.workerinput[_DISCOVERY_KEY] = self.discovery.to_json()
+
+    def _rank(self) -> None:
+        """After the run: rank the discovered functions; the chosen ones become the targets."""
+        from .ranking import rank
+
+        assert self.discovery is not None
+        self.ranking = rank(
+            self.config,
+            self.discovery.functions,
+            self.tracer.traces,
+            self.settings,
+            self.changed_lines,
+        )
+        self.targets = [f.target for f in self.ranking.selected]
+        if not self.settings.dry_run:
+            self._progress(
+                f"{len(self.discovery.functions)} function(s) discovered, "
+                f"{len(self.targets)} chosen to optimize"
+            )
+
+    # -- end discovery --------------------------------------------------------------------
 
     def _load_candidate_files(self) -> None:
         from .candidates.files import load_candidate_file
@@ -133,6 +210,8 @@ class CodeflashSession:
             self._progress("collection or the test run failed; no optimization attempted")
             self.report = Report(functions=[])
             return
+        if self.discovery is not None:  # discovery (#5)
+            self._rank()
         self.run_pipeline()
 
     def run_pipeline(self) -> None:
@@ -223,11 +302,11 @@ def _check_availability(settings: Settings) -> None:
             "Use --codeflash-backend=rules (the built-in rule engine), give your own rewrite "
             "with --codeflash-candidate=FILE, or use --codeflash-backend=none."
         )
-    if not settings.targets:
+    if settings.targets and settings.changed_since:  # discovery (#5)
         raise pytest.UsageError(
-            "--codeflash without --codeflash-target: automatic discovery of slow functions is "
-            "not available in this version. Name the function, e.g. "
-            "--codeflash-target=pkg.mod.func."
+            f"--codeflash-changed-since={settings.changed_since} filters the functions that "
+            "--codeflash discovers, so it cannot be combined with --codeflash-target. Drop "
+            "the targets to optimize what changed, or drop --codeflash-changed-since."
         )
 
 
@@ -235,10 +314,15 @@ def _check_candidate_source(settings: Settings) -> None:
     # The rules back-end always has a source (#7); "none" has only candidate files.
     if settings.backend != "rules" and not settings.candidates and not settings.dry_run:
         raise pytest.UsageError(
-            f"--codeflash-target={settings.targets[0]} has no candidate source: the "
+            f"{_what(settings)} has no candidate source: the "
             f"{settings.backend!r} backend proposes no rewrites. Give your own rewrite with "
             "--codeflash-candidate=FILE, or use --codeflash-backend=rules."
         )
+
+
+def _what(settings: Settings) -> str:
+    """How the user asked for optimization, for messages (#5)."""
+    return f"--codeflash-target={settings.targets[0]}" if settings.targets else "--codeflash"
 
 
 def _search_paths(rootdir: Path) -> list[Path]:

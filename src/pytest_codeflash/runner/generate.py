@@ -11,6 +11,7 @@ input that makes the original slow is skipped rather than blamed on the candidat
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 import time
@@ -50,11 +51,13 @@ def generate_and_compare(
         except Exception:
             continue
     summary: dict[str, Any] = {"examples": 0, "skipped_slow": 0, "differences": [], "from": ""}
+    fill_pool([list(args[0]) + list(args[1].values()) for args in captured])
     strategies = [_args_strategy(args, differential.is_method) for args in captured]
     summary["from"] = "captured calls"
     if not strategies:
-        from_annotations = annotation_strategy(differential.original.function,
-                                               differential.is_method)
+        from_annotations = annotation_strategy(
+            differential.original.function, differential.is_method
+        )
         if from_annotations is None:
             summary["from"] = "nothing: no captured call and no complete type annotations"
             return summary
@@ -80,10 +83,8 @@ def generate_and_compare(
         differential.current_test = "generated input"
         if not captured and len(generated) < 16:
             # With no captured call, generated inputs are also what the timing uses.
-            try:
+            with contextlib.suppress(Exception):
                 generated.append(dump_args(args))
-            except Exception:
-                pass
         try:
             with time_limit(call_limit_s):
                 differential.check(args)
@@ -178,9 +179,12 @@ def _ints(value: int, depth: int) -> Any:
 
     span = max(abs(value) * 2, 10)
     near = st.integers(-span, span)
-    return st.one_of(
-        near, st.sampled_from([0, 1, -1, value + 1, value - 1, -value]), near.map(float)
-    )
+    choices = [near, st.sampled_from([0, 1, -1, value + 1, value - 1, -value])]
+    if depth == 0:
+        # An int argument given as a float is a classic untested path (range(n), indexing);
+        # inside containers it would only mix types the function never sees.
+        choices.append(near.map(float))
+    return st.one_of(choices)
 
 
 def _floats(value: float, depth: int) -> Any:
@@ -217,7 +221,9 @@ def _texts(value: str, depth: int) -> Any:
         max_size=3,
     )
     edited = edits.map(lambda ops: _apply_edits(value, ops))
+    pool = [st.sampled_from(_POOL)] if _POOL else []
     return st.one_of(
+        *pool,
         edited,
         st.sampled_from(
             [
@@ -274,7 +280,56 @@ def _lists(value: list[Any], depth: int) -> Any:
     size = min(max(2 * len(value), 4), MAX_LIST)
     grown = st.lists(_elements(value, depth), max_size=size)
     variants = [value[:1], value + value, value[::-1], value[: len(value) // 2]]
-    return st.one_of(grown, st.sampled_from(variants), grown.map(lambda extra: value + extra))
+    choices = [grown, st.sampled_from(variants), grown.map(lambda extra: value + extra)]
+    phrases = [p for p in _POOL if " " in p]
+    if phrases and all(type(item) is str for item in value):
+        # A phrase next to one of its own words: overlapping matches are what string
+        # searches get wrong (a keyword inside a longer keyword, a prefix of another).
+        overlapping = st.sampled_from(phrases).flatmap(
+            lambda phrase: st.permutations([phrase, *st_words(phrase)])
+        )
+        choices.append(overlapping.map(list))
+        choices.append(st.tuples(overlapping, grown).map(lambda pair: [*pair[0], *pair[1]]))
+    return st.one_of(choices)
+
+
+def st_words(phrase: str) -> list[str]:
+    """One or two words of ``phrase`` (as many as keep the permutation small)."""
+    words = phrase.split()
+    return [words[-1]] if len(words) < 3 else [words[0], words[-1]]
+
+
+_POOL: list[str] = []
+"""Strings seen anywhere in the captured calls, their words and short phrases."""
+
+
+def fill_pool(values: list[Any], limit: int = 200) -> None:
+    """Collect the strings of the captured inputs, with their words and word pairs."""
+    found: dict[str, None] = {}
+
+    def visit(value: Any, depth: int) -> None:
+        if len(found) >= limit or depth > 4:
+            return
+        if isinstance(value, str):
+            words = value.split()
+            for piece in [
+                value,
+                *words,
+                *(" ".join(words[i : i + 2]) for i in range(len(words) - 1)),
+            ]:
+                if piece and len(piece) <= 80:
+                    found.setdefault(piece, None)
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            for item in list(value)[:50]:
+                visit(item, depth + 1)
+        elif isinstance(value, dict):
+            for key, item in list(value.items())[:50]:
+                visit(key, depth + 1)
+                visit(item, depth + 1)
+
+    for value in values:
+        visit(value, 0)
+    _POOL[:] = list(found)[:limit]
 
 
 def _tuples(value: tuple[Any, ...], depth: int) -> Any:

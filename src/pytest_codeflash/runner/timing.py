@@ -56,6 +56,9 @@ below 0.5 % of a batch, short enough that most batches fall between two schedule
 interrupts in -- and short enough for 100+ rounds of several inputs within a 2 s budget.
 """
 
+LARGE_MARGIN = 3.0
+"""A speedup whose interval starts above this is decided after ``min_rounds`` rounds."""
+
 MAX_LOOPS = 10_000
 """Most calls per batch.  Even a bare Python call costs ~30 ns, so 10,000 calls already
 reach :data:`MIN_BATCH_NS`; the cap bounds the fresh input copies held alive per batch."""
@@ -268,12 +271,16 @@ def _check(
 def _gate(decision: Decision, min_rounds: int) -> Decision:
     """Hold back a verdict the number of rounds cannot support yet.
 
-    No verdict before ``min_rounds``; no "faster" before twice that: with 5 rounds, one input
+    No verdict before ``min_rounds``; no "faster" (unless by a large margin) before twice
+    that: with 5 rounds, one input
     whose original happened to be disturbed in 4 of them looks like a real speedup to any
     low statistic, and accepting a no-op costs the user far more than a few more rounds,
     while rejecting early costs at most a missed optimization.
     """
-    needed = 2 * min_rounds if decision.verdict == FASTER else min_rounds
+    # A disturbed round slows a side by a few per cent to, rarely, 2x; an interval whose lower
+    # bound is past LARGE_MARGIN cannot come from that, so it needs no extra rounds.
+    cautious = decision.verdict == FASTER and decision.ci[0] < LARGE_MARGIN
+    needed = 2 * min_rounds if cautious else min_rounds
     if decision.verdict == UNDECIDED or decision.rounds >= needed:
         return decision
     return Decision(decision.speedup, decision.ci, UNDECIDED, decision.rounds)
