@@ -19,7 +19,7 @@ from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
 from typing import Any
 
-from .compare import Outcome
+from .outcomes import Outcome
 
 Args = tuple[tuple[Any, ...], dict[str, Any]]
 MAX_ITERATOR_ITEMS = 100_000

@@ -33,7 +33,7 @@ import reprlib
 import sys
 import types
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 CompareHook = Callable[[object, object], "bool | None"]
@@ -175,9 +175,13 @@ class _Comparer:
             return self._float(e, a, path)
         np, pd = sys.modules.get("numpy"), sys.modules.get("pandas")
         if np is not None and isinstance(e, (np.ndarray, np.generic)):
-            return self._numpy(np, e, a, path, depth)
+            from .compare_arrays import compare_numpy
+
+            return compare_numpy(self, np, e, a, path, depth)
         if pd is not None and isinstance(e, (pd.DataFrame, pd.Series, pd.Index)):
-            return self._pandas(pd, e, a, path, depth)
+            from .compare_arrays import compare_pandas
+
+            return compare_pandas(self, pd, e, a, path, depth)
         if isinstance(e, _ONE_SHOT) or (
             isinstance(e, (Iterator, AsyncIterator)) and not _explained_layout(type(e))
         ):
@@ -370,71 +374,6 @@ class _Comparer:
             return Mismatch(path, shown[0], shown[1], "set on one side only")
         return self.node(x, y, path, depth)
 
-    def _numpy(self, np: Any, e: Any, a: Any, path: str, depth: int) -> Mismatch | None:
-        """Arrays and numpy scalars: dtype, shape, then values (NaNs equal by position)."""
-        x, y = np.asarray(e), np.asarray(a)
-        if x.dtype != y.dtype:
-            return _differ(path, e, a, f"dtype {x.dtype} != {y.dtype}")
-        if x.shape != y.shape:
-            return _differ(path, e, a, f"shape {x.shape} != {y.shape}")
-        if x.dtype.kind == "O":
-            for i in np.ndindex(x.shape):
-                m = self.node(x[i], y[i], path + _index(i), depth)
-                if m is not None:
-                    return m
-            return None
-        with np.errstate(all="ignore"):
-            differs = _array_differences(np, x, y, self.rel_tol)
-            if not differs.any():
-                return None
-            i = tuple(int(n) for n in np.argwhere(differs)[0])
-            detail = "values differ"
-            if x.dtype.kind in "fc" and bool(np.isnan(x[i]) != np.isnan(y[i])):
-                detail = "NaN positions differ"
-            elif x.dtype.kind == "f" and bool(x[i] == y[i]):
-                detail = "sign of zero differs"
-        return _differ(path + _index(i), x[i], y[i], detail)
-
-    def _pandas(self, pd: Any, e: Any, a: Any, path: str, depth: int) -> Mismatch | None:
-        """DataFrame, Series and Index: axes, names and dtypes, then ``.equals``."""
-        if isinstance(e, pd.DataFrame):
-            axes = [("columns", e.columns, a.columns), ("index", e.index, a.index)]
-            kinds = ", ".join(map(str, e.dtypes)), ", ".join(map(str, a.dtypes))
-        elif isinstance(e, pd.Series):
-            axes = [("index", e.index, a.index), ("name", e.name, a.name)]
-            kinds = str(e.dtype), str(a.dtype)
-        else:
-            axes = [("names", list(e.names), list(a.names))]
-            kinds = str(e.dtype), str(a.dtype)
-        for name, x, y in axes:
-            m = self.node(x, y, f"{path}.{name}", depth)
-            if m is not None:
-                return m
-        if kinds[0] != kinds[1]:
-            return _differ(path, e, a, f"dtypes {kinds[0]} != {kinds[1]}")
-        return None if bool(e.equals(a)) else _differ(path, e, a, "values differ")
-
-
-def _array_differences(np: Any, x: Any, y: Any, rel_tol: float) -> Any:
-    """Return a boolean array marking where two same-shaped, same-dtype arrays differ."""
-    kind = x.dtype.kind
-    if kind in "fc":
-        parts = [(x.real, y.real), (x.imag, y.imag)] if kind == "c" else [(x, y)]
-        differs = np.zeros(x.shape, dtype=bool)
-        for p, q in parts:
-            if rel_tol > 0.0:
-                same = np.isclose(p, q, rtol=rel_tol, atol=0.0)
-            else:  # == alone would let -0.0 match 0.0
-                same = (p == q) & (np.signbit(p) == np.signbit(q))
-            differs |= ~(same | (np.isnan(p) & np.isnan(q)))
-        return differs
-    if kind in "mM":
-        return ~((x == y) | (np.isnat(x) & np.isnat(y)))
-    differs = np.asarray(x != y, dtype=bool)
-    if differs.shape != x.shape:
-        raise Unverifiable(f"numpy cannot compare {x.dtype} arrays elementwise")
-    return differs
-
 
 def _plainly_equal(x: object, y: object) -> bool:
     """Whether ``node`` would find two leaves equal, told cheaply; False means "look closer".
@@ -541,10 +480,6 @@ def _at(path: str) -> str:
     return f" at {path}" if path else ""
 
 
-def _index(index: tuple[int, ...]) -> str:
-    return f"[{', '.join(map(str, index))}]" if index else ""
-
-
 def _differ(path: str, expected: object, actual: object, detail: str) -> Mismatch:
     return Mismatch(path, short_repr(expected), short_repr(actual), detail)
 
@@ -560,137 +495,3 @@ def _text_differ(path: str, e: Any, a: Any) -> Mismatch:
     start = max(i - 20, 0)
     shown = [("..." if start else "") + short_repr(v[start : start + 50], 60) for v in (e, a)]
     return Mismatch(path, shown[0], shown[1], detail)
-
-
-@dataclass
-class Outcome:
-    """What one call of the target did, as seen by the caller."""
-
-    returned: object = None
-    raised: BaseException | None = None
-    stdout: str = ""
-    stderr: str = ""
-    args_after: tuple[object, ...] = ()  # positional args after the call (mutation check)
-    kwargs_after: dict[str, object] = field(default_factory=dict)
-    self_after: object = None  # for methods: the instance after the call (or None)
-    globals_after: dict[str, object] = field(default_factory=dict)  # touched module globals
-    yielded: list[object] | None = None  # for generators: the items, consumed up to a bound
-    yield_truncated: bool = False
-
-
-@dataclass(frozen=True)
-class Difference:
-    """The first way in which a candidate's call outcome differs from the original's.
-
-    ``kind`` is one of: "return value", "exception", "stdout", "stderr", "argument
-    mutation", "self state", "global state", "yielded values", "unverifiable".  ``note``,
-    when set (always for "unverifiable"), replaces the description built from ``mismatch``.
-    """
-
-    kind: str
-    mismatch: Mismatch | None
-    note: str = ""
-
-    def describe(self) -> str:
-        """Say what differs, in one line."""
-        if self.note or self.mismatch is None:
-            return self.note or f"{self.kind} differs"
-        m, verb = self.mismatch, "differ" if self.kind == "yielded values" else "differs"
-        what = f"expected {m.expected}, got {m.actual} ({m.detail})"
-        return f"{self.kind} {verb}{_at(m.path)}: {what}"
-
-
-def compare_outcomes(
-    expected: Outcome, actual: Outcome, *, rel_tol: float = 0.0, hook: CompareHook | None = None
-) -> Difference | None:
-    """Compare two call outcomes; ``None`` when the caller could not tell them apart.
-
-    Parts are checked in this order: raised-or-returned, the exception, the return value or
-    yielded values, arguments, ``self``, globals, stdout, stderr.  A part that cannot be
-    compared gives a Difference of kind "unverifiable", never "equal".
-    """
-    comparer = _Comparer(rel_tol, hook)
-    with _room_to_recurse():
-        for noun, check in _CHECKS:
-            try:
-                difference = check(comparer, expected, actual)
-            except Unverifiable as exc:
-                return Difference("unverifiable", None, f"cannot verify the {noun}: {exc}")
-            if difference is not None:
-                return difference
-    return None
-
-
-def _check_exception(c: _Comparer, e: Outcome, a: Outcome) -> Difference | None:
-    if e.raised is not None and a.raised is not None:
-        m = c.node(e.raised, a.raised, "", 0)
-        if m is None:
-            return None
-        detail = f"{m.path.lstrip('.')}: {m.detail}" if m.path else m.detail
-        return Difference("exception", _differ("", e.raised, a.raised, detail))
-    results = [short_repr(o.yielded if o.yielded is not None else o.returned) for o in (e, a)]
-    if a.raised is not None:
-        note = f"raised {short_repr(a.raised)} but the original returned {results[0]}"
-        return Difference("exception", _differ("", e.returned, a.raised, "raised"), note)
-    if e.raised is not None:
-        note = f"returned {results[1]} but the original raised {short_repr(e.raised)}"
-        return Difference("exception", _differ("", e.raised, a.returned, "returned"), note)
-    return None
-
-
-def _check_result(c: _Comparer, e: Outcome, a: Outcome) -> Difference | None:
-    if (e.yielded is None) != (a.yielded is None):
-        which = ("original", "candidate") if e.yielded is not None else ("candidate", "original")
-        return Difference(
-            "yielded values", None, "the {} is a generator, the {} is not".format(*which)
-        )
-    if e.yielded is not None and a.yielded is not None:
-        m = c.node(e.yielded, a.yielded, "", 0)
-        if m is not None:
-            return Difference("yielded values", m)
-        if e.yield_truncated != a.yield_truncated:
-            which = ("original", "candidate") if e.yield_truncated else ("candidate", "original")
-            note = "the {} yielded more than {n} values, the {} stopped after {n}"
-            return Difference("yielded values", None, note.format(*which, n=len(e.yielded)))
-        if any(isinstance(o.returned, (*_ONE_SHOT, Iterator)) for o in (e, a)):
-            return None  # the generator objects themselves: their items were compared
-    m = c.node(e.returned, a.returned, "", 0)
-    return None if m is None else Difference("return value", m)
-
-
-def _check_arguments(c: _Comparer, e: Outcome, a: Outcome) -> Difference | None:
-    m = c.node(e.args_after, a.args_after, "args", 0)
-    m = m or c.node(e.kwargs_after, a.kwargs_after, "kwargs", 0)
-    return None if m is None else Difference("argument mutation", m)
-
-
-def _check_self(c: _Comparer, e: Outcome, a: Outcome) -> Difference | None:
-    m = c.node(e.self_after, a.self_after, "self", 0)
-    return None if m is None else Difference("self state", m)
-
-
-def _check_globals(c: _Comparer, e: Outcome, a: Outcome) -> Difference | None:
-    for name in [*e.globals_after, *(n for n in a.globals_after if n not in e.globals_after)]:
-        x, y = e.globals_after.get(name, _UNSET), a.globals_after.get(name, _UNSET)
-        m = c.attribute(x, y, f"global {name}", 0)
-        if m is not None:
-            return Difference("global state", m)
-    return None
-
-
-def _check_output(c: _Comparer, e: Outcome, a: Outcome) -> Difference | None:
-    for stream in ("stdout", "stderr"):
-        m = c.node(getattr(e, stream), getattr(a, stream), "", 0)
-        if m is not None:
-            return Difference(stream, m)
-    return None
-
-
-_CHECKS: list[tuple[str, Callable[[_Comparer, Outcome, Outcome], Difference | None]]] = [
-    ("exception", _check_exception),
-    ("return value", _check_result),
-    ("arguments after the call", _check_arguments),
-    ("instance after the call", _check_self),
-    ("globals after the call", _check_globals),
-    ("output", _check_output),
-]

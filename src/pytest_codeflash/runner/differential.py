@@ -31,9 +31,10 @@ from .calls import (
     replay_outcome,
     snapshot,
 )
-from .compare import Difference, Outcome, compare_outcomes, short_repr
+from .compare import short_repr
 from .determinism import Determinism
 from .guard import Guard
+from .outcomes import Difference, Outcome, compare_outcomes
 
 _RANDOM_STATE = "<random module state>"
 MAX_RECORDED_DIFFERENCES = 20

@@ -179,7 +179,7 @@ def _ints(value: int, depth: int) -> Any:
 
     span = max(abs(value) * 2, 10)
     near = st.integers(-span, span)
-    choices = [near, st.sampled_from([0, 1, -1, value + 1, value - 1, -value])]
+    choices: list[Any] = [near, st.sampled_from([0, 1, -1, value + 1, value - 1, -value])]
     if depth == 0:
         # An int argument given as a float is a classic untested path (range(n), indexing);
         # inside containers it would only mix types the function never sees.

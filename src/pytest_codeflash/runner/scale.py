@@ -47,13 +47,13 @@ def _grow_dict(value: dict[Any, Any], factor: int) -> Any:
     """Repeat the items under new keys of the same type (str or int keys only)."""
     keys = list(value)
     if all(type(k) is str for k in keys):
-        rename = lambda key, i: key if i == 0 else f"{key}~{i}"  # noqa: E731
-    elif all(type(k) is int for k in keys):
+        return {
+            (k if i == 0 else f"{k}~{i}"): v for i in range(factor) for k, v in value.items()
+        }
+    if all(type(k) is int for k in keys):
         span = max(keys) - min(keys) + 1
-        rename = lambda key, i: key + i * span  # noqa: E731
-    else:
-        return value
-    return {rename(k, i): v for i in range(factor) for k, v in value.items()}
+        return {k + i * span: v for i in range(factor) for k, v in value.items()}
+    return value
 
 
 def size_of(args: Args) -> int:

@@ -1,0 +1,157 @@
+"""Compare everything one call of the target did: its result, its effects and its output.
+
+Runs inside the isolated runner, so only the standard library is imported; the values
+themselves are compared by :mod:`.compare`, with the same strict rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from .compare import (
+    _ONE_SHOT,
+    _UNSET,
+    CompareHook,
+    Mismatch,
+    Unverifiable,
+    _at,
+    _Comparer,
+    _differ,
+    _room_to_recurse,
+    short_repr,
+)
+
+
+@dataclass
+class Outcome:
+    """What one call of the target did, as seen by the caller."""
+
+    returned: object = None
+    raised: BaseException | None = None
+    stdout: str = ""
+    stderr: str = ""
+    args_after: tuple[object, ...] = ()  # positional args after the call (mutation check)
+    kwargs_after: dict[str, object] = field(default_factory=dict)
+    self_after: object = None  # for methods: the instance after the call (or None)
+    globals_after: dict[str, object] = field(default_factory=dict)  # touched module globals
+    yielded: list[object] | None = None  # for generators: the items, consumed up to a bound
+    yield_truncated: bool = False
+
+
+@dataclass(frozen=True)
+class Difference:
+    """The first way in which a candidate's call outcome differs from the original's.
+
+    ``kind`` is one of: "return value", "exception", "stdout", "stderr", "argument
+    mutation", "self state", "global state", "yielded values", "unverifiable".  ``note``,
+    when set (always for "unverifiable"), replaces the description built from ``mismatch``.
+    """
+
+    kind: str
+    mismatch: Mismatch | None
+    note: str = ""
+
+    def describe(self) -> str:
+        """Say what differs, in one line."""
+        if self.note or self.mismatch is None:
+            return self.note or f"{self.kind} differs"
+        m, verb = self.mismatch, "differ" if self.kind == "yielded values" else "differs"
+        what = f"expected {m.expected}, got {m.actual} ({m.detail})"
+        return f"{self.kind} {verb}{_at(m.path)}: {what}"
+
+
+def compare_outcomes(
+    expected: Outcome, actual: Outcome, *, rel_tol: float = 0.0, hook: CompareHook | None = None
+) -> Difference | None:
+    """Compare two call outcomes; ``None`` when the caller could not tell them apart.
+
+    Parts are checked in this order: raised-or-returned, the exception, the return value or
+    yielded values, arguments, ``self``, globals, stdout, stderr.  A part that cannot be
+    compared gives a Difference of kind "unverifiable", never "equal".
+    """
+    comparer = _Comparer(rel_tol, hook)
+    with _room_to_recurse():
+        for noun, check in _CHECKS:
+            try:
+                difference = check(comparer, expected, actual)
+            except Unverifiable as exc:
+                return Difference("unverifiable", None, f"cannot verify the {noun}: {exc}")
+            if difference is not None:
+                return difference
+    return None
+
+
+def _check_exception(c: _Comparer, e: Outcome, a: Outcome) -> Difference | None:
+    if e.raised is not None and a.raised is not None:
+        m = c.node(e.raised, a.raised, "", 0)
+        if m is None:
+            return None
+        detail = f"{m.path.lstrip('.')}: {m.detail}" if m.path else m.detail
+        return Difference("exception", _differ("", e.raised, a.raised, detail))
+    results = [short_repr(o.yielded if o.yielded is not None else o.returned) for o in (e, a)]
+    if a.raised is not None:
+        note = f"raised {short_repr(a.raised)} but the original returned {results[0]}"
+        return Difference("exception", _differ("", e.returned, a.raised, "raised"), note)
+    if e.raised is not None:
+        note = f"returned {results[1]} but the original raised {short_repr(e.raised)}"
+        return Difference("exception", _differ("", e.raised, a.returned, "returned"), note)
+    return None
+
+
+def _check_result(c: _Comparer, e: Outcome, a: Outcome) -> Difference | None:
+    if (e.yielded is None) != (a.yielded is None):
+        which = ("original", "candidate") if e.yielded is not None else ("candidate", "original")
+        return Difference(
+            "yielded values", None, "the {} is a generator, the {} is not".format(*which)
+        )
+    if e.yielded is not None and a.yielded is not None:
+        m = c.node(e.yielded, a.yielded, "", 0)
+        if m is not None:
+            return Difference("yielded values", m)
+        if e.yield_truncated != a.yield_truncated:
+            which = ("original", "candidate") if e.yield_truncated else ("candidate", "original")
+            note = "the {} yielded more than {n} values, the {} stopped after {n}"
+            return Difference("yielded values", None, note.format(*which, n=len(e.yielded)))
+        if any(isinstance(o.returned, (*_ONE_SHOT, Iterator)) for o in (e, a)):
+            return None  # the generator objects themselves: their items were compared
+    m = c.node(e.returned, a.returned, "", 0)
+    return None if m is None else Difference("return value", m)
+
+
+def _check_arguments(c: _Comparer, e: Outcome, a: Outcome) -> Difference | None:
+    m = c.node(e.args_after, a.args_after, "args", 0)
+    m = m or c.node(e.kwargs_after, a.kwargs_after, "kwargs", 0)
+    return None if m is None else Difference("argument mutation", m)
+
+
+def _check_self(c: _Comparer, e: Outcome, a: Outcome) -> Difference | None:
+    m = c.node(e.self_after, a.self_after, "self", 0)
+    return None if m is None else Difference("self state", m)
+
+
+def _check_globals(c: _Comparer, e: Outcome, a: Outcome) -> Difference | None:
+    for name in [*e.globals_after, *(n for n in a.globals_after if n not in e.globals_after)]:
+        x, y = e.globals_after.get(name, _UNSET), a.globals_after.get(name, _UNSET)
+        m = c.attribute(x, y, f"global {name}", 0)
+        if m is not None:
+            return Difference("global state", m)
+    return None
+
+
+def _check_output(c: _Comparer, e: Outcome, a: Outcome) -> Difference | None:
+    for stream in ("stdout", "stderr"):
+        m = c.node(getattr(e, stream), getattr(a, stream), "", 0)
+        if m is not None:
+            return Difference(stream, m)
+    return None
+
+
+_CHECKS: list[tuple[str, Callable[[_Comparer, Outcome, Outcome], Difference | None]]] = [
+    ("exception", _check_exception),
+    ("return value", _check_result),
+    ("arguments after the call", _check_arguments),
+    ("instance after the call", _check_self),
+    ("globals after the call", _check_globals),
+    ("output", _check_output),
+]
