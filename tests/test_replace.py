@@ -614,7 +614,6 @@ def test_merge_blocks_into_a_helper_module(src_project: tuple[Path, TargetFuncti
 @pytest.mark.parametrize(
     ("blocks", "message"),
     [
-        ([("src/pkg/util.py", "X = 1\n")], "has no code block for src/pkg/mod.py"),
         (
             [("src/pkg/mod.py", FAST), ("src/pkg/mod.py", FAST)],
             "two code blocks for src/pkg/mod.py",
@@ -645,6 +644,16 @@ def test_interface_change_in_blocks_is_a_rejection(
     assert candidate.rejection.startswith("signature change: the candidate changes the signature")
 
 
+def test_only_a_helper_module_changes(src_project: tuple[Path, TargetFunction]) -> None:
+    root, spec = src_project
+    helper = "class Shape(Base):\n    def perimeter(self):\n        return self.size << 2\n"
+    text = render_blocks([CodeBlock("src/pkg/util.py", helper)])
+    assert list(merge_blocks(text, spec, root)) == [(root / "src/pkg/util.py").resolve()]
+    candidate = candidate_from_blocks("c", text, spec, root, source="llm")
+    assert candidate.module_source == ORIGINAL
+    assert [c.path for c in candidate.other_files] == ["src/pkg/util.py"]
+
+
 def test_merge_module_appends_new_helpers() -> None:
     original = "import os\n\n\ndef a():\n    return os.sep\n"
     merged = merge_module(original, "import sys\n\n\ndef b():\n    return sys.argv\n", Path("m.py"))
@@ -652,3 +661,13 @@ def test_merge_module_appends_new_helpers() -> None:
         merged == "import os\nimport sys\n\n\ndef a():\n    return os.sep\n\n\n"
         "def b():\n    return sys.argv\n"
     )
+
+
+def test_renamed_target_is_an_interface_change() -> None:
+    renamed = "def unique_fast(items, key=None):\n    return list(dict.fromkeys(items))\n"
+    with pytest.raises(InterfaceChange) as info:
+        merge_candidate(ORIGINAL, renamed, target("unique_in_order"))
+    assert str(info.value).startswith("renames pkg.mod.unique_in_order to unique_fast; keep")
+    method = "class Shape(Base):\n    def fast_area(self, scale=1):\n        return 0\n"
+    with pytest.raises(InterfaceChange, match=r"renames pkg\.mod\.Shape\.area to fast_area"):
+        merge_candidate(CLASS_MODULE, method, target("Shape.area"))

@@ -28,12 +28,13 @@ from libcst.metadata import (
 )
 
 from .errors import ContextError
+from .importmap import GatherImportTargetsVisitor, absolute, holds_imports
 from .paths import relative_path
 from .syntax import Statement, bindings, dotted, imports_of, statements
 
 __all__ = ["ModuleIndex", "Project", "Refs", "Unit"]
 
-Path_ = tuple[int, ...]  # statement indexes: top-level, then inside class bodies
+Address = tuple[int, ...]  # where a statement is: its index at top level, then in class bodies
 _SKIP = frozenset({"site-packages", "dist-packages", ".venv", "venv", ".tox", "node_modules"})
 _MAX_HOPS = 6  # re-exports followed from module to module
 
@@ -93,14 +94,14 @@ class ModuleIndex:
         wrapper.visit(visitor)
         self.refs = visitor.refs
 
-    def members(self, path: Path_) -> list[Statement]:
+    def members(self, path: Address) -> list[Statement]:
         """The statements of the class body at ``path``."""
         node = self.node_at(path)
         if isinstance(node, cst.ClassDef) and isinstance(node.body, cst.IndentedBlock):
             return statements(node.body.body)
         return []
 
-    def node_at(self, path: Path_) -> Statement:
+    def node_at(self, path: Address) -> Statement:
         node: Statement = self.units[path[0]].node
         for index in path[1:]:
             assert isinstance(node, cst.ClassDef)
@@ -108,7 +109,7 @@ class ModuleIndex:
             node = statements(node.body.body)[index]
         return node
 
-    def qualname(self, path: Path_) -> str:
+    def qualname(self, path: Address) -> str:
         """Dotted names along ``path`` (``Class.method``; a constant's bound names)."""
         parts = []
         for depth in range(1, len(path) + 1):
@@ -119,7 +120,7 @@ class ModuleIndex:
                 parts.append(",".join(sorted(bindings(node))) or "?")
         return ".".join(parts)
 
-    def refs_under(self, path: Path_) -> Refs:
+    def refs_under(self, path: Address) -> Refs:
         """The references of the owner at ``path`` and of every owner inside it."""
         total = Refs()
         for owner, refs in self.refs.items():
@@ -127,9 +128,9 @@ class ModuleIndex:
                 total.update(refs)
         return total
 
-    def find(self, qualname: str) -> Path_ | None:
+    def find(self, qualname: str) -> Address | None:
         """The path of the definition ``qualname`` names (the last one Python binds)."""
-        path: Path_ = ()
+        path: Address = ()
         for part in qualname.split("."):
             body = statements(self.module.body) if not path else self.members(path)
             found = [
@@ -149,90 +150,13 @@ def _unit(index: int, node: Statement) -> Unit:
         kind = "def"
     elif isinstance(node, cst.ClassDef):
         kind = "class"
-    elif imports_of(node) or _holds_imports(node):
+    elif imports_of(node) or holds_imports(node):
         kind = "import"
     elif isinstance(node, cst.If) and "__main__" in cst.Module([]).code_for_node(node.test):
         kind = "main"
     else:
         kind = "other"
     return Unit(index, node, kind, binds)
-
-
-def _holds_imports(node: Statement) -> bool:
-    """A compound statement with imports in it: ``try: import x``, ``if TYPE_CHECKING: ...``."""
-    if isinstance(node, cst.SimpleStatementLine):
-        return False
-    found: list[bool] = []
-
-    class _Find(cst.CSTVisitor):
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-            return False
-
-        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-            return False
-
-        def visit_Import(self, node: cst.Import) -> None:
-            found.append(True)
-
-        def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-            found.append(True)
-
-    node.visit(_Find())
-    return bool(found)
-
-
-def absolute(name: str, package: str) -> str | None:
-    """``name`` with leading dots resolved against ``package`` (None if it climbs too far)."""
-    level = len(name) - len(name.lstrip("."))
-    if not level:
-        return name
-    base = package.split(".") if package else []
-    if level - 1 > len(base):
-        return None
-    base = base[: len(base) - (level - 1)]
-    rest = name[level:]
-    return ".".join([*base, rest] if rest else base) or None
-
-
-class GatherImportTargetsVisitor(cst.CSTVisitor):
-    """Map each name a module's imports bind to the absolute name it imports."""
-
-    def __init__(self, package: str) -> None:
-        super().__init__()
-        self.package = package
-        self.unit = -1
-        self.targets: dict[str, str] = {}
-        self.stars: list[tuple[int, str]] = []  # (unit index, module) of `from m import *`
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return False
-
-    def visit_Import(self, node: cst.Import) -> None:
-        for alias in node.names:
-            name = dotted(alias.name)
-            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-                self.targets[alias.asname.name.value] = name
-            else:
-                first = name.split(".")[0]
-                self.targets[first] = first
-
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        module = "." * len(node.relative) + (dotted(node.module) if node.module else "")
-        if isinstance(node.names, cst.ImportStar):
-            found = absolute(module, self.package)
-            if found:
-                self.stars.append((self.unit, found))
-            return
-        for alias in node.names:
-            bound = alias.asname.name if alias.asname else alias.name
-            name = dotted(alias.name)
-            joined = f"{module}.{name}" if module and not module.endswith(".") else module + name
-            full = absolute(joined, self.package)
-            if isinstance(bound, cst.Name) and full:
-                self.targets[bound.value] = full
 
 
 class GatherReferencesVisitor(cst.CSTVisitor):
@@ -243,17 +167,17 @@ class GatherReferencesVisitor(cst.CSTVisitor):
     def __init__(self, units: list[Unit], package: str) -> None:
         super().__init__()
         self.package = package
-        self.refs: dict[Path_, Refs] = {}
-        self._owners: dict[int, tuple[Path_, str | None, str | None]] = {}
+        self.refs: dict[Address, Refs] = {}
+        self._owners: dict[int, tuple[Address, str | None, str | None]] = {}
         self._headers: set[int] = set()
         for unit in units:
             self._register(unit.node, (unit.index,), None, None)
-        self._stack: list[tuple[Path_, str | None, str | None]] = []
+        self._stack: list[tuple[Address, str | None, str | None]] = []
         self._header_depth = 0
         self._globals: dict[int, str] = {}
 
     def _register(
-        self, node: Statement, path: Path_, cls: str | None, self_name: str | None
+        self, node: Statement, path: Address, cls: str | None, self_name: str | None
     ) -> None:
         self._owners[id(node)] = (path, cls, self_name)
         if isinstance(node, cst.FunctionDef):
@@ -398,9 +322,22 @@ class Project:
     def _load(self, path: Path, name: str) -> ModuleIndex | None:
         rel = relative_path(path, self.rootdir)
         try:
-            source = path.read_bytes().decode("utf-8")
-            module = cst.parse_module(source)
+            info = path.stat()
+            key = (str(path), name, rel, info.st_mtime_ns, info.st_size)
+            if key in _CACHE:
+                return _CACHE[key]
+            module = cst.parse_module(path.read_bytes().decode("utf-8"))
         except (OSError, UnicodeDecodeError, cst.ParserSyntaxError):
             self.unparsable.append(rel)
             return None
-        return ModuleIndex(name, path, rel, module)
+        index = ModuleIndex(name, path, rel, module)
+        if len(_CACHE) >= _CACHE_SIZE:
+            del _CACHE[next(iter(_CACHE))]
+        _CACHE[key] = index
+        return index
+
+
+# Parsed modules, by file, name and stat: indexing a large module takes a second or more, and
+# every target of a run shares most of them.  An index is never changed after it is built.
+_CACHE: dict[tuple[str, str, str, int, int], ModuleIndex] = {}
+_CACHE_SIZE = 128

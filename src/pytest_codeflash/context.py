@@ -27,7 +27,7 @@ import libcst as cst
 from libcst import codemod
 
 from .codeblocks import CodeBlock, render_blocks
-from .codeindex import ModuleIndex, Path_, Project, Refs
+from .codeindex import Address, ModuleIndex, Project, Refs
 from .errors import ContextError
 from .models import CodeContext, TargetFunction
 from .paths import import_roots
@@ -170,17 +170,17 @@ class SignaturesOnlyTransformer(codemod.ContextAwareTransformer):
 class _Selection:
     """Which statements of which modules go into each part, found breadth first."""
 
-    def __init__(self, project: Project, module: ModuleIndex, path: Path_) -> None:
+    def __init__(self, project: Project, module: ModuleIndex, path: Address) -> None:
         self.project = project
         self.target_module = module
         self.target_path = path
         self.picks: dict[str, dict[str, Pick]] = {"rw": {}, "ro": {}}
         self.modules: dict[str, ModuleIndex] = {module.name: module}
-        self.queues: dict[str, deque[tuple[ModuleIndex, Path_, int]]] = {
+        self.queues: dict[str, deque[tuple[ModuleIndex, Address, int]]] = {
             "rw": deque(),
             "ro": deque(),
         }
-        self.done: set[tuple[str, str, Path_]] = set()
+        self.done: set[tuple[str, str, Address]] = set()
         self.helpers: list[str] = []
         self.read_only_names: list[str] = []
 
@@ -200,7 +200,7 @@ class _Selection:
             while self.queues[part]:
                 self._process(part, *self.queues[part].popleft())
 
-    def _push(self, module: ModuleIndex, path: Path_, part: str, level: int) -> None:
+    def _push(self, module: ModuleIndex, path: Address, part: str, level: int) -> None:
         key = (module.name, part, path)
         if key in self.done:
             return
@@ -208,7 +208,7 @@ class _Selection:
         self.modules.setdefault(module.name, module)
         self.queues[part].append((module, path, level))
 
-    def _process(self, part: str, module: ModuleIndex, path: Path_, level: int) -> None:
+    def _process(self, part: str, module: ModuleIndex, path: Address, level: int) -> None:
         for seen in ("rw", part):
             if _covered(self.picks[seen].get(module.name, {}), path):
                 return
@@ -224,7 +224,7 @@ class _Selection:
         self._follow(module, module.refs_under(path), part, level, path)
 
     def _follow(
-        self, module: ModuleIndex, refs: Refs | None, part: str, level: int, path: Path_
+        self, module: ModuleIndex, refs: Refs | None, part: str, level: int, path: Address
     ) -> None:
         if refs is None:
             return
@@ -261,7 +261,7 @@ class _Selection:
             for other, unit in self.project.resolve(target) if target else []:
                 self._add(other, (unit,), region, level)
 
-    def _add(self, module: ModuleIndex, path: Path_, region: str, level: int) -> None:
+    def _add(self, module: ModuleIndex, path: Address, region: str, level: int) -> None:
         """Put a referenced statement where it belongs, by its kind and who refers to it."""
         if module is self.target_module and path == self.target_path[: len(path)]:
             return  # the target itself, or a class around it
@@ -283,12 +283,14 @@ class _Selection:
         found = []
         for name, module in self.modules.items():
             picks = self.picks[part].get(name)
+            shown: Pick = {}  # classes the read-writable part shows with their docstrings
             if part == "ro" and picks:
-                picks = _subtract(picks, self.picks["rw"].get(name, {}), module, ())
+                shown = self.picks["rw"].get(name, {})
+                picks = _subtract(picks, shown, module, ())
             elif picks:  # `from __future__` changes what the code means: always shown
                 picks = {**dict.fromkeys(_future_units(module)), **picks}
             if picks:
-                found.append(CodeBlock(module.rel, _render(module, picks)))
+                found.append(CodeBlock(module.rel, _render(module, picks, shown)))
         return found
 
 
@@ -298,7 +300,7 @@ def _member_names(node: Statement) -> set[str]:
     return bindings(node)
 
 
-def _mark(picks: Pick, path: Path_) -> None:
+def _mark(picks: Pick, path: Address) -> None:
     node = picks
     for depth, index in enumerate(path):
         if depth == len(path) - 1:
@@ -310,7 +312,7 @@ def _mark(picks: Pick, path: Path_) -> None:
         node = inner
 
 
-def _covered(picks: Pick, path: Path_) -> bool:
+def _covered(picks: Pick, path: Address) -> bool:
     """Whether ``path`` itself (or a statement holding it whole) is picked."""
     node: Pick | None = picks
     for index in path:
@@ -322,7 +324,7 @@ def _covered(picks: Pick, path: Path_) -> bool:
     return node is None
 
 
-def _subtract(ro: Pick, rw: Pick, module: ModuleIndex, prefix: Path_) -> Pick:
+def _subtract(ro: Pick, rw: Pick, module: ModuleIndex, prefix: Address) -> Pick:
     """The read-only picks minus what the read-writable part shows already."""
     left: Pick = {}
     for index, pick in ro.items():
@@ -348,28 +350,34 @@ def _future_units(module: ModuleIndex) -> list[int]:
     ]
 
 
-def _render(module: ModuleIndex, picks: Pick) -> str:
+def _render(module: ModuleIndex, picks: Pick, shown: Pick) -> str:
     nodes: list[Statement] = []
+    kinds: list[str] = []
     for index in sorted(picks):
-        node = _picked(module.units[index].node, picks[index], 1)
-        after_imports = bool(nodes) and bool(imports_of(nodes[-1])) and not imports_of(node)
+        node = _picked(module.units[index].node, picks[index], shown.get(index))
+        kinds.append(module.units[index].kind)
+        after_imports = len(kinds) > 1 and kinds[-2] == "import" and kinds[-1] != "import"
         spaced = bool(nodes) and (is_def(node) or is_def(nodes[-1]))
         nodes.append(_spaced(node, 2 if spaced else 1 if after_imports else 0))
     code = cst.Module(body=nodes, default_indent=module.module.default_indent).code
     return code.replace("\r\n", "\n")
 
 
-def _picked(node: Statement, pick: Pick | None, blank: int) -> Statement:
-    """``node`` whole, or a class with only its docstring and the picked members."""
+def _picked(node: Statement, pick: Pick | None, shown: Pick | None) -> Statement:
+    """``node`` whole, or a class with its docstring and only the picked members.
+
+    ``shown`` holds the members the other part shows: a class there keeps its docstring there.
+    """
     if pick is None or not isinstance(node, cst.ClassDef):
         return node
     assert isinstance(node.body, cst.IndentedBlock)
     body = statements(node.body.body)
-    kept: list[Statement] = [body[0]] if body and is_docstring(body[0]) else []
+    doc = bool(body) and is_docstring(body[0]) and shown is None
+    kept: list[Statement] = [body[0]] if doc else []
     for index in sorted(pick):
-        member = _picked(body[index], pick[index], blank)
+        member = _picked(body[index], pick[index], (shown or {}).get(index))
         spaced = bool(kept) and (is_def(member) or is_def(kept[-1]))
-        kept.append(_spaced(member, blank if spaced else 0))
+        kept.append(_spaced(member, 1 if spaced else 0))
     return node.with_changes(body=node.body.with_changes(body=kept))
 
 

@@ -52,6 +52,7 @@ def check_interface(original: ast.Module, candidate: ast.Module, target: TargetF
         raise CandidateError(f"the original module {target.file} no longer defines {name}")
     new_chain = _find(candidate.body, parts)
     if new_chain is None or not isinstance(new_chain[-1], _Def):
+        _check_renamed(original, candidate, parts, old_chain[-1], name)
         inside = f" inside class {'.'.join(parts[:-1])}" if len(parts) > 1 else ""
         raise CandidateError(
             f"does not define {name}: it must contain `def {parts[-1]}(...)`{inside}, either as "
@@ -68,6 +69,27 @@ def check_interface(original: ast.Module, candidate: ast.Module, target: TargetF
     old_body = original.body if len(old_chain) == 1 else _class_body(old_chain[-2])
     if _count_defs(body, parts[-1]) > _count_defs(old_body, parts[-1]):
         raise CandidateError(f"defines {name} more than once; define it once.")
+
+
+def _check_renamed(
+    original: ast.Module, candidate: ast.Module, parts: list[str], old_fn: ast.stmt, name: str
+) -> None:
+    """Raise if the candidate defines the target under a new name (same place, signature)."""
+    assert isinstance(old_fn, _Def)
+    old_scope = _find(original.body, parts[:-1]) if len(parts) > 1 else []
+    new_scope = _find(candidate.body, parts[:-1]) if len(parts) > 1 else []
+    if new_scope is None or old_scope is None:
+        return
+    old_body = _class_body(old_scope[-1]) if old_scope else original.body
+    new_body = _class_body(new_scope[-1]) if new_scope else candidate.body
+    known = {s.name for s in old_body if isinstance(s, _Def)}
+    for stmt in new_body:
+        if (
+            isinstance(stmt, _Def)
+            and stmt.name not in known
+            and _signature(stmt) == _signature(old_fn)
+        ):
+            raise InterfaceChange(f"renames {name} to {stmt.name}{_KEEP}")
 
 
 def _check_class(old: ast.ClassDef, new: ast.ClassDef, cls: str) -> None:

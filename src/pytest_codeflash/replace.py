@@ -81,13 +81,14 @@ def merge_blocks(
 ) -> dict[Path, str]:
     """Merge each block of a candidate into the file its path names.
 
-    A bare block (no path) is the target's module.  Only files whose source changes are
+    A bare block (no path) is the target's module.  A candidate may leave the target's
+    module alone and change only its helpers elsewhere.  Only files whose source changes are
     returned, keyed by resolved absolute path.
 
     :param originals: the files' sources as read at the start of the run, by resolved path;
         files not in it are read from disk.
     :raises CandidateError: a block names a file outside the project or that does not exist,
-        two blocks name one file, none is for the target's module, or a merge fails.
+        two blocks name one file, or a merge fails.
     :raises InterfaceChange: the target's block changes its interface.
     """
     root = rootdir.resolve()
@@ -100,12 +101,6 @@ def merge_blocks(
                 f"has two code blocks for {relative_path(path, root)}; give one block per file."
             )
         by_file[path] = block.code
-    if target_file not in by_file:
-        rel = relative_path(target_file, root)
-        raise CandidateError(
-            f"has no code block for {rel}, the module of {target.qualified_name}; tag its "
-            f"block ```python:{rel}."
-        )
     merged: dict[Path, str] = {}
     for path, code in by_file.items():
         original = _original(path, originals)
