@@ -91,6 +91,19 @@ class Evaluation:
             if candidate.rejection:
                 results.append(_rejected(candidate, candidate.rejection))
                 continue
+            if candidate.other_files:
+                # The runner overlays the target's module only; helper changes elsewhere
+                # would go unverified, so such a candidate cannot be accepted yet.
+                others = ", ".join(str(change.path) for change in candidate.other_files)
+                results.append(
+                    _rejected(
+                        candidate,
+                        f"unverifiable: the candidate also changes "
+                        f"{others}, and the runner verifies changes to the "
+                        "target's module only",
+                    )
+                )
+                continue
             key = candidate_key(candidate)
             label = (
                 f"{self.target.qualified_name}: candidate {index}/{len(candidates)} {candidate.id}"

@@ -112,7 +112,7 @@ class Candidate(_Frozen):
     module_source: str
     explanation: str = ""
     rejection: str | None = None  # set when the candidate is known unusable before running
-    other_files: tuple[FileChange, ...] = ()  # other modules it changes (all overlaid, applied)
+    other_files: tuple[FileChange, ...] = ()  # other modules it changes (not yet verifiable)
 
 
 class CodeContext(_Frozen):

@@ -44,6 +44,7 @@ class CodeflashSession:
         self.report: Report | None = None
         self.collection_failed = False
         self._progress_started = False
+        self._sources: dict[Path, str] = {}
         self.tracer = Tracer([])
         # -- discovery (#5): set when --codeflash is given without --codeflash-target -------
         self.discovery: Discovery | None = None
@@ -62,6 +63,8 @@ class CodeflashSession:
                 resolve_target(spec, self.settings.rootdir, roots) for spec in self.settings.targets
             ]
             if not self.is_worker:
+                for target in self.targets:
+                    self.source_of(target)  # what apply will compare against at the end
                 self._load_candidate_files()
         except CodeflashError as err:
             raise pytest.UsageError(str(err)) from None
@@ -157,12 +160,24 @@ class CodeflashSession:
                 "--codeflash-target=pkg.mod.func."
             )
         target = self.targets[0]
-        source = target.file.read_text(encoding="utf-8")
+        source = self.source_of(target)
         base = Path(self.config.invocation_params.dir)
         self.file_candidates[target.qualified_name] = [
             load_candidate_file(path if path.is_absolute() else base / path, target, source)
             for path in paths
         ]
+
+    def source_of(self, target: TargetFunction) -> str:
+        """The target module's source as first read in this run (line endings kept).
+
+        Read once, so evaluation and apply both work from what the file held when the run
+        looked at it first, and apply can refuse a file that changed since.
+        """
+        source = self._sources.get(target.file)
+        if source is None:
+            source = target.file.read_bytes().decode("utf-8", "surrogateescape")
+            self._sources[target.file] = source
+        return source
 
     # -- during the test run --------------------------------------------------------------
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
@@ -246,7 +261,7 @@ class CodeflashSession:
         from .evaluate import Evaluation
 
         trace = self.tracer.traces[target.qualified_name]
-        source = target.file.read_bytes().decode("utf-8", "surrogateescape")
+        source = self.source_of(target)
         evaluation = Evaluation(
             target, source, sorted(trace.tests), self.settings, sandbox, self._progress
         )
@@ -260,7 +275,9 @@ class CodeflashSession:
             best = next(c for c in candidates if c.id == result.best_candidate)
             patch = reporting.make_patch(result.file, source, best.module_source)
             result = result.model_copy(update={"patch": patch})
-            optimization = reporting.Optimization(target, result, source, best.module_source)
+            optimization = reporting.Optimization(
+                target, result, source, best.module_source, best.other_files
+            )
         self.config.hook.pytest_codeflash_function_done(result=result, settings=self.settings)
         return result, optimization
 
