@@ -109,13 +109,18 @@ def test_file_target_form(listy: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["listy.core.unique: called*"])
 
 
-def test_no_candidate_source_available_yet(listy: pytest.Pytester) -> None:
-    result = listy.runpytest("--codeflash-target=listy.core.unique")
-    _usage_error(result, "--codeflash-candidate=FILE", "not available in this version")
+def test_backend_none_needs_a_candidate(listy: pytest.Pytester) -> None:
+    # The default rules back-end always has a source (#7); "none" has only candidate files.
+    result = listy.runpytest("--codeflash-target=listy.core.unique", "--codeflash-backend=none")
+    _usage_error(result, "--codeflash-candidate=FILE", "proposes no rewrites")
 
 
-def test_discovery_not_available_yet(listy: pytest.Pytester) -> None:
-    _usage_error(listy.runpytest("--codeflash"), "--codeflash-target")
+def test_codeflash_alone_discovers(listy: pytest.Pytester) -> None:  # discovery (#5)
+    result = listy.runpytest("--codeflash", "--codeflash-dry-run")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(
+        ["*= codeflash =*", "discovered * eligible function(s)*", "  1. listy.core.unique (*"]
+    )
 
 
 @pytest.mark.parametrize(

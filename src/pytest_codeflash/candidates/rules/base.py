@@ -10,16 +10,28 @@ from __future__ import annotations
 import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, TypeVar, cast
 
 import libcst as cst
 
 from ...models import TargetFunction
 from .names import code, gather
 
-__all__ = ["Context", "Rewrite", "Rule", "find_function", "parameter_names", "variants"]
+__all__ = [
+    "Context",
+    "ReplacingTransformer",
+    "Rewrite",
+    "Rule",
+    "find_function",
+    "leading_lines",
+    "parameter_names",
+    "variants",
+]
 
 _BUILTIN_NAMES = frozenset(dir(builtins))
+_Node = TypeVar("_Node", bound=cst.CSTNode)
+_Site = TypeVar("_Site")
+Replacement = cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel[cst.CSTNode]
 MAX_SINGLE_SITES = 3
 
 
@@ -121,6 +133,26 @@ class Context:
         )
 
 
+class ReplacingTransformer(cst.CSTTransformer):
+    """A transformer whose :meth:`replace` sees every node after its ``leave_*`` method.
+
+    libcst types ``on_leave`` per node type; rules swap expressions for other kinds of
+    expressions and statements for several statements, so they override ``replace``.
+    """
+
+    def on_leave(
+        self, original_node: _Node, updated_node: _Node
+    ) -> _Node | cst.RemovalSentinel | cst.FlattenSentinel[_Node]:
+        updated = super().on_leave(original_node, updated_node)
+        if not isinstance(updated, cst.CSTNode):
+            return updated
+        return cast("_Node", self.replace(original_node, updated))
+
+    def replace(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> Replacement:
+        """What ``original_node`` (already updated to ``updated_node``) becomes."""
+        return updated_node
+
+
 class Rule:
     """A family of rewrites.  Subclasses set ``name`` and ``explanation``, implement ``rewrite``.
 
@@ -143,17 +175,24 @@ class Rule:
         raise NotImplementedError
 
 
-def variants(sites: Sequence[object]) -> list[list[object]]:
+def variants(sites: Sequence[_Site]) -> list[list[_Site]]:
     """Which sites each proposal rewrites: all of them, then (if several) a few one by one.
 
     The single-site proposals let the runner keep the sites that are right when one is wrong.
     """
     if not sites:
         return []
-    groups: list[list[object]] = [list(sites)]
+    groups: list[list[_Site]] = [list(sites)]
     if len(sites) > 1:
         groups += [[site] for site in sites[:MAX_SINGLE_SITES]]
     return groups
+
+
+def leading_lines(node: cst.CSTNode) -> Sequence[cst.EmptyLine]:
+    """The blank and comment lines above a statement (none for other nodes)."""
+    if isinstance(node, cst.SimpleStatementLine | cst.BaseCompoundStatement):
+        return node.leading_lines
+    return ()
 
 
 def parameter_names(function: cst.FunctionDef) -> list[str]:
@@ -198,7 +237,8 @@ def find_function(module: cst.Module, qualname: str) -> cst.FunctionDef | None:
     body: Sequence[cst.BaseStatement] = module.body
     node: cst.BaseStatement = body[path[0]]
     for index in path[1:]:
-        assert isinstance(node, cst.ClassDef) and isinstance(node.body, cst.IndentedBlock)
+        assert isinstance(node, cst.ClassDef)
+        assert isinstance(node.body, cst.IndentedBlock)
         node = node.body.body[index]
     assert isinstance(node, cst.FunctionDef)
     return node
@@ -212,7 +252,8 @@ def _replace(
         items[path[0]] = new
         return items
     cls = items[path[0]]
-    assert isinstance(cls, cst.ClassDef) and isinstance(cls.body, cst.IndentedBlock)
+    assert isinstance(cls, cst.ClassDef)
+    assert isinstance(cls.body, cst.IndentedBlock)
     inner = _replace(cls.body.body, path[1:], new)
     items[path[0]] = cls.with_changes(body=cls.body.with_changes(body=inner))
     return items
@@ -239,37 +280,42 @@ def _import_position(body: Sequence[cst.BaseStatement]) -> int:
     return position
 
 
+def _helpers(
+    rewrite: Rewrite, target: cst.BaseStatement
+) -> tuple[list[cst.BaseStatement], cst.BaseStatement]:
+    """The helper statements to put before ``target`` (a top-level statement), and the target
+    with two blank lines above it; a comment above the target stays with the target."""
+    helpers: list[cst.BaseStatement] = []
+    for text in rewrite.helpers:
+        statement = cst.parse_statement(text)
+        is_def = isinstance(statement, cst.FunctionDef | cst.ClassDef)
+        after_def = bool(helpers) and isinstance(helpers[-1], cst.FunctionDef | cst.ClassDef)
+        lines = _blank_lines(2 if helpers and (is_def or after_def) else 0)
+        helpers.append(statement.with_changes(leading_lines=lines))
+    above = list(leading_lines(target))
+    comments = [line for line in above if line.comment is not None]
+    helpers[0] = helpers[0].with_changes(leading_lines=_blank_lines(2) if comments else above)
+    return helpers, target.with_changes(leading_lines=[*_blank_lines(2), *comments])
+
+
 def _apply(module: cst.Module, qualname: str, rewrite: Rewrite) -> cst.Module:
+    """The module with the rewritten target, its helpers and imports.
+
+    The merge that follows (:func:`pytest_codeflash.replace.merge_candidate`) places new
+    imports and helpers where they belong; here they only need to be valid.
+    """
     path = _path(module.body, qualname.split("."))
     assert path is not None
     body = _replace(module.body, path, rewrite.function)
     anchor = path[0]
     if rewrite.helpers:
-        helpers: list[cst.BaseStatement] = []
-        for text in rewrite.helpers:
-            statement = cst.parse_statement(text)
-            spaced = isinstance(statement, cst.FunctionDef | cst.ClassDef) or (
-                helpers and isinstance(helpers[-1], cst.FunctionDef | cst.ClassDef)
-            )
-            lines = _blank_lines(2 if spaced and helpers else 0)
-            helpers.append(statement.with_changes(leading_lines=lines))
-        target = body[anchor]
-        lines = list(target.leading_lines)
-        helpers[0] = helpers[0].with_changes(leading_lines=lines)
-        kept = [line for line in lines if line.comment is not None]
-        body[anchor] = target.with_changes(leading_lines=[*_blank_lines(2), *kept])
-        if kept:  # a comment above the target stays with the target
-            helpers[0] = helpers[0].with_changes(leading_lines=_blank_lines(2))
+        helpers, body[anchor] = _helpers(rewrite, body[anchor])
         body[anchor:anchor] = helpers
     if rewrite.imports:
         at = _import_position(body)
         imports = [cst.parse_statement(text + "\n") for text in dict.fromkeys(rewrite.imports)]
-        if at == 0 or not isinstance(body[at - 1], cst.SimpleStatementLine):
-            imports[-1] = imports[-1].with_changes(leading_lines=())
+        following = body[at] if at < len(body) else None
+        if isinstance(following, cst.FunctionDef | cst.ClassDef) and not following.leading_lines:
+            body[at] = following.with_changes(leading_lines=_blank_lines(2))  # PEP 8 spacing
         body[at:at] = imports
-        if at == 0 and body[len(imports)] is not None:
-            following = body[len(imports)]
-            body[len(imports)] = following.with_changes(
-                leading_lines=[*_blank_lines(1), *following.leading_lines]
-            )
     return module.with_changes(body=body)

@@ -154,7 +154,8 @@ class CallCacheRule(Rule):
             sites: dict[cst.SimpleStatementLine, str] = {}
             for site in group:
                 call = _cached_call(site.body[0], pure)  # type: ignore[union-attr]
-                assert call is not None and isinstance(call.func, cst.Name)
+                assert call is not None
+                assert isinstance(call.func, cst.Name)
                 helper = call.func.value
                 if helper not in caches:
                     caches[helper] = context.fresh(f"{helper}_cache")

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from .base import Context, Rewrite, Rule, variants
-from .names import bound_names, code, gather
+from .base import Context, Replacement, ReplacingTransformer, Rewrite, Rule, variants
+from .names import bound_names, code, gather, read_after_loop
 
 __all__ = ["ComprehensionRule"]
 
@@ -131,28 +131,15 @@ class GatherLoopsVisitor(cst.CSTVisitor):
             for later in body[index + 1 :]:
                 if isinstance(later, cst.For):
                     shape = _shape(later, name, kind)
-                    if shape is not None and self._safe(body, later, name, kind, shape):
+                    if shape is not None and self._safe(later, name, kind, shape):
                         self.sites.append((statement, later, kind, shape))
                 if name in gather(later).names:
                     break
 
-    def _safe(
-        self, body: Sequence[cst.BaseStatement], loop: cst.For, name: str, kind: str, shape: Shape
-    ) -> bool:
-        """The loop variables are not read after the loop, the items do not read the container.
-
-        A read inside a sibling ``for`` loop that binds the same variable sees that loop's own
-        value, so it does not count.
-        """
-        everywhere, inside = gather(self.function.body).loads, gather(loop).loads
-        for variable in shape.targets:
-            rebound = sum(
-                gather(s.body).loads[variable]
-                for s in body
-                if isinstance(s, cst.For) and s is not loop and variable in bound_names(s.target)
-            )
-            if everywhere[variable] - inside[variable] - rebound > 0:
-                return False
+    def _safe(self, loop: cst.For, name: str, kind: str, shape: Shape) -> bool:
+        """The loop variables are not read after the loop, the items do not read the container."""
+        if read_after_loop(self.function, loop, shape.targets):
+            return False
         return name not in gather(cst.parse_expression(_text(shape, kind))).loads
 
 
@@ -161,7 +148,7 @@ def _text(shape: Shape, kind: str) -> str:
     return f"[{inner}]" if kind == "list" else f"{{{inner}}}"
 
 
-class ComprehensionTransformer(cst.CSTTransformer):
+class ComprehensionTransformer(ReplacingTransformer):
     """Drop the empty container's creation; put the comprehension where the loop was."""
 
     def __init__(self, sites: Sequence[tuple[cst.BaseStatement, cst.For, str, Shape]]) -> None:
@@ -169,9 +156,7 @@ class ComprehensionTransformer(cst.CSTTransformer):
         self.starts = {start: loop for start, loop, _, _ in sites}
         self.loops = {loop: (start, kind, shape) for start, loop, kind, shape in sites}
 
-    def on_leave(
-        self, original_node: cst.CSTNode, updated_node: cst.CSTNode
-    ) -> cst.CSTNode | cst.FlattenSentinel[cst.CSTNode] | cst.RemovalSentinel:
+    def replace(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> Replacement:
         if original_node in self.starts:
             return cst.RemovalSentinel.REMOVE
         if original_node in self.loops:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import libcst as cst
 
 from .base import Context, Rewrite, Rule, variants
-from .names import code, gather
+from .names import bound_names, code, gather, read_after_loop
 
 __all__ = ["CounterRule"]
 
@@ -68,9 +68,9 @@ def _counted(loop: cst.For, name: str) -> str | None:
         if name in gather(cst.parse_expression(e)).loads:
             return None
         return iterable if e == var else f"{e} for {var} in {iterable}"
-    if e == var and isinstance(loop.iter, cst.Name):
-        if _dump(COUNT_TEMPLATE.format(d=d, e=e, seq=iterable)) == wanted:
-            return iterable
+    count = _dump(COUNT_TEMPLATE.format(d=d, e=e, seq=iterable))
+    if e == var and isinstance(loop.iter, cst.Name) and count == wanted:
+        return iterable
     return None
 
 
@@ -114,17 +114,16 @@ class GatherCountingVisitor(cst.CSTVisitor):
             if name is None:
                 continue
             for later in body[index + 1 :]:
-                if isinstance(later, cst.For) and (counted := _counted(later, name)):
-                    if name not in gather(later.iter).loads and self._no_leak(later):
+                if isinstance(later, cst.For) and (counted := _counted(later, name)) is not None:
+                    fresh = name not in gather(later.iter).loads
+                    if fresh and self._no_leak(later):
                         self.loops[later] = (name, counted)
                 if name in gather(later).names:
                     break  # the dict is used, so it may no longer be empty
 
     def _no_leak(self, loop: cst.For) -> bool:
         """The loop variable is not read after the loop (a comprehension would not set it)."""
-        assert isinstance(loop.target, cst.Name)
-        var = loop.target.value
-        return gather(self.function.body).loads[var] == gather(loop).loads[var]
+        return not read_after_loop(self.function, loop, bound_names(loop.target))
 
 
 class CounterTransformer(cst.CSTTransformer):

@@ -23,9 +23,9 @@ def _initial(value: cst.BaseExpression | None) -> str | None:
     """The deque's constructor argument for a list value (``""`` for an empty list)."""
     if isinstance(value, cst.List):
         return code(value) if value.elements else ""
-    if isinstance(value, cst.Call) and isinstance(value.func, cst.Name):
-        if value.func.value == "list" and len(value.args) <= 1:
-            return code(value.args[0].value) if value.args else ""
+    is_list = isinstance(value, cst.Call) and code(value.func) == "list"
+    if is_list and len(value.args) <= 1:  # type: ignore[union-attr]
+        return code(value.args[0].value) if value.args else ""  # type: ignore[union-attr]
     return None
 
 
@@ -82,7 +82,9 @@ class GatherQueueVisitor(cst.CSTVisitor):
     def visit_Subscript(self, node: cst.Subscript) -> None:
         if self._is_queue(node.value) and len(node.slice) == 1:
             index = node.slice[0].slice
-            if isinstance(index, cst.Index) and isinstance(index.value, cst.Integer | cst.UnaryOperation):
+            if isinstance(index, cst.Index) and isinstance(
+                index.value, cst.Integer | cst.UnaryOperation
+            ):
                 arg = cst.Arg(index.value)
                 self.supported += _literal(arg, 0) or _literal(arg, -1)
 

@@ -15,8 +15,9 @@ from collections.abc import Sequence
 
 import libcst as cst
 
-from .base import Context, Rewrite, Rule
-from .names import NON_MUTATING_METHODS, PURE_BUILTINS, code, unconditional_expressions
+from .base import Context, Replacement, ReplacingTransformer, Rewrite, Rule, leading_lines
+from .known import NON_MUTATING_METHODS, PURE_BUILTINS
+from .names import code, unconditional_expressions
 
 __all__ = ["DictLookupRule"]
 
@@ -88,9 +89,9 @@ class GatherChangesVisitor(cst.CSTVisitor):
         return isinstance(expr, cst.Name) and expr.value == self.owner
 
     def _target(self, target: cst.BaseExpression) -> None:
-        if isinstance(target, cst.Name) and target.value in self.names:
-            self.changes = True
-        elif isinstance(target, cst.Subscript | cst.Attribute) and self._is_owner(target.value):
+        if (isinstance(target, cst.Name) and target.value in self.names) or (
+            isinstance(target, cst.Subscript | cst.Attribute) and self._is_owner(target.value)
+        ):
             self.changes = True
         elif isinstance(target, cst.Tuple | cst.List):
             for element in target.elements:
@@ -149,7 +150,7 @@ def _hint(expr: cst.BaseExpression) -> str:
     return text.replace("_get_", "_")[:40] or "value"
 
 
-class DictLookupTransformer(cst.CSTTransformer):
+class DictLookupTransformer(ReplacingTransformer):
     """Bind one lookup before ``first`` and replace its occurrences in ``run``."""
 
     def __init__(
@@ -164,15 +165,13 @@ class DictLookupTransformer(cst.CSTTransformer):
         self.name = name
         self.expr = occurrences[0]
 
-    def on_leave(
-        self, original_node: cst.CSTNode, updated_node: cst.CSTNode
-    ) -> cst.CSTNode | cst.FlattenSentinel[cst.CSTNode] | cst.RemovalSentinel:
+    def replace(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> Replacement:
         if original_node in self.occurrences:
             return cst.Name(self.name)
         if original_node is self.first:
             bind = cst.parse_statement(f"{self.name} = {code(self.expr)}")
             assert isinstance(updated_node, cst.BaseStatement)
-            bind = bind.with_changes(leading_lines=updated_node.leading_lines)
+            bind = bind.with_changes(leading_lines=leading_lines(updated_node))
             return cst.FlattenSentinel([bind, updated_node.with_changes(leading_lines=())])
         return updated_node
 

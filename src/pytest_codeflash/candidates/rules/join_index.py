@@ -15,7 +15,7 @@ import libcst as cst
 
 from .base import Context, Rewrite, Rule, variants
 from .loop_invariant import GatherCallsVisitor, GatherLoopsVisitor, is_pure_call
-from .names import code, gather
+from .names import code, gather, read_after_loop
 
 __all__ = ["JoinIndexRule"]
 
@@ -40,9 +40,13 @@ def _equality(test: cst.BaseExpression) -> tuple[cst.Comparison, cst.BaseExpress
         if rest is None:
             return first, test.right
         return first, test.with_changes(left=rest)
-    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
-        if isinstance(test.comparisons[0].operator, cst.Equal) and not test.lpar:
-            return test, None
+    if (
+        isinstance(test, cst.Comparison)
+        and len(test.comparisons) == 1
+        and isinstance(test.comparisons[0].operator, cst.Equal)
+        and not test.lpar
+    ):
+        return test, None
     raise LookupError
 
 
@@ -84,7 +88,7 @@ def _join(
     outer_key, inner_key = (left, right) if sides[0][0] == "outer" else (right, left)
     if variable in gather(outer_key).loads or variable in gather(inner.body).stores:
         return None
-    if gather(function.body).loads[variable] != gather(inner).loads[variable]:
+    if read_after_loop(function, inner, {variable}):
         return None  # the loop variable is read after the loop
     return Join(outer, inner, test, outer_key, inner_key, rest)
 
@@ -129,9 +133,7 @@ class JoinTransformer(cst.CSTTransformer):
             f"    {join.index}.setdefault({code(join.inner_key)}, []).append({variable})\n"
         ).body
         first = build[0].with_changes(leading_lines=updated_node.leading_lines)
-        return cst.FlattenSentinel(
-            [first, *build[1:], updated_node.with_changes(leading_lines=())]
-        )
+        return cst.FlattenSentinel([first, *build[1:], updated_node.with_changes(leading_lines=())])
 
 
 class JoinIndexRule(Rule):

@@ -16,25 +16,15 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from .base import Context, Rewrite, Rule, variants
-from .names import NON_MUTATING_METHODS, code, dotted, gather, unconditional_expressions
+from .base import Context, Replacement, ReplacingTransformer, Rewrite, Rule, leading_lines, variants
+from .known import CONTAINER_METHODS, IMMUTABLE_RESULTS, NON_MUTATING_METHODS, STRING_METHODS
+from .names import code, dotted, gather, unconditional_expressions
 
 __all__ = ["IMMUTABLE_RESULTS", "LoopInvariantRule", "is_pure_call"]
 
-# Builtins and module functions whose results are immutable (sharing them is safe).
-IMMUTABLE_RESULTS = frozenset(
-    """len abs min max sum int float str bool round ord chr hash frozenset tuple any all
-    divmod pow repr""".split()
-)
+
 MODULE_FUNCTIONS = frozenset({"re.compile", "re.escape", "string.capwords"})
 PURE_MODULES = frozenset({"math", "cmath", "operator"})
-STRING_METHODS = frozenset(
-    """lower upper strip lstrip rstrip casefold title capitalize replace encode decode
-    startswith endswith find rfind count isdigit isalpha isalnum isspace zfill""".split()
-)
-CONTAINER_METHODS = frozenset(
-    "append add extend get setdefault update pop popleft appendleft discard remove".split()
-)
 
 
 def is_pure_call(call: cst.Call, context: Context, local: set[str]) -> bool:
@@ -130,9 +120,9 @@ class GatherLookupsVisitor(cst.CSTVisitor):
         func = node.func
         if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
             owner, attr = func.value.value, func.attr.value
-            if owner in self.containers and attr in CONTAINER_METHODS | NON_MUTATING_METHODS:
-                self.found.append(func)
-            elif owner in self.modules:
+            if (
+                owner in self.containers and attr in CONTAINER_METHODS | NON_MUTATING_METHODS
+            ) or owner in self.modules:
                 self.found.append(func)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
@@ -159,7 +149,7 @@ def _containers(function: cst.FunctionDef) -> set[str]:
     return result
 
 
-class HoistTransformer(cst.CSTTransformer):
+class HoistTransformer(ReplacingTransformer):
     """Insert ``name = expr`` before each loop and use ``name`` inside it."""
 
     def __init__(self, hoists: dict[cst.BaseStatement, list[tuple[str, cst.BaseExpression]]]):
@@ -172,9 +162,7 @@ class HoistTransformer(cst.CSTTransformer):
             self._inside.append(node)  # type: ignore[arg-type]
         return super().on_visit(node)
 
-    def on_leave(
-        self, original_node: cst.CSTNode, updated_node: cst.CSTNode
-    ) -> cst.CSTNode | cst.FlattenSentinel[cst.CSTNode] | cst.RemovalSentinel:
+    def replace(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> Replacement:
         if self._inside and isinstance(original_node, cst.BaseExpression):
             codes = {code(e): n for n, e in self.hoists[self._inside[-1]]}
             name = codes.get(code(original_node))
@@ -184,7 +172,7 @@ class HoistTransformer(cst.CSTTransformer):
             self._inside.pop()
             assert isinstance(updated_node, cst.BaseStatement)
             lines = [cst.parse_statement(f"{n} = {code(e)}") for n, e in self.hoists[original_node]]  # type: ignore[index]
-            lines[0] = lines[0].with_changes(leading_lines=updated_node.leading_lines)
+            lines[0] = lines[0].with_changes(leading_lines=leading_lines(updated_node))
             return cst.FlattenSentinel([*lines, updated_node.with_changes(leading_lines=())])
         return updated_node
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import libcst as cst
 
-from .base import Context, Rewrite, Rule, variants
-from .names import NON_MUTATING_METHODS, PURE_BUILTINS, gather
+from .base import Context, Replacement, ReplacingTransformer, Rewrite, Rule, variants
+from .known import NON_MUTATING_METHODS, PURE_BUILTINS
+from .names import gather
 
 __all__ = ["LoopSinkRule"]
 
@@ -127,7 +128,7 @@ class GatherSinksVisitor(cst.CSTVisitor):
         return False
 
 
-class LoopSinkTransformer(cst.CSTTransformer):
+class LoopSinkTransformer(ReplacingTransformer):
     """Move the chosen statements after their loops, behind a "the loop ran" flag."""
 
     def __init__(
@@ -137,9 +138,7 @@ class LoopSinkTransformer(cst.CSTTransformer):
         self.loops = loops
         self.context = context
 
-    def on_leave(
-        self, original_node: cst.CSTNode, updated_node: cst.CSTNode
-    ) -> cst.CSTNode | cst.FlattenSentinel[cst.CSTNode] | cst.RemovalSentinel:
+    def replace(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> Replacement:
         if original_node not in self.loops:
             return updated_node
         assert isinstance(original_node, cst.For | cst.While)
@@ -151,7 +150,7 @@ class LoopSinkTransformer(cst.CSTTransformer):
         old = original_node.body.body
         # Nested rewrites show in the updated body, unless they changed its length.
         new = updated_node.body.body if len(updated_node.body.body) == len(old) else old
-        body = []
+        body: list[cst.BaseStatement] = []
         for statement, current in zip(old, new, strict=True):
             if statement is moved[0]:
                 body.append(cst.parse_statement(f"{flag} = True"))

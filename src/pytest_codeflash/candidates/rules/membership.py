@@ -15,7 +15,15 @@ from collections.abc import Sequence
 
 import libcst as cst
 
-from .base import Context, Rewrite, Rule, parameter_names, variants
+from .base import (
+    Context,
+    Replacement,
+    ReplacingTransformer,
+    Rewrite,
+    Rule,
+    parameter_names,
+    variants,
+)
 from .names import bound_names, code, gather
 
 __all__ = ["MembershipRule"]
@@ -118,28 +126,24 @@ def _constant_display(expr: cst.BaseExpression) -> bool:
 
 def _keys_owner(expr: cst.BaseExpression) -> cst.BaseExpression | None:
     """``d`` for ``d.keys()``, ``list(d.keys())``; ``d.values()`` for ``list(d.values())``."""
-    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name) and len(expr.args) == 1:
-        if expr.func.value in ("list", "tuple", "set", "frozenset", "sorted"):
-            inner = expr.args[0]
-            if inner.keyword is None and not inner.star:
-                view = inner.value
-                if _is_view(view, "keys"):
-                    return view.func.value  # type: ignore[attr-defined]
-                if _is_view(view, "values") or _is_view(view, "items"):
-                    return view
-    if _is_view(expr, "keys"):
-        return expr.func.value  # type: ignore[attr-defined]
+    copies = ("list", "tuple", "set", "frozenset", "sorted")
+    if isinstance(expr, cst.Call) and code(expr.func) in copies and len(expr.args) == 1:
+        inner = expr.args[0]
+        view = inner.value if inner.keyword is None and not inner.star else None
+        if view is not None and (owner := _view_owner(view, "keys")) is not None:
+            return owner
+        if view is not None and (_view_owner(view, "values") or _view_owner(view, "items")):
+            return view
+    return _view_owner(expr, "keys")
+
+
+def _view_owner(expr: cst.BaseExpression, method: str) -> cst.Name | None:
+    """``d`` if ``expr`` is ``d.method()``."""
+    if isinstance(expr, cst.Call) and not expr.args and isinstance(expr.func, cst.Attribute):
+        owner = expr.func.value
+        if expr.func.attr.value == method and isinstance(owner, cst.Name):
+            return owner
     return None
-
-
-def _is_view(expr: cst.BaseExpression, method: str) -> bool:
-    return (
-        isinstance(expr, cst.Call)
-        and not expr.args
-        and isinstance(expr.func, cst.Attribute)
-        and expr.func.attr.value == method
-        and isinstance(expr.func.value, cst.Name)
-    )
 
 
 class GatherMembershipVisitor(cst.CSTVisitor):
@@ -209,10 +213,10 @@ class GatherMembershipVisitor(cst.CSTVisitor):
             parameter_names(self.function)
         )
         fixed = name not in gather(self.context.module).mutated
-        if not in_function and fixed and isinstance(value, cst.List | cst.Tuple):
-            if _all_literal(value):
-                self.constants[comparator] = name
-                return
+        constant = isinstance(value, cst.List | cst.Tuple) and _all_literal(value)
+        if not in_function and fixed and constant:
+            self.constants[comparator] = name
+            return
         where = self._hoist_point(name)
         if where is not None:
             self.hoists[comparator] = (where, name)
@@ -239,7 +243,7 @@ def _all_literal(value: cst.List | cst.Tuple) -> bool:
     )
 
 
-class MembershipTransformer(cst.CSTTransformer):
+class MembershipTransformer(ReplacingTransformer):
     """Apply chosen replacements and insert the hoisted sets before their loops."""
 
     def __init__(
@@ -251,9 +255,7 @@ class MembershipTransformer(cst.CSTTransformer):
         self.replacements = replacements
         self.hoists = hoists
 
-    def on_leave(
-        self, original_node: cst.CSTNode, updated_node: cst.CSTNode
-    ) -> cst.CSTNode | cst.FlattenSentinel[cst.CSTNode] | cst.RemovalSentinel:
+    def replace(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> Replacement:
         if original_node in self.replacements:
             return self.replacements[original_node]  # type: ignore[index]
         if original_node in self.hoists:

@@ -4,7 +4,9 @@ The function's body moves into an inner helper that looks its arguments up in a 
 computing, and the outer function calls it with a fresh dict each time.  Nothing is kept
 between calls to the outer function, so a change to whatever the function reads (a global
 table, say) is seen on the next call.  The key includes each argument's type, so ``f(1)`` and
-``f(1.0)`` (equal, same hash) never share a result; unhashable arguments skip the memo.
+``f(1.0)`` (equal, same hash) never share a result.  Two proposals: one where unhashable
+arguments skip the memo, and a plain one for functions that only get hashable arguments (the
+runner accepts only code that ran, so the first passes only if unhashable arguments occur).
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ __all__ = ["MemoiseRule"]
 _IMPURE_CALLS = frozenset({"print", "open", "input", "exec", "eval", "setattr", "delattr"})
 _IMPURE_MODULES = frozenset({"random", "time", "os", "sys", "datetime", "secrets", "uuid"})
 
+LOOKUP_PLAIN = """\
+if {key} in {memo}:
+    return {memo}[{key}]
+"""
 LOOKUP = """\
 try:
     if {key} in {memo}:
@@ -130,9 +136,12 @@ class MemoiseTransformer(cst.CSTTransformer):
 
 def _docstring(body: cst.IndentedBlock) -> list[cst.BaseStatement]:
     first = body.body[0] if body.body else None
-    if isinstance(first, cst.SimpleStatementLine) and isinstance(first.body[0], cst.Expr):
-        if isinstance(first.body[0].value, cst.SimpleString | cst.ConcatenatedString):
-            return [first]
+    if (
+        isinstance(first, cst.SimpleStatementLine)
+        and isinstance(first.body[0], cst.Expr)
+        and isinstance(first.body[0].value, cst.SimpleString | cst.ConcatenatedString)
+    ):
+        return [first]
     return []
 
 
@@ -160,43 +169,48 @@ class MemoiseRule(Rule):
         facts = gather(function.body, pure=frozenset({name}))
         if facts.mutated & set(names) or name in facts.stores:
             return []
-        return [self._rewrite(function, context, names)]
+        fresh = (context.fresh(function.name.value), context.fresh("memo"), context.fresh("key"))
+        return [_memoised(function, names, lookup, *fresh) for lookup in (LOOKUP, LOOKUP_PLAIN)]
 
-    def _rewrite(self, function: cst.FunctionDef, context: Context, names: list[str]) -> Rewrite:
-        name = function.name.value
-        helper, memo, key = context.fresh(name), context.fresh("memo"), context.fresh("key")
-        assert isinstance(function.body, cst.IndentedBlock)
-        doc = _docstring(function.body)
-        statements = list(function.body.body[len(doc) :])
-        parts = ", ".join(f"{n}, type({n})" for n in names)
-        prologue = [
-            cst.parse_statement(f"{key} = ({parts})" if names else f"{key} = ()"),
-            cst.parse_statement(LOOKUP.format(key=key, memo=memo)),
-        ]
-        transformer = MemoiseTransformer(name, helper, memo, key)
-        body = cst.IndentedBlock(body=[*prologue, *(s.visit(transformer) for s in statements)])
-        last = statements[-1] if statements else None
-        ends = isinstance(last, cst.SimpleStatementLine) and isinstance(
-            last.body[-1], cst.Return | cst.Raise
-        )
-        if not ends:
-            tail = cst.parse_statement(f"return {memo}.setdefault({key}, None)")
-            body = body.with_changes(body=[*body.body, tail])
-        inner = function.with_changes(
-            name=cst.Name(helper),
-            body=body,
-            leading_lines=[cst.EmptyLine(indent=False)],
-            returns=None,
-        )
-        params = function.params
-        args = [p.name.value for p in (*params.posonly_params, *params.params)]
-        args += [f"{p.name.value}={p.name.value}" for p in params.kwonly_params]
-        outer = [
-            *doc,
-            cst.parse_statement(f"{memo} = {{}}"),
-            inner,
-            cst.parse_statement(f"return {helper}({', '.join(args)})").with_changes(
-                leading_lines=[cst.EmptyLine(indent=False)]
-            ),
-        ]
-        return Rewrite(function.with_changes(body=function.body.with_changes(body=outer)))
+
+def _memoised(
+    function: cst.FunctionDef, names: list[str], lookup: str, helper: str, memo: str, key: str
+) -> Rewrite:
+    """``function`` with its body moved into a memoised inner helper."""
+    name = function.name.value
+    assert isinstance(function.body, cst.IndentedBlock)
+    doc = _docstring(function.body)
+    statements = list(function.body.body[len(doc) :])
+    parts = ", ".join(f"{n}, type({n})" for n in names)
+    prologue = [
+        cst.parse_statement(f"{key} = ({parts})" if names else f"{key} = ()"),
+        cst.parse_statement(lookup.format(key=key, memo=memo)),
+    ]
+    transformer = MemoiseTransformer(name, helper, memo, key)
+    rewritten = [s.visit(transformer) for s in statements]
+    body = cst.IndentedBlock(body=[*prologue, *rewritten])  # type: ignore[list-item]
+    last = statements[-1] if statements else None
+    ends = isinstance(last, cst.SimpleStatementLine) and isinstance(
+        last.body[-1], cst.Return | cst.Raise
+    )
+    if not ends:
+        tail = cst.parse_statement(f"return {memo}.setdefault({key}, None)")
+        body = body.with_changes(body=[*body.body, tail])
+    inner = function.with_changes(
+        name=cst.Name(helper),
+        body=body,
+        leading_lines=[cst.EmptyLine(indent=False)],
+        returns=None,
+    )
+    params = function.params
+    args = [p.name.value for p in (*params.posonly_params, *params.params)]
+    args += [f"{p.name.value}={p.name.value}" for p in params.kwonly_params]
+    outer = [
+        *doc,
+        cst.parse_statement(f"{memo} = {{}}"),
+        inner,
+        cst.parse_statement(f"return {helper}({', '.join(args)})").with_changes(
+            leading_lines=[cst.EmptyLine(indent=False)]
+        ),
+    ]
+    return Rewrite(function.with_changes(body=function.body.with_changes(body=outer)))

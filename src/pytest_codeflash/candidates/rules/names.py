@@ -14,156 +14,19 @@ from collections.abc import Iterator
 
 import libcst as cst
 
+from .known import NON_MUTATING_METHODS, PURE_BUILTINS
+
 __all__ = [
-    "NON_MUTATING_METHODS",
-    "PURE_BUILTINS",
     "GatherNamesVisitor",
     "bound_names",
     "code",
     "dotted",
     "gather",
     "may_exit",
+    "read_after_loop",
     "root_name",
     "unconditional_expressions",
 ]
-
-# Methods of the builtin types (and re patterns, numpy arrays) that never change their object.
-NON_MUTATING_METHODS = frozenset(
-    [
-        "get",
-        "keys",
-        "values",
-        "items",
-        "count",
-        "index",
-        "copy",
-        "startswith",
-        "endswith",
-        "lower",
-        "upper",
-        "strip",
-        "lstrip",
-        "rstrip",
-        "split",
-        "rsplit",
-        "join",
-        "find",
-        "rfind",
-        "format",
-        "replace",
-        "encode",
-        "decode",
-        "isdigit",
-        "isalpha",
-        "isalnum",
-        "isspace",
-        "isidentifier",
-        "islower",
-        "isupper",
-        "isnumeric",
-        "isdecimal",
-        "casefold",
-        "title",
-        "capitalize",
-        "partition",
-        "rpartition",
-        "splitlines",
-        "zfill",
-        "center",
-        "ljust",
-        "rjust",
-        "expandtabs",
-        "translate",
-        "issubset",
-        "issuperset",
-        "isdisjoint",
-        "union",
-        "intersection",
-        "difference",
-        "symmetric_difference",
-        "bit_length",
-        "conjugate",
-        "hex",
-        "is_integer",
-        "search",
-        "match",
-        "fullmatch",
-        "findall",
-        "finditer",
-        "sub",
-        "subn",
-        "group",
-        "groups",
-        "groupdict",
-        "span",
-        "start",
-        "end",
-        "tolist",
-        "mean",
-        "sum",
-        "prod",
-        "max",
-        "min",
-        "any",
-        "all",
-        "argmax",
-        "argmin",
-        "astype",
-        "reshape",
-        "dot",
-        "most_common",
-        "total",
-    ]
-)
-# Builtins that neither mutate their arguments nor keep them.
-PURE_BUILTINS = frozenset(
-    [
-        "abs",
-        "all",
-        "any",
-        "ascii",
-        "bin",
-        "bool",
-        "bytes",
-        "callable",
-        "chr",
-        "complex",
-        "dict",
-        "divmod",
-        "enumerate",
-        "filter",
-        "float",
-        "format",
-        "frozenset",
-        "hash",
-        "hex",
-        "int",
-        "isinstance",
-        "issubclass",
-        "iter",
-        "len",
-        "list",
-        "map",
-        "max",
-        "min",
-        "oct",
-        "ord",
-        "pow",
-        "print",
-        "range",
-        "repr",
-        "reversed",
-        "round",
-        "set",
-        "slice",
-        "sorted",
-        "str",
-        "sum",
-        "tuple",
-        "type",
-        "zip",
-    ]
-)
 
 
 def code(node: cst.CSTNode) -> str:
@@ -219,6 +82,7 @@ class GatherNamesVisitor(cst.CSTVisitor):
         self.pure = PURE_BUILTINS | pure  # functions known not to mutate their arguments
         self._nested = 0
         self._bound: set[cst.Name] = set()  # Name nodes already counted as bindings
+        self._shadows: list[set[str]] = []  # names bound by the comprehensions we are in
 
     @property
     def mutated(self) -> set[str]:
@@ -253,8 +117,8 @@ class GatherNamesVisitor(cst.CSTVisitor):
                 self.changed.add(root)
             target.value.visit(self)
             if isinstance(target, cst.Subscript):
-                for element in target.slice:
-                    element.visit(self)
+                for part in target.slice:
+                    part.visit(self)
         else:
             target.visit(self)
 
@@ -364,8 +228,23 @@ class GatherNamesVisitor(cst.CSTVisitor):
 
     # -- reads and calls --------------------------------------------------------------------
     def visit_Name(self, node: cst.Name) -> None:
-        if node not in self._bound:
+        if node not in self._bound and not any(node.value in s for s in self._shadows):
             self.loads[node.value] += 1
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if isinstance(node, cst.ListComp | cst.SetComp | cst.DictComp | cst.GeneratorExp):
+            names: set[str] = set()
+            loop: cst.CompFor | None = node.for_in
+            while loop is not None:
+                names |= bound_names(loop.target)
+                loop = loop.inner_for_in
+            self._shadows.append(names)  # a comprehension's variables are its own
+        return super().on_visit(node)
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        if isinstance(original_node, cst.ListComp | cst.SetComp | cst.DictComp | cst.GeneratorExp):
+            self._shadows.pop()
+        super().on_leave(original_node)
 
     def visit_Attribute(self, node: cst.Attribute) -> bool:
         node.value.visit(self)  # the attribute's own name is not a variable
@@ -487,14 +366,48 @@ def unconditional_expressions(body: cst.BaseSuite) -> Iterator[cst.BaseExpressio
     for statement in body.body:
         if isinstance(statement, cst.SimpleStatementLine):
             for small in statement.body:
-                if isinstance(small, cst.Assign | cst.AugAssign | cst.AnnAssign) or isinstance(
-                    small, cst.Expr | cst.Return
-                ):
-                    if small.value is not None:
-                        yield from _unconditional(small.value)
+                valued = (cst.Assign, cst.AugAssign, cst.AnnAssign, cst.Expr, cst.Return)
+                if isinstance(small, valued) and small.value is not None:
+                    yield from _unconditional(small.value)
         elif isinstance(statement, cst.If):
             yield from _unconditional(statement.test)
         elif isinstance(statement, cst.For):
             yield from _unconditional(statement.iter)
         if may_exit(statement):
             return
+
+
+class _GatherForsVisitor(cst.CSTVisitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.loops: list[cst.For] = []
+
+    def visit_For(self, node: cst.For) -> None:
+        self.loops.append(node)
+
+
+def read_after_loop(function: cst.FunctionDef, loop: cst.For, names: set[str]) -> set[str]:
+    """Which of ``names`` (bound by ``loop``) the function may read outside the loop.
+
+    A comprehension or vectorised rewrite does not leave the loop variable behind.  Reads
+    inside another ``for`` loop that binds the same name itself see that loop's value, so
+    they do not count.
+    """
+    everywhere, inside = gather(function.body).loads, gather(loop).loads
+    fors = _GatherForsVisitor()
+    function.body.visit(fors)
+    within = _GatherForsVisitor()
+    loop.visit(within)
+    others = [f for f in fors.loops if f not in within.loops and not _contains(f, loop)]
+    found = set()
+    for name in names:
+        rebound = sum(gather(f.body).loads[name] for f in others if name in bound_names(f.target))
+        if everywhere[name] - inside[name] - rebound > 0:
+            found.add(name)
+    return found
+
+
+def _contains(outer: cst.CSTNode, node: cst.CSTNode) -> bool:
+    inner = _GatherForsVisitor()
+    outer.visit(inner)
+    return node in inner.loops

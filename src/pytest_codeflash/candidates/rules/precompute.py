@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from .base import Context, Rewrite, Rule, variants
+from .base import Context, Replacement, ReplacingTransformer, Rewrite, Rule, leading_lines, variants
 from .loop_invariant import GatherCallsVisitor, GatherLoopsVisitor, is_pure_call
 from .names import bound_names, code, dotted, gather, root_name, unconditional_expressions
 
@@ -67,7 +67,7 @@ def _plain_target(target: cst.BaseExpression) -> bool:
     )
 
 
-class PrecomputeTransformer(cst.CSTTransformer):
+class PrecomputeTransformer(ReplacingTransformer):
     """Build the per-element list before each outer loop; walk it in the inner loop."""
 
     def __init__(self, sites: list[Site], context: Context) -> None:
@@ -84,9 +84,7 @@ class PrecomputeTransformer(cst.CSTTransformer):
         if node in self.inner:
             self._site.append(self.inner[node])
 
-    def on_leave(
-        self, original_node: cst.CSTNode, updated_node: cst.CSTNode
-    ) -> cst.CSTNode | cst.FlattenSentinel[cst.CSTNode] | cst.RemovalSentinel:
+    def replace(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> Replacement:
         if self._site and isinstance(original_node, cst.Call):
             site = self._site[-1]
             for expr, name in zip(site.expressions, self.names[site][1], strict=True):
@@ -101,14 +99,14 @@ class PrecomputeTransformer(cst.CSTTransformer):
             )
         if original_node in self.outer:
             site = self.outer[original_node]  # type: ignore[index]
-            listed, values = self.names[site]
+            listed = self.names[site][0]
             variables = _target_code(site.inner.target)
             items = ", ".join([variables, *(code(e) for e in site.expressions)])
             build = cst.parse_statement(
                 f"{listed} = [({items}) for {variables} in {code(site.inner.iter)}]"
             )
             assert isinstance(updated_node, cst.BaseStatement)
-            build = build.with_changes(leading_lines=updated_node.leading_lines)
+            build = build.with_changes(leading_lines=leading_lines(updated_node))
             return cst.FlattenSentinel([build, updated_node.with_changes(leading_lines=())])
         return updated_node
 

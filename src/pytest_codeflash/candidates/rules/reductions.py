@@ -35,14 +35,14 @@ def _argument(call: cst.Call, context: Context) -> str | None:
     loop = comp.for_in
     if loop.inner_for_in is not None or loop.asynchronous is not None:
         return None
-    target, element = loop.target, comp.elt
-    plain = not loop.ifs and isinstance(target, cst.Name)
-    if plain and isinstance(element, cst.Name) and element.value == target.value:
+    element, variable = comp.elt, code(loop.target)
+    plain = not loop.ifs and isinstance(loop.target, cst.Name)
+    if plain and code(element) == variable:
         return code(loop.iter)
     if plain and isinstance(element, cst.Call) and isinstance(element.func, cst.Name):
         args = element.args
         single = len(args) == 1 and not args[0].keyword and not args[0].star
-        if single and isinstance(args[0].value, cst.Name) and args[0].value.value == target.value:
+        if single and code(args[0].value) == variable:
             function = element.func.value
             if function in MAPPABLE and context.is_builtin(function):
                 return f"map({function}, {code(loop.iter)})"
@@ -80,7 +80,10 @@ class ReductionTransformer(cst.CSTTransformer):
         text = self.sites.get(original_node)
         if text is None:
             return updated_node
-        first = updated_node.args[0].with_changes(value=cst.parse_expression(text))
+        value = cst.parse_expression(text)
+        if isinstance(value, cst.GeneratorExp) and len(updated_node.args) == 1:
+            value = value.with_changes(lpar=[], rpar=[])  # the call's parentheses suffice
+        first = updated_node.args[0].with_changes(value=value)
         return updated_node.with_changes(args=[first, *updated_node.args[1:]])
 
 

@@ -159,7 +159,7 @@ class RegexRule(Rule):
             rewrite = Rewrite(function)
             shared: dict[tuple[str, str], str] = {}
             names: dict[cst.Call, str] = {}
-            for call, pattern, flags in group:  # type: ignore[misc]
+            for call, pattern, flags in group:
                 if (pattern, flags) not in shared:
                     name = context.fresh(base)
                     shared[pattern, flags] = name

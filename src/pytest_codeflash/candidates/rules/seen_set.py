@@ -2,9 +2,12 @@
 
 ``if item not in result: result.append(item)`` scans the whole list for every item.  The
 rewrite keeps the list (its order, its identity as the return value) and mirrors its items
-in a set, answering ``in`` from the set.  If an unhashable item is ever appended the set is
-dropped and ``in`` scans the list again, and an unhashable item being looked up is compared
-with every element as before, so lists of mixed items still behave like the original.
+in a set, answering ``in`` from the set.  Two proposals: a guarded one (if an unhashable item
+is ever appended the set is dropped and ``in`` scans the list again; an unhashable item being
+looked up is compared with every element, as before) and a plain one for lists whose items
+are always hashable.  The runner only accepts code that ran, so the guard's fallback lines
+pass only when the inputs contain unhashable items, and the plain version only when they
+do not.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ def {name}(seen, items, item):
     return item in items
 '''
 
+REMEMBER_PLAIN = "{seen}.add({item})"
 REMEMBER = """\
 if {seen} is not None:
     try:
@@ -99,7 +103,8 @@ class GatherListUsesVisitor(cst.CSTVisitor):
         if _append_of(node, self.name) is not None:
             self.appends.append(node)
         small = node.body[0]
-        if len(node.body) == 1 and _assigned(small) == self.name and _is_empty_list(small.value):  # type: ignore[union-attr]
+        value = small.value if isinstance(small, cst.Assign | cst.AnnAssign) else None
+        if len(node.body) == 1 and _assigned(small) == self.name and _is_empty_list(value):
             self.definitions.append(node)
         if len(node.body) == 1 and isinstance(small, cst.Return) and self._is_name(small.value):
             self.harmless += 1
@@ -122,11 +127,11 @@ class GatherListUsesVisitor(cst.CSTVisitor):
 class SeenSetTransformer(cst.CSTTransformer):
     """Add the mirror set after the list's creation and each append; route ``in`` to it."""
 
-    def __init__(self, uses: GatherListUsesVisitor, seen: str, helper: str) -> None:
+    def __init__(self, uses: GatherListUsesVisitor, seen: str, helper: str | None) -> None:
         super().__init__()
         self.uses = uses
         self.seen = seen
-        self.helper = helper
+        self.helper = helper  # the guarded ``in`` helper; ``None`` for the plain version
 
     def leave_SimpleStatementLine(
         self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine
@@ -138,7 +143,8 @@ class SeenSetTransformer(cst.CSTTransformer):
             assert call is not None
             item = call.args[0].value
             if isinstance(item, cst.Name):
-                remember = cst.parse_statement(REMEMBER.format(seen=self.seen, item=item.value))
+                text = REMEMBER if self.helper else REMEMBER_PLAIN
+                remember = cst.parse_statement(text.format(seen=self.seen, item=item.value))
                 return cst.FlattenSentinel([updated_node, remember])
         return updated_node
 
@@ -148,6 +154,10 @@ class SeenSetTransformer(cst.CSTTransformer):
         if original_node not in self.uses.tests:
             return updated_node
         link = updated_node.comparisons[0]
+        if self.helper is None:
+            return updated_node.with_changes(
+                comparisons=[link.with_changes(comparator=cst.Name(self.seen))]
+            )
         call = cst.parse_expression(f"{self.helper}({self.seen}, {self.uses.name}, ITEM)")
         assert isinstance(call, cst.Call)
         item = updated_node.left
@@ -174,20 +184,20 @@ class SeenSetRule(Rule):
                 continue
             uses = GatherListUsesVisitor(name)
             function.body.visit(uses)
-            plain = all(
+            named_items = all(
                 isinstance(_append_of(s, name).args[0].value, cst.Name)  # type: ignore[union-attr]
                 for s in uses.appends
             )
             counted = len(uses.appends) + len(uses.tests) + uses.harmless
-            if not uses.tests or len(uses.definitions) != 1 or not plain:
+            if not uses.tests or len(uses.definitions) != 1 or not named_items:
                 continue
             if counted != loads[name]:
                 continue  # some other use might change the list behind the set's back
-            rewrite = Rewrite(function)
-            helper = context.fresh("contains")
             seen = context.fresh(f"{name}_seen")
-            rewrite.helpers.append(CONTAINS_HELPER.format(name=helper))
-            transformer = SeenSetTransformer(uses, seen, helper)
-            rewrite.function = function.visit(transformer)  # type: ignore[assignment]
-            rewrites.append(rewrite)
+            guarded = Rewrite(function)
+            helper = context.fresh("contains")
+            guarded.helpers.append(CONTAINS_HELPER.format(name=helper))
+            guarded.function = function.visit(SeenSetTransformer(uses, seen, helper))  # type: ignore[assignment]
+            plain = function.visit(SeenSetTransformer(uses, seen, None))
+            rewrites += [guarded, Rewrite(plain)]  # type: ignore[arg-type]
         return rewrites

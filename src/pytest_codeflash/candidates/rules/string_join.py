@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from .base import Context, Rewrite, Rule, variants
+from .base import Context, Replacement, ReplacingTransformer, Rewrite, Rule, leading_lines, variants
 from .names import code, gather
 
 __all__ = ["StringJoinRule"]
@@ -41,16 +41,22 @@ def _initial(statement: cst.BaseStatement) -> tuple[str, cst.BaseExpression, boo
 
 def _piece(small: cst.BaseSmallStatement, name: str) -> cst.BaseExpression | None:
     """``piece`` if ``small`` is ``name += piece`` or ``name = name + piece``."""
-    if isinstance(small, cst.AugAssign) and isinstance(small.operator, cst.AddAssign):
-        if isinstance(small.target, cst.Name) and small.target.value == name:
-            return small.value
+    if (
+        isinstance(small, cst.AugAssign)
+        and isinstance(small.operator, cst.AddAssign)
+        and isinstance(small.target, cst.Name)
+        and small.target.value == name
+    ):
+        return small.value
     if isinstance(small, cst.Assign) and len(small.targets) == 1:
         target, value = small.targets[0].target, small.value
-        if isinstance(target, cst.Name) and target.value == name:
-            if isinstance(value, cst.BinaryOperation) and isinstance(value.operator, cst.Add):
-                left = value.left
-                if isinstance(left, cst.Name) and left.value == name:
-                    return value.right
+        if (
+            isinstance(value, cst.BinaryOperation)
+            and isinstance(value.operator, cst.Add)
+            and code(target) == name
+            and code(value.left) == name
+        ):
+            return value.right
     return None
 
 
@@ -72,10 +78,9 @@ class GatherUsesVisitor(cst.CSTVisitor):
         if piece is not None and self.name not in gather(piece).names:
             self.extends.append(node)
             self.allowed += 1  # both spellings read it once
-        elif isinstance(small, cst.Return) and isinstance(small.value, cst.Name):
-            if small.value.value == self.name:
-                self.returns.append(node)
-                self.allowed += 1
+        elif isinstance(small, cst.Return) and code(small.value or cst.Name("None")) == self.name:
+            self.returns.append(node)
+            self.allowed += 1
 
 
 def _site(
@@ -90,9 +95,10 @@ def _site(
             uses = GatherUsesVisitor(name)
             later.visit(uses)
             facts = gather(later)
-            if uses.extends and facts.names & {name} and facts.loads[name] == uses.allowed:
-                if len(uses.extends) + len(uses.returns) == _mentions(later, name):
-                    return name, is_bytes, later, uses
+            only = facts.loads[name] == uses.allowed
+            every = len(uses.extends) + len(uses.returns) == _mentions(later, name)
+            if uses.extends and only and every:
+                return name, is_bytes, later, uses
             return None
         if name in gather(later).names:
             return None
@@ -124,10 +130,11 @@ class Site:
 
     @property
     def joined(self) -> str:
+        """The expression that joins the pieces."""
         return f'{"b" if self.is_bytes else ""}"".join({self.parts})'
 
 
-class StringJoinTransformer(cst.CSTTransformer):
+class StringJoinTransformer(ReplacingTransformer):
     """Turn the chosen strings into lists of pieces joined after their loops."""
 
     def __init__(self, sites: Sequence[Site]) -> None:
@@ -147,14 +154,14 @@ class StringJoinTransformer(cst.CSTTransformer):
             for line in uses.returns:
                 self.lines[line] = f"return {site.joined}"
 
-    def on_leave(
-        self, original_node: cst.CSTNode, updated_node: cst.CSTNode
-    ) -> cst.CSTNode | cst.FlattenSentinel[cst.CSTNode] | cst.RemovalSentinel:
+    def replace(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> Replacement:
         if not isinstance(updated_node, cst.BaseStatement):
             return updated_node
-        leading = updated_node.leading_lines
+        leading = leading_lines(updated_node)
         if original_node in self.lines:
-            return cst.parse_statement(self.lines[original_node]).with_changes(leading_lines=leading)
+            return cst.parse_statement(self.lines[original_node]).with_changes(
+                leading_lines=leading
+            )
         if original_node in self.starts:
             site = self.starts[original_node]  # type: ignore[index]
             small = site.start.body[0]  # type: ignore[attr-defined]

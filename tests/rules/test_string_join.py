@@ -1,0 +1,56 @@
+"""string-join: strings and bytes built with += in a loop are joined once."""
+
+from __future__ import annotations
+
+from .harness import proposals, same_behaviour
+
+SOURCE = """\
+def f(rows, sep):
+    out = ""
+    data = b"\\x00"
+    for row in rows:
+        out += str(row) + sep
+        data = data + bytes([row % 256])
+        if row > 100:
+            return out
+    return out, data
+"""
+
+EXPECTED = """\
+def f(rows, sep):
+    _out_parts = []
+    _data_parts = [b"\\x00"]
+    for row in rows:
+        _out_parts.append(str(row) + sep)
+        _data_parts.append(bytes([row % 256]))
+        if row > 100:
+            return "".join(_out_parts)
+    out = "".join(_out_parts)
+    data = b"".join(_data_parts)
+    return out, data
+"""
+
+
+def test_str_and_bytes_are_collected_and_joined() -> None:
+    found = proposals("string-join", SOURCE)
+    assert found[0] == EXPECTED
+    assert len(found) == 3
+
+
+def test_joining_behaves_the_same() -> None:
+    calls = [([1, 2, 3], ","), ([5, 200, 7], "-"), ([], "")]
+    for rewritten in proposals("string-join", SOURCE):
+        same_behaviour(SOURCE, rewritten, calls)
+
+
+def test_strings_read_inside_the_loop_are_left_alone() -> None:
+    source = """\
+    def f(words):
+        text = ""
+        for w in words:
+            if len(text) > 10:
+                break
+            text += w
+        return text
+    """
+    assert proposals("string-join", source) == []
