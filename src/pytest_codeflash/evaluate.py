@@ -43,7 +43,16 @@ class Evaluation:
         self.coverage: dict[str, Any] | None = None
         self._candidates: list[Candidate] = []
 
-    def run(self, candidates: Sequence[Candidate]) -> FunctionResult:
+    def run(
+        self,
+        candidates: Sequence[Candidate],
+        follow_up: Callable[[list[CandidateResult]], list[Candidate]] | None = None,
+    ) -> FunctionResult:
+        """Baseline, then every candidate; then ``follow_up``'s candidates, if it has any.
+
+        ``follow_up`` sees the first round's verdicts (the rule engine combines the accepted
+        rules into one more candidate) and shares the same baseline run.
+        """
         name = self.target.qualified_name
         if not self.tests:
             return self._result(
@@ -73,6 +82,9 @@ class Evaluation:
         unstable = sorted(calls.get("unstable", {}))
         self.coverage = (baseline.result.get("coverage") or {}).get("original") or None
         results = self._evaluate_all(candidates, baseline)
+        more = follow_up(results) if follow_up is not None else []
+        if more:
+            results += self._evaluate_all(more, baseline)
         return self._summarise(results, baseline, unstable, int(calls["compared"]))
 
     # -- per candidate --------------------------------------------------------------------
@@ -83,7 +95,7 @@ class Evaluation:
     def _evaluate_all(
         self, candidates: Sequence[Candidate], baseline: ChildRun
     ) -> list[CandidateResult]:
-        self._candidates = list(candidates)
+        self._candidates += list(candidates)
         seen: dict[str, CandidateResult] = {}
         original_key = normalise(self.original_source)  # docstrings, local names aside
         results = []

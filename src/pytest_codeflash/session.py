@@ -18,7 +18,7 @@ import pytest
 
 from . import report as reporting
 from .errors import CodeflashError
-from .models import Candidate, FunctionResult, Report, Settings, TargetFunction
+from .models import Candidate, CandidateResult, FunctionResult, Report, Settings, TargetFunction
 from .options import AVAILABLE_BACKENDS  # rule engine (#7)
 from .tracing import Tracer
 
@@ -268,7 +268,13 @@ class CodeflashSession:
         optimization = None
         try:
             candidates = self._candidates(target, source)
-            result = evaluation.run(candidates)
+
+            def combine(results: list[CandidateResult]) -> list[Candidate]:
+                combined = self._combine(target, source, results)
+                candidates.extend(combined)
+                return combined
+
+            result = evaluation.run(candidates, follow_up=combine)
         except CodeflashError as err:
             result = evaluation.error(str(err))
         if result.best_candidate is not None:
@@ -280,6 +286,24 @@ class CodeflashSession:
             )
         self.config.hook.pytest_codeflash_function_done(result=result, settings=self.settings)
         return result, optimization
+
+    def _combine(
+        self, target: TargetFunction, source: str, results: list[CandidateResult]
+    ) -> list[Candidate]:
+        """The accepted rules, applied together, as one more candidate (or none)."""
+        accepted = sorted(
+            (r for r in results if r.verdict == "accepted" and r.source.startswith("rules:")),
+            key=lambda r: -(r.speedup or 0.0),
+        )
+        if len(accepted) < 2:
+            return []
+        from .candidates.rules import compose
+
+        combined = compose(target, source, [r.id for r in accepted])
+        if combined is None:
+            return []
+        self._progress(f"{target.qualified_name}: combining {len(accepted)} accepted rules")
+        return [combined]
 
     def _candidates(self, target: TargetFunction, source: str) -> list[Candidate]:
         found = list(self.file_candidates.get(target.qualified_name, []))
