@@ -18,6 +18,8 @@ from .runner.replay import EFFORT_BUDGET_S
 from .runner.sandbox import ChildRun, Sandbox
 
 Progress = Callable[[str], None]
+# The baseline measures the original; --codeflash-timeout bounds candidates, which are judged
+# against it, so the original's own run only has this generous safety limit.
 BASELINE_TIMEOUT_S = 600.0
 
 
@@ -64,7 +66,7 @@ class Evaluation:
         baseline = self.sandbox.run(
             self._spec("baseline", self.original_source, {}),
             self.tests,
-            self.settings.timeout or BASELINE_TIMEOUT_S,
+            max(self.settings.timeout or 0.0, BASELINE_TIMEOUT_S),
         )
         problem = _baseline_problem(baseline, name)
         if problem:
