@@ -204,10 +204,10 @@ def _skip_reason(node: cst.FunctionDef, owner: _Owner | None, facts: _Body) -> s
         return "@overload stub"
     if last & _CONTEXT:
         return "context manager"
-    if not (facts.returns_value or facts.yields):
-        return "returns no value"
     if facts.trivial:
         return "trivial body"
+    if not (facts.returns_value or facts.yields):
+        return "returns no value"
     return ""
 
 

@@ -11,10 +11,12 @@ inputs that cannot be pickled are counted in ``samples_skipped``.
 
 Python 3.12+ uses ``sys.monitoring`` with local events (start, resume, return, yield) on the
 traced code objects only, so other code runs at full speed; unwinding and ``throw()`` are
-global events, filtered by code object.  Older versions use ``sys.setprofile`` with the same
-filter.  Each thread keeps its own stack of active calls.  A function's code object is looked
-up once its module has been imported, and must come from the discovered file.  Standard
-library only: this runs inside every traced test.
+global events, filtered by code object.  Older versions use ``sys.settrace`` with the same
+filter (called only when a Python frame starts; traced frames get a return-only local hook),
+or ``sys.setprofile`` when another tracer (coverage.py, a debugger) already holds
+``sys.settrace``.  Each thread keeps its own stack of active calls.  A function's code
+object is looked up once its module has been imported, and must come from the discovered
+file.  Standard library only: this runs inside every traced test.
 """
 
 from __future__ import annotations
@@ -31,6 +33,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .tracing_events import (
+    calibrate,
+    cpu_clock_budget,
+    handlers,
+    local_events,
+    profile_function,
+    start_monitoring,
+    stop_monitoring,
+    trace_function,
+)
 from .tracing_support import (
     arguments,
     bounded_dumps,
@@ -40,11 +52,9 @@ from .tracing_support import (
     start_offset,
 )
 
-_TOOL_NAME = "pytest-codeflash"
 MAX_SAMPLE_BYTES = 1 << 20  # one pickled input
 MAX_FUNCTION_SAMPLE_BYTES = 8 << 20  # all inputs of one function
 MAX_TOTAL_SAMPLE_BYTES = 256 << 20  # all inputs of the run, in one process
-CPU_CLOCK_SHARE = 0.05  # at most this share of a function's time goes to reading the CPU clock
 _RESUMABLE = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
 _RESOLVE_ATTEMPTS = 3
 
@@ -73,6 +83,11 @@ class TargetTrace:
     resumable: bool = False
     start_offset: int = -1
     attempts: int = 0
+    activations: int = 0  # starts and resumptions measured
+    longest_ns: int = 0  # the largest own time of one activation
+    saturated: bool = False  # only counted now; own/total grow by these per-activation means
+    mean_own_ns: int = 0
+    mean_total_ns: int = 0
 
     @property
     def cpu_ratio(self) -> float:
@@ -120,6 +135,7 @@ class Tracer:
         self._rng = random.Random(seed)
         self._sample_bytes = 0
         self._tool: int | None = None
+        self._hook: Any = None  # the sys.settrace or sys.setprofile function, before 3.12
         self._active = False
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -128,12 +144,20 @@ class Tracer:
         if self._active:
             return
         self._active = True
-        budget = _cpu_clock_budget()
-        if sys.version_info >= (3, 12) and _start_monitoring(self, *_handlers(self, budget, 1)):
-            return
-        profile = _profile_function(*_handlers(self, budget, 2), self._by_code)
-        sys.setprofile(profile)
-        threading.setprofile(profile)
+        budget = cpu_clock_budget()
+        bias = calibrate(self, budget)
+        if sys.version_info >= (3, 12):
+            if start_monitoring(self, *handlers(self, budget, 1, bias)):
+                return
+        events = handlers(self, budget, 2, bias)
+        if sys.gettrace() is None:  # nobody traces (coverage.py, a debugger): the cheaper hook
+            self._hook = trace_function(*events, self._by_code)
+            sys.settrace(self._hook)
+            threading.settrace(self._hook)
+        else:
+            self._hook = profile_function(*events, self._by_code)
+            sys.setprofile(self._hook)
+            threading.setprofile(self._hook)
 
     def stop(self) -> None:
         """Stop recording; calls still running in other threads are no longer seen."""
@@ -141,11 +165,15 @@ class Tracer:
             return
         self._active = False
         if self._tool is not None:
-            _stop_monitoring(self._tool, self._by_code)
+            stop_monitoring(self._tool, self._by_code)
             self._tool = None
-        else:
+        elif sys.gettrace() is self._hook:
+            sys.settrace(None)
+            threading.settrace(None)  # type: ignore[arg-type]
+        elif sys.getprofile() is self._hook:
             sys.setprofile(None)
             threading.setprofile(None)  # type: ignore[arg-type]
+        self._hook = None
         self._by_code.clear()  # threads that still call our hooks find nothing to record
         self._stacks.clear()
 
@@ -171,7 +199,7 @@ class Tracer:
         self._by_code[code] = trace
         if self._tool is not None:
             monitoring = sys.monitoring  # type: ignore[attr-defined]
-            monitoring.set_local_events(self._tool, code, _local_events())
+            monitoring.set_local_events(self._tool, code, local_events())
         return True
 
     # -- inputs ---------------------------------------------------------------------------
@@ -253,161 +281,3 @@ class Tracer:
             for key in ("calls", "own_ns", "total_ns", "cpu_ns", "cpu_wall_ns", "samples_skipped"):
                 setattr(trace, key, getattr(trace, key) + int(item.get(key, 0)))
             trace.tests.update(item.get("tests", ()))
-
-
-# -- the hot path ------------------------------------------------------------------------------
-
-
-def _handlers(tracer: Tracer, cpu_budget: int, frame_depth: int) -> tuple[Any, Any, Any]:
-    """The event handlers, ``sys.monitoring`` style: a call starts, resumes, or leaves.
-
-    Closures over local names with their bodies inlined, since they run for every call of
-    every traced function.  A stack entry is ``[trace, wall start, CPU start or -1, wall time
-    of traced callees]``.  ``frame_depth`` is how far up the started frame is from
-    ``on_start`` (1 when called by ``sys.monitoring``, 2 from the profile function).
-    """
-    stacks, lookup = tracer._stacks, tracer._by_code.get
-    get_ident, wall, cpu, getframe = (
-        threading.get_ident,
-        time.perf_counter_ns,
-        time.thread_time_ns,
-        sys._getframe,
-    )
-    free = 4 * cpu_budget  # the first calls of every function are measured
-    disable = getattr(getattr(sys, "monitoring", None), "DISABLE", None)
-
-    def on_start(code: types.CodeType, offset: int) -> Any:
-        trace = lookup(code)
-        if trace is None:
-            return disable
-        trace.calls += 1
-        test = tracer.current_test
-        if test is not trace.last_test:
-            trace.last_test = test
-            if test:
-                trace.tests.add(test)
-        if trace.calls >= trace.next_sample:
-            tracer.sample(trace, getframe(frame_depth))
-        stack = stacks.get(get_ident())
-        if stack is None:
-            stack = stacks[get_ident()] = []
-        trace.depth += 1
-        if trace.cpu_probes * cpu_budget <= trace.total_ns + free:
-            stack.append([trace, wall(), cpu(), 0])
-        else:
-            stack.append([trace, wall(), -1, 0])
-        return None
-
-    def on_resume(code: types.CodeType, offset: int, *exception: object) -> None:
-        trace = lookup(code)
-        if trace is None:
-            return
-        stack = stacks.get(get_ident())
-        if stack is None:
-            stack = stacks[get_ident()] = []
-        trace.depth += 1
-        if trace.cpu_probes * cpu_budget <= trace.total_ns + free:
-            stack.append([trace, wall(), cpu(), 0])
-        else:
-            stack.append([trace, wall(), -1, 0])
-
-    def on_leave(code: types.CodeType, offset: int, value: object) -> None:
-        trace = lookup(code)
-        if trace is None:
-            return
-        stack = stacks.get(get_ident())
-        if not stack:
-            return
-        if stack[-1][0] is not trace:  # left by an exception we did not see, or never entered
-            if not any(entry[0] is trace for entry in stack):
-                return
-            while stack[-1][0] is not trace:
-                inner = stack[-1][0]
-                on_leave(inner.code, offset, value) if inner.code else stack.pop()
-        entry = stack.pop()
-        elapsed = wall() - entry[1]
-        trace.own_ns += elapsed - entry[3]
-        trace.depth -= 1
-        if not trace.depth:
-            trace.total_ns += elapsed
-        if entry[2] >= 0:
-            trace.cpu_ns += cpu() - entry[2]
-            trace.cpu_wall_ns += elapsed
-            trace.cpu_probes += 1
-        if stack:
-            stack[-1][3] += elapsed
-
-    return on_start, on_resume, on_leave
-
-
-def _profile_function(
-    on_start: Any, on_resume: Any, on_leave: Any, by_code: dict[types.CodeType, TargetTrace]
-) -> Any:
-    """The ``sys.setprofile`` hook: one dict lookup for code that is not traced."""
-    lookup = by_code.get
-
-    def profile(frame: types.FrameType, event: str, arg: object) -> None:
-        code = frame.f_code
-        trace = lookup(code)
-        if trace is None:
-            return
-        if event == "call":
-            if trace.resumable and frame.f_lasti > trace.start_offset:
-                on_resume(code, 0)
-            else:
-                on_start(code, 0)
-        elif event == "return":
-            on_leave(code, 0, arg)
-
-    return profile
-
-
-def _local_events() -> int:
-    events = sys.monitoring.events  # type: ignore[attr-defined]
-    return int(events.PY_START | events.PY_RESUME | events.PY_RETURN | events.PY_YIELD)
-
-
-def _start_monitoring(tracer: Tracer, on_start: Any, on_resume: Any, on_leave: Any) -> bool:
-    monitoring = sys.monitoring  # type: ignore[attr-defined]
-    for tool in range(5, 0, -1):  # ids 0-5 are free for tools; leave 0 to debuggers
-        if monitoring.get_tool(tool) is None:
-            monitoring.use_tool_id(tool, _TOOL_NAME)
-            break
-    else:
-        return False
-    events = monitoring.events
-    callbacks = {
-        events.PY_START: on_start,
-        events.PY_RESUME: on_resume,
-        events.PY_THROW: on_resume,
-        events.PY_RETURN: on_leave,
-        events.PY_YIELD: on_leave,
-        events.PY_UNWIND: on_leave,
-    }
-    for event, callback in callbacks.items():
-        monitoring.register_callback(tool, event, callback)
-    # Unwinding and throw() cannot be local events: they are filtered by code object.
-    monitoring.set_events(tool, events.PY_UNWIND | events.PY_THROW)
-    tracer._tool = tool
-    for code in tracer._by_code:
-        monitoring.set_local_events(tool, code, _local_events())
-    return True
-
-
-def _stop_monitoring(tool: int, codes: Iterable[types.CodeType]) -> None:
-    monitoring = sys.monitoring  # type: ignore[attr-defined]
-    monitoring.set_events(tool, 0)
-    for code in codes:
-        monitoring.set_local_events(tool, code, 0)
-    for name in ("PY_START", "PY_RESUME", "PY_THROW", "PY_RETURN", "PY_YIELD", "PY_UNWIND"):
-        monitoring.register_callback(tool, getattr(monitoring.events, name), None)
-    monitoring.free_tool_id(tool)
-
-
-def _cpu_clock_budget() -> int:
-    """Nanoseconds of a function's time that pay for one measurement with the CPU clock."""
-    began = time.perf_counter_ns()
-    for _ in range(100):
-        time.thread_time_ns()
-    cost = max(1, (time.perf_counter_ns() - began) // 100)
-    return int(2 * cost / CPU_CLOCK_SHARE)

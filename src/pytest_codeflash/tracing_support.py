@@ -14,6 +14,7 @@ import os
 import pickle
 import random
 import types
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -65,8 +66,15 @@ class _BoundedBuffer(io.BytesIO):
 
 
 def bounded_dumps(value: Any, limit: int) -> bytes:
+    """``pickle.dumps(value)``, or an exception once it passes ``limit`` bytes.
+
+    Warnings (such as itertools' deprecation of pickling on 3.12+) are silenced: they would
+    land in the user's test run, which did not cause them.
+    """
     buffer = _BoundedBuffer(max(0, limit))
-    pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
     return buffer.getvalue()
 
 

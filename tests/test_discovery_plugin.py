@@ -1,0 +1,171 @@
+"""``pytest --codeflash`` with no target: discovery, tracing and ranking in real pytest runs."""
+
+from __future__ import annotations
+
+import pytest
+
+CORE = '''\
+def slow_sum(n):
+    """The hot spot: only reached through middle() and api()."""
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
+
+
+def middle(n):
+    return slow_sum(n) + 1
+
+
+def api(n):
+    return middle(n) * 2
+
+
+def tiny(x):
+    return x + 1
+
+
+def unused(x):
+    return x * 3
+
+
+def _constant():
+    return 7
+'''
+
+TESTS = """\
+from calc.core import api, tiny
+
+
+def test_api_large():
+    assert api(300000) > 0
+
+
+def test_api_small():
+    assert api(10) > 0
+
+
+def test_tiny():
+    assert tiny(1) == 2
+"""
+
+
+def _project(pytester: pytest.Pytester, layout: str = "src") -> pytest.Pytester:
+    root = "src" if layout == "src" else "."
+    pytester.makepyprojecttoml(
+        f'[tool.pytest.ini_options]\npythonpath = ["{root}"]\ntestpaths = ["tests"]\n'
+    )
+    package = pytester.path / root / "calc"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "core.py").write_text(CORE)
+    (pytester.path / "tests").mkdir()
+    (pytester.path / "tests" / "test_calc.py").write_text(TESTS)
+    (pytester.path / "noxfile.py").write_text("def session(x):\n    return x * 2\n")
+    return pytester
+
+
+@pytest.mark.parametrize("layout", ["src", "flat"])
+def test_dry_run_finds_the_hot_function(pytester: pytest.Pytester, layout: str) -> None:
+    _project(pytester, layout)
+    result = pytester.runpytest("--codeflash", "--codeflash-dry-run", "-v", "-p", "no:randomly")
+    result.assert_outcomes(passed=3)
+    where = "src/calc/core.py" if layout == "src" else "calc/core.py"
+    result.stdout.fnmatch_lines(
+        [
+            "*= codeflash =*",
+            "discovered 5 eligible function(s) in 2 file(s); 4 ran during the tests*",
+            "ranked by addressable time*would be optimized:",
+            f"  1. calc.core.slow_sum ({where}:1): *% of traced time*",
+            "     own * (CPU *), total *; 2 call(s) from 2 test(s); 2 input(s) captured",
+        ]
+    )
+    text = result.stdout.str()
+    assert "calc.core.unused: not called during the test run" in text
+    assert f"calc.core._constant ({where}:25): trivial body" in text
+    assert "noxfile" not in text  # not imported by the tests
+
+
+def test_selection_limits_what_is_ranked(pytester: pytest.Pytester) -> None:
+    _project(pytester)
+    result = pytester.runpytest(
+        "--codeflash", "--codeflash-dry-run", "-k", "tiny", "--codeflash-max-functions=1"
+    )
+    result.assert_outcomes(passed=1, deselected=2)
+    result.stdout.fnmatch_lines(["*1 would be optimized:", "  1. calc.core.tiny (*"])
+    assert "slow_sum (" not in result.stdout.str()
+
+
+def test_rank_hook_reorders(pytester: pytest.Pytester) -> None:
+    _project(pytester)
+    pytester.makeconftest(
+        """
+        def pytest_codeflash_rank_functions(functions, settings):
+            return [f for f in functions if f.target.qualname == "tiny"]
+        """
+    )
+    result = pytester.runpytest("--codeflash", "--codeflash-dry-run", "-v")
+    result.stdout.fnmatch_lines(["*1 would be optimized:", "  1. calc.core.tiny (*"])
+    assert "calc.core.slow_sum: left out by a rank_functions hook" in result.stdout.str()
+
+
+def test_xdist_workers_send_their_traces(pytester: pytest.Pytester) -> None:
+    _project(pytester)
+    result = pytester.runpytest_subprocess(
+        "-n", "2", "--codeflash", "--codeflash-dry-run", "-p", "no:randomly"
+    )
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(
+        [
+            "discovered 5 eligible function(s) in 2 file(s); 4 ran during the tests*",
+            "  *. calc.core.slow_sum (src/calc/core.py:1): *",
+            "     own *; 2 call(s) from 2 test(s); 2 input(s) captured",
+        ]
+    )
+    # the two tests that call it usually run on different workers: both are merged
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
+def test_collection_failure_stops_before_optimizing(pytester: pytest.Pytester) -> None:
+    _project(pytester)
+    (pytester.path / "tests" / "test_broken.py").write_text("def test_x(:\n    pass\n")
+    result = pytester.runpytest("--codeflash", "--codeflash-dry-run")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(
+        ["*= codeflash =*", "collection or the test run failed; no optimization attempted"]
+    )
+    assert "discovered" not in result.stdout.str()
+
+
+def test_changed_since_a_bad_ref(pytester: pytest.Pytester) -> None:
+    _project(pytester)
+    result = pytester.runpytest("--codeflash", "--codeflash-changed-since=no-such-branch")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    text = result.stderr.str()
+    assert "--codeflash-changed-since=no-such-branch" in text
+    assert "git" in text
+
+
+def test_changed_since_with_a_target(pytester: pytest.Pytester) -> None:
+    _project(pytester)
+    result = pytester.runpytest(
+        "--codeflash-target=calc.core.api", "--codeflash-changed-since=HEAD", "--codeflash-dry-run"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "cannot be combined with --codeflash-target" in result.stderr.str()
+
+
+def test_no_candidate_source(pytester: pytest.Pytester) -> None:
+    _project(pytester)
+    result = pytester.runpytest("--codeflash", "--codeflash-backend=none")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--codeflash has no candidate source" in result.stderr.str()
+
+
+def test_alongside_pytest_cov(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("pytest_cov")
+    _project(pytester)
+    result = pytester.runpytest_subprocess("--codeflash", "--codeflash-dry-run", "--cov=calc")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["  *. calc.core.slow_sum (*"])
+    result.stdout.fnmatch_lines(["*calc/core.py *%*"])  # coverage.py's report too

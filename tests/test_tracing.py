@@ -1,0 +1,233 @@
+"""The tracer: calls, own and total time, tests, argument samples, workers' data, saturation."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import pickle
+import sys
+import threading
+import types
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pytest_codeflash import tracing_events
+from pytest_codeflash.tracing import Tracer
+
+MODULE = """\
+import time
+
+
+def leaf(n):
+    time.sleep(n)
+    return n
+
+
+def parent(n):
+    return leaf(n) + leaf(n)
+
+
+def recurse(n):
+    return 0 if n == 0 else 1 + recurse(n - 1)
+
+
+def numbers(n):
+    for i in range(n):
+        yield leaf(0)
+
+
+def boom(x):
+    leaf(0.001)
+    raise ValueError(x)
+
+
+def catcher():
+    try:
+        boom(1)
+    except ValueError:
+        return 1
+
+
+def takes(first, *rest, key=1, **extra):
+    return key
+
+
+class Box:
+    def grow(self, k):
+        return k * 2
+
+    @staticmethod
+    def make(k):
+        return k
+
+    @classmethod
+    def build(cls, k):
+        return k
+"""
+NAMES = ("leaf", "parent", "recurse", "numbers", "boom", "catcher", "takes", "Box.grow", "Box.make")
+
+
+@pytest.fixture
+def hot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[types.ModuleType]:
+    (tmp_path / "hotmod.py").write_text(MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("hotmod")
+    yield module
+    sys.modules.pop("hotmod", None)
+
+
+def _tracer(module: types.ModuleType, **options: int) -> Tracer:
+    files = {f"hotmod.{n}": str(module.__file__) for n in NAMES}
+    tracer = Tracer([("hotmod", n) for n in NAMES], files=files, **options)
+    tracer.refresh()
+    return tracer
+
+
+def test_times_calls_and_tests(hot: types.ModuleType) -> None:
+    tracer = _tracer(hot)
+    tracer.start()
+    try:
+        tracer.current_test = "t::first"
+        hot.parent(0.01)
+        tracer.current_test = "t::second"
+        hot.leaf(0.005)
+        assert hot.recurse(20) == 20
+        assert list(hot.numbers(3)) == [0, 0, 0]
+        assert hot.catcher() == 1
+    finally:
+        tracer.stop()
+    traces = tracer.traces
+    leaf, parent = traces["hotmod.leaf"], traces["hotmod.parent"]
+    assert leaf.calls == 2 + 1 + 3 + 1
+    assert parent.calls == 1
+    assert leaf.tests == {"t::first", "t::second"}
+    assert parent.tests == {"t::first"}
+    # parent's own time excludes the two sleeps in leaf; its total includes them
+    assert parent.total_ns >= 20_000_000
+    assert parent.own_ns < parent.total_ns / 4
+    assert leaf.own_ns >= 25_000_000
+    assert traces["hotmod.recurse"].calls == 21
+    assert traces["hotmod.numbers"].calls == 1
+    assert traces["hotmod.boom"].calls == 1
+    assert traces["hotmod.catcher"].own_ns < traces["hotmod.catcher"].total_ns
+    assert all(t.depth == 0 for t in traces.values())
+    assert 0.0 < leaf.cpu_ratio <= 1.0
+    assert leaf.own_cpu_ns < leaf.own_ns / 2  # it sleeps
+
+
+def test_argument_samples(hot: types.ModuleType) -> None:
+    tracer = _tracer(hot)
+    tracer.start()
+    try:
+        hot.takes(1, 2, 3, key=4, more=5)
+        hot.takes(threading.Lock())  # cannot be pickled
+        hot.Box().grow(3)
+        hot.Box.make(7)
+    finally:
+        tracer.stop()
+    takes = tracer.traces["hotmod.takes"]
+    assert [pickle.loads(s) for s in takes.samples] == [((1, 2, 3), {"key": 4, "more": 5})]
+    assert takes.samples_skipped == 1
+    (grow,) = tracer.traces["hotmod.Box.grow"].samples
+    args, kwargs = pickle.loads(grow)
+    assert type(args[0]).__name__ == "Box"
+    assert args[1:] == (3,)
+    assert kwargs == {}
+    assert pickle.loads(tracer.traces["hotmod.Box.make"].samples[0]) == ((7,), {})
+
+
+def test_samples_are_bounded(hot: types.ModuleType) -> None:
+    tracer = _tracer(hot, max_samples=5)
+    tracer.start()
+    try:
+        for i in range(3000):
+            hot.Box.make(i)
+    finally:
+        tracer.stop()
+    trace = tracer.traces["hotmod.Box.make"]
+    assert trace.calls == 3000
+    assert len(trace.samples) == 5
+    kept = {pickle.loads(s)[0][0] for s in trace.samples}
+    assert any(k >= 5 for k in kept)  # later calls replace early ones
+
+
+def test_export_merge_round_trip(hot: types.ModuleType) -> None:
+    tracer = _tracer(hot)
+    tracer.start()
+    try:
+        tracer.current_test = "w1::t"
+        hot.parent(0)
+    finally:
+        tracer.stop()
+    data = json.loads(json.dumps(tracer.export()))
+    controller = Tracer([])
+    controller.merge(data)
+    controller.merge(data)
+    merged = controller.traces["hotmod.leaf"]
+    assert merged.calls == 4
+    assert merged.tests == {"w1::t"}
+    assert merged.own_ns == 2 * tracer.traces["hotmod.leaf"].own_ns
+    assert merged.samples == tracer.traces["hotmod.leaf"].samples  # duplicates dropped
+    assert (merged.module, merged.qualname) == ("hotmod", "leaf")
+
+
+def test_a_stand_in_is_not_traced(hot: types.ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hot, "leaf", lambda n: n)
+    tracer = _tracer(hot)
+    assert tracer.traces["hotmod.leaf"].code is None
+    assert tracer.traces["hotmod.parent"].code is not None
+
+
+def test_cheap_frequent_functions_are_counted_then_extrapolated(
+    hot: types.ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tracing_events, "SATURATE_ACTIVATIONS", 200)
+    monkeypatch.setattr(tracing_events, "UNIFORM_FLOOR_NS", 10**10)  # a loaded machine stalls
+    monkeypatch.setattr(tracing_events, "SATURATE_CALLS", 20)
+    tracer = _tracer(hot)
+    tracer.start()
+    try:
+        for i in range(2000):
+            hot.Box.make(i)
+        total_after = tracer.traces["hotmod.Box.make"].own_ns
+    finally:
+        tracer.stop()
+    trace = tracer.traces["hotmod.Box.make"]
+    assert trace.saturated
+    assert trace.calls == 2000
+    assert trace.mean_own_ns >= 0
+    assert total_after >= 1500 * trace.mean_own_ns
+
+
+def test_start_and_stop_are_idempotent(hot: types.ModuleType) -> None:
+    tracer = _tracer(hot)
+    tracer.stop()
+    tracer.start()
+    tracer.start()
+    hot.leaf(0)
+    tracer.stop()
+    tracer.stop()
+    hot.leaf(0)
+    assert tracer.traces["hotmod.leaf"].calls == 1
+    assert sys.getprofile() is None
+
+
+def test_a_long_lived_generator_is_counted_by_its_yields(
+    hot: types.ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tracing_events, "SATURATE_ACTIVATIONS", 200)
+    monkeypatch.setattr(tracing_events, "UNIFORM_FLOOR_NS", 10**10)  # a loaded machine stalls
+    tracer = _tracer(hot)
+    tracer.start()
+    try:
+        assert sum(1 for _ in hot.numbers(3000)) == 3000
+    finally:
+        tracer.stop()
+    numbers, leaf = tracer.traces["hotmod.numbers"], tracer.traces["hotmod.leaf"]
+    assert numbers.saturated
+    assert numbers.calls == 1
+    assert leaf.calls == 3000
+    assert numbers.own_ns >= 2500 * numbers.mean_own_ns
+    assert numbers.depth == 0
