@@ -6,6 +6,7 @@ unpickles anything a child produced: children report plain JSON.
 
 from __future__ import annotations
 
+import pickle
 import signal
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -34,8 +35,10 @@ class Evaluation:
         settings: Settings,
         sandbox: Sandbox,
         progress: Progress,
+        samples: Sequence[bytes] = (),
     ) -> None:
         self.target = target
+        self.samples = list(samples)  # arguments captured in the user's own test run
         self.original_source = original_source
         self.tests = sorted(tests)
         self.settings = settings
@@ -63,8 +66,13 @@ class Evaluation:
                 "candidate; run the tests that exercise it",
             )
         self.progress(f"{name}: baseline run of {len(self.tests)} test(s)")
+        extra: dict[str, Any] = {}
+        if self.samples:
+            seeds = self.sandbox.workdir / f"seeds-{self.target.qualified_name}.pickle"
+            seeds.write_bytes(pickle.dumps(self.samples))
+            extra["seed_inputs_path"] = str(seeds)
         baseline = self.sandbox.run(
-            self._spec("baseline", self.original_source, {}),
+            self._spec("baseline", self.original_source, extra),
             self.tests,
             max(self.settings.timeout or 0.0, BASELINE_TIMEOUT_S),
         )

@@ -208,9 +208,7 @@ def resolve_settings(config: pytest.Config) -> Settings:
         # Like --junitxml: a path given on the command line is relative to where pytest was
         # started; one from a configuration file is relative to the project root.
         base = (
-            Path(config.invocation_params.dir)
-            if config.getoption("codeflash_report")
-            else rootdir
+            Path(config.invocation_params.dir) if config.getoption("codeflash_report") else rootdir
         )
         values["report"] = base / Path(values["report"]).expanduser()
     try:

@@ -263,7 +263,13 @@ class CodeflashSession:
         trace = self.tracer.traces[target.qualified_name]
         source = self.source_of(target)
         evaluation = Evaluation(
-            target, source, sorted(trace.tests), self.settings, sandbox, self._progress
+            target,
+            source,
+            sorted(trace.tests),
+            self.settings,
+            sandbox,
+            self._progress,
+            samples=list(trace.samples),
         )
         optimization = None
         try:

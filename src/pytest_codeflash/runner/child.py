@@ -146,7 +146,12 @@ class ChildRunner:
         if self.differential is None:
             return
         if self.spec["mode"] == "baseline":
-            inputs = pickle.dumps(self.differential.tally.inputs)
+            # Calls captured here, then those the user's own run captured (replayed too).
+            captured = self.differential.tally.inputs
+            seeds = _read_inputs(self.spec.get("seed_inputs_path"))
+            known = set(captured)
+            merged = captured + [s for s in seeds if s not in known]
+            inputs = pickle.dumps(merged[: 2 * int(self.spec.get("max_inputs", 64))])
             _write_atomic(Path(self.spec["output_dir"]) / INPUTS_FILE, inputs)
             self._finish_coverage(result)
             self._write(result)

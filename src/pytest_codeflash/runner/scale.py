@@ -47,9 +47,7 @@ def _grow_dict(value: dict[Any, Any], factor: int) -> Any:
     """Repeat the items under new keys of the same type (str or int keys only)."""
     keys = list(value)
     if all(type(k) is str for k in keys):
-        return {
-            (k if i == 0 else f"{k}~{i}"): v for i in range(factor) for k, v in value.items()
-        }
+        return {(k if i == 0 else f"{k}~{i}"): v for i in range(factor) for k, v in value.items()}
     if all(type(k) is int for k in keys):
         span = max(keys) - min(keys) + 1
         return {k + i * span: v for i in range(factor) for k, v in value.items()}
