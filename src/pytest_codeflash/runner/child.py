@@ -146,12 +146,12 @@ class ChildRunner:
         if self.differential is None:
             return
         if self.spec["mode"] == "baseline":
-            # Calls captured here, then those the user's own run captured (replayed too).
+            # The outermost calls captured here; failing those, the calls the user's own run
+            # sampled (which include recursive inner calls, so they are only a fallback).
             captured = self.differential.tally.inputs
-            seeds = _read_inputs(self.spec.get("seed_inputs_path"))
-            known = set(captured)
-            merged = captured + [s for s in seeds if s not in known]
-            inputs = pickle.dumps(merged[: 2 * int(self.spec.get("max_inputs", 64))])
+            if not captured:
+                captured = _read_inputs(self.spec.get("seed_inputs_path"))
+            inputs = pickle.dumps(captured)
             _write_atomic(Path(self.spec["output_dir"]) / INPUTS_FILE, inputs)
             self._finish_coverage(result)
             self._write(result)

@@ -111,6 +111,7 @@ class Differential:
         self.lenient_type_errors = False
         self._placement: tuple[Any, str, Any] = (candidate.module, "", None)
         self._depth = 0
+        self._input = ""
         self._input_keys: set[bytes] = set()
         # Globals both modules define: the caller's changes to them are copied to the
         # original's private module before each call, and their final values are compared.
@@ -179,6 +180,7 @@ class Differential:
         try:
             args = materialise_iterators(args)
             self._remember_input(args)
+            self._input = _describe_input(args, self.is_method)  # before anything mutates it
             caller_state = random.getstate()
             first = self._run_original(args, caller_state)
             second = self._run_original(args, caller_state)
@@ -210,6 +212,7 @@ class Differential:
         try:
             args = materialise_iterators(args)
             self._remember_input(args)
+            self._input = _describe_input(args, self.is_method)
             caller_state = random.getstate()
             outcomes = []
             for side, call_args in (
@@ -324,7 +327,7 @@ class Differential:
             self.tally.differences.append(
                 {
                     "test": self.current_test,
-                    "input": _describe_input(args, self.is_method),
+                    "input": self._input,
                     "kind": kind,
                     "detail": detail,
                 }

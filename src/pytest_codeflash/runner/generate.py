@@ -280,6 +280,9 @@ def _lists(value: list[Any], depth: int) -> Any:
     size = min(max(2 * len(value), 4), MAX_LIST)
     grown = st.lists(_elements(value, depth), max_size=size)
     variants = [value[:1], value + value, value[::-1], value[: len(value) // 2]]
+    twins = _with_twins(value)
+    if twins is not None:
+        variants += [twins, twins[::-1]]
     choices = [grown, st.sampled_from(variants), grown.map(lambda extra: value + extra)]
     phrases = [p for p in _POOL if " " in p]
     if phrases and all(type(item) is str for item in value):
@@ -291,6 +294,26 @@ def _lists(value: list[Any], depth: int) -> Any:
         choices.append(overlapping.map(list))
         choices.append(st.tuples(overlapping, grown).map(lambda pair: [*pair[0], *pair[1]]))
     return st.one_of(choices)
+
+
+def _with_twins(value: list[Any]) -> list[Any] | None:
+    """``value`` with equal values of a hashable and an unhashable type side by side.
+
+    A ``set`` and a ``frozenset`` with the same elements compare equal, yet only one of them
+    hashes: exactly where de-duplication and caching rewrites split equal values.  Applied
+    to lists that already mix hashable and unhashable items (so the function takes any
+    values that support ``==``); None when there is nothing to pair.
+    """
+    if not any(_hashable(item) for item in value) or all(_hashable(i) for i in value):
+        return None
+    twinned: list[Any] = []
+    for item in value:
+        twinned.append(item)
+        if type(item) in (set, frozenset):
+            twinned.append(frozenset(item) if type(item) is set else set(item))
+        elif type(item) is list and all(_hashable(element) for element in item):
+            twinned += [set(item), frozenset(item)]
+    return twinned if len(twinned) > len(value) else None
 
 
 def st_words(phrase: str) -> list[str]:
