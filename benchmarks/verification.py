@@ -35,6 +35,7 @@ import re
 import shutil
 import signal
 import stat
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -90,6 +91,8 @@ class Row:
     verdict: str
     reason: str
     speedup: float | None = None
+    evaluation_s: float | None = None  # wall time of the candidate's evaluation
+    phases_s: dict[str, float] | None = None
 
     @property
     def ok(self) -> bool:
@@ -281,6 +284,8 @@ def compare(case: Case, function: dict[str, Any]) -> list[Row]:
                 verdict=str(found.get("verdict", "?")) if found else "missing",
                 reason=str(found.get("reason", "")) if found else "not in the report",
                 speedup=found.get("speedup") if found else None,
+                evaluation_s=found.get("evaluation_s") if found else None,
+                phases_s=found.get("phases_s") if found else None,
             )
         )
     return rows
@@ -508,6 +513,33 @@ def totals(results: list[CaseResult]) -> Totals:
     )
 
 
+def print_evaluation_times(rows: list[Row]) -> None:
+    """Per candidate: the wall time of its whole evaluation (behaviour checks included)."""
+    timed = sorted(r.evaluation_s for r in rows if r.evaluation_s is not None)
+    if not timed:
+        return
+    decided = sorted(
+        r.evaluation_s for r in rows if r.evaluation_s is not None and r.verdict == "accepted"
+    )
+    print(
+        f"\nevaluation time per candidate run ({len(timed)} runs; sandbox copy, runner start, "
+        "tests, replayed and generated inputs, timing):"
+    )
+    print(
+        f"  median {statistics.median(timed):.2f} s, max {timed[-1]:.2f} s, "
+        f"under 2 s: {sum(t < 2.0 for t in timed)}/{len(timed)}"
+    )
+    if decided:
+        middle = statistics.median(decided)
+        print(f"  accepted ones: median {middle:.2f} s, max {decided[-1]:.2f} s")
+    phases: dict[str, list[float]] = {}
+    for row in rows:
+        for name, seconds in (row.phases_s or {}).items():
+            phases.setdefault(name, []).append(seconds)
+    for name, values in phases.items():
+        print(f"  {name:<28} median {statistics.median(values):.2f} s, max {max(values):.2f} s")
+
+
 def print_totals(t: Totals, seconds: float) -> None:
     by_label = ", ".join(f"{k}: {v}" for k, v in t.wrong_by_label.items())
     print(f"\nwrong or unsafe accepted: {t.wrong_accepted} (goal 0)   [{by_label}]")
@@ -574,6 +606,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print_table(all_rows(results))
     print_cases(results)
+    print_evaluation_times(all_rows(results))
     summary = totals(results)
     print_totals(summary, elapsed)
     return 1 if options.strict and not summary.goals_met else 0

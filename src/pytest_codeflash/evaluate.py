@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import pickle
 import signal
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from .models import Candidate, CandidateResult, FunctionResult, Settings, TargetFunction
 from .normalise import candidate_key, normalise
-from .runner.child import INPUTS_FILE
+from .runner.child import GENERATED_FILE, INPUTS_FILE
 from .runner.generate import EXAMPLES
 from .runner.replay import EFFORT_BUDGET_S
 from .runner.sandbox import ChildRun, Sandbox
@@ -145,11 +146,14 @@ class Evaluation:
                             "id": candidate.id,
                             "source": candidate.source,
                             "duplicate_of": first.id,
+                            "evaluation_s": None,
+                            "phases_s": None,
                         }
                     )
                 )
                 continue
             self.progress(f"{label}: verifying and timing")
+            began = time.perf_counter()
             run = self.sandbox.run(
                 self._spec(
                     "candidate",
@@ -157,12 +161,13 @@ class Evaluation:
                     {
                         "baseline_tests": baseline.result["tests"] if baseline.result else {},
                         "inputs_path": str(baseline.io_dir / INPUTS_FILE),
+                        "generated_path": str(baseline.io_dir / GENERATED_FILE),
                     },
                 ),
                 self.tests,
                 self._candidate_timeout(baseline),
             )
-            verdict = judge(candidate, run, self.target)
+            verdict = _with_times(judge(candidate, run, self.target), run, began)
             self.progress(f"{label}: {verdict.verdict}: {verdict.reason}")
             seen[key] = verdict
             results.append(verdict)
@@ -275,6 +280,15 @@ def diff_size(original: str, candidate: str) -> int:
         for line in difflib.unified_diff(original.splitlines(), candidate.splitlines(), n=0)
         if line[:1] in "+-" and not line.startswith(("+++", "---"))
     )
+
+
+def _with_times(verdict: CandidateResult, run: ChildRun, began: float) -> CandidateResult:
+    """``verdict`` with the evaluation's wall time and the runner's phases."""
+    total = time.perf_counter() - began
+    phases = dict((run.result or {}).get("phases_s") or {})
+    if phases:
+        phases = {"start-up": round(max(0.0, total - sum(phases.values())), 4), **phases}
+    return verdict.model_copy(update={"evaluation_s": round(total, 4), "phases_s": phases or None})
 
 
 def judge(candidate: Candidate, run: ChildRun, target: TargetFunction) -> CandidateResult:

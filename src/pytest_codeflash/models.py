@@ -153,6 +153,10 @@ class CandidateResult(_Frozen):
     duplicate_of: str | None = None
     calls_compared: int = 0
     tests_run: int = 0
+    # Wall time of this candidate's evaluation (sandbox copy, runner start, tests, inputs,
+    # timing) and how the runner spent it, by phase.
+    evaluation_s: float | None = None
+    phases_s: dict[str, float] | None = None
 
 
 class FunctionResult(_Frozen):

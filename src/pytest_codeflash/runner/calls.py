@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import io
 import itertools
+import os
 import pickle
 import random
 import sys
@@ -19,7 +20,7 @@ from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
 from typing import Any
 
-from .outcomes import Outcome
+from .outcomes import RANDOM_STATE, Outcome
 
 Args = tuple[tuple[Any, ...], dict[str, Any]]
 MAX_ITERATOR_ITEMS = 100_000
@@ -167,7 +168,7 @@ def observe(
             outcome.returned = result
         except (Exception, SystemExit) as exc:
             outcome.raised = exc
-        outcome.globals_after["<random module state>"] = random.getstate()
+        outcome.globals_after[RANDOM_STATE] = random.getstate()
     outcome.stdout, outcome.stderr = out.getvalue(), err.getvalue()
     after = tuple(_settled(a) for a in positional)
     if is_method and after:
@@ -202,3 +203,11 @@ def replay_outcome(outcome: Outcome) -> Any:
     if outcome.yielded is not None:
         return iter(outcome.yielded)
     return outcome.returned
+
+
+def read_pickle(path: str | None) -> Any:
+    """What the baseline run saved at ``path`` for this run, or ``None`` if nothing is there."""
+    if not path or not os.path.exists(path):
+        return None
+    with open(path, "rb") as handle:
+        return pickle.load(handle)

@@ -10,23 +10,27 @@ the user's code only: no pydantic, no libcst.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import pickle
 import sys
+import time
 import types
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from .calls import read_pickle
 from .coverage_probe import CoverageProbe
 from .determinism import Determinism
 from .differential import Differential, Side, find_function, plain
 from .guard import Guard
 from .overlay import OverlayFinder, load_shadow
 
-INPUTS_FILE = "inputs.pickle"
+INPUTS_FILE = "inputs.pickle"  # the baseline's captured calls
+GENERATED_FILE = "generated.pickle"  # the inputs the baseline generated and checked
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -58,6 +62,8 @@ class ChildRunner:
         self.tests: dict[str, str] = {}
         self.errors: list[str] = []
         self.config: pytest.Config | None = None
+        # (phase, when it began): how this run's time was spent, reported as ``phases_s``
+        self._phases: list[tuple[str, float]] = [("start", time.perf_counter())]
         self.probe = CoverageProbe(
             Path(spec["output_dir"]) / "coverage",
             self.module_name,
@@ -77,6 +83,7 @@ class ChildRunner:
         self.probe.start()
         self.finder.install()
         self._write({"phase": "started"})
+        self._phase("collection and tests")
 
     # -- module set-up --------------------------------------------------------------------
     def _loaded(self, module: types.ModuleType) -> None:
@@ -121,6 +128,13 @@ class ChildRunner:
         return result
 
     # -- test run -------------------------------------------------------------------------
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        # Every conftest is loaded by now: without an implementation of the compare hook,
+        # the comparer need not ask it at every node of every value.
+        hook = session.config.hook.pytest_codeflash_compare
+        if self.differential is not None and not hook.get_hookimpls():
+            self.differential.hook = None
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         self._write_progress(f"running {item.nodeid}")
@@ -139,8 +153,19 @@ class ChildRunner:
             return
         self.tests[report.nodeid] = outcome
 
+    def _phase(self, name: str) -> None:
+        self._phases.append((name, time.perf_counter()))
+
+    def _phase_times(self) -> dict[str, float]:
+        marks = [*self._phases, ("", time.perf_counter())]
+        spent: dict[str, float] = {}
+        for (name, began), (_, ended) in itertools.pairwise(marks):
+            spent[name] = round(spent.get(name, 0.0) + ended - began, 4)
+        return spent
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self._phase("result")
         result = self._result()
         self._write(result)
         if self.differential is None:
@@ -150,10 +175,14 @@ class ChildRunner:
             # sampled (which include recursive inner calls, so they are only a fallback).
             captured = self.differential.tally.inputs
             if not captured:
-                captured = _read_inputs(self.spec.get("seed_inputs_path"))
+                captured = read_pickle(self.spec.get("seed_inputs_path")) or []
             inputs = pickle.dumps(captured)
             _write_atomic(Path(self.spec["output_dir"]) / INPUTS_FILE, inputs)
+            self._phase("coverage")
             self._finish_coverage(result)
+            self._phase("generated inputs")
+            self._generate(captured, result)
+            result["phases_s"] = self._phase_times()
             self._write(result)
             return
         if not self._tests_agree():
@@ -164,18 +193,49 @@ class ChildRunner:
             self.errors.append(f"replaying captured inputs failed: {err!r}")
         result["calls"] = self.differential.tally.as_json()
         result.update(self._guard_report())
+        result["phases_s"] = self._phase_times()
         self._write(result)
+
+    def _generate(self, captured: list[bytes], result: dict[str, Any]) -> None:
+        """Draw the generated inputs once, checked with the original against itself.
+
+        Inputs too slow for the original are left out; every candidate's run replays the
+        rest.  If generation fails, candidates generate their own (the older, slower way).
+        """
+        from .generate import generate_and_compare
+
+        generation = self.spec.get("generation") or {}
+        if self.differential is None or not generation.get("examples"):
+            return
+        try:
+            drawn = generate_and_compare(
+                self.differential,
+                captured,
+                examples=int(generation["examples"]),
+                seed=int(self.spec.get("seed", 0)),
+                budget_s=float(generation.get("budget_s", 5.0)),
+                call_limit_s=float(generation.get("call_limit_s", 1.0)),
+            )
+        except Exception as err:
+            result["generated"] = {"error": repr(err)}
+            return
+        _write_atomic(Path(self.spec["output_dir"]) / GENERATED_FILE, pickle.dumps(drawn))
+        result["generated"] = {k: v for k, v in drawn.items() if k != "inputs"}
+        result["generated"]["inputs"] = len(drawn.get("inputs", ()))
 
     def _verify_and_time(self, result: dict[str, Any]) -> None:
         from .replay import time_candidate, verify_inputs
 
         assert self.differential is not None
-        saved = _read_inputs(self.spec.get("inputs_path"))
+        saved = read_pickle(self.spec.get("inputs_path")) or []
+        self._phase("replay and generated inputs")
         sections, usable = verify_inputs(self.differential, saved, self.spec, self._write_progress)
         result.update(sections)
+        self._phase("coverage")
         coverage = self._finish_coverage(result)
         if self.differential.tally.differences or coverage.get("changed_unrun") or not usable:
             return
+        self._phase("timing")
         self._write_progress("timing")
         result["timing"] = time_candidate(self.differential, usable, self.spec)
 
@@ -220,14 +280,6 @@ class ChildRunner:
     def _write(self, result: dict[str, Any]) -> None:
         data = json.dumps(result, default=repr).encode()
         _write_atomic(Path(self.spec["result_path"]), data)
-
-
-def _read_inputs(path: str | None) -> list[bytes]:
-    if not path or not os.path.exists(path):
-        return []
-    with open(path, "rb") as handle:
-        data: list[bytes] = pickle.load(handle)
-    return data
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

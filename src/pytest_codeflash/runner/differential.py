@@ -34,9 +34,8 @@ from .calls import (
 from .compare import short_repr
 from .determinism import Determinism
 from .guard import Guard
-from .outcomes import Difference, Outcome, compare_outcomes
+from .outcomes import RANDOM_STATE, Difference, Outcome, compare_outcomes
 
-_RANDOM_STATE = "<random module state>"
 MAX_RECORDED_DIFFERENCES = 20
 
 
@@ -188,7 +187,7 @@ class Differential:
             self.tally.uncopyable.append(f"{self.current_test}: {err}")
             return self.candidate.function(*live_args(args)[0], **live_args(args)[1])
         outcome = self._run(self.candidate, live_args(args), "candidate", caller_state)
-        random.setstate(outcome.globals_after[_RANDOM_STATE])  # type: ignore[arg-type]
+        random.setstate(outcome.globals_after[RANDOM_STATE])  # type: ignore[arg-type]
         self._judge(args, first, second, outcome)
         if reraise:
             return replay_outcome(outcome)
@@ -243,7 +242,7 @@ class Differential:
                 outcome.returned = await coroutine
             except (Exception, SystemExit) as exc:
                 outcome.raised = exc
-            outcome.globals_after[_RANDOM_STATE] = random.getstate()
+            outcome.globals_after[RANDOM_STATE] = random.getstate()
         outcome.args_after = tuple(args[0][1:] if self.is_method else args[0])
         if self.is_method and args[0]:
             outcome.self_after = args[0][0]
@@ -315,7 +314,7 @@ class Differential:
         if difference is None or self._same_failure(first, actual, difference):
             return
         kind, detail = difference.kind, difference.describe()
-        if kind == "global state" and _RANDOM_STATE in detail:
+        if kind == "global state" and RANDOM_STATE in detail:
             detail = (
                 "global state differs: the random module's global generator is left in a "
                 "different state (the candidate reseeds it or draws from it differently)"

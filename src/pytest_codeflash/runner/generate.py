@@ -11,7 +11,6 @@ input that makes the original slow is skipped rather than blamed on the candidat
 
 from __future__ import annotations
 
-import contextlib
 import signal
 import threading
 import time
@@ -38,7 +37,13 @@ def generate_and_compare(
     budget_s: float,
     call_limit_s: float,
 ) -> dict[str, Any]:
-    """Compare original and candidate on generated inputs; stop at the first difference."""
+    """Compare original and candidate on generated inputs; stop at the first difference.
+
+    The summary's ``inputs`` holds every example that was checked in time, pickled (see
+    :func:`.calls.dump_args`): the baseline run draws them once, with the original on both
+    sides, and each candidate's run replays them (:func:`replay_generated`) instead of
+    paying for Hypothesis again.
+    """
     import hypothesis
     from hypothesis import strategies as st
 
@@ -79,17 +84,12 @@ def generate_and_compare(
     def check(args: Args) -> None:
         if time.monotonic() > deadline or len(differential.tally.differences) > before:
             return
-        summary["examples"] += 1
-        differential.current_test = "generated input"
-        if not captured and len(generated) < 16:
-            # With no captured call, generated inputs are also what the timing uses.
-            with contextlib.suppress(Exception):
-                generated.append(dump_args(args))
         try:
-            with time_limit(call_limit_s):
-                differential.check(args)
-        except SlowCall:
-            summary["skipped_slow"] += 1
+            data: bytes | None = dump_args(args)  # before the call can mutate them
+        except Exception:
+            data = None
+        if _check_in_time(differential, args, call_limit_s, summary) and data is not None:
+            generated.append(data)
 
     differential.lenient_type_errors = True
     try:
@@ -97,7 +97,57 @@ def generate_and_compare(
     finally:
         differential.lenient_type_errors = False
     summary["differences"] = differential.tally.differences[before:]
+    summary["inputs"] = list(dict.fromkeys(generated))
     return summary
+
+
+def replay_generated(
+    differential: Differential, drawn: dict[str, Any], *, budget_s: float, call_limit_s: float
+) -> dict[str, Any]:
+    """Compare original and candidate on the inputs the baseline run generated.
+
+    ``drawn`` is the baseline's summary of :func:`generate_and_compare`; inputs that were
+    too slow for the original there were already left out.
+    """
+    name, module = differential.module_name, differential.candidate.module
+    summary: dict[str, Any] = {
+        "examples": 0,
+        "skipped_slow": int(drawn.get("skipped_slow", 0)),
+        "differences": [],
+        "from": str(drawn.get("from", "")),
+    }
+    deadline = time.monotonic() + budget_s
+    before = len(differential.tally.differences)
+    differential.lenient_type_errors = True
+    try:
+        for data in drawn.get("inputs", ()):
+            if time.monotonic() > deadline or len(differential.tally.differences) > before:
+                break
+            try:
+                args = load_args(data, name, module)
+            except Exception:
+                continue
+            _check_in_time(differential, args, call_limit_s, summary)
+    finally:
+        differential.lenient_type_errors = False
+    summary["differences"] = differential.tally.differences[before:]
+    return summary
+
+
+def _check_in_time(
+    differential: Differential, args: Args, call_limit_s: float, summary: dict[str, Any]
+) -> bool:
+    """One differential check of a generated input; ``False`` if it was too slow to finish."""
+    summary["examples"] += 1
+    differential.current_test = "generated input"
+    try:
+        with time_limit(call_limit_s):
+            differential.check(args)
+    except SlowCall:
+        summary["examples"] -= 1
+        summary["skipped_slow"] += 1
+        return False
+    return True
 
 
 def annotation_strategy(function: Callable[..., Any], is_method: bool) -> Any:

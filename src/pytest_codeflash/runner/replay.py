@@ -11,13 +11,14 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import time
 import types
 from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
 from typing import Any
 
 from ..stats import FASTER
-from .calls import Args, dump_args, load_args
+from .calls import Args, dump_args, load_args, read_pickle
 from .differential import Differential, Side
 from .scale import FACTORS, scaled
 from .timing import MakeThunks, Thunk, interleave
@@ -42,20 +43,31 @@ def verify_inputs(
     if differential.tally.differences:
         return sections, usable
     generation = spec.get("generation") or {}
-    if generation.get("examples"):
-        from .generate import generate_and_compare
+    if not generation.get("examples"):
+        return sections, usable
+    from .generate import generate_and_compare, replay_generated
 
-        progress("generated inputs")
+    progress("generated inputs")
+    budget_s = float(generation.get("budget_s", 5.0))
+    call_limit_s = float(generation.get("call_limit_s", 1.0))
+    drawn = read_pickle(spec.get("generated_path"))
+    if isinstance(drawn, dict):  # drawn once by the baseline run
+        sections["generated"] = replay_generated(
+            differential, drawn, budget_s=budget_s, call_limit_s=call_limit_s
+        )
+        inputs_drawn = list(drawn.get("inputs", ()))
+    else:
         sections["generated"] = generate_and_compare(
             differential,
             usable,
             examples=int(generation["examples"]),
             seed=int(spec.get("seed", 0)),
-            budget_s=float(generation.get("budget_s", 5.0)),
-            call_limit_s=float(generation.get("call_limit_s", 1.0)),
+            budget_s=budget_s,
+            call_limit_s=call_limit_s,
         )
-        if not usable:
-            usable = sections["generated"].pop("inputs", [])
+        inputs_drawn = sections["generated"].pop("inputs", [])
+    if not usable:  # nothing captured: the generated inputs are what the timing uses
+        usable = inputs_drawn[:MAX_TIMED_INPUTS]
     return sections, usable
 
 
@@ -91,22 +103,33 @@ def time_candidate(
     either is checked and timed again on inputs 10x and 100x larger (behaviour first: a
     difference at scale rejects it).  ``by_scale`` maps each size to its speedup; ``scaled``
     holds the timing that decided, if a larger size did.
+
+    All sizes share the effort's time budget: the captured inputs get half of it when the
+    inputs can grow (all of it otherwise), and each larger size an equal share of what is left.
     """
-    result = _measure(differential, inputs, spec)
+    budget = float(spec.get("timing", {}).get("budget_s", 2.0))
+    deadline = time.monotonic() + budget
+    sample = timing_sample(inputs)
+    growing = bool(_scaled_inputs(differential, sample[:1], FACTORS[0]))
+    result = _measure(differential, inputs, spec, budget / 2 if growing else budget)
     result["by_scale"] = {"1": result["speedup"]}
-    if result["verdict"] == FASTER or result["ci"][1] < 1.0:
+    if result["verdict"] == FASTER or result["ci"][1] < 1.0 or not growing:
         return result
-    for factor in FACTORS:
-        bigger = _scaled_inputs(differential, timing_sample(inputs), factor)
+    for index, factor in enumerate(FACTORS):
+        share = (deadline - time.monotonic()) / (len(FACTORS) - index)
+        share_end = time.monotonic() + share
+        if share < 0.1 * budget:
+            break
+        bigger = _scaled_inputs(differential, sample, factor)
         if not bigger:
             break
-        problem = _check_at_scale(differential, bigger, spec)
+        problem = _check_at_scale(differential, bigger, spec, time.monotonic() + share / 2)
         if problem == "slow":
             break
         if problem:
             result["scale_differences"] = differential.tally.differences[-1:]
             return result
-        timing = _measure(differential, bigger, spec)
+        timing = _measure(differential, bigger, spec, share_end - time.monotonic())
         result["by_scale"][str(factor)] = timing["speedup"]
         if timing["verdict"] == FASTER:
             result["scaled"] = dict(timing, factor=factor)
@@ -115,9 +138,9 @@ def time_candidate(
 
 
 def _measure(
-    differential: Differential, inputs: list[bytes], spec: dict[str, Any]
+    differential: Differential, inputs: list[bytes], spec: dict[str, Any], budget_s: float
 ) -> dict[str, Any]:
-    timing = spec.get("timing", {})
+    timing = dict(spec.get("timing", {}), budget_s=budget_s)
     original, candidate = differential.original, differential.candidate
     reset = _StateReset([original.module, candidate.module])
     inputs = timing_sample(inputs)
@@ -181,8 +204,14 @@ def _scaled_inputs(differential: Differential, inputs: list[bytes], factor: int)
     return bigger
 
 
-def _check_at_scale(differential: Differential, inputs: list[bytes], spec: dict[str, Any]) -> str:
-    """'' if behaviour agrees at this size, 'slow' if too slow to check, else 'differs'."""
+def _check_at_scale(
+    differential: Differential, inputs: list[bytes], spec: dict[str, Any], deadline: float
+) -> str:
+    """'' if behaviour agrees at this size, 'slow' if too slow to check, else 'differs'.
+
+    Too slow means one call over the per-call limit, or the checks running past ``deadline``
+    (``time.monotonic()``): a size that cannot be checked is not timed either.
+    """
     from .generate import SlowCall, time_limit
 
     limit = float((spec.get("generation") or {}).get("call_limit_s", 1.0))
@@ -190,6 +219,8 @@ def _check_at_scale(differential: Differential, inputs: list[bytes], spec: dict[
     module, name = differential.candidate.module, differential.module_name
     for index, data in enumerate(inputs):
         differential.current_test = f"captured call #{index} scaled up"
+        if time.monotonic() > deadline:
+            return "slow"
         try:
             with time_limit(limit):
                 differential.check(load_args(data, name, module))
