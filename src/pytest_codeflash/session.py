@@ -147,11 +147,11 @@ class CodeflashSession:
     # -- end discovery --------------------------------------------------------------------
 
     def _load_candidate_files(self) -> None:
-        from .candidates.files import load_candidate_file
-
         paths = self.settings.candidates
         if not paths:
             return
+        from .candidates.files import load_candidate_file
+
         if len(self.targets) != 1:
             count = "no --codeflash-target" if not self.targets else f"{len(self.targets)} targets"
             raise pytest.UsageError(

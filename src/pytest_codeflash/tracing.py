@@ -2,12 +2,19 @@
 
 For each traced function it records the number of calls; own and total wall time (own
 excludes time spent in other traced functions, total counts a recursive function once); CPU
-time, measured with the thread's CPU clock on a sample of calls (every call of slow
-functions, fewer of fast ones, so that the clock costs at most ~5 % of the function's time)
-and scaled; the node ids of the tests during which it ran, directly or through other code;
-and a bounded, uniform (reservoir) sample of its inputs, each ``pickle.dumps(((args...),
+time; the node ids of the tests during which it ran, directly or through other code; and a
+bounded, uniform (reservoir) sample of its inputs, each ``pickle.dumps(((args...),
 {kwargs}))`` (``self``/``cls`` first for methods) as ``runner/calls.py:load_args`` reads it;
 inputs that cannot be pickled are counted in ``samples_skipped``.
+
+Times are measured two ways.  A function's first ``SAMPLED_AFTER`` activations are measured
+exactly, from the events at their start and end (CPU time with the thread's CPU clock on a
+share of them, so that the clock costs at most ~5 % of the function's time).  After that the
+function is in *sampled mode*: only its starts are seen (calls, tests and inputs stay exact),
+and a sampler thread charges its time from looking at the threads' stacks every
+millisecond, as a statistical profiler does.  Rarely run functions, where one event costs
+little, keep exact times; the frequent ones, where events would cost most, cost almost
+nothing after their first few hundred activations.
 
 Python 3.12+ uses ``sys.monitoring`` with local events (start, resume, return, yield) on the
 traced code objects only, so other code runs at full speed; unwinding and ``throw()`` are
@@ -34,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .tracing_events import (
+    Sampler,
     calibrate,
     cpu_clock_budget,
     handlers,
@@ -55,6 +63,9 @@ from .tracing_support import (
 MAX_SAMPLE_BYTES = 1 << 20  # one pickled input
 MAX_FUNCTION_SAMPLE_BYTES = 8 << 20  # all inputs of one function
 MAX_TOTAL_SAMPLE_BYTES = 256 << 20  # all inputs of the run, in one process
+# Keeping inputs may cost a function at most this share of its time, after a first allowance.
+SAMPLE_COST_SHARE = 0.05
+SAMPLE_COST_FREE_NS = 2_000_000
 _RESUMABLE = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
 _RESOLVE_ATTEMPTS = 3
 
@@ -83,11 +94,9 @@ class TargetTrace:
     resumable: bool = False
     start_offset: int = -1
     attempts: int = 0
-    activations: int = 0  # starts and resumptions measured
-    longest_ns: int = 0  # the largest own time of one activation
-    saturated: bool = False  # only counted now; own/total grow by these per-activation means
-    mean_own_ns: int = 0
-    mean_total_ns: int = 0
+    activations: int = 0  # starts and resumptions measured exactly
+    sampled: bool = False  # only its starts are seen now; the sampler measures its time
+    sample_cost_ns: int = 0  # time spent keeping its inputs
 
     @property
     def cpu_ratio(self) -> float:
@@ -137,6 +146,7 @@ class Tracer:
         self._tool: int | None = None
         self._hook: Any = None  # the sys.settrace or sys.setprofile function, before 3.12
         self._active = False
+        self._sampler = Sampler(self)
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -146,6 +156,7 @@ class Tracer:
         self._active = True
         budget = cpu_clock_budget()
         bias = calibrate(self, budget)
+        self._sampler.start()
         if sys.version_info >= (3, 12):
             if start_monitoring(self, *handlers(self, budget, 1, bias)):
                 return
@@ -164,6 +175,7 @@ class Tracer:
         if not self._active:
             return
         self._active = False
+        self._sampler.stop()
         if self._tool is not None:
             stop_monitoring(self._tool, self._by_code)
             self._tool = None
@@ -202,6 +214,13 @@ class Tracer:
             monitoring.set_local_events(self._tool, code, local_events())
         return True
 
+    def to_sampled(self, trace: TargetTrace) -> None:
+        """From now on, see only ``trace``'s starts and leave its time to the sampler."""
+        trace.sampled = True
+        if self._tool is not None and trace.code is not None:
+            monitoring = sys.monitoring  # type: ignore[attr-defined]
+            monitoring.set_local_events(self._tool, trace.code, monitoring.events.PY_START)
+
     # -- inputs ---------------------------------------------------------------------------
     def sample(self, trace: TargetTrace, frame: types.FrameType) -> None:
         """Maybe keep the inputs of the call that ``frame`` just started.
@@ -210,8 +229,13 @@ class Tracer:
         slowly with the number of calls (repeated inputs do not fill the sample); after that,
         a call replaces a random kept input with probability ``max_samples / calls``, with
         geometric skips in between (reservoir sampling).  Either way the pickling cost grows
-        with the logarithm of the number of calls.
+        with the logarithm of the number of calls; and once it passes
+        ``SAMPLE_COST_SHARE`` of the function's time (after ``SAMPLE_COST_FREE_NS``), calls
+        are passed over until the function's time catches up.
         """
+        if trace.sample_cost_ns > SAMPLE_COST_FREE_NS + SAMPLE_COST_SHARE * trace.total_ns:
+            trace.next_sample = trace.calls + 1 + trace.calls // 8
+            return
         began = time.perf_counter_ns()
         k, calls = self.max_samples, trace.calls
         if len(trace.samples) < k:
@@ -221,9 +245,11 @@ class Tracer:
             slot = self._rng.randrange(k)
             trace.next_sample = calls + 1 + reservoir_skip(self._rng, k / calls)
         self._keep(trace, frame, slot)
+        cost = time.perf_counter_ns() - began
+        trace.sample_cost_ns += cost
         stack = self._stacks.get(threading.get_ident())
         if stack:  # the caller's own time does not include the pickling
-            stack[-1][3] += time.perf_counter_ns() - began
+            stack[-1][3] += cost
 
     def _keep(self, trace: TargetTrace, frame: types.FrameType, slot: int) -> None:
         held = sum(len(s) for s in trace.samples)

@@ -1,12 +1,14 @@
 """The event handlers of :mod:`.tracing`: the code that runs on every traced call.
 
 ``sys.monitoring`` callbacks (Python 3.12+), or a ``sys.settrace`` or ``sys.setprofile`` hook
-before, the calibration of their own cost, and the switch of cheap, frequent functions to
-counting only.  Standard library only.
+before, the calibration of their own cost, and the hand-over of frequently run functions to
+the statistical :class:`Sampler`.  Standard library only.
 """
 
 from __future__ import annotations
 
+import _thread
+import os
 import sys
 import threading
 import time
@@ -19,13 +21,16 @@ if TYPE_CHECKING:
 
 _TOOL_NAME = "pytest-codeflash"
 CPU_CLOCK_SHARE = 0.05  # at most this share of a function's time goes to reading the CPU clock
-# A function is measured call by call until it has run this often; then, if its activations
-# are cheap and uniform, it is only counted and its times are extrapolated (see ``saturate``).
-SATURATE_ACTIVATIONS = 1000
-SATURATE_CALLS = 50
-CHEAP_ACTIVATION_NS = 50_000
-UNIFORM_FACTOR = 10  # the longest activation may take this many times the mean ...
-UNIFORM_FLOOR_NS = 20_000_000  # ... or this long (a descheduled activation can take ~10 ms)
+# A function is measured activation by activation (exactly, events in and out) this many
+# times; after that only its starts are seen (calls, tests, inputs) and the sampler measures
+# its time.  Tracing costs most in functions that run often; sampling costs them nothing.
+SAMPLED_AFTER = 500
+SAMPLE_INTERVAL_S = 0.001  # the sampler looks this often, at most ...
+SAMPLER_SHARE = 0.01  # ... and spends at most about this share of the time looking
+_OWN_FILES = frozenset(
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
+    for name in ("tracing.py", "tracing_events.py", "tracing_support.py")
+)
 
 
 # -- the hot path ------------------------------------------------------------------------------
@@ -42,6 +47,7 @@ def handlers(
     ``on_start`` (1 when called by ``sys.monitoring``, 2 from the trace or profile hook).
     ``bias`` is the handlers' own cost inside and outside a measured activation's window
     (see ``calibrate``), taken out of the activation's own time and put into the caller's.
+    A function in sampled mode (see ``SAMPLED_AFTER``) only has its starts counted here.
     """
     inside, outside = bias
     stacks, lookup, get_ident = tracer._stacks, tracer._by_code.get, threading.get_ident
@@ -61,18 +67,14 @@ def handlers(
                 trace.tests.add(test)
         if trace.calls >= trace.next_sample:
             tracer.sample(trace, getframe(frame_depth))
+        if trace.sampled:
+            return None
+        if not trace.depth and trace.activations >= SAMPLED_AFTER:
+            tracer.to_sampled(trace)
+            return None
         stack = stacks.get(get_ident())
         if stack is None:
             stack = stacks[get_ident()] = []
-        if not trace.depth and trace.activations >= SATURATE_ACTIVATIONS:
-            saturate(tracer, trace)
-        if trace.saturated:
-            if not trace.resumable:  # a generator counts its activations when they end
-                trace.own_ns += trace.mean_own_ns
-                trace.total_ns += trace.mean_total_ns
-                if stack:  # its traced callees add their own time to the caller themselves
-                    stack[-1][3] += trace.mean_own_ns + outside
-            return None
         trace.depth += 1
         trace.activations += 1
         if trace.cpu_probes * cpu_budget <= trace.total_ns + free:
@@ -83,12 +85,11 @@ def handlers(
 
     def on_resume(code: types.CodeType, offset: int, *exception: object) -> None:
         trace = lookup(code)
-        if trace is None or trace.saturated:
+        if trace is None or trace.sampled:
             return
-        if not trace.depth and trace.activations >= SATURATE_ACTIVATIONS:
-            saturate(tracer, trace)  # a long-lived generator: counted by its yields from now
-            if trace.saturated:
-                return
+        if not trace.depth and trace.activations >= SAMPLED_AFTER:
+            tracer.to_sampled(trace)  # a long-lived generator: sampled from now on
+            return
         stack = stacks.get(get_ident())
         if stack is None:
             stack = stacks[get_ident()] = []
@@ -101,16 +102,9 @@ def handlers(
 
     def on_leave(code: types.CodeType, offset: int, value: object) -> None:
         trace = lookup(code)
-        if trace is None:
+        if trace is None or trace.sampled:
             return
         stack = stacks.get(get_ident())
-        if trace.saturated:
-            if trace.resumable:  # one activation of a generator ended (yield or return)
-                trace.own_ns += trace.mean_own_ns
-                trace.total_ns += trace.mean_total_ns
-                if stack:
-                    stack[-1][3] += trace.mean_own_ns + outside
-            return
         if not stack:
             return
         if stack[-1][0] is not trace:  # left by an exception we did not see, or never entered
@@ -127,8 +121,6 @@ def handlers(
         if own < 0:
             own = 0
         trace.own_ns += own
-        if own > trace.longest_ns:
-            trace.longest_ns = own
         trace.depth -= 1
         if not trace.depth:
             trace.total_ns += elapsed
@@ -179,38 +171,113 @@ def calibrate(tracer: Tracer, cpu_budget: int) -> tuple[int, int]:
     return best_inside, max(0, best_pair - best_inside)
 
 
-def saturate(tracer: Tracer, trace: TargetTrace) -> None:
-    """From now on only count ``trace``'s activations, if they were cheap and uniform.
+class Sampler:
+    """Measure the time of sampled-mode functions by looking at every thread's stack.
 
-    Frequent functions with little own time per activation (and generators that yield
-    often) are where tracing costs most relative to what it measures.  Once one has been
-    measured over ``SATURATE_ACTIVATIONS`` activations in ``SATURATE_CALLS`` calls, with at
-    most ``CHEAP_ACTIVATION_NS`` of own time per activation on average and none much longer
-    than that average, each later activation adds the measured means to its own and total
-    time (and its own time to the caller's time in traced callees; its traced callees add
-    theirs themselves).  ``sys.monitoring`` then delivers only the start events of a
-    function, and the start, yield and return events of a generator: no resumes, and no
-    returns of plain functions.  A function that does not qualify stays measured call by
-    call.
+    A background thread (a bare ``_thread``, so that ``threading.enumerate()`` in the user's
+    tests does not see it) wakes every ``interval`` seconds, or as soon after as the
+    interpreter lets it run, and charges the wall time since its last look (and each
+    thread's CPU time, where the platform has per-thread CPU clocks) to the functions on
+    each thread's stack: to the total time of every sampled-mode function on it, once even
+    if it recurses, and to the own time of the innermost traced function if that one is
+    sampled.  If the innermost traced function is sampled and an exactly measured one
+    runs below it, that one's activation learns the time as time spent in a traced callee.
+    Samples taken while the tracer's own code runs (pickling inputs) are dropped.
     """
-    measured = trace.activations
-    if not trace.resumable and trace.calls - 1 < SATURATE_CALLS:
-        return  # a generator's extrapolation counts its yields, whatever its calls
-    mean_own = trace.own_ns // measured
-    longest = max(UNIFORM_FACTOR * mean_own, UNIFORM_FLOOR_NS)
-    if mean_own > CHEAP_ACTIVATION_NS or trace.longest_ns > longest:
-        trace.activations = -(1 << 62)  # never asked again
-        return
-    trace.saturated = True
-    trace.activations = -(1 << 62)  # never asked again
-    trace.mean_own_ns = mean_own
-    trace.mean_total_ns = trace.total_ns // measured
-    if tracer._tool is not None and trace.code is not None:
-        monitoring = sys.monitoring  # type: ignore[attr-defined]
-        wanted = monitoring.events.PY_START
-        if trace.resumable:
-            wanted |= monitoring.events.PY_YIELD | monitoring.events.PY_RETURN
-        monitoring.set_local_events(tracer._tool, trace.code, wanted)
+
+    def __init__(self, tracer: Tracer, interval: float = SAMPLE_INTERVAL_S) -> None:
+        self.tracer = tracer
+        self.interval = interval
+        self.samples = 0
+        self._stop = _thread.allocate_lock()
+        self._done = _thread.allocate_lock()
+        self._running = False
+
+    def start(self) -> None:
+        if self._running:
+            return
+        self._running = True
+        self._stop.acquire()
+        self._done.acquire()
+        _thread.start_new_thread(self._run, ())
+
+    def stop(self) -> None:
+        if not self._running:
+            return
+        self._running = False
+        self._stop.release()
+        if self._done.acquire(timeout=5.0):
+            self._done.release()
+
+    def _run(self) -> None:
+        me = _thread.get_ident()
+        clocks: dict[int, int | None] = {}
+        last_cpu: dict[int, int] = {}
+        last = time.perf_counter_ns()
+        pause = self.interval
+        try:
+            while not self._stop.acquire(timeout=pause):
+                now = time.perf_counter_ns()
+                elapsed, last = now - last, now
+                for ident, frame in sys._current_frames().items():
+                    if ident == me:
+                        continue
+                    cpu = _thread_cpu_ns(ident, clocks)
+                    spent = -1 if cpu is None else cpu - last_cpu.get(ident, cpu)
+                    if cpu is not None:
+                        last_cpu[ident] = cpu
+                    self._charge(ident, frame, elapsed, spent)
+                self.samples += 1
+                # Deep stacks cost more to look at: look less often rather than slow the tests.
+                cost = (time.perf_counter_ns() - now) / 1e9
+                pause = max(self.interval, cost / SAMPLER_SHARE)
+            self._stop.release()
+        finally:
+            self._done.release()
+
+    def _charge(self, ident: int, frame: types.FrameType | None, wall_ns: int, cpu_ns: int) -> None:
+        lookup = self.tracer._by_code.get
+        innermost: TargetTrace | None = None
+        seen: list[TargetTrace] = []
+        while frame is not None:
+            code = frame.f_code
+            if code.co_filename in _OWN_FILES:
+                return
+            trace = lookup(code)
+            if trace is not None:
+                if innermost is None:
+                    innermost = trace
+                if trace.sampled and not any(t is trace for t in seen):
+                    seen.append(trace)
+            frame = frame.f_back
+        for trace in seen:
+            trace.total_ns += wall_ns
+        if innermost is None or not innermost.sampled:
+            return
+        innermost.own_ns += wall_ns
+        if cpu_ns >= 0:
+            innermost.cpu_ns += min(cpu_ns, wall_ns)
+            innermost.cpu_wall_ns += wall_ns
+        stack = self.tracer._stacks.get(ident)
+        if stack:
+            stack[-1][3] += wall_ns
+
+
+def _thread_cpu_ns(ident: int, clocks: dict[int, int | None]) -> int | None:
+    """The CPU time of thread ``ident``, if the platform has per-thread CPU clocks."""
+    if ident not in clocks:
+        try:
+            clocks[ident] = time.pthread_getcpuclockid(ident)
+        except (AttributeError, OSError, OverflowError):
+            clocks[ident] = None
+    clock = clocks[ident]
+    if clock is None:
+        return None
+    try:
+        return time.clock_gettime_ns(clock)
+    except OSError:  # the thread has ended
+        clocks[ident] = None
+        return None
 
 
 def profile_function(
@@ -242,9 +309,8 @@ def trace_function(
 
     Cheaper than the profile hook: the interpreter calls it only when a Python frame starts
     or resumes (not for calls of builtins, nor when frames return), and a traced frame gets
-    a local hook that sees its return only (line events are switched off).  A function that
-    is only counted (see ``saturate``) gets no local hook at all, unless it is a generator,
-    whose yields are counted.
+    a local hook that sees its return only (line events are switched off).  A function in
+    sampled mode gets no local hook at all.
     """
     lookup = by_code.get
 
@@ -262,7 +328,7 @@ def trace_function(
             on_resume(code, 0)
         else:
             on_start(code, 0)
-        if found.saturated and not found.resumable:
+        if found.sampled:
             return None
         frame.f_trace_lines = False
         return local
