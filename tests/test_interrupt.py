@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -44,6 +45,7 @@ def test_kill_during_evaluation(listy: pytest.Pytester, how: signal.Signals) -> 
         if "candidate 1/1 slow.py: verifying" in line:
             break
     time.sleep(1.0)  # the runner is now inside the candidate's tests
+    assert _runners_alive(scratch)  # so that the check below can fail
     process.send_signal(how)
     process.communicate(timeout=60)
     assert tree_digest(listy.path) == before
@@ -54,8 +56,25 @@ def test_kill_during_evaluation(listy: pytest.Pytester, how: signal.Signals) -> 
     assert not _runners_alive(scratch)
 
 
-def _runners_alive(scratch: object) -> bool:
-    found = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-    return any(
-        "codeflash-runner-spec" in line and str(scratch) in line for line in found.splitlines()
-    )
+def _runners_alive(scratch: Path) -> bool:
+    """Whether any runner process (the fork server, or a run it forked) is left.
+
+    They all work under ``scratch``, the test's private temporary root: their current
+    directory tells them apart from every other process on the machine.
+    """
+    if not os.path.isdir("/proc/self/cwd"):  # not Linux: look at command lines instead
+        found = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+        return any(
+            ("codeflash-runner-spec" in line and str(scratch) in line)
+            or "pytest_codeflash.runner.forkserver" in line
+            for line in found.splitlines()
+        )
+    root = str(scratch.resolve())
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+        except OSError:
+            continue
+        if cwd == root or cwd.startswith(root + os.sep):
+            return True
+    return False

@@ -68,6 +68,9 @@ def generate_and_compare(
             return summary
         strategies, summary["from"] = [from_annotations], "type annotations"
     generated: list[bytes] = summary.setdefault("inputs", [])
+    stable: list[bool] = summary.setdefault("stable", [])
+    kept: set[bytes] = set()
+    tally = differential.tally
     deadline = time.monotonic() + budget_s
     before = len(differential.tally.differences)
 
@@ -88,8 +91,12 @@ def generate_and_compare(
             data: bytes | None = dump_args(args)  # before the call can mutate them
         except Exception:
             data = None
-        if _check_in_time(differential, args, call_limit_s, summary) and data is not None:
+        marks = (sum(tally.unstable.values()), len(tally.differences))
+        in_time = _check_in_time(differential, args, call_limit_s, summary)
+        if in_time and data is not None and data not in kept:
+            kept.add(data)
             generated.append(data)
+            stable.append((sum(tally.unstable.values()), len(tally.differences)) == marks)
 
     differential.lenient_type_errors = True
     try:
@@ -97,7 +104,6 @@ def generate_and_compare(
     finally:
         differential.lenient_type_errors = False
     summary["differences"] = differential.tally.differences[before:]
-    summary["inputs"] = list(dict.fromkeys(generated))
     return summary
 
 
@@ -107,7 +113,8 @@ def replay_generated(
     """Compare original and candidate on the inputs the baseline run generated.
 
     ``drawn`` is the baseline's summary of :func:`generate_and_compare`; inputs that were
-    too slow for the original there were already left out.
+    too slow for the original there were already left out, and those on which the original
+    gave the same outcome twice (``stable``) run the original only once here.
     """
     name, module = differential.module_name, differential.candidate.module
     summary: dict[str, Any] = {
@@ -120,14 +127,16 @@ def replay_generated(
     before = len(differential.tally.differences)
     differential.lenient_type_errors = True
     try:
-        for data in drawn.get("inputs", ()):
+        inputs, stable = list(drawn.get("inputs", ())), list(drawn.get("stable", ()))
+        for index, data in enumerate(inputs):
             if time.monotonic() > deadline or len(differential.tally.differences) > before:
                 break
             try:
                 args = load_args(data, name, module)
             except Exception:
                 continue
-            _check_in_time(differential, args, call_limit_s, summary)
+            once = index < len(stable) and stable[index] is True
+            _check_in_time(differential, args, call_limit_s, summary, once=once)
     finally:
         differential.lenient_type_errors = False
     summary["differences"] = differential.tally.differences[before:]
@@ -135,14 +144,19 @@ def replay_generated(
 
 
 def _check_in_time(
-    differential: Differential, args: Args, call_limit_s: float, summary: dict[str, Any]
+    differential: Differential,
+    args: Args,
+    call_limit_s: float,
+    summary: dict[str, Any],
+    *,
+    once: bool = False,
 ) -> bool:
     """One differential check of a generated input; ``False`` if it was too slow to finish."""
     summary["examples"] += 1
     differential.current_test = "generated input"
     try:
         with time_limit(call_limit_s):
-            differential.check(args)
+            differential.check(args, once=once)
     except SlowCall:
         summary["examples"] -= 1
         summary["skipped_slow"] += 1

@@ -9,6 +9,7 @@ Nothing here writes inside the user's tree.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -84,8 +85,13 @@ class Sandbox:
         self.secret_names = list(secret_names)
         self.workdir = Path(tempfile.mkdtemp(prefix="codeflash-"))
         self._count = 0
+        self._server: ForkServer | None = None
+        self._server_failed = not hasattr(os, "fork")
 
     def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def run(self, spec: dict[str, Any], tests: Sequence[str], timeout: float) -> ChildRun:
@@ -111,6 +117,34 @@ class Sandbox:
         env = self._environment(run_dir)
         output = run_dir / "output.txt"
         started = time.perf_counter()
+        server = self._fork_server()
+        if server is not None:
+            try:
+                returncode, timed_out = server.run(
+                    command[3:], project, env, output, self.memory_limit_mb, timeout
+                )
+            except ForkServerError:
+                self._server_failed = True  # the rest of the session starts processes itself
+                self._server = None
+                server.close()
+                returncode, timed_out = self._popen(command, project, env, output, timeout)
+        else:
+            returncode, timed_out = self._popen(command, project, env, output, timeout)
+        wall = time.perf_counter() - started
+        return ChildRun(
+            result=_read_json(io_dir / "result.json"),
+            io_dir=io_dir,
+            returncode=returncode,
+            timed_out=timed_out,
+            wall_s=wall,
+            progress=_read_text(io_dir / "progress.txt"),
+            output_tail=_read_text(output)[-2000:],
+        )
+
+    def _popen(
+        self, command: list[str], project: Path, env: dict[str, str], output: Path, timeout: float
+    ) -> tuple[int | None, bool]:
+        """Run the child as a new process of its own (when no fork server is available)."""
         timed_out = False
         with open(output, "wb") as sink:
             process = subprocess.Popen(
@@ -127,21 +161,23 @@ class Sandbox:
                 returncode: int | None = process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 timed_out = True
-                _kill_group(process)
+                _kill_group(process.pid)
                 returncode = process.wait()
             finally:
                 if process.poll() is None:  # interrupted (Ctrl-C): take the child down too
-                    _kill_group(process)
-        wall = time.perf_counter() - started
-        return ChildRun(
-            result=_read_json(io_dir / "result.json"),
-            io_dir=io_dir,
-            returncode=returncode,
-            timed_out=timed_out,
-            wall_s=wall,
-            progress=_read_text(io_dir / "progress.txt"),
-            output_tail=_read_text(output)[-2000:],
-        )
+                    _kill_group(process.pid)
+        return returncode, timed_out
+
+    def _fork_server(self) -> ForkServer | None:
+        """The session's fork server, started on first use; None if it cannot run here."""
+        if self._server is None and not self._server_failed:
+            server_dir = self.workdir / "server"
+            (server_dir / "tmp").mkdir(parents=True, exist_ok=True)
+            try:
+                self._server = ForkServer(self._environment(server_dir), server_dir)
+            except ForkServerError:
+                self._server_failed = True
+        return self._server
 
     def _command(self, spec_path: Path, project: Path, tests: Sequence[str]) -> list[str]:
         command = [
@@ -199,11 +235,129 @@ def _ignore(directory: str, names: list[str]) -> set[str]:
     return {n for n in names if n in SKIP_DIRS or n.endswith(".egg-info")}
 
 
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
+def _kill_group(pid: int) -> None:
     try:
-        os.killpg(process.pid, signal.SIGKILL)
+        os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
-        process.kill()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+
+
+class ForkServerError(Exception):
+    """The fork server did not start, answer, or behave; runs fall back to new processes."""
+
+
+class ForkServer:
+    """The parent's handle on :mod:`.forkserver`: one run at a time, with a timeout."""
+
+    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        self._buffer = b""
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "pytest_codeflash.runner.forkserver"],
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError as err:
+            raise ForkServerError(f"cannot start: {err}") from err
+        try:
+            if "ready" not in self._reply(60.0):
+                raise ForkServerError("unexpected greeting")
+        except BaseException:
+            self.close()
+            raise
+
+    def run(
+        self,
+        args: list[str],
+        cwd: Path,
+        env: dict[str, str],
+        output: Path,
+        memory_mb: int,
+        timeout: float,
+    ) -> tuple[int | None, bool]:
+        """Fork a child that runs ``pytest args`` in ``cwd``; its return code and whether it
+        was killed for running past ``timeout`` seconds."""
+        request = {
+            "args": args,
+            "cwd": str(cwd),
+            "env": env,
+            "output": str(output),
+            "memory_mb": memory_mb,
+        }
+        try:
+            assert self.process.stdin is not None
+            self.process.stdin.write(json.dumps(request).encode() + b"\n")
+            self.process.stdin.flush()
+        except (OSError, ValueError) as err:
+            raise ForkServerError(f"cannot send the request: {err}") from err
+        pid = int(self._reply(30.0).get("pid", 0))
+        if pid <= 0:
+            raise ForkServerError("no child started")
+        ended: dict[str, Any] | None = None
+        timed_out = False
+        try:
+            try:
+                ended = self._read(timeout)
+            except TimeoutError:
+                timed_out = True
+                _kill_group(pid)
+                ended = self._reply(30.0)
+        finally:
+            if ended is None:  # interrupted (Ctrl-C) or the server broke: take the child down
+                _kill_group(pid)
+        return int(ended["returncode"]), timed_out
+
+    def close(self) -> None:
+        """End the server (it exits when its input closes) and release the pipes."""
+        try:
+            if self.process.stdin is not None:
+                self.process.stdin.close()
+            self.process.wait(timeout=5.0)
+        except (OSError, subprocess.TimeoutExpired):
+            self.process.kill()
+            self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+    def _reply(self, timeout: float) -> dict[str, Any]:
+        """Like ``_read``, for replies that must come: a missing one breaks the server."""
+        try:
+            return self._read(timeout)
+        except TimeoutError as err:
+            raise ForkServerError(f"no reply within {timeout:.0f} s") from err
+
+    def _read(self, timeout: float) -> dict[str, Any]:
+        """The server's next reply line; TimeoutError if none comes within ``timeout``."""
+        import selectors
+
+        assert self.process.stdout is not None
+        stream = self.process.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        with selectors.DefaultSelector() as selector:
+            selector.register(stream, selectors.EVENT_READ)
+            while b"\n" not in self._buffer:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError
+                if not selector.select(left):
+                    continue
+                chunk = os.read(stream, 65536)
+                if not chunk:
+                    raise ForkServerError("the server ended")
+                self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        try:
+            reply = json.loads(line)
+        except ValueError as err:
+            raise ForkServerError(f"unreadable reply {line[:80]!r}") from err
+        if not isinstance(reply, dict):
+            raise ForkServerError(f"unexpected reply {line[:80]!r}")
+        return reply
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

@@ -1,0 +1,119 @@
+"""The fork server: warm children that behave like ``python -m pytest`` in the project copy."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pytest_codeflash.runner import sandbox
+from pytest_codeflash.runner.sandbox import ForkServer, ForkServerError, Sandbox
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+
+PROBE = """
+import os, sys, tempfile
+
+def test_where_am_i():
+    assert os.getcwd() == {cwd!r}
+    assert sys.path[0] == {cwd!r}
+    assert os.environ["RUN_MARK"] == {mark!r}
+    assert tempfile.gettempdir() == {tmp!r}
+    assert os.getsid(0) == os.getpid()  # its own session: a timeout kills its whole group
+
+def test_sleeps_when_asked():
+    if os.environ.get("SLEEP"):
+        import time
+        time.sleep(60)
+"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServer]:
+    home = tmp_path_factory.mktemp("server")
+    running = ForkServer(_env(home), home)
+    yield running
+    running.close()
+
+
+def _env(tmp: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env.update(TMPDIR=str(tmp), PYTHONDONTWRITEBYTECODE="1", **extra)
+    return env
+
+
+def _project(tmp_path: Path, mark: str) -> tuple[Path, Path]:
+    project, tmp = tmp_path / "project", tmp_path / "tmp"
+    project.mkdir()
+    tmp.mkdir()
+    source = PROBE.format(cwd=str(project), mark=mark, tmp=str(tmp))
+    (project / "test_probe.py").write_text(source)
+    return project, tmp
+
+
+ARGS = ["-p", "no:cacheprovider", "-p", "no:codeflash", "-q", "test_probe.py"]
+
+
+def test_a_child_runs_pytest_in_the_project_copy(server: ForkServer, tmp_path: Path) -> None:
+    project, tmp = _project(tmp_path, "first")
+    output = tmp_path / "output.txt"
+    code, timed_out = server.run(ARGS, project, _env(tmp, RUN_MARK="first"), output, 4096, 60)
+    assert (code, timed_out) == (0, False), output.read_text()
+    assert "2 passed" in output.read_text()
+
+
+def test_a_child_past_its_timeout_is_killed_and_the_server_goes_on(
+    server: ForkServer, tmp_path: Path
+) -> None:
+    project, tmp = _project(tmp_path, "slow")
+    env = _env(tmp, RUN_MARK="slow", SLEEP="1")
+    code, timed_out = server.run(ARGS, project, env, tmp_path / "out1.txt", 4096, 2)
+    assert timed_out
+    assert code == -9
+    code, timed_out = server.run(
+        ARGS, project, _env(tmp, RUN_MARK="slow"), tmp_path / "out2.txt", 4096, 60
+    )
+    assert (code, timed_out) == (0, False), (tmp_path / "out2.txt").read_text()
+
+
+def test_failures_and_exit_codes_come_back(server: ForkServer, tmp_path: Path) -> None:
+    project, tmp = _project(tmp_path, "expected")
+    output = tmp_path / "output.txt"
+    code, _ = server.run(ARGS, project, _env(tmp, RUN_MARK="other"), output, 4096, 60)
+    assert code == 1
+    assert "1 failed, 1 passed" in output.read_text()
+
+
+def test_a_dead_server_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    doomed = ForkServer(_env(tmp_path), tmp_path)
+    doomed.process.kill()
+    doomed.process.wait()
+    project, tmp = _project(tmp_path, "x")
+    with pytest.raises(ForkServerError):
+        doomed.run(ARGS, project, _env(tmp), tmp_path / "out.txt", 4096, 60)
+    doomed.close()
+
+
+def test_the_sandbox_starts_processes_itself_when_the_server_cannot_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(env: dict[str, str], cwd: Path) -> ForkServer:
+        raise ForkServerError("cannot start: for this test")
+
+    monkeypatch.setattr(sandbox, "ForkServer", broken)
+    box = Sandbox(tmp_path, inifile=None, extra_args=[], memory_limit_mb=4096, secret_names=[])
+    try:
+        assert box._fork_server() is None
+        assert box._fork_server() is None  # not tried again
+        project, tmp = _project(tmp_path, "plain")
+        command = [sys.executable, "-m", "pytest", *ARGS]
+        output = tmp_path / "output.txt"
+        env = _env(tmp, RUN_MARK="plain")
+        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+        # A process of its own puts its cwd first on sys.path and runs in a new session too.
+        assert box._popen(command, project, env, output, 60) == (0, False), output.read_text()
+    finally:
+        box.close()
