@@ -378,9 +378,13 @@ def tune_candidate(
     return scenario
 
 
-def synthetic_scenarios(seed: int, tune_s: float, log: Callable[[str], None]) -> list[Scenario]:
+def synthetic_scenarios(
+    seed: int, tune_s: float, log: Callable[[str], None], costs: Sequence[str] = ()
+) -> list[Scenario]:
     scenarios: list[Scenario] = []
     for level, (label, target_ns) in enumerate(COSTS):
+        if costs and label.lstrip("~").replace(" ", "") not in costs:
+            continue
         group = f"synthetic {label}"
         fresh = synthetic_inputs(seed + level)
         model = fit_cost_model(fresh, tune_s)
@@ -712,6 +716,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--budget", type=float, default=BUDGET_S, help="interleave budget_s")
     parser.add_argument("--no-synthetic", action="store_true", help="bench targets only")
     parser.add_argument("--no-bench", action="store_true", help="synthetic targets only")
+    parser.add_argument(
+        "--costs", default="", help="comma-separated synthetic costs to run: 1us,100us,5ms"
+    )
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
 
@@ -751,7 +758,8 @@ def main(argv: list[str] | None = None) -> int:
     notes: list[str] = []
     if not args.no_synthetic:
         log("tuning synthetic targets")
-        scenarios.extend(synthetic_scenarios(settings.seed, settings.tune_s, log))
+        costs = [c.strip() for c in args.costs.split(",") if c.strip()]
+        scenarios.extend(synthetic_scenarios(settings.seed, settings.tune_s, log, costs))
     if not args.no_bench:
         cases = [c for c in args.cases.split(",") if c]
         found, notes = bench_scenarios(args.bench.resolve(), cases, log)

@@ -220,7 +220,7 @@ class ChildRunner:
             result["generated"] = {"error": repr(err)}
             return
         _write_atomic(Path(self.spec["output_dir"]) / GENERATED_FILE, pickle.dumps(drawn))
-        result["generated"] = {k: v for k, v in drawn.items() if k != "inputs"}
+        result["generated"] = {k: v for k, v in drawn.items() if k not in ("inputs", "stable")}
         result["generated"]["inputs"] = len(drawn.get("inputs", ()))
 
     def _verify_and_time(self, result: dict[str, Any]) -> None:
