@@ -532,6 +532,14 @@ def print_evaluation_times(rows: list[Row]) -> None:
     if decided:
         middle = statistics.median(decided)
         print(f"  accepted ones: median {middle:.2f} s, max {decided[-1]:.2f} s")
+    for row in rows:
+        if row.evaluation_s is not None and row.evaluation_s >= 2.0:
+            spent = row.phases_s or {}
+            slowest = max(spent, key=spent.__getitem__) if spent else "?"
+            print(
+                f"  over 2 s: {row.case} {row.candidate} {row.evaluation_s:.2f} s "
+                f"(most in {slowest}: {spent.get(slowest, 0.0):.2f} s) -> {row.verdict}"
+            )
     phases: dict[str, list[float]] = {}
     for row in rows:
         for name, seconds in (row.phases_s or {}).items():
