@@ -65,7 +65,7 @@ MAX_FUNCTION_SAMPLE_BYTES = 8 << 20  # all inputs of one function
 MAX_TOTAL_SAMPLE_BYTES = 256 << 20  # all inputs of the run, in one process
 # Keeping inputs may cost a function at most this share of its time, after a first allowance.
 SAMPLE_COST_SHARE = 0.05
-SAMPLE_COST_FREE_NS = 2_000_000
+SAMPLE_COST_FREE_NS = 500_000
 _RESUMABLE = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
 _RESOLVE_ATTEMPTS = 3
 
