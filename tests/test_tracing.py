@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import pickle
+import subprocess
 import sys
 import threading
 import types
@@ -254,3 +256,43 @@ def test_a_long_lived_generator_is_sampled(
     assert numbers.calls == 1
     assert leaf.calls == 3000
     assert numbers.depth == 0
+
+
+FORKS = """
+import os, sys, warnings
+sys.path.insert(0, sys.argv[1])
+import hotmod
+from pytest_codeflash.tracing import Tracer
+
+tracer = Tracer([("hotmod", "leaf")], files={"hotmod.leaf": hotmod.__file__})
+tracer.refresh()
+tracer.start()
+assert tracer._sampler._running
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")  # 3.12+ warns when a process with threads forks
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0 if hotmod.leaf(0) == 0 else 1)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+assert not [w for w in caught if "multi-threaded" in str(w.message)], caught
+tracer.refresh()  # before the next test
+assert tracer._sampler._running  # sampling again after the fork
+hotmod.leaf(0)
+tracer.stop()
+assert tracer.traces["hotmod.leaf"].calls == 1, tracer.traces["hotmod.leaf"].calls
+print("forked cleanly")
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_the_sampler_steps_aside_when_the_tests_fork(hot: types.ModuleType, tmp_path: Path) -> None:
+    # A fresh interpreter: a test worker may run threads of its own (xdist's), which would
+    # make the warning fire whatever the tracer does.
+    done = subprocess.run(
+        [sys.executable, "-c", FORKS, str(Path(hot.__file__).parent)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "forked cleanly" in done.stdout

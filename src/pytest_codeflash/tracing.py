@@ -47,6 +47,7 @@ from .tracing_events import (
     handlers,
     local_events,
     profile_function,
+    resume_after_fork,
     start_monitoring,
     stop_monitoring,
     trace_function,
@@ -190,7 +191,12 @@ class Tracer:
         self._stacks.clear()
 
     def refresh(self) -> None:
-        """Look up the code objects of functions whose module has been imported meanwhile."""
+        """Look up the code objects of functions whose module has been imported meanwhile.
+
+        Called before each test; it also restarts a sampler that a fork stopped.
+        """
+        if self._active:
+            resume_after_fork()
         for module_name in [m for m in self._pending if m in sys.modules]:
             module = sys.modules[module_name]
             waiting = [t for t in self._pending[module_name] if not self._resolve(t, module)]
