@@ -114,7 +114,8 @@ def time_candidate(
     budget = float(spec.get("timing", {}).get("budget_s", 2.0))
     deadline = time.monotonic() + budget
     sample = timing_sample(inputs)
-    growing = bool(_scaled_inputs(differential, sample[:1], FACTORS[0]))
+    grown = {FACTORS[0]: _scaled_inputs(differential, sample, FACTORS[0])}
+    growing = bool(grown[FACTORS[0]])
     result = _measure(differential, inputs, spec, budget * CAPTURED_SHARE if growing else budget)
     result["by_scale"] = {"1": result["speedup"]}
     if result["verdict"] == FASTER or result["ci"][1] < 1.0 or not growing:
@@ -124,7 +125,7 @@ def time_candidate(
         share_end = time.monotonic() + share
         if share < 0.1 * budget:
             break
-        bigger = _scaled_inputs(differential, sample, factor)
+        bigger = grown.get(factor) or _scaled_inputs(differential, sample, factor)
         if not bigger:
             break
         problem = _check_at_scale(differential, bigger, spec, time.monotonic() + share / 2)
