@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -87,10 +88,18 @@ def _tracer(module: types.ModuleType, **options: int) -> Tracer:
     return tracer
 
 
-def test_times_calls_and_tests(hot: types.ModuleType) -> None:
-    tracer = _tracer(hot)
+@contextlib.contextmanager
+def _tracing(module: types.ModuleType, **options: int) -> Iterator[Tracer]:
+    tracer = _tracer(module, **options)
     tracer.start()
     try:
+        yield tracer
+    finally:
+        tracer.stop()
+
+
+def test_times_calls_and_tests(hot: types.ModuleType) -> None:
+    with _tracing(hot) as tracer:
         tracer.current_test = "t::first"
         hot.parent(0.01)
         tracer.current_test = "t::second"
@@ -98,8 +107,6 @@ def test_times_calls_and_tests(hot: types.ModuleType) -> None:
         assert hot.recurse(20) == 20
         assert list(hot.numbers(3)) == [0, 0, 0]
         assert hot.catcher() == 1
-    finally:
-        tracer.stop()
     traces = tracer.traces
     leaf, parent = traces["hotmod.leaf"], traces["hotmod.parent"]
     assert leaf.calls == 2 + 1 + 3 + 1
@@ -120,15 +127,11 @@ def test_times_calls_and_tests(hot: types.ModuleType) -> None:
 
 
 def test_argument_samples(hot: types.ModuleType) -> None:
-    tracer = _tracer(hot)
-    tracer.start()
-    try:
+    with _tracing(hot) as tracer:
         hot.takes(1, 2, 3, key=4, more=5)
         hot.takes(threading.Lock())  # cannot be pickled
         hot.Box().grow(3)
         hot.Box.make(7)
-    finally:
-        tracer.stop()
     takes = tracer.traces["hotmod.takes"]
     assert [pickle.loads(s) for s in takes.samples] == [((1, 2, 3), {"key": 4, "more": 5})]
     assert takes.samples_skipped == 1
@@ -141,13 +144,9 @@ def test_argument_samples(hot: types.ModuleType) -> None:
 
 
 def test_samples_are_bounded(hot: types.ModuleType) -> None:
-    tracer = _tracer(hot, max_samples=5)
-    tracer.start()
-    try:
+    with _tracing(hot, max_samples=5) as tracer:
         for i in range(3000):
             hot.Box.make(i)
-    finally:
-        tracer.stop()
     trace = tracer.traces["hotmod.Box.make"]
     assert trace.calls == 3000
     assert len(trace.samples) == 5
@@ -156,13 +155,9 @@ def test_samples_are_bounded(hot: types.ModuleType) -> None:
 
 
 def test_export_merge_round_trip(hot: types.ModuleType) -> None:
-    tracer = _tracer(hot)
-    tracer.start()
-    try:
+    with _tracing(hot) as tracer:
         tracer.current_test = "w1::t"
         hot.parent(0)
-    finally:
-        tracer.stop()
     data = json.loads(json.dumps(tracer.export()))
     controller = Tracer([])
     controller.merge(data)
@@ -186,13 +181,9 @@ def test_frequent_functions_are_counted_then_sampled(
     hot: types.ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(tracing_events, "SAMPLED_AFTER", 50)
-    tracer = _tracer(hot)
-    tracer.start()
-    try:
+    with _tracing(hot) as tracer:
         for i in range(2000):
             hot.Box.make(i)
-    finally:
-        tracer.stop()
     trace = tracer.traces["hotmod.Box.make"]
     assert trace.sampled
     assert trace.activations == 50
@@ -204,15 +195,11 @@ def test_the_sampler_measures_sampled_functions(
     hot: types.ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(tracing_events, "SAMPLED_AFTER", 3)
-    tracer = _tracer(hot)
-    tracer.start()
-    try:
+    with _tracing(hot) as tracer:
         for _ in range(4):
             hot.leaf(0)  # leaf is sampled from now on; parent is still measured exactly
         tracer.current_test = "t::slow"
         hot.parent(0.05)
-    finally:
-        tracer.stop()
     leaf, parent = tracer.traces["hotmod.leaf"], tracer.traces["hotmod.parent"]
     assert leaf.sampled
     assert not parent.sampled
@@ -245,12 +232,8 @@ def test_a_long_lived_generator_is_sampled(
     hot: types.ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(tracing_events, "SAMPLED_AFTER", 200)
-    tracer = _tracer(hot)
-    tracer.start()
-    try:
+    with _tracing(hot) as tracer:
         assert sum(1 for _ in hot.numbers(3000)) == 3000
-    finally:
-        tracer.stop()
     numbers, leaf = tracer.traces["hotmod.numbers"], tracer.traces["hotmod.leaf"]
     assert numbers.sampled
     assert numbers.calls == 1
