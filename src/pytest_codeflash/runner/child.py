@@ -202,20 +202,13 @@ class ChildRunner:
         Inputs too slow for the original are left out; every candidate's run replays the
         rest.  If generation fails, candidates generate their own (the older, slower way).
         """
-        from .generate import generate_and_compare
+        from .generate import generate_per_spec
 
         generation = self.spec.get("generation") or {}
         if self.differential is None or not generation.get("examples"):
             return
         try:
-            drawn = generate_and_compare(
-                self.differential,
-                captured,
-                examples=int(generation["examples"]),
-                seed=int(self.spec.get("seed", 0)),
-                budget_s=float(generation.get("budget_s", 5.0)),
-                call_limit_s=float(generation.get("call_limit_s", 1.0)),
-            )
+            drawn = generate_per_spec(self.differential, captured, self.spec)
         except Exception as err:
             result["generated"] = {"error": repr(err)}
             return

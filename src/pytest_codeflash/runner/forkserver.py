@@ -53,7 +53,7 @@ def main() -> None:
             importlib.import_module(name)
         except Exception:  # optional: the child imports what it needs itself
             continue
-    _die_with_parent()
+    die_with_parent()
     requests, replies = sys.stdin.buffer, sys.stdout
     replies.write(json.dumps({"ready": os.getpid()}) + "\n")
     replies.flush()
@@ -84,7 +84,7 @@ def _become_run(request: dict[str, Any]) -> None:  # pragma: no cover - runs in 
     code = 1
     try:
         os.setsid()
-        _die_with_parent()
+        die_with_parent()
         os.chdir(request["cwd"])
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
@@ -98,7 +98,7 @@ def _become_run(request: dict[str, Any]) -> None:  # pragma: no cover - runs in 
         import tempfile
 
         tempfile.tempdir = None  # found again from the run's TMPDIR
-        _limit_memory(int(request["memory_mb"]))
+        limit_memory(int(request["memory_mb"]))
         signal.signal(signal.SIGINT, signal.default_int_handler)
         # ``python -m pytest`` in the project copy puts that directory first on sys.path.
         sys.path[0] = request["cwd"]
@@ -120,7 +120,8 @@ def _become_run(request: dict[str, Any]) -> None:  # pragma: no cover - runs in 
             os._exit(code)
 
 
-def _limit_memory(megabytes: int) -> None:
+def limit_memory(megabytes: int) -> None:
+    """An address-space limit of ``megabytes``, and no core files (here and in children)."""
     import resource
 
     limit = megabytes * 1024 * 1024
@@ -128,7 +129,8 @@ def _limit_memory(megabytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
+    """Linux: be killed when the parent process ends (elsewhere the parent cleans up)."""
     if not sys.platform.startswith("linux"):
         return
     try:

@@ -11,10 +11,11 @@ input that makes the original slow is skipped rather than blamed on the candidat
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .calls import Args, dump_args, load_args
@@ -72,7 +73,7 @@ def generate_and_compare(
     kept: set[bytes] = set()
     tally = differential.tally
     deadline = time.monotonic() + budget_s
-    before = len(differential.tally.differences)
+    before = len(tally.differences)
 
     @hypothesis.settings(
         max_examples=examples,
@@ -98,13 +99,25 @@ def generate_and_compare(
             generated.append(data)
             stable.append((sum(tally.unstable.values()), len(tally.differences)) == marks)
 
-    differential.lenient_type_errors = True
-    try:
+    with _lenient(differential):
         check()
-    finally:
-        differential.lenient_type_errors = False
     summary["differences"] = differential.tally.differences[before:]
     return summary
+
+
+def generate_per_spec(
+    differential: Differential, inputs: list[bytes], spec: dict[str, Any]
+) -> dict[str, Any]:
+    """:func:`generate_and_compare` with the runner spec's example count, seed and limits."""
+    generation = spec.get("generation") or {}
+    return generate_and_compare(
+        differential,
+        inputs,
+        examples=int(generation.get("examples", 0)),
+        seed=int(spec.get("seed", 0)),
+        budget_s=float(generation.get("budget_s", 5.0)),
+        call_limit_s=float(generation.get("call_limit_s", 1.0)),
+    )
 
 
 def replay_generated(
@@ -125,9 +138,8 @@ def replay_generated(
     }
     deadline = time.monotonic() + budget_s
     before = len(differential.tally.differences)
-    differential.lenient_type_errors = True
-    try:
-        inputs, stable = list(drawn.get("inputs", ())), list(drawn.get("stable", ()))
+    inputs, stable = list(drawn.get("inputs", ())), list(drawn.get("stable", ()))
+    with _lenient(differential):
         for index, data in enumerate(inputs):
             if time.monotonic() > deadline or len(differential.tally.differences) > before:
                 break
@@ -137,8 +149,6 @@ def replay_generated(
                 continue
             once = index < len(stable) and stable[index] is True
             _check_in_time(differential, args, call_limit_s, summary, once=once)
-    finally:
-        differential.lenient_type_errors = False
     summary["differences"] = differential.tally.differences[before:]
     return summary
 
@@ -152,16 +162,25 @@ def _check_in_time(
     once: bool = False,
 ) -> bool:
     """One differential check of a generated input; ``False`` if it was too slow to finish."""
-    summary["examples"] += 1
     differential.current_test = "generated input"
     try:
         with time_limit(call_limit_s):
             differential.check(args, once=once)
     except SlowCall:
-        summary["examples"] -= 1
         summary["skipped_slow"] += 1
         return False
+    summary["examples"] += 1
     return True
+
+
+@contextlib.contextmanager
+def _lenient(differential: Differential) -> Iterator[None]:
+    """On generated inputs both sides may fail alike on ill-typed values (see Differential)."""
+    differential.lenient_type_errors = True
+    try:
+        yield
+    finally:
+        differential.lenient_type_errors = False
 
 
 def annotation_strategy(function: Callable[..., Any], is_method: bool) -> Any:

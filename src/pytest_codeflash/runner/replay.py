@@ -48,26 +48,20 @@ def verify_inputs(
     generation = spec.get("generation") or {}
     if not generation.get("examples"):
         return sections, usable
-    from .generate import generate_and_compare, replay_generated
+    from .generate import generate_per_spec, replay_generated
 
     progress("generated inputs")
-    budget_s = float(generation.get("budget_s", 5.0))
-    call_limit_s = float(generation.get("call_limit_s", 1.0))
     drawn = read_pickle(spec.get("generated_path"))
     if isinstance(drawn, dict):  # drawn once by the baseline run
         sections["generated"] = replay_generated(
-            differential, drawn, budget_s=budget_s, call_limit_s=call_limit_s
+            differential,
+            drawn,
+            budget_s=float(generation.get("budget_s", 5.0)),
+            call_limit_s=float(generation.get("call_limit_s", 1.0)),
         )
         inputs_drawn = list(drawn.get("inputs", ()))
-    else:
-        sections["generated"] = generate_and_compare(
-            differential,
-            usable,
-            examples=int(generation["examples"]),
-            seed=int(spec.get("seed", 0)),
-            budget_s=budget_s,
-            call_limit_s=call_limit_s,
-        )
+    else:  # the baseline could not draw them: the older, slower way
+        sections["generated"] = generate_per_spec(differential, usable, spec)
         inputs_drawn = sections["generated"].pop("inputs", [])
     if not usable:  # nothing captured: the generated inputs are what the timing uses
         usable = inputs_drawn[:MAX_TIMED_INPUTS]

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .determinism import child_environment
+from .forkserver import die_with_parent, limit_memory
 from .guard import scrub_environment
 
 # Directories never copied into the sandbox: VCS data, environments, caches, build output.
@@ -216,19 +217,8 @@ class Sandbox:
 
     def _limits(self) -> None:
         """In the child, before exec: memory cap, no core files, die with the parent."""
-        import resource
-
-        limit = self.memory_limit_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if sys.platform.startswith("linux"):
-            try:
-                import ctypes
-
-                libc = ctypes.CDLL(None)
-                libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-            except (OSError, AttributeError):
-                pass
+        limit_memory(self.memory_limit_mb)
+        die_with_parent()
 
 
 def _ignore(directory: str, names: list[str]) -> set[str]:
