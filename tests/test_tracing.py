@@ -10,6 +10,7 @@ import pickle
 import subprocess
 import sys
 import threading
+import time
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -191,28 +192,62 @@ def test_frequent_functions_are_counted_then_sampled(
     assert trace.depth == 0
 
 
-def test_the_sampler_measures_sampled_functions(
+def test_the_sampler_charges_what_it_sees(
     hot: types.ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Each look charges the time since the last one to the functions on the stack.
+
+    The sampler thread is kept out of it: the looks are taken by hand, from inside ``leaf``'s
+    sleep, so the figures are exact whatever the machine's load.
+    """
+    monkeypatch.setattr(tracing_events.Sampler, "start", lambda self: None)
+    tracer = _tracer(hot)
     monkeypatch.setattr(tracing_events, "SAMPLED_AFTER", 3)
-    with _tracing(hot) as tracer:
+
+    def sleep(seconds: float) -> None:
+        time.sleep(seconds)
+        if seconds and tracer.traces["hotmod.leaf"].sampled:
+            wall = int(seconds * 1e9)
+            tracer._sampler._charge(threading.get_ident(), sys._getframe(1), wall, wall // 10)
+
+    monkeypatch.setattr(hot, "time", types.SimpleNamespace(sleep=sleep))
+    tracer.start()
+    try:
         for _ in range(4):
             hot.leaf(0)  # leaf is sampled from now on; parent is still measured exactly
         tracer.current_test = "t::slow"
         hot.parent(0.05)
+    finally:
+        tracer.stop()
     leaf, parent = tracer.traces["hotmod.leaf"], tracer.traces["hotmod.parent"]
     assert leaf.sampled
     assert not parent.sampled
     assert leaf.calls == 6
     assert "t::slow" in leaf.tests
-    assert tracer._sampler.samples > 0
-    # ~100 ms of sleeping in leaf, seen by the sampler every millisecond or so; generous
-    # bounds, since a loaded machine may wake the sampler late
-    assert leaf.own_ns >= 40_000_000
+    charged = 100_000_000
+    assert charged <= leaf.own_ns < charged + 5_000_000  # plus its three exact activations
     assert leaf.total_ns >= leaf.own_ns
-    assert leaf.own_cpu_ns < leaf.own_ns / 2  # it sleeps
-    assert parent.total_ns >= 100_000_000  # exact
-    assert parent.own_ns < parent.total_ns / 2  # the sampled callee's time is not its own
+    assert leaf.own_cpu_ns < leaf.own_ns / 5
+    assert parent.total_ns >= charged  # exact
+    # the sampled callee's time is not the caller's own
+    assert 0 <= parent.own_ns <= parent.total_ns - charged
+
+
+def test_the_sampler_thread_looks_at_the_stacks(
+    hot: types.ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tracing_events, "SAMPLED_AFTER", 3)
+    with _tracing(hot) as tracer:
+        for _ in range(4):
+            hot.leaf(0)
+        # however late a loaded machine wakes it, the sampler looks within a few seconds
+        deadline = time.monotonic() + 10
+        while tracer._sampler.samples < 3 and time.monotonic() < deadline:
+            hot.leaf(0.01)
+    leaf = tracer.traces["hotmod.leaf"]
+    assert leaf.sampled
+    assert tracer._sampler.samples >= 3
+    assert leaf.own_ns > 0
 
 
 def test_start_and_stop_are_idempotent(hot: types.ModuleType) -> None:
