@@ -225,7 +225,7 @@ def test_the_sampler_charges_what_it_sees(
     assert leaf.calls == 6
     assert "t::slow" in leaf.tests
     charged = 100_000_000
-    assert charged <= leaf.own_ns < charged + 5_000_000  # plus its three exact activations
+    assert charged <= leaf.own_ns < charged + 50_000_000  # plus its three exact activations
     assert leaf.total_ns >= leaf.own_ns
     assert leaf.own_cpu_ns < leaf.own_ns / 5
     assert parent.total_ns >= charged  # exact
