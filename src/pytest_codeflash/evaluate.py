@@ -154,6 +154,9 @@ class Evaluation:
                 continue
             self.progress(f"{label}: verifying and timing")
             began = time.perf_counter()
+            # The effort's budget covers the whole evaluation: the timing gets what the
+            # copy, the start and the checks leave of it (see runner.replay.time_candidate).
+            began_monotonic = time.monotonic()
             run = self.sandbox.run(
                 self._spec(
                     "candidate",
@@ -162,6 +165,7 @@ class Evaluation:
                         "baseline_tests": baseline.result["tests"] if baseline.result else {},
                         "inputs_path": str(baseline.io_dir / INPUTS_FILE),
                         "generated_path": str(baseline.io_dir / GENERATED_FILE),
+                        "began_monotonic": began_monotonic,
                     },
                 ),
                 self.tests,

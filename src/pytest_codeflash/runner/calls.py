@@ -59,6 +59,14 @@ def load_args(data: bytes, module_name: str, module: types.ModuleType) -> Args:
     return tuple(args), dict(kwargs)
 
 
+def load_outcome(data: bytes, module_name: str, module: types.ModuleType) -> Outcome:
+    """Deserialise a stored :class:`Outcome`, resolving classes of ``module_name`` in ``module``."""
+    loaded = _RedirectUnpickler(data, module_name, module).load()
+    if not isinstance(loaded, Outcome):
+        raise TypeError(f"expected a stored Outcome, found {type(loaded).__name__}")
+    return loaded
+
+
 def materialise_iterators(args: Args) -> Args:
     """Replace one-shot iterators among the arguments by re-iterable snapshots.
 

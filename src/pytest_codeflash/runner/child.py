@@ -202,7 +202,7 @@ class ChildRunner:
         Inputs too slow for the original are left out; every candidate's run replays the
         rest.  If generation fails, candidates generate their own (the older, slower way).
         """
-        from .generate import generate_per_spec
+        from .generate import generate_per_spec, public_summary
 
         generation = self.spec.get("generation") or {}
         if self.differential is None or not generation.get("examples"):
@@ -213,8 +213,9 @@ class ChildRunner:
             result["generated"] = {"error": repr(err)}
             return
         _write_atomic(Path(self.spec["output_dir"]) / GENERATED_FILE, pickle.dumps(drawn))
-        result["generated"] = {k: v for k, v in drawn.items() if k not in ("inputs", "stable")}
+        result["generated"] = public_summary(drawn)
         result["generated"]["inputs"] = len(drawn.get("inputs", ()))
+        result["generated"]["outcomes_kept"] = sum(1 for e in drawn.get("expected", ()) if e)
 
     def _verify_and_time(self, result: dict[str, Any]) -> None:
         from .replay import time_candidate, verify_inputs

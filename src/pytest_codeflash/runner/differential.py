@@ -167,26 +167,33 @@ class Differential:
         return True
 
     # -- one comparison -------------------------------------------------------------------
-    def compare_call(self, args: Args, *, reraise: bool, once: bool = False) -> Any:
+    def compare_call(
+        self, args: Args, *, reraise: bool, once: bool = False, expected: Outcome | None = None
+    ) -> Any:
         """Run original, original, candidate on ``args``; record; return the candidate's result.
 
         ``once``: the original is known to be stable on these inputs (the baseline run
         checked it twice), so it runs once; nothing is masked as unstable then.
+        ``expected``: what the original did on these inputs, stored by the baseline run
+        (stable, and from the same random state); the original does not run at all.
         """
         self._depth += 1
         try:
-            return self._compare_call(args, reraise, once)
+            return self._compare_call(args, reraise, once, expected)
         finally:
             self._depth -= 1
 
-    def _compare_call(self, args: Args, reraise: bool, once: bool) -> Any:
+    def _compare_call(self, args: Args, reraise: bool, once: bool, expected: Outcome | None) -> Any:
         try:
             args = materialise_iterators(args)
             self._remember_input(args)
             self._input = _describe_input(args, self.is_method)  # before anything mutates it
             caller_state = random.getstate()
-            first = self._run_original(args, caller_state)
-            second = first if once else self._run_original(args, caller_state)
+            if expected is not None:
+                first = second = expected
+            else:
+                first = self._run_original(args, caller_state)
+                second = first if once else self._run_original(args, caller_state)
         except Uncopyable as err:
             self.tally.uncopyable.append(f"{self.current_test}: {err}")
             return self.candidate.function(*live_args(args)[0], **live_args(args)[1])
@@ -197,11 +204,17 @@ class Differential:
             return replay_outcome(outcome)
         return outcome
 
-    def check(self, args: Args, *, once: bool = False) -> None:
-        """Compare one call outside the tests (replay, generated, scaled inputs)."""
+    def check(
+        self, args: Args, *, once: bool = False, expected: Outcome | None = None
+    ) -> Outcome | None:
+        """Compare one call outside the tests (replay, generated, scaled inputs).
+
+        Returns the candidate's outcome (``None`` for coroutines or inputs that cannot be
+        copied); see :meth:`compare_call` for ``once`` and ``expected``.
+        """
         if not self.is_async:
-            self.compare_call(args, reraise=False, once=once)
-            return
+            outcome = self.compare_call(args, reraise=False, once=once, expected=expected)
+            return outcome if isinstance(outcome, Outcome) else None
         import asyncio
 
         loop = asyncio.new_event_loop()
@@ -209,6 +222,7 @@ class Differential:
             loop.run_until_complete(self._compare_async(args, reraise=False))
         finally:
             loop.close()
+        return None
 
     async def _compare_async(self, args: Args, *, reraise: bool) -> Any:
         self._depth += 1

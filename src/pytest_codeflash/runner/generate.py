@@ -12,14 +12,17 @@ input that makes the original slow is skipped rather than blamed on the candidat
 from __future__ import annotations
 
 import contextlib
+import pickle
+import random
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .calls import Args, dump_args, load_args
+from .calls import Args, dump_args, load_args, load_outcome
 from .differential import Differential
+from .outcomes import Outcome, compare_outcomes
 
 MAX_LIST = 64
 EXAMPLES = {"low": 60, "medium": 200, "high": 600}
@@ -70,6 +73,7 @@ def generate_and_compare(
         strategies, summary["from"] = [from_annotations], "type annotations"
     generated: list[bytes] = summary.setdefault("inputs", [])
     stable: list[bool] = summary.setdefault("stable", [])
+    stored = StoredOutcomes(summary)
     kept: set[bytes] = set()
     tally = differential.tally
     deadline = time.monotonic() + budget_s
@@ -93,11 +97,13 @@ def generate_and_compare(
         except Exception:
             data = None
         marks = (sum(tally.unstable.values()), len(tally.differences))
-        in_time = _check_in_time(differential, args, call_limit_s, summary)
+        state = random.getstate()
+        in_time, outcome = _check_in_time(differential, args, call_limit_s, summary)
         if in_time and data is not None and data not in kept:
             kept.add(data)
             generated.append(data)
             stable.append((sum(tally.unstable.values()), len(tally.differences)) == marks)
+            stored.add(differential, outcome if stable[-1] else None, state)
 
     with _lenient(differential):
         check()
@@ -126,8 +132,9 @@ def replay_generated(
     """Compare original and candidate on the inputs the baseline run generated.
 
     ``drawn`` is the baseline's summary of :func:`generate_and_compare`; inputs that were
-    too slow for the original there were already left out, and those on which the original
-    gave the same outcome twice (``stable``) run the original only once here.
+    too slow for the original there were already left out.  Where the baseline stored what
+    the original did (see :class:`StoredOutcomes`), the original does not run again; where
+    it only saw the original give the same outcome twice (``stable``), it runs once.
     """
     name, module = differential.module_name, differential.candidate.module
     summary: dict[str, Any] = {
@@ -139,6 +146,7 @@ def replay_generated(
     deadline = time.monotonic() + budget_s
     before = len(differential.tally.differences)
     inputs, stable = list(drawn.get("inputs", ())), list(drawn.get("stable", ()))
+    stored = StoredOutcomes(drawn)
     with _lenient(differential):
         for index, data in enumerate(inputs):
             if time.monotonic() > deadline or len(differential.tally.differences) > before:
@@ -147,10 +155,72 @@ def replay_generated(
                 args = load_args(data, name, module)
             except Exception:
                 continue
+            expected = stored.load(differential, index)
             once = index < len(stable) and stable[index] is True
-            _check_in_time(differential, args, call_limit_s, summary, once=once)
+            _check_in_time(differential, args, call_limit_s, summary, once=once, expected=expected)
     summary["differences"] = differential.tally.differences[before:]
     return summary
+
+
+class StoredOutcomes:
+    """What the original did on each generated input, kept by the baseline run for replays.
+
+    Lives in the generation summary: ``expected`` (per input, the pickled :class:`Outcome`
+    or ``None``), ``random_states`` (the distinct ``random`` states the calls started from)
+    and ``state_of`` (per input, an index into them).  An outcome is kept only when the
+    original gave it twice and it survives pickling unchanged by the strict comparison;
+    a replay restores the call's random state before comparing against it.
+    """
+
+    KEYS = ("expected", "random_states", "state_of")
+    MAX_BYTES = 16 << 20  # all outcomes together; past it, replays run the original again
+
+    def __init__(self, summary: dict[str, Any]) -> None:
+        self.expected: list[bytes | None] = summary.setdefault("expected", [])
+        self.states: list[Any] = summary.setdefault("random_states", [])
+        self.state_of: list[int] = summary.setdefault("state_of", [])
+        self.size = sum(len(data) for data in self.expected if data)
+
+    def add(self, differential: Differential, outcome: Outcome | None, state: Any) -> None:
+        data = self._dump(differential, outcome) if self.size < self.MAX_BYTES else None
+        self.size += len(data) if data else 0
+        self.expected.append(data if self.size <= self.MAX_BYTES else None)
+        if not self.states or self.states[-1] != state:
+            self.states.append(state)
+        self.state_of.append(len(self.states) - 1)
+
+    def load(self, differential: Differential, index: int) -> Outcome | None:
+        """The stored outcome of input ``index``, with the random state it started from set."""
+        if index >= min(len(self.expected), len(self.state_of)) or self.expected[index] is None:
+            return None
+        try:
+            outcome = load_outcome(
+                self.expected[index],  # type: ignore[arg-type]
+                differential.module_name,
+                differential.original.module,
+            )
+            random.setstate(self.states[self.state_of[index]])
+        except Exception:
+            return None
+        return outcome
+
+    @staticmethod
+    def _dump(differential: Differential, outcome: Outcome | None) -> bytes | None:
+        if outcome is None:
+            return None
+        try:
+            data = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+            restored = load_outcome(data, differential.module_name, differential.original.module)
+            same = compare_outcomes(restored, outcome, hook=differential.hook)
+        except Exception:
+            return None
+        return data if same is None else None
+
+
+def public_summary(drawn: dict[str, Any]) -> dict[str, Any]:
+    """The generation summary without the inputs and outcomes kept for replays."""
+    internal = ("inputs", "stable", *StoredOutcomes.KEYS)
+    return {key: value for key, value in drawn.items() if key not in internal}
 
 
 def _check_in_time(
@@ -160,17 +230,19 @@ def _check_in_time(
     summary: dict[str, Any],
     *,
     once: bool = False,
-) -> bool:
-    """One differential check of a generated input; ``False`` if it was too slow to finish."""
+    expected: Outcome | None = None,
+) -> tuple[bool, Outcome | None]:
+    """One differential check of a generated input: whether it finished in time, and the
+    candidate's outcome."""
     differential.current_test = "generated input"
     try:
         with time_limit(call_limit_s):
-            differential.check(args, once=once)
+            outcome = differential.check(args, once=once, expected=expected)
     except SlowCall:
         summary["skipped_slow"] += 1
-        return False
+        return False, None
     summary["examples"] += 1
-    return True
+    return True, outcome
 
 
 @contextlib.contextmanager

@@ -15,19 +15,25 @@ import time
 import types
 from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..stats import FASTER
 from .calls import Args, dump_args, load_args, read_pickle
 from .differential import Differential, Side
 from .scale import FACTORS, scaled
-from .timing import MakeThunks, Thunk, interleave
+from .timing import MIN_ROUNDS, MakeThunks, Thunk, interleave
 
 EFFORT_BUDGET_S = {"low": 1.0, "medium": 2.0, "high": 5.0}
 # The captured inputs' share of the timing budget when larger sizes may follow; a speed-up
 # that only shows at scale is large there, and needs few rounds to prove.
 CAPTURED_SHARE = 0.75
 MAX_TIMED_INPUTS = 12
+# The least share of the effort's budget the timing gets, however long the checks took.
+TIMING_FLOOR = 0.4
+# What a candidate proven faster on the captured inputs may spend checking its behaviour on
+# the 10x inputs, as a share of the timing budget (inputs too slow for it go unchecked).
+SCALE_CHECK_SHARE = 0.1
 
 
 def verify_inputs(
@@ -48,7 +54,7 @@ def verify_inputs(
     generation = spec.get("generation") or {}
     if not generation.get("examples"):
         return sections, usable
-    from .generate import generate_per_spec, replay_generated
+    from .generate import generate_per_spec, public_summary, replay_generated
 
     progress("generated inputs")
     drawn = read_pickle(spec.get("generated_path"))
@@ -61,8 +67,8 @@ def verify_inputs(
         )
         inputs_drawn = list(drawn.get("inputs", ()))
     else:  # the baseline could not draw them: the older, slower way
-        sections["generated"] = generate_per_spec(differential, usable, spec)
-        inputs_drawn = sections["generated"].pop("inputs", [])
+        drawn = generate_per_spec(differential, usable, spec)
+        sections["generated"], inputs_drawn = public_summary(drawn), drawn.get("inputs", [])
     if not usable:  # nothing captured: the generated inputs are what the timing uses
         usable = inputs_drawn[:MAX_TIMED_INPUTS]
     return sections, usable
@@ -101,17 +107,25 @@ def time_candidate(
     difference at scale rejects it).  ``by_scale`` maps each size to its speedup; ``scaled``
     holds the timing that decided, if a larger size did.
 
-    All sizes share the effort's time budget: the captured inputs get ``CAPTURED_SHARE`` of it
-    when the inputs can grow (all of it otherwise), and each larger size an equal share of
-    what is left.
+    All sizes share the time the effort's budget leaves (:func:`timing_budget`): the captured
+    inputs get ``CAPTURED_SHARE`` of it when the inputs can grow (all of it otherwise), and
+    each larger size an equal share of what is left.  A candidate proven faster on the
+    captured inputs is still checked on the 10x inputs, for ``SCALE_CHECK_SHARE`` of the
+    budget at most.
     """
-    budget = float(spec.get("timing", {}).get("budget_s", 2.0))
+    budget = timing_budget(spec)
     deadline = time.monotonic() + budget
     sample = timing_sample(inputs)
     grown = {FACTORS[0]: _scaled_inputs(differential, sample, FACTORS[0])}
     growing = bool(grown[FACTORS[0]])
     result = _measure(differential, inputs, spec, budget * CAPTURED_SHARE if growing else budget)
     result["by_scale"] = {"1": result["speedup"]}
+    if result["verdict"] == FASTER and growing:
+        # Proven faster already: the 10x inputs are one more set of verification inputs.
+        deadline = time.monotonic() + SCALE_CHECK_SHARE * budget
+        if _check_at_scale(differential, grown[FACTORS[0]], spec, deadline).problem == "differs":
+            result["scale_differences"] = differential.tally.differences[-1:]
+        return result
     if result["verdict"] == FASTER or result["ci"][1] < 1.0 or not growing:
         return result
     for index, factor in enumerate(FACTORS):
@@ -122,18 +136,56 @@ def time_candidate(
         bigger = grown.get(factor) or _scaled_inputs(differential, sample, factor)
         if not bigger:
             break
-        problem = _check_at_scale(differential, bigger, spec, time.monotonic() + share / 2)
-        if problem == "slow":
+        checked = _check_at_scale(differential, bigger, spec, time.monotonic() + share / 2)
+        if checked.problem == "slow":
             break
-        if problem:
+        if checked.problem:
             result["scale_differences"] = differential.tally.differences[-1:]
             return result
-        timing = _measure(differential, bigger, spec, share_end - time.monotonic())
+        affordable = _affordable(bigger, checked.costs, share_end - time.monotonic())
+        if not affordable:
+            break  # a verdict at this size needs more rounds than the budget has left
+        timing = _measure(differential, affordable, spec, share_end - time.monotonic())
         result["by_scale"][str(factor)] = timing["speedup"]
         if timing["verdict"] == FASTER:
             result["scaled"] = dict(timing, factor=factor)
             return result
     return result
+
+
+# What a verdict costs, in rounds of every timed input: calibration, the state probe and a
+# warm-up round, then the interval's minimum number of counted rounds.
+ROUNDS_FOR_A_VERDICT = 3 + MIN_ROUNDS
+
+
+def _affordable(inputs: list[bytes], costs: list[float], left_s: float) -> list[bytes]:
+    """The inputs (largest first, as sampled) whose timing can reach a verdict in ``left_s``.
+
+    ``costs`` are the seconds each input's behaviour check took: the original twice and the
+    candidate once, about 1.5 rounds.  Inputs are kept in order while the rounds a verdict
+    needs fit; a size whose first input alone does not fit is not timed.
+    """
+    kept, spent = [], 0.0
+    for data, cost in zip(inputs, costs, strict=False):
+        spent += cost / 1.5 * ROUNDS_FOR_A_VERDICT
+        if spent > left_s:
+            break
+        kept.append(data)
+    return kept
+
+
+def timing_budget(spec: dict[str, Any]) -> float:
+    """Seconds for timing: what the effort's per-candidate budget leaves after the checks.
+
+    The budget counts from ``began_monotonic`` (when the parent started this candidate: the
+    system-wide monotonic clock); the timing always gets at least ``TIMING_FLOOR`` of it.
+    """
+    budget = float(spec.get("timing", {}).get("budget_s", 2.0))
+    began = spec.get("began_monotonic")
+    if not isinstance(began, (int, float)):
+        return budget
+    left = budget - (time.monotonic() - began)
+    return min(budget, max(TIMING_FLOOR * budget, left))
 
 
 def _measure(
@@ -203,12 +255,20 @@ def _scaled_inputs(differential: Differential, inputs: list[bytes], factor: int)
     return bigger
 
 
+@dataclass
+class _ScaleCheck:
+    problem: str
+    """'' if behaviour agrees at this size, 'slow' if too slow to check, else 'differs'."""
+    costs: list[float] = field(default_factory=list)
+    """Seconds each input's check took, in order."""
+
+
 def _check_at_scale(
     differential: Differential, inputs: list[bytes], spec: dict[str, Any], deadline: float
-) -> str:
-    """'' if behaviour agrees at this size, 'slow' if too slow to check, else 'differs'.
+) -> _ScaleCheck:
+    """Check behaviour on the scaled-up inputs, each call bounded by what is left of the time.
 
-    Too slow means one call over the per-call limit, or the checks running past ``deadline``
+    Too slow means one check over the per-call limit or past ``deadline``
     (``time.monotonic()``): a size that cannot be checked is not timed either.
     """
     from .generate import SlowCall, time_limit
@@ -216,18 +276,21 @@ def _check_at_scale(
     limit = float((spec.get("generation") or {}).get("call_limit_s", 1.0))
     before = len(differential.tally.differences)
     module, name = differential.candidate.module, differential.module_name
+    checked = _ScaleCheck("")
     for index, data in enumerate(inputs):
         differential.current_test = f"captured call #{index} scaled up"
-        if time.monotonic() > deadline:
-            return "slow"
+        start = time.monotonic()
+        if start >= deadline:
+            return _ScaleCheck("slow", checked.costs)
         try:
-            with time_limit(limit):
+            with time_limit(min(limit, deadline - start)):
                 differential.check(load_args(data, name, module))
         except SlowCall:
-            return "slow"
+            return _ScaleCheck("slow", checked.costs)
+        checked.costs.append(time.monotonic() - start)
         if len(differential.tally.differences) > before:
-            return "differs"
-    return ""
+            return _ScaleCheck("differs", checked.costs)
+    return checked
 
 
 class _Discard(io.TextIOBase):

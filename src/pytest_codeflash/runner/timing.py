@@ -59,6 +59,9 @@ interrupts in -- and short enough for 100+ rounds of several inputs within a 2 s
 LARGE_MARGIN = 3.0
 """A speedup whose interval starts above this is decided after ``min_rounds`` rounds."""
 
+MIN_ROUNDS = 5
+"""Counted rounds before any verdict (twice as many for a "faster" one by a small margin)."""
+
 MAX_LOOPS = 10_000
 """Most calls per batch.  Even a bare Python call costs ~30 ns, so 10,000 calls already
 reach :data:`MIN_BATCH_NS`; the cap bounds the fresh input copies held alive per batch."""
@@ -167,7 +170,7 @@ def interleave(
     min_speedup: float,
     budget_s: float,
     warmup_rounds: int = 1,
-    min_rounds: int = 5,
+    min_rounds: int = MIN_ROUNDS,
     max_rounds: int = 200,
     before_batch: Callable[[], None] | None = None,
     clock: Clock = _perf_counter_ns,

@@ -1,0 +1,164 @@
+"""Generated inputs: drawn once by the baseline, with the original's outcomes kept for replays.
+
+These run the differential machinery in this process, on modules built from source: the
+runner process does the same around the user's tests.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from pytest_codeflash.runner.calls import dump_args
+from pytest_codeflash.runner.determinism import Determinism
+from pytest_codeflash.runner.differential import Differential, Side
+from pytest_codeflash.runner.generate import (
+    StoredOutcomes,
+    generate_and_compare,
+    public_summary,
+    replay_generated,
+)
+
+NAME = "genmod"
+ORIGINAL = """\
+import random
+
+
+def f(n, items):
+    total = 0
+    for item in items:
+        total += item
+    return [random.random() for _ in range(n % 3)], total
+"""
+FASTER = """\
+import random
+
+
+def f(n, items):
+    return [random.random() for _ in range(n % 3)], sum(items)
+"""
+WRONG = FASTER.replace("sum(items)", "sum(items[:3])")
+UNPICKLABLE = """\
+import threading
+
+
+def f(n, items):
+    return threading.Lock() if n > 10**9 else lambda: n
+"""
+CAPTURED = [dump_args(((4, [1, 2, 3, 4, 5]), {}))]
+
+
+@pytest.fixture(autouse=True)
+def _module_slot() -> Iterator[None]:
+    yield
+    sys.modules.pop(NAME, None)
+
+
+def _module(source: str) -> types.ModuleType:
+    module = types.ModuleType(NAME)
+    exec(compile(source, f"<{NAME}>", "exec"), vars(module))
+    return module
+
+
+def _differential(
+    original: str, candidate: str, wrap: Callable[[Any], Any] = lambda f: f
+) -> Differential:
+    mine, theirs = _module(original), _module(candidate)
+    sys.modules[NAME] = theirs  # the candidate's module is the importable one, as in the runner
+    return Differential(
+        module_name=NAME,
+        original=Side(wrap(mine.f), mine),
+        candidate=Side(theirs.f, theirs),
+        determinism=Determinism(seed=0),
+        guard=None,
+        is_method=False,
+        is_generator=False,
+        is_async=False,
+        rel_tol=0.0,
+        hook=None,
+        max_compared=100_000,
+        max_inputs=100,
+    )
+
+
+def _baseline(source: str = ORIGINAL) -> dict[str, Any]:
+    drawn = generate_and_compare(
+        _differential(source, source),
+        CAPTURED,
+        examples=40,
+        seed=1,
+        budget_s=30.0,
+        call_limit_s=5.0,
+    )
+    assert not drawn["differences"]
+    return drawn
+
+
+@pytest.fixture(scope="module")
+def drawn() -> dict[str, Any]:
+    try:
+        return _baseline()
+    finally:
+        sys.modules.pop(NAME, None)
+
+
+def _counting(calls: list[int]) -> Callable[[Any], Any]:
+    def wrap(function: Any) -> Any:
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            calls.append(1)
+            return function(*args, **kwargs)
+
+        return counted
+
+    return wrap
+
+
+def _replay(differential: Differential, drawn: dict[str, Any]) -> dict[str, Any]:
+    return replay_generated(differential, drawn, budget_s=30.0, call_limit_s=5.0)
+
+
+def test_the_baseline_keeps_the_originals_outcomes(drawn: dict[str, Any]) -> None:
+    count = len(drawn["inputs"])
+    assert count > 10
+    assert len(drawn["expected"]) == len(drawn["state_of"]) == count
+    assert all(drawn["expected"])  # stable, and every outcome pickles
+    assert max(drawn["state_of"]) < len(drawn["random_states"])
+    assert set(public_summary(drawn)) == {"examples", "skipped_slow", "differences", "from"}
+
+
+def test_a_replay_compares_against_them_without_running_the_original(
+    drawn: dict[str, Any],
+) -> None:
+    calls: list[int] = []
+    summary = _replay(_differential(ORIGINAL, FASTER, _counting(calls)), drawn)
+    assert summary["examples"] == len(drawn["inputs"])
+    assert summary["differences"] == []  # the random draws match: each call's state is restored
+    assert calls == []
+
+
+def test_a_wrong_candidate_still_differs_from_them(drawn: dict[str, Any]) -> None:
+    summary = _replay(_differential(ORIGINAL, WRONG), drawn)
+    assert summary["differences"]
+    assert "return value differs" in summary["differences"][0]["detail"]
+
+
+def test_without_stored_outcomes_the_original_runs_once_per_stable_input(
+    drawn: dict[str, Any],
+) -> None:
+    calls: list[int] = []
+    older = {k: v for k, v in drawn.items() if k not in StoredOutcomes.KEYS}
+    summary = _replay(_differential(ORIGINAL, FASTER, _counting(calls)), older)
+    assert summary["differences"] == []
+    assert len(calls) == summary["examples"] == len(drawn["inputs"])
+
+
+def test_outcomes_that_do_not_pickle_are_not_kept() -> None:
+    drawn = _baseline(UNPICKLABLE)
+    assert drawn["inputs"]
+    assert not any(drawn["expected"])
+    summary = _replay(_differential(UNPICKLABLE, UNPICKLABLE), drawn)
+    assert summary["examples"] == len(drawn["inputs"])
