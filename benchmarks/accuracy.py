@@ -19,8 +19,9 @@ Two kinds of targets, all timed in this process, one trial after another (no par
 
 Each trial of **pytest-codeflash** calls the plugin's own
 :func:`pytest_codeflash.runner.timing.interleave` afresh with ``min_speedup=0.05`` and the
-medium effort budget's share for the captured inputs (the rest is kept for 10x and 100x
-inputs), thunks made like the runner makes them (a fresh copy of the arguments
+least time the runner gives the captured inputs at medium effort (the timing's floor of the
+per-candidate budget, of which the captured inputs get their share; the rest is kept for 10x
+and 100x inputs), thunks made like the runner makes them (a fresh copy of the arguments
 per call), and, for bench targets, the runner's state reset before every batch (one call per
 batch when the target keeps a cache).  It is accepted when the verdict is ``faster``.  The
 runner's retries at 10x and 100x input sizes are not modelled.
@@ -63,15 +64,16 @@ from inspect import getattr_static
 from pathlib import Path
 from typing import Any
 
-from pytest_codeflash.runner.replay import CAPTURED_SHARE, EFFORT_BUDGET_S
+from pytest_codeflash.runner.replay import CAPTURED_SHARE, EFFORT_BUDGET_S, TIMING_FLOOR
 from pytest_codeflash.runner.timing import MAX_LOOPS, MakeThunks, Thunk, calibrate, interleave
 from pytest_codeflash.runner.timing import time_batch as _time_batch
 from pytest_codeflash.stats import FASTER, NOT_FASTER, UNDECIDED
 
 DEFAULT_BENCH = Path(__file__).resolve().parents[2] / "shared" / "bench"
 MIN_SPEEDUP = 0.05
-# What the runner gives the captured inputs when larger sizes may follow (the common case).
-BUDGET_S = EFFORT_BUDGET_S["medium"] * CAPTURED_SHARE
+# The least the runner gives the captured inputs when larger sizes may follow (the common
+# case): the timing's floor of the medium per-candidate budget, then the captured share.
+BUDGET_S = EFFORT_BUDGET_S["medium"] * TIMING_FLOOR * CAPTURED_SHARE
 CODEFLASH_SECONDS = 10.0
 CODEFLASH_MIN_LOOPS = 6  # the documented loop runs while ``loops <= 5`` or time is left
 COSTS = (("~1 us", 1_000.0), ("~100 us", 100_000.0), ("~5 ms", 5_000_000.0))
