@@ -35,8 +35,11 @@ def test_only_the_inputs_whose_verdict_fits_are_timed() -> None:
     round_s = per_check / 1.5
     inputs = [b"a", b"b", b"c"]
     assert _affordable(inputs, [per_check] * 3, 10.0) == inputs
-    assert _affordable(inputs, [per_check] * 3, 2.5 * round_s * ROUNDS_FOR_A_VERDICT) == inputs[:2]
+    assert len(_affordable(inputs, [per_check] * 3, 2.5 * round_s * ROUNDS_FOR_A_VERDICT)) == 2
     assert _affordable(inputs, [per_check] * 3, 0.5 * round_s * ROUNDS_FOR_A_VERDICT) == []
+    # the costliest input weighs most in the speed-up: it is kept first
+    costs = [per_check / 10, per_check, per_check / 10]
+    assert _affordable(inputs, costs, 1.05 * round_s * ROUNDS_FOR_A_VERDICT) == [b"b"]
 
 
 SIZES = '''\

@@ -159,14 +159,15 @@ ROUNDS_FOR_A_VERDICT = 3 + MIN_ROUNDS
 
 
 def _affordable(inputs: list[bytes], costs: list[float], left_s: float) -> list[bytes]:
-    """The inputs (largest first, as sampled) whose timing can reach a verdict in ``left_s``.
+    """The inputs whose timing can reach a verdict in ``left_s``, the costliest first.
 
     ``costs`` are the seconds each input's behaviour check took: the original twice and the
-    candidate once, about 1.5 rounds.  Inputs are kept in order while the rounds a verdict
-    needs fit; a size whose first input alone does not fit is not timed.
+    candidate once, about 1.5 rounds.  The costliest inputs weigh most in the speed-up (a
+    sum over inputs), so they are kept first, while the rounds a verdict needs fit; a size
+    whose costliest input alone does not fit is not timed.
     """
     kept, spent = [], 0.0
-    for data, cost in zip(inputs, costs, strict=False):
+    for cost, data in sorted(zip(costs, inputs, strict=False), key=lambda pair: -pair[0]):
         spent += cost / 1.5 * ROUNDS_FOR_A_VERDICT
         if spent > left_s:
             break
