@@ -85,7 +85,7 @@ def _differential(
     )
 
 
-def _baseline(source: str = ORIGINAL) -> dict[str, Any]:
+def _baseline(source: str = ORIGINAL, private: tuple[str, ...] = ()) -> dict[str, Any]:
     drawn = generate_and_compare(
         _differential(source, source),
         CAPTURED,
@@ -93,6 +93,8 @@ def _baseline(source: str = ORIGINAL) -> dict[str, Any]:
         seed=1,
         budget_s=30.0,
         call_limit_s=5.0,
+        keep_outcomes=True,
+        private=private,
     )
     assert not drawn["differences"]
     return drawn
@@ -162,3 +164,30 @@ def test_outcomes_that_do_not_pickle_are_not_kept() -> None:
     assert not any(drawn["expected"])
     summary = _replay(_differential(UNPICKLABLE, UNPICKLABLE), drawn)
     assert summary["examples"] == len(drawn["inputs"])
+
+
+WHERE = """\
+HERE = "/sandbox/run-1/project"
+
+
+def f(n, items):
+    return HERE, sum(items) + n
+"""
+
+
+def test_outcomes_are_not_used_when_the_globals_changed_since() -> None:
+    # A global set at import from the run's own directory differs in every run: comparing
+    # against the baseline's outcome would reject even an identical candidate.
+    drawn = _baseline(WHERE)
+    assert all(drawn["expected"])
+    moved = WHERE.replace("run-1", "run-7")
+    calls: list[int] = []
+    summary = _replay(_differential(moved, moved, _counting(calls)), drawn)
+    assert summary["differences"] == []
+    assert len(calls) == summary["examples"] == len(drawn["inputs"])
+
+
+def test_outcomes_that_mention_the_runs_own_directory_are_not_kept() -> None:
+    drawn = _baseline(WHERE, private=("/sandbox/run-1",))
+    assert drawn["inputs"]
+    assert not any(drawn["expected"])

@@ -208,7 +208,7 @@ class ChildRunner:
         if self.differential is None or not generation.get("examples"):
             return
         try:
-            drawn = generate_per_spec(self.differential, captured, self.spec)
+            drawn = generate_per_spec(self.differential, captured, self.spec, keep_outcomes=True)
         except Exception as err:
             result["generated"] = {"error": repr(err)}
             return

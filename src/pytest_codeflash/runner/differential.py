@@ -11,7 +11,9 @@ All three runs start from the same deterministic state and the same module globa
 from __future__ import annotations
 
 import functools
+import hashlib
 import inspect
+import pickle
 import random
 import types
 from collections.abc import Callable, Iterator
@@ -37,6 +39,7 @@ from .guard import Guard
 from .outcomes import RANDOM_STATE, Difference, Outcome, compare_outcomes
 
 MAX_RECORDED_DIFFERENCES = 20
+MAX_FINGERPRINTED = 1 << 20  # bytes of pickled globals
 
 
 @dataclass
@@ -117,6 +120,19 @@ class Differential:
         self.shared_globals = sorted(
             set(data_globals(original.module)) & set(vars(candidate.module))
         )
+
+    def globals_fingerprint(self) -> bytes | None:
+        """A digest of the shared globals' names and values as the next call will see them.
+
+        ``None`` when they do not pickle, or pickle too large to be worth comparing.
+        """
+        namespace = vars(self.candidate.module)
+        state = {name: namespace[name] for name in self.shared_globals if name in namespace}
+        try:
+            data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:
+            return None
+        return hashlib.sha256(data).digest() if len(data) <= MAX_FINGERPRINTED else None
 
     # -- the wrapper installed in place of the target -------------------------------------
     def install(self, owner: Any, name: str, raw: Any) -> None:

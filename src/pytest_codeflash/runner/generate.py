@@ -12,6 +12,7 @@ input that makes the original slow is skipped rather than blamed on the candidat
 from __future__ import annotations
 
 import contextlib
+import os
 import pickle
 import random
 import signal
@@ -40,13 +41,17 @@ def generate_and_compare(
     seed: int,
     budget_s: float,
     call_limit_s: float,
+    keep_outcomes: bool = False,
+    private: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Compare original and candidate on generated inputs; stop at the first difference.
 
     The summary's ``inputs`` holds every example that was checked in time, pickled (see
     :func:`.calls.dump_args`): the baseline run draws them once, with the original on both
     sides, and each candidate's run replays them (:func:`replay_generated`) instead of
-    paying for Hypothesis again.
+    paying for Hypothesis again.  With ``keep_outcomes`` (the baseline run) it also keeps
+    what the original did on each (see :class:`StoredOutcomes`; ``private`` are strings,
+    such as this run's directory, that make an outcome this run's own).
     """
     import hypothesis
     from hypothesis import strategies as st
@@ -73,7 +78,8 @@ def generate_and_compare(
         strategies, summary["from"] = [from_annotations], "type annotations"
     generated: list[bytes] = summary.setdefault("inputs", [])
     stable: list[bool] = summary.setdefault("stable", [])
-    stored = StoredOutcomes(summary)
+    stored = StoredOutcomes(summary, private)
+    guard = differential.guard
     kept: set[bytes] = set()
     tally = differential.tally
     deadline = time.monotonic() + budget_s
@@ -98,12 +104,18 @@ def generate_and_compare(
             data = None
         marks = (sum(tally.unstable.values()), len(tally.differences))
         state = random.getstate()
+        fingerprint = differential.globals_fingerprint() if keep_outcomes else None
+        events = guard.events if guard is not None else 0
         in_time, outcome = _check_in_time(differential, args, call_limit_s, summary)
         if in_time and data is not None and data not in kept:
             kept.add(data)
             generated.append(data)
             stable.append((sum(tally.unstable.values()), len(tally.differences)) == marks)
-            stored.add(differential, outcome if stable[-1] else None, state)
+            # Kept only if stable, and if the guard saw nothing: the candidate's run must see
+            # the original's blocked operations and secret reads to forgive them.
+            quiet = guard is None or guard.events == events
+            keep = keep_outcomes and stable[-1] and quiet and fingerprint is not None
+            stored.add(differential, outcome if keep else None, state, fingerprint)
 
     with _lenient(differential):
         check()
@@ -112,10 +124,20 @@ def generate_and_compare(
 
 
 def generate_per_spec(
-    differential: Differential, inputs: list[bytes], spec: dict[str, Any]
+    differential: Differential,
+    inputs: list[bytes],
+    spec: dict[str, Any],
+    *,
+    keep_outcomes: bool = False,
 ) -> dict[str, Any]:
-    """:func:`generate_and_compare` with the runner spec's example count, seed and limits."""
+    """:func:`generate_and_compare` with the runner spec's example count, seed and limits.
+
+    The directory of this run (the parent of its allowed roots) is private to it: an outcome
+    that mentions it would differ in any other run.
+    """
     generation = spec.get("generation") or {}
+    runs = {os.path.dirname(root) for root in spec.get("allowed_roots", ())}
+    private = tuple(runs) + tuple(os.path.basename(run) for run in runs)
     return generate_and_compare(
         differential,
         inputs,
@@ -123,6 +145,8 @@ def generate_per_spec(
         seed=int(spec.get("seed", 0)),
         budget_s=float(generation.get("budget_s", 5.0)),
         call_limit_s=float(generation.get("call_limit_s", 1.0)),
+        keep_outcomes=keep_outcomes,
+        private=tuple(mark for mark in private if mark),
     )
 
 
@@ -165,33 +189,48 @@ def replay_generated(
 class StoredOutcomes:
     """What the original did on each generated input, kept by the baseline run for replays.
 
-    Lives in the generation summary: ``expected`` (per input, the pickled :class:`Outcome`
-    or ``None``), ``random_states`` (the distinct ``random`` states the calls started from)
-    and ``state_of`` (per input, an index into them).  An outcome is kept only when the
-    original gave it twice and it survives pickling unchanged by the strict comparison;
-    a replay restores the call's random state before comparing against it.
+    Lives in the generation summary, a list entry per input: ``expected`` (the pickled
+    :class:`Outcome`, or ``None``), ``fingerprints`` (a digest of the shared module globals
+    before the call, see :meth:`Differential.globals_fingerprint`) and ``state_of`` (an
+    index into ``random_states``, the distinct ``random`` states the calls started from).
+    An outcome is kept only when the original gave it twice, it survives pickling unchanged
+    by the strict comparison and mentions nothing private to the baseline's run.  A replay
+    uses it only if the globals are as they were then, and restores the random state first.
     """
 
-    KEYS = ("expected", "random_states", "state_of")
+    KEYS = ("expected", "fingerprints", "random_states", "state_of")
     MAX_BYTES = 16 << 20  # all outcomes together; past it, replays run the original again
 
-    def __init__(self, summary: dict[str, Any]) -> None:
+    def __init__(self, summary: dict[str, Any], private: tuple[str, ...] = ()) -> None:
         self.expected: list[bytes | None] = summary.setdefault("expected", [])
+        self.fingerprints: list[bytes | None] = summary.setdefault("fingerprints", [])
         self.states: list[Any] = summary.setdefault("random_states", [])
         self.state_of: list[int] = summary.setdefault("state_of", [])
+        self.private = tuple(mark.encode() for mark in private)
         self.size = sum(len(data) for data in self.expected if data)
 
-    def add(self, differential: Differential, outcome: Outcome | None, state: Any) -> None:
+    def add(
+        self,
+        differential: Differential,
+        outcome: Outcome | None,
+        state: Any,
+        fingerprint: bytes | None,
+    ) -> None:
         data = self._dump(differential, outcome) if self.size < self.MAX_BYTES else None
         self.size += len(data) if data else 0
         self.expected.append(data if self.size <= self.MAX_BYTES else None)
+        self.fingerprints.append(fingerprint)
         if not self.states or self.states[-1] != state:
             self.states.append(state)
         self.state_of.append(len(self.states) - 1)
 
     def load(self, differential: Differential, index: int) -> Outcome | None:
-        """The stored outcome of input ``index``, with the random state it started from set."""
-        if index >= min(len(self.expected), len(self.state_of)) or self.expected[index] is None:
+        """The stored outcome of input ``index``, with the random state it started from set;
+        ``None`` if there is none, or the module's globals are not what they were."""
+        known = min(len(self.expected), len(self.fingerprints), len(self.state_of))
+        if index >= known or self.expected[index] is None:
+            return None
+        if self.fingerprints[index] != differential.globals_fingerprint():
             return None
         try:
             outcome = load_outcome(
@@ -204,12 +243,13 @@ class StoredOutcomes:
             return None
         return outcome
 
-    @staticmethod
-    def _dump(differential: Differential, outcome: Outcome | None) -> bytes | None:
+    def _dump(self, differential: Differential, outcome: Outcome | None) -> bytes | None:
         if outcome is None:
             return None
         try:
             data = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+            if any(mark in data for mark in self.private):
+                return None
             restored = load_outcome(data, differential.module_name, differential.original.module)
             same = compare_outcomes(restored, outcome, hook=differential.hook)
         except Exception:

@@ -46,6 +46,8 @@ class Guard:
     phase: str = "test"
     violations: list[dict[str, str]] = field(default_factory=list)
     secret_reads: dict[str, set[str]] = field(default_factory=dict)
+    events: int = 0
+    """Secret reads and blocked operations seen so far, repeats included."""
 
     def install(self) -> None:
         """Start enforcing; from now on, for the life of the process."""
@@ -68,6 +70,7 @@ class Guard:
     def note_env_read(self, name: str) -> None:
         if self.phase != "test" and self.is_secret(name):
             self.secret_reads.setdefault(self.phase, set()).add(name)
+            self.events += 1
 
     def _audit(self, event: str, args: tuple[Any, ...]) -> None:
         if event == "open":
@@ -93,6 +96,7 @@ class Guard:
             if full == os.devnull or any(_inside(full, root) for root in self.allowed):
                 continue
             self.violations.append({"phase": self.phase, "event": event, "path": full})
+            self.events += 1
             raise PermissionError(
                 f"codeflash sandbox: {event} outside the sandbox is not allowed: {full}"
             )

@@ -30,10 +30,11 @@ EFFORT_BUDGET_S = {"low": 1.0, "medium": 2.0, "high": 5.0}
 CAPTURED_SHARE = 0.75
 MAX_TIMED_INPUTS = 12
 # The least share of the effort's budget the timing gets, however long the checks took.
-TIMING_FLOOR = 0.4
+TIMING_FLOOR = 0.5
 # What a candidate proven faster on the captured inputs may spend checking its behaviour on
 # the 10x inputs, as a share of the timing budget (inputs too slow for it go unchecked).
 SCALE_CHECK_SHARE = 0.1
+MIN_CHECK_S = 0.01  # the least time left worth starting a check at scale in
 
 
 def verify_inputs(
@@ -281,7 +282,7 @@ def _check_at_scale(
     for index, data in enumerate(inputs):
         differential.current_test = f"captured call #{index} scaled up"
         start = time.monotonic()
-        if start >= deadline:
+        if start + MIN_CHECK_S >= deadline:  # an alarm that short would fire in our own code
             return _ScaleCheck("slow", checked.costs)
         try:
             with time_limit(min(limit, deadline - start)):
