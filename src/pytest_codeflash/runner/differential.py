@@ -334,7 +334,12 @@ class Differential:
 
     def _judge(self, args: Args, first: Outcome, second: Outcome, actual: Outcome) -> None:
         self.tally.compared += 1
-        unstable = compare_outcomes(first, second, rel_tol=self.rel_tol, hook=self.hook)
+        # One outcome twice (the original ran once, or a kept outcome): nothing to compare.
+        unstable = (
+            None
+            if first is second
+            else compare_outcomes(first, second, rel_tol=self.rel_tol, hook=self.hook)
+        )
         if unstable is not None and unstable.kind == "unverifiable":
             # Not instability: the values cannot be compared at all, so nothing is verified.
             difference: Difference | None = unstable
