@@ -65,9 +65,9 @@ from pathlib import Path
 from typing import Any
 
 from pytest_codeflash.runner.replay import CAPTURED_SHARE, EFFORT_BUDGET_S, TIMING_FLOOR
+from pytest_codeflash.runner.stats import FASTER, NOT_FASTER, UNDECIDED
 from pytest_codeflash.runner.timing import MAX_LOOPS, MakeThunks, Thunk, calibrate, interleave
 from pytest_codeflash.runner.timing import time_batch as _time_batch
-from pytest_codeflash.stats import FASTER, NOT_FASTER, UNDECIDED
 
 DEFAULT_BENCH = Path(__file__).resolve().parents[2] / "shared" / "bench"
 MIN_SPEEDUP = 0.05

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_codeflash.apply import (
+from pytest_codeflash.deliver.apply import (
     Optimization,
     apply_optimization,
     atomic_write,
@@ -26,8 +26,8 @@ from pytest_codeflash.apply import (
     run_formatters,
 )
 from pytest_codeflash.errors import ApplyError
-from pytest_codeflash.gitops import has_uncommitted_changes
 from pytest_codeflash.models import FileChange, FunctionResult, Settings, TargetFunction
+from pytest_codeflash.source.gitops import has_uncommitted_changes
 
 
 def git(root: Path, *args: str) -> str:
@@ -150,7 +150,7 @@ def test_several_files_are_written_or_none(repo: Path, monkeypatch: pytest.Monke
     change = FileChange(path="pkg/util.py", module="pkg.util", original="X = 1\n", merged="X = 2\n")
     item = optimization(repo)
     item = Optimization(item.target, item.result, item.original, item.optimized, (change,))
-    import pytest_codeflash.apply as apply_module
+    import pytest_codeflash.deliver.apply as apply_module
 
     real = apply_module.atomic_write
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from pytest_codeflash.codeblocks import CodeBlock, parse_blocks, render_blocks
-from pytest_codeflash.context import count_tokens, extract_context
 from pytest_codeflash.errors import ContextError
 from pytest_codeflash.models import CodeContext, TargetFunction
-from pytest_codeflash.replace import merge_blocks
+from pytest_codeflash.source.codeblocks import CodeBlock, parse_blocks, render_blocks
+from pytest_codeflash.source.context import count_tokens, extract_context
+from pytest_codeflash.source.replace import merge_blocks
 
 
 def code(text: str) -> str:

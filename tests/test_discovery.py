@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_codeflash.discovery import Discovery, discover, imported_names
-from pytest_codeflash.eligibility import scan_source
+from pytest_codeflash.discover.discovery import Discovery, discover, imported_names
+from pytest_codeflash.discover.eligibility import scan_source
 from pytest_codeflash.errors import ConfigError
 from pytest_codeflash.models import TargetFunction
 
@@ -290,7 +290,7 @@ def test_cache_skips_unchanged_files(tmp_path: Path, monkeypatch: pytest.MonkeyP
     def fail(*args: object) -> object:
         raise AssertionError("an unchanged file was parsed again")
 
-    monkeypatch.setattr("pytest_codeflash.eligibility.scan_source", fail)
+    monkeypatch.setattr("pytest_codeflash.discover.eligibility.scan_source", fail)
     again = discover(tmp_path, test_args=["tests"], invocation_dir=tmp_path, cache=cache)
     assert again.functions == first.functions
 

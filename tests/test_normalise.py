@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from pytest_codeflash.models import Candidate, FileChange
-from pytest_codeflash.normalise import candidate_key, normalise
+from pytest_codeflash.source.normalise import candidate_key, normalise
 
 
 def code(text: str) -> str:

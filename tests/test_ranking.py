@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from pytest_codeflash import ranking
+from pytest_codeflash.discover import ranking
+from pytest_codeflash.discover.tracing import TargetTrace
 from pytest_codeflash.errors import ConfigError
-from pytest_codeflash.gitops import _parse_diff, changed_lines
 from pytest_codeflash.models import RankedFunction, Settings, TargetFunction
-from pytest_codeflash.tracing import TargetTrace
+from pytest_codeflash.source.gitops import _parse_diff, changed_lines
 
 
 def _target(name: str, lineno: int = 1, end: int = 5, file: str = "/p/m.py") -> TargetFunction:

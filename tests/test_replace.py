@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_codeflash.codeblocks import CodeBlock, parse_blocks, render_blocks
 from pytest_codeflash.errors import CandidateError, InterfaceChange
 from pytest_codeflash.models import TargetFunction
-from pytest_codeflash.replace import (
+from pytest_codeflash.source.codeblocks import CodeBlock, parse_blocks, render_blocks
+from pytest_codeflash.source.replace import (
     candidate_from_blocks,
     changed_functions,
     merge_blocks,

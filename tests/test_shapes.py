@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_codeflash.codeblocks import CodeBlock, render_blocks
-from pytest_codeflash.context import extract_context
 from pytest_codeflash.errors import InterfaceChange
-from pytest_codeflash.replace import candidate_from_blocks, merge_blocks, merge_candidate
+from pytest_codeflash.source.codeblocks import CodeBlock, render_blocks
+from pytest_codeflash.source.context import extract_context
+from pytest_codeflash.source.replace import candidate_from_blocks, merge_blocks, merge_candidate
 
 from .test_context import blocks, code, make_project, target
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_codeflash import stats
-from pytest_codeflash.stats import (
+from pytest_codeflash.runner import stats
+from pytest_codeflash.runner.stats import (
     FASTER,
     NOT_FASTER,
     UNDECIDED,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_codeflash.discover.targets import resolve_target
 from pytest_codeflash.errors import TargetError
-from pytest_codeflash.targets import resolve_target
 
 MODULE = '''\
 """A module with every kind of target."""

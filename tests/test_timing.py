@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from pytest_codeflash.runner import timing
+from pytest_codeflash.runner.stats import FASTER, NOT_FASTER, UNDECIDED
 from pytest_codeflash.runner.timing import (
     MakeThunks,
     Thunk,
@@ -23,7 +24,6 @@ from pytest_codeflash.runner.timing import (
     interleave,
     time_batch,
 )
-from pytest_codeflash.stats import FASTER, NOT_FASTER, UNDECIDED
 
 
 @pytest.fixture(autouse=True)

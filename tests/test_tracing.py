@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_codeflash import tracing_events
-from pytest_codeflash.tracing import Tracer
+from pytest_codeflash.discover import tracing_events
+from pytest_codeflash.discover.tracing import Tracer
 
 MODULE = """\
 import time
@@ -280,7 +280,7 @@ FORKS = """
 import os, sys, warnings
 sys.path.insert(0, sys.argv[1])
 import hotmod
-from pytest_codeflash.tracing import Tracer
+from pytest_codeflash.discover.tracing import Tracer
 
 tracer = Tracer([("hotmod", "leaf")], files={"hotmod.leaf": hotmod.__file__})
 tracer.refresh()

@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import report as reporting
+from .deliver import terminal as reporting
+from .discover.tracing import Tracer
 from .errors import CodeflashError
 from .models import Candidate, CandidateResult, FunctionResult, Report, Settings, TargetFunction
 from .options import AVAILABLE_BACKENDS  # rule engine (#7)
-from .tracing import Tracer
 
 if TYPE_CHECKING:
-    from .discovery import Discovery  # discovery (#5)
-    from .ranking import Ranking
+    from .discover.discovery import Discovery  # discovery (#5)
+    from .discover.ranking import Ranking
 
 log = logging.getLogger(__name__)
 _WORKER_KEY = "codeflash_trace"
@@ -54,7 +54,7 @@ class CodeflashSession:
     # -- set-up (pytest_configure) --------------------------------------------------------
     def setup(self) -> None:
         """Resolve targets and load candidate files; raise ``pytest.UsageError`` on bad input."""
-        from .targets import resolve_target
+        from .discover.targets import resolve_target
 
         _check_availability(self.settings)
         roots = _search_paths(self.settings.rootdir)
@@ -86,8 +86,8 @@ class CodeflashSession:
     # -- discovery (#5) -------------------------------------------------------------------
     def _setup_discovery(self) -> None:
         """Find the eligible functions to trace: here, or on workers from the controller."""
-        from . import ranking
-        from .discovery import Discovery, discover
+        from .discover import ranking
+        from .discover.discovery import Discovery, discover
 
         if self.is_worker:
             data = self.config.workerinput.get(_DISCOVERY_KEY)  # type: ignore[attr-defined]
@@ -97,7 +97,7 @@ class CodeflashSession:
                 self.config.pluginmanager.register(ranking, "codeflash-ranking")
             try:
                 if self.settings.changed_since:
-                    from .gitops import changed_lines
+                    from .source.gitops import changed_lines
 
                     self.changed_lines = changed_lines(
                         self.settings.rootdir, self.settings.changed_since
@@ -127,7 +127,7 @@ class CodeflashSession:
 
     def _rank(self) -> None:
         """After the run: rank the discovered functions; the chosen ones become the targets."""
-        from .ranking import rank
+        from .discover.ranking import rank
 
         assert self.discovery is not None
         self.ranking = rank(
@@ -258,7 +258,7 @@ class CodeflashSession:
     def _optimize(
         self, target: TargetFunction, sandbox: Any
     ) -> tuple[FunctionResult, reporting.Optimization | None]:
-        from .evaluate import Evaluation
+        from .evaluate.evaluation import Evaluation
 
         trace = self.tracer.traces[target.qualified_name]
         source = self.source_of(target)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..errors import CandidateError, InterfaceChange
 from ..models import Candidate, TargetFunction
-from ..replace import merge_candidate
+from ..source.replace import merge_candidate
 
 __all__ = ["load_candidate_file"]
 

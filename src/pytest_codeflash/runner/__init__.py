@@ -11,5 +11,5 @@ and the user's code, never pydantic or libcst, because the child is started many
 - ``calls``, ``differential``: one call observed, and original-twice-then-candidate;
 - ``compare``, ``outcomes``, ``compare_arrays``: the strict comparator;
 - ``replay``, ``generate``, ``scale``, ``coverage_probe``: the other verification inputs;
-- ``timing``: interleaved, calibrated timing (decided with ``pytest_codeflash.stats``).
+- ``timing``: interleaved, calibrated timing (decided with ``pytest_codeflash.runner.stats``).
 """

@@ -37,7 +37,7 @@ PRELOAD = (
     "pytest_codeflash.runner.child",
     "pytest_codeflash.runner.replay",
     "pytest_codeflash.runner.generate",
-    "pytest_codeflash.stats",
+    "pytest_codeflash.runner.stats",
     "coverage",
     "hypothesis",
     "hypothesis.strategies",

@@ -18,10 +18,10 @@ from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..stats import FASTER
 from .calls import Args, dump_args, load_args, read_pickle
 from .differential import Differential, Side
 from .scale import FACTORS, scaled
+from .stats import FASTER
 from .timing import MIN_ROUNDS, MakeThunks, Thunk, interleave
 
 EFFORT_BUDGET_S = {"low": 1.0, "medium": 2.0, "high": 5.0}
@@ -321,7 +321,7 @@ def _interleave(
 
 
 def _baseline_ns(orig: list[list[float]]) -> int:
-    from ..stats import low_statistic
+    from .stats import low_statistic
 
     return int(sum(low_statistic(samples) for samples in orig if samples))
 

@@ -10,7 +10,7 @@ How a comparison runs (:func:`interleave`):
 2. **Alternate** rounds ``A B | B A | A B ...`` for every input: slow drift and "whoever goes
    second runs warmer" effects hit both sides equally over two rounds.  The first
    ``warmup_rounds`` rounds (caches, the specialising interpreter) are thrown away.
-3. **Decide** with :func:`pytest_codeflash.stats.decide` at :data:`CONFIDENCE` and stop as
+3. **Decide** with :func:`pytest_codeflash.runner.stats.decide` at :data:`CONFIDENCE` and stop as
    soon as the interval is clear of ``1 + min_speedup`` on either side -- but never before
    ``min_rounds`` rounds, and never "faster" before twice that -- or when the next round
    would overrun the time budget, or at ``max_rounds``.
@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ..stats import FASTER, UNDECIDED, Decision, decide
+from .stats import FASTER, UNDECIDED, Decision, decide
 
 __all__ = [
     "MAX_LOOPS",

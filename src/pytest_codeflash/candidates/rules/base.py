@@ -301,7 +301,7 @@ def _helpers(
 def _apply(module: cst.Module, qualname: str, rewrite: Rewrite) -> cst.Module:
     """The module with the rewritten target, its helpers and imports.
 
-    The merge that follows (:func:`pytest_codeflash.replace.merge_candidate`) places new
+    The merge that follows (:func:`pytest_codeflash.source.replace.merge_candidate`) places new
     imports and helpers where they belong; here they only need to be valid.
     """
     path = _path(module.body, qualname.split("."))

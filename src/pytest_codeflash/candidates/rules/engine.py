@@ -10,7 +10,7 @@ import libcst as cst
 
 from ...errors import CandidateError
 from ...models import Candidate, TargetFunction
-from ...replace import merge_candidate
+from ...source.replace import merge_candidate
 from .base import Rule
 from .registry import RULES
 

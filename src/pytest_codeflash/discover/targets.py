@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from .errors import TargetError
-from .models import TargetFunction
+from ..errors import TargetError
+from ..models import TargetFunction
 
 __all__ = ["resolve_target"]
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .models import RankedFunction, Settings, TargetFunction
+from ..models import RankedFunction, Settings, TargetFunction
 
 if TYPE_CHECKING:
     from .discovery import Discovery

@@ -41,7 +41,7 @@ def changed_lines(rootdir: Path, ref: str) -> dict[Path, set[int]]:
     """
     import git
 
-    from .errors import ConfigError
+    from ..errors import ConfigError
 
     flag = f"--codeflash-changed-since={ref}"
     try:

@@ -25,9 +25,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ApplyError
-from .models import FileChange, FunctionResult, Settings, TargetFunction
-from .paths import relative_path
+from ..errors import ApplyError
+from ..models import FileChange, FunctionResult, Settings, TargetFunction
+from ..source.paths import relative_path
 
 __all__ = [
     "PATCH_DIR",
@@ -136,7 +136,7 @@ def apply_optimization(item: Optimization, settings: Settings) -> list[str]:
                 "version (nothing was written)"
             )
     if not settings.apply_force:
-        from .gitops import has_uncommitted_changes
+        from ..source.gitops import has_uncommitted_changes
 
         for change in changes:
             if has_uncommitted_changes(root / change.path):

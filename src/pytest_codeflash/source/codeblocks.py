@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .errors import CandidateError
+from ..errors import CandidateError
 
 __all__ = ["CodeBlock", "parse_blocks", "render_blocks"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import CandidateError
-from .models import TargetFunction
+from ..errors import CandidateError
+from ..models import TargetFunction
 
 __all__ = ["import_roots", "module_name", "relative_path"]
 

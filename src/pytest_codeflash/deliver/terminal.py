@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ..models import FunctionResult, Report, Settings
 from .apply import Optimization, deliver, make_patch
-from .models import FunctionResult, Report, Settings
 
 if TYPE_CHECKING:
-    from .session import CodeflashSession
+    from ..session import CodeflashSession
 
 # Delivering optimizations (patches, --codeflash-apply) lives in apply.py; these names stay
 # importable from here.
@@ -117,7 +117,7 @@ def _render_discovery(terminal: pytest.TerminalReporter, session: CodeflashSessi
     if session.ranking is None or session.discovery is None:
         terminal.write_line("collection or the test run failed; no optimization attempted")
         return
-    from .ranking import summary_lines
+    from ..discover.ranking import summary_lines
 
     for line in summary_lines(session.ranking, session.discovery, session.settings):
         terminal.write_line(line)

@@ -12,12 +12,12 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .models import Candidate, CandidateResult, FunctionResult, Settings, TargetFunction
-from .normalise import candidate_key, normalise
-from .runner.child import GENERATED_FILE, INPUTS_FILE
-from .runner.generate import EXAMPLES
-from .runner.replay import EFFORT_BUDGET_S
-from .runner.sandbox import ChildRun, Sandbox
+from ..models import Candidate, CandidateResult, FunctionResult, Settings, TargetFunction
+from ..runner.child import GENERATED_FILE, INPUTS_FILE
+from ..runner.generate import EXAMPLES
+from ..runner.replay import EFFORT_BUDGET_S
+from ..runner.sandbox import ChildRun, Sandbox
+from ..source.normalise import candidate_key, normalise
 
 Progress = Callable[[str], None]
 # The baseline measures the original; --codeflash-timeout bounds candidates, which are judged

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import libcst as cst
 
-from .errors import CandidateError
+from ..errors import CandidateError
 
 __all__ = [
     "GatherBindingsVisitor",

@@ -24,8 +24,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from .errors import ConfigError
-from .models import TargetFunction
+from ..errors import ConfigError
+from ..models import TargetFunction
 
 CACHE_KEY = "codeflash/discovery"
 CACHE_VERSION = 1

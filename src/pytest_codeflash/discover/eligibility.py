@@ -21,8 +21,8 @@ from pathlib import Path
 
 import libcst as cst
 
+from ..models import TargetFunction
 from .discovery import Skip
-from .models import TargetFunction
 
 _PROPERTY = {"property", "cached_property", "abstractproperty"}
 _PROPERTY_PARTS = {"setter", "getter", "deleter"}

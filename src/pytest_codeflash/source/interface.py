@@ -13,8 +13,8 @@ import ast
 import copy
 from collections.abc import Sequence
 
-from .errors import CandidateError, InterfaceChange
-from .models import TargetFunction
+from ..errors import CandidateError, InterfaceChange
+from ..models import TargetFunction
 
 __all__ = ["check_interface", "parse_python"]
 

@@ -22,11 +22,11 @@ import ast
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from ..errors import CandidateError, InterfaceChange
+from ..models import Candidate, FileChange, TargetFunction
 from .codeblocks import CodeBlock, parse_blocks
 from .cstmerge import merge_body
-from .errors import CandidateError, InterfaceChange
 from .interface import check_interface, parse_python
-from .models import Candidate, FileChange, TargetFunction
 from .paths import import_roots, module_name, relative_path
 from .syntax import parse_cst
 

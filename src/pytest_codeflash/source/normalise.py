@@ -16,7 +16,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable
 
-from .models import Candidate
+from ..models import Candidate
 
 __all__ = ["candidate_key", "normalise"]
 

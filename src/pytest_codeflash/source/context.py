@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, TypeVar
 import libcst as cst
 from libcst import codemod
 
+from ..errors import ContextError
+from ..models import CodeContext, TargetFunction
 from .codeblocks import CodeBlock, render_blocks
 from .codeindex import Address, ModuleIndex, Project, Refs
-from .errors import ContextError
-from .models import CodeContext, TargetFunction
 from .paths import import_roots
 from .syntax import (
     Statement,

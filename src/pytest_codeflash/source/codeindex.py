@@ -27,7 +27,7 @@ from libcst.metadata import (
     ScopeProvider,
 )
 
-from .errors import ContextError
+from ..errors import ContextError
 from .importmap import GatherImportTargetsVisitor, absolute, holds_imports
 from .paths import relative_path
 from .syntax import Statement, bindings, dotted, imports_of, statements
