@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pytest_codeflash.evaluate.evaluation import diff_size, select_best
+from pytest_codeflash.evaluate.verdicts import diff_size, select_best
 from pytest_codeflash.models import CandidateResult
 
 

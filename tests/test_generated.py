@@ -16,12 +16,8 @@ import pytest
 from pytest_codeflash.runner.calls import dump_args
 from pytest_codeflash.runner.determinism import Determinism
 from pytest_codeflash.runner.differential import Differential, Side
-from pytest_codeflash.runner.generate import (
-    StoredOutcomes,
-    generate_and_compare,
-    public_summary,
-    replay_generated,
-)
+from pytest_codeflash.runner.generate import Drawn, generate_and_compare, replay_generated
+from pytest_codeflash.runner.protocol import GeneratedSummary
 
 NAME = "genmod"
 ORIGINAL = """\
@@ -85,7 +81,7 @@ def _differential(
     )
 
 
-def _baseline(source: str = ORIGINAL, private: tuple[str, ...] = ()) -> dict[str, Any]:
+def _baseline(source: str = ORIGINAL, private: tuple[str, ...] = ()) -> Drawn:
     drawn = generate_and_compare(
         _differential(source, source),
         CAPTURED,
@@ -96,12 +92,12 @@ def _baseline(source: str = ORIGINAL, private: tuple[str, ...] = ()) -> dict[str
         keep_outcomes=True,
         private=private,
     )
-    assert not drawn["differences"]
+    assert not drawn.summary.differences
     return drawn
 
 
 @pytest.fixture(scope="module")
-def drawn() -> dict[str, Any]:
+def drawn() -> Drawn:
     try:
         return _baseline()
     finally:
@@ -119,51 +115,52 @@ def _counting(calls: list[int]) -> Callable[[Any], Any]:
     return wrap
 
 
-def _replay(differential: Differential, drawn: dict[str, Any]) -> dict[str, Any]:
+def _replay(differential: Differential, drawn: Drawn) -> GeneratedSummary:
     return replay_generated(differential, drawn, budget_s=30.0, call_limit_s=5.0)
 
 
-def test_the_baseline_keeps_the_originals_outcomes(drawn: dict[str, Any]) -> None:
-    count = len(drawn["inputs"])
+def test_the_baseline_keeps_the_originals_outcomes(drawn: Drawn) -> None:
+    count = len(drawn.inputs)
     assert count > 10
-    assert len(drawn["expected"]) == len(drawn["state_of"]) == count
-    assert all(drawn["expected"])  # stable, and every outcome pickles
-    assert max(drawn["state_of"]) < len(drawn["random_states"])
-    assert set(public_summary(drawn)) == {"examples", "skipped_slow", "differences", "from"}
+    assert len(drawn.expected) == len(drawn.state_of) == count
+    assert all(drawn.expected)  # stable, and every outcome pickles
+    assert max(drawn.state_of) < len(drawn.random_states)
+    assert drawn.summary.inputs == count
+    assert drawn.summary.outcomes_kept == count
 
 
 def test_a_replay_compares_against_them_without_running_the_original(
-    drawn: dict[str, Any],
+    drawn: Drawn,
 ) -> None:
     calls: list[int] = []
     summary = _replay(_differential(ORIGINAL, FASTER, _counting(calls)), drawn)
-    assert summary["examples"] == len(drawn["inputs"])
-    assert summary["differences"] == []  # the random draws match: each call's state is restored
+    assert summary.examples == len(drawn.inputs)
+    assert summary.differences == []  # the random draws match: each call's state is restored
     assert calls == []
 
 
-def test_a_wrong_candidate_still_differs_from_them(drawn: dict[str, Any]) -> None:
+def test_a_wrong_candidate_still_differs_from_them(drawn: Drawn) -> None:
     summary = _replay(_differential(ORIGINAL, WRONG), drawn)
-    assert summary["differences"]
-    assert "return value differs" in summary["differences"][0]["detail"]
+    assert summary.differences
+    assert "return value differs" in summary.differences[0].detail
 
 
 def test_without_stored_outcomes_the_original_runs_once_per_stable_input(
-    drawn: dict[str, Any],
+    drawn: Drawn,
 ) -> None:
     calls: list[int] = []
-    older = {k: v for k, v in drawn.items() if k not in StoredOutcomes.KEYS}
+    older = Drawn(summary=drawn.summary, inputs=drawn.inputs, stable=drawn.stable)
     summary = _replay(_differential(ORIGINAL, FASTER, _counting(calls)), older)
-    assert summary["differences"] == []
-    assert len(calls) == summary["examples"] == len(drawn["inputs"])
+    assert summary.differences == []
+    assert len(calls) == summary.examples == len(drawn.inputs)
 
 
 def test_outcomes_that_do_not_pickle_are_not_kept() -> None:
     drawn = _baseline(UNPICKLABLE)
-    assert drawn["inputs"]
-    assert not any(drawn["expected"])
+    assert drawn.inputs
+    assert not any(drawn.expected)
     summary = _replay(_differential(UNPICKLABLE, UNPICKLABLE), drawn)
-    assert summary["examples"] == len(drawn["inputs"])
+    assert summary.examples == len(drawn.inputs)
 
 
 WHERE = """\
@@ -179,15 +176,15 @@ def test_outcomes_are_not_used_when_the_globals_changed_since() -> None:
     # A global set at import from the run's own directory differs in every run: comparing
     # against the baseline's outcome would reject even an identical candidate.
     drawn = _baseline(WHERE)
-    assert all(drawn["expected"])
+    assert all(drawn.expected)
     moved = WHERE.replace("run-1", "run-7")
     calls: list[int] = []
     summary = _replay(_differential(moved, moved, _counting(calls)), drawn)
-    assert summary["differences"] == []
-    assert len(calls) == summary["examples"] == len(drawn["inputs"])
+    assert summary.differences == []
+    assert len(calls) == summary.examples == len(drawn.inputs)
 
 
 def test_outcomes_that_mention_the_runs_own_directory_are_not_kept() -> None:
     drawn = _baseline(WHERE, private=("/sandbox/run-1",))
-    assert drawn["inputs"]
-    assert not any(drawn["expected"])
+    assert drawn.inputs
+    assert not any(drawn.expected)

@@ -11,7 +11,6 @@ import gc
 import random
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -322,12 +321,15 @@ def test_interleave_rejects_bad_settings(kwargs: dict[str, int], message: str) -
 
 
 def test_the_timing_gets_what_the_checks_leave_of_the_budget() -> None:
+    from dataclasses import replace
+
+    from pytest_codeflash.runner.protocol import RunnerSpec, TimingSpec
     from pytest_codeflash.runner.replay import TIMING_FLOOR, timing_budget
 
     now = time.monotonic()
-    spec: dict[str, Any] = {"timing": {"budget_s": 2.0}}
+    spec = RunnerSpec("candidate", "m", "f", "", "", timing=TimingSpec(budget_s=2.0))
     assert timing_budget(spec) == 2.0  # no start given: the whole budget
-    assert timing_budget({**spec, "began_monotonic": now + 60}) == 2.0  # never more
-    assert timing_budget({**spec, "began_monotonic": now - 60}) == TIMING_FLOOR * 2.0
-    left = timing_budget({**spec, "began_monotonic": now - 0.5})
+    assert timing_budget(replace(spec, began_monotonic=now + 60)) == 2.0  # never more
+    assert timing_budget(replace(spec, began_monotonic=now - 60)) == TIMING_FLOOR * 2.0
+    left = timing_budget(replace(spec, began_monotonic=now - 0.5))
     assert TIMING_FLOOR * 2.0 < left <= 1.5

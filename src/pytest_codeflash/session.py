@@ -235,10 +235,9 @@ class CodeflashSession:
             return
         from .runner.sandbox import Sandbox
 
-        sandbox = Sandbox(
+        sandbox = Sandbox.for_config(
+            self.config,
             self.settings.rootdir,
-            inifile=Path(self.config.inipath) if self.config.inipath else None,
-            extra_args=_child_args(self.config),
             memory_limit_mb=self.settings.memory_limit_mb,
             secret_names=self.settings.api_key_env,
         )
@@ -386,21 +385,3 @@ def _search_paths(rootdir: Path) -> list[Path]:
         if extra.is_dir() and extra not in roots:
             roots.append(extra)
     return roots
-
-
-def _child_args(config: pytest.Config) -> list[str]:
-    """Options that keep the user's addopts from distributing or covering the child run."""
-    args = []
-    plugins = config.pluginmanager
-    if plugins.hasplugin("xdist"):
-        args += ["-p", "no:xdist"] if not _addopts_mention(config, "-n") else ["-n", "0"]
-    if plugins.hasplugin("pytest_cov") and _addopts_mention(config, "--cov"):
-        args.append("--no-cov")
-    if plugins.hasplugin("randomly"):
-        args += ["-p", "no:randomly"]
-    return args
-
-
-def _addopts_mention(config: pytest.Config, flag: str) -> bool:
-    addopts = config.getini("addopts")
-    return any(str(a).startswith(flag) for a in addopts)

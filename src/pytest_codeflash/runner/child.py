@@ -18,19 +18,24 @@ import sys
 import time
 import types
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from . import protocol
 from .calls import read_pickle
 from .coverage_probe import CoverageProbe
 from .determinism import Determinism
 from .differential import Differential, Side, find_function, plain
 from .guard import Guard
 from .overlay import OverlayFinder, load_shadow
-
-INPUTS_FILE = "inputs.pickle"  # the baseline's captured calls
-GENERATED_FILE = "generated.pickle"  # the inputs the baseline generated and checked
+from .protocol import (
+    GENERATED_FILE,
+    INPUTS_FILE,
+    CoverageSummary,
+    RunnerResult,
+    RunnerSpec,
+    Violation,
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -41,7 +46,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     path = early_config.known_args_namespace.codeflash_runner_spec
     if path:
-        runner = ChildRunner(json.loads(Path(path).read_text(encoding="utf-8")))
+        spec = protocol.load(RunnerSpec, json.loads(Path(path).read_text(encoding="utf-8")))
+        runner = ChildRunner(spec)
         early_config.pluginmanager.register(runner, "codeflash-child-runner")
         runner.start(early_config)
 
@@ -49,14 +55,14 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
 class ChildRunner:
     """State of one evaluation inside the runner process."""
 
-    def __init__(self, spec: dict[str, Any]) -> None:
+    def __init__(self, spec: RunnerSpec) -> None:
         self.spec = spec
-        self.module_name: str = spec["module"]
-        self.qualname: str = spec["qualname"]
-        self.determinism = Determinism(seed=spec.get("seed", 0))
+        self.module_name = spec.module
+        self.qualname = spec.qualname
+        self.determinism = Determinism(seed=spec.seed)
         self.guard = Guard(
-            allowed=tuple(spec["allowed_roots"]),
-            secret_names=frozenset(spec.get("secret_names", ())),
+            allowed=tuple(spec.allowed_roots),
+            secret_names=frozenset(spec.secret_names),
         )
         self.differential: Differential | None = None
         self.tests: dict[str, str] = {}
@@ -65,13 +71,13 @@ class ChildRunner:
         # (phase, when it began): how this run's time was spent, reported as ``phases_s``
         self._phases: list[tuple[str, float]] = [("start", time.perf_counter())]
         self.probe = CoverageProbe(
-            Path(spec["output_dir"]) / "coverage",
+            Path(spec.output_dir) / "coverage",
             self.module_name,
-            spec["original_source"],
-            spec["candidate_source"],
+            spec.original_source,
+            spec.candidate_source,
         )
         self.finder = OverlayFinder(
-            {self.module_name: spec["candidate_source"]},
+            {self.module_name: spec.candidate_source},
             self._loaded,
             code_filenames={self.module_name: str(self.probe.candidate_file)},
         )
@@ -82,7 +88,7 @@ class ChildRunner:
         self.guard.install()
         self.probe.start()
         self.finder.install()
-        self._write({"phase": "started"})
+        self._write(RunnerResult(phase="started"))
         self._phase("collection and tests")
 
     # -- module set-up --------------------------------------------------------------------
@@ -91,7 +97,7 @@ class ChildRunner:
         try:
             shadow = load_shadow(
                 self.module_name,
-                self.spec["original_source"],
+                self.spec.original_source,
                 module,
                 str(self.probe.original_file),
             )
@@ -102,7 +108,7 @@ class ChildRunner:
             self.determinism.prepare_module(each)
         owner, name, raw = find_function(module, self.qualname)
         _, _, original_raw = find_function(shadow, self.qualname)
-        has_self = bool(self.spec.get("is_method")) and not isinstance(raw, staticmethod)
+        has_self = self.spec.is_method and not isinstance(raw, staticmethod)
         self.differential = Differential(
             module_name=self.module_name,
             original=Side(plain(original_raw), shadow),
@@ -110,12 +116,12 @@ class ChildRunner:
             determinism=self.determinism,
             guard=self.guard,
             is_method=has_self,
-            is_generator=bool(self.spec.get("is_generator")),
-            is_async=bool(self.spec.get("is_async")),
-            rel_tol=float(self.spec.get("rel_tol", 0.0)),
+            is_generator=self.spec.is_generator,
+            is_async=self.spec.is_async,
+            rel_tol=self.spec.rel_tol,
             hook=self._compare_hook,
-            max_compared=int(self.spec.get("max_compared", 1000)),
-            max_inputs=int(self.spec.get("max_inputs", 64)),
+            max_compared=self.spec.max_compared,
+            max_inputs=self.spec.max_inputs,
         )
         self.differential.install(owner, name, raw)
 
@@ -170,19 +176,19 @@ class ChildRunner:
         self._write(result)
         if self.differential is None:
             return
-        if self.spec["mode"] == "baseline":
+        if self.spec.mode == "baseline":
             # The outermost calls captured here; failing those, the calls the user's own run
             # sampled (which include recursive inner calls, so they are only a fallback).
             captured = self.differential.tally.inputs
             if not captured:
-                captured = read_pickle(self.spec.get("seed_inputs_path")) or []
+                captured = read_pickle(self.spec.seed_inputs_path) or []
             inputs = pickle.dumps(captured)
-            _write_atomic(Path(self.spec["output_dir"]) / INPUTS_FILE, inputs)
+            _write_atomic(Path(self.spec.output_dir) / INPUTS_FILE, inputs)
             self._phase("coverage")
             self._finish_coverage(result)
             self._phase("generated inputs")
             self._generate(captured, result)
-            result["phases_s"] = self._phase_times()
+            result.phases_s = self._phase_times()
             self._write(result)
             return
         if not self._tests_agree():
@@ -191,89 +197,80 @@ class ChildRunner:
             self._verify_and_time(result)
         except Exception as err:
             self.errors.append(f"replaying captured inputs failed: {err!r}")
-        result["calls"] = self.differential.tally.as_json()
-        result.update(self._guard_report())
-        result["phases_s"] = self._phase_times()
+        result.calls = self.differential.tally.summary()
+        self._guard_report(result)
+        result.phases_s = self._phase_times()
         self._write(result)
 
-    def _generate(self, captured: list[bytes], result: dict[str, Any]) -> None:
+    def _generate(self, captured: list[bytes], result: RunnerResult) -> None:
         """Draw the generated inputs once, checked with the original against itself.
 
         Inputs too slow for the original are left out; every candidate's run replays the
         rest.  If generation fails, candidates generate their own (the older, slower way).
         """
-        from .generate import generate_per_spec, public_summary
+        from .generate import generate_per_spec
+        from .protocol import GeneratedSummary
 
-        generation = self.spec.get("generation") or {}
-        if self.differential is None or not generation.get("examples"):
+        if self.differential is None or not self.spec.generation.examples:
             return
         try:
             drawn = generate_per_spec(self.differential, captured, self.spec, keep_outcomes=True)
         except Exception as err:
-            result["generated"] = {"error": repr(err)}
+            result.generated = GeneratedSummary(error=repr(err))
             return
-        _write_atomic(Path(self.spec["output_dir"]) / GENERATED_FILE, pickle.dumps(drawn))
-        result["generated"] = public_summary(drawn)
-        result["generated"]["inputs"] = len(drawn.get("inputs", ()))
-        result["generated"]["outcomes_kept"] = sum(1 for e in drawn.get("expected", ()) if e)
+        _write_atomic(Path(self.spec.output_dir) / GENERATED_FILE, pickle.dumps(drawn))
+        result.generated = drawn.summary
 
-    def _verify_and_time(self, result: dict[str, Any]) -> None:
+    def _verify_and_time(self, result: RunnerResult) -> None:
         from .replay import time_candidate, verify_inputs
 
         assert self.differential is not None
-        saved = read_pickle(self.spec.get("inputs_path")) or []
+        saved = read_pickle(self.spec.inputs_path) or []
         self._phase("replay and generated inputs")
-        sections, usable = verify_inputs(self.differential, saved, self.spec, self._write_progress)
-        result.update(sections)
+        result.replay, result.generated, usable = verify_inputs(
+            self.differential, saved, self.spec, self._write_progress
+        )
         self._phase("coverage")
         coverage = self._finish_coverage(result)
-        if self.differential.tally.differences or coverage.get("changed_unrun") or not usable:
+        if self.differential.tally.differences or coverage.changed_unrun or not usable:
             return
         self._phase("timing")
         self._write_progress("timing")
-        result["timing"] = time_candidate(self.differential, usable, self.spec)
+        result.timing = time_candidate(self.differential, usable, self.spec)
 
-    def _finish_coverage(self, result: dict[str, Any]) -> dict[str, Any]:
+    def _finish_coverage(self, result: RunnerResult) -> CoverageSummary:
         self.probe.stop()
-        coverage = self.probe.summary(self.qualname)
-        result["coverage"] = coverage
-        return coverage
+        result.coverage = self.probe.summary(self.qualname)
+        return result.coverage
 
     def _tests_agree(self) -> bool:
-        baseline = self.spec.get("baseline_tests") or {}
+        baseline = self.spec.baseline_tests
         return all(self.tests.get(t) == "passed" for t, o in baseline.items() if o == "passed")
 
-    def _result(self) -> dict[str, Any]:
-        result: dict[str, Any] = {
-            "phase": "tests",
-            "tests": self.tests,
-            "overlay_used": self.module_name in self.finder.loaded,
-            "wrapper_installed": self.differential is not None,
-            "errors": self.errors,
-            "calls": self.differential.tally.as_json() if self.differential else None,
-            "tests_compared": self.differential.tally.compared if self.differential else 0,
-            "replay": None,
-            "generated": None,
-            "timing": None,
-            "coverage": None,
-        }
-        result.update(self._guard_report())
+    def _result(self) -> RunnerResult:
+        differential = self.differential
+        result = RunnerResult(
+            phase="tests",
+            tests=dict(self.tests),
+            overlay_used=self.module_name in self.finder.loaded,
+            wrapper_installed=differential is not None,
+            errors=self.errors,
+            calls=differential.tally.summary() if differential else None,
+            tests_compared=differential.tally.compared if differential else 0,
+        )
+        self._guard_report(result)
         return result
 
-    def _guard_report(self) -> dict[str, Any]:
-        return {
-            "violations": self.guard.violations[:20],
-            "secret_reads": {k: sorted(v) for k, v in self.guard.secret_reads.items()},
-        }
+    def _guard_report(self, result: RunnerResult) -> None:
+        result.violations = [Violation(**v) for v in self.guard.violations[:20]]
+        result.secret_reads = {k: sorted(v) for k, v in self.guard.secret_reads.items()}
 
     def _write_progress(self, what: str) -> None:
-        path = self.spec.get("progress_path")
-        if path:
-            _write_atomic(Path(path), what.encode("utf-8", "replace"))
+        if self.spec.progress_path:
+            _write_atomic(Path(self.spec.progress_path), what.encode("utf-8", "replace"))
 
-    def _write(self, result: dict[str, Any]) -> None:
-        data = json.dumps(result, default=repr).encode()
-        _write_atomic(Path(self.spec["result_path"]), data)
+    def _write(self, result: RunnerResult) -> None:
+        _write_atomic(Path(self.spec.result_path), protocol.dump(result).encode())
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

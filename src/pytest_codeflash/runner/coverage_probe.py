@@ -13,6 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .protocol import CoverageSummary, FunctionCoverage
+
 
 class CoverageProbe:
     """Measure the original and the candidate module during verification."""
@@ -46,26 +48,26 @@ class CoverageProbe:
         if self._coverage is not None:
             self._coverage.stop()
 
-    def summary(self, qualname: str) -> dict[str, Any]:
+    def summary(self, qualname: str) -> CoverageSummary:
         """Coverage of the original target and of the candidate's changed lines."""
         if self._coverage is None:
-            return {}
+            return CoverageSummary(error="coverage was not measured")
         report = self.out_dir / "coverage.json"
         try:
             self._coverage.json_report(outfile=str(report))
         except Exception as err:  # e.g. "No data to report": nothing ran at all
-            return {"error": str(err)}
+            return CoverageSummary(error=str(err))
         files = json.loads(report.read_text(encoding="utf-8")).get("files", {})
         original = _file_entry(files, self.original_file)
         candidate = _file_entry(files, self.candidate_file)
         changed = changed_lines(self.original_source, self.candidate_source)
         missing = set(candidate.get("missing_lines", ()))
-        return {
-            "original": _function_summary(original, qualname),
-            "candidate": _function_summary(candidate, qualname),
-            "changed_lines": len(changed & (missing | set(candidate.get("executed_lines", ())))),
-            "changed_unrun": sorted(self._unrun(changed & missing, original)),
-        }
+        return CoverageSummary(
+            original=_function_summary(original, qualname),
+            candidate=_function_summary(candidate, qualname),
+            changed_lines=len(changed & (missing | set(candidate.get("executed_lines", ())))),
+            changed_unrun=sorted(self._unrun(changed & missing, original)),
+        )
 
     def _unrun(self, lines: set[int], original: dict[str, Any]) -> set[int]:
         """Drop lines that only moved: the same statement is also unrun in the original."""
@@ -94,13 +96,13 @@ def _file_entry(files: dict[str, Any], path: Path) -> dict[str, Any]:
     return {}
 
 
-def _function_summary(entry: dict[str, Any], qualname: str) -> dict[str, Any]:
+def _function_summary(entry: dict[str, Any], qualname: str) -> FunctionCoverage | None:
     function = entry.get("functions", {}).get(qualname)
     if not function:
-        return {}
+        return None
     summary = function["summary"]
-    return {
-        "lines": [summary["covered_lines"], summary["num_statements"]],
-        "branches": [summary.get("covered_branches", 0), summary.get("num_branches", 0)],
-        "missing_lines": function.get("missing_lines", []),
-    }
+    return FunctionCoverage(
+        lines=[summary["covered_lines"], summary["num_statements"]],
+        branches=[summary.get("covered_branches", 0), summary.get("num_branches", 0)],
+        missing_lines=function.get("missing_lines", []),
+    )

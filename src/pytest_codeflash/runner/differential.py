@@ -37,6 +37,7 @@ from .compare import short_repr
 from .determinism import Determinism
 from .guard import Guard
 from .outcomes import RANDOM_STATE, Difference, Outcome, compare_outcomes
+from .protocol import CallsSummary, DifferenceRecord
 
 MAX_RECORDED_DIFFERENCES = 20
 MAX_FINGERPRINTED = 1 << 20  # bytes of pickled globals
@@ -51,19 +52,20 @@ class Tally:
     uncopyable: list[str] = field(default_factory=list)
     unstable: dict[str, int] = field(default_factory=dict)
     fully_unstable: int = 0
-    differences: list[dict[str, str]] = field(default_factory=list)
+    differences: list[DifferenceRecord] = field(default_factory=list)
     inputs: list[bytes] = field(default_factory=list)
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "compared": self.compared,
-            "unchecked": self.unchecked,
-            "uncopyable": self.uncopyable[:5],
-            "uncopyable_count": len(self.uncopyable),
-            "unstable": self.unstable,
-            "fully_unstable": self.fully_unstable,
-            "differences": self.differences,
-        }
+    def summary(self) -> CallsSummary:
+        """What the parent is told of these comparisons."""
+        return CallsSummary(
+            compared=self.compared,
+            unchecked=self.unchecked,
+            uncopyable=self.uncopyable[:5],
+            uncopyable_count=len(self.uncopyable),
+            unstable=dict(self.unstable),
+            fully_unstable=self.fully_unstable,
+            differences=list(self.differences),
+        )
 
 
 @dataclass
@@ -363,12 +365,7 @@ class Differential:
             kind, detail = "resource limit", limit
         if len(self.tally.differences) < MAX_RECORDED_DIFFERENCES:
             self.tally.differences.append(
-                {
-                    "test": self.current_test,
-                    "input": self._input,
-                    "kind": kind,
-                    "detail": detail,
-                }
+                DifferenceRecord(self.current_test, self._input, kind, detail)
             )
 
     def _same_failure(self, expected: Outcome, actual: Outcome, difference: Difference) -> bool:

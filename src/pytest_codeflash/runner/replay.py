@@ -20,11 +20,11 @@ from typing import Any
 
 from .calls import Args, dump_args, load_args, read_pickle
 from .differential import Differential, Side
+from .protocol import GeneratedSummary, ReplaySummary, RunnerSpec, TimingSummary
 from .scale import FACTORS, scaled
 from .stats import FASTER
 from .timing import MIN_ROUNDS, MakeThunks, Thunk, interleave
 
-EFFORT_BUDGET_S = {"low": 1.0, "medium": 2.0, "high": 5.0}
 # The captured inputs' share of the timing budget when larger sizes may follow; a speed-up
 # that only shows at scale is large there, and needs few rounds to prove.
 CAPTURED_SHARE = 0.75
@@ -40,44 +40,39 @@ MIN_CHECK_S = 0.01  # the least time left worth starting a check at scale in
 def verify_inputs(
     differential: Differential,
     inputs: list[bytes],
-    spec: dict[str, Any],
+    spec: RunnerSpec,
     progress: Callable[[str], None],
-) -> tuple[dict[str, Any], list[bytes]]:
+) -> tuple[ReplaySummary, GeneratedSummary | None, list[bytes]]:
     """Replay the captured inputs, then generated ones if the replay agreed.
 
-    Returns the result sections ``replay`` and ``generated`` (``None`` when a step did not
-    run) and the inputs that can be timed.
+    Returns the replay's summary, the generated inputs' (``None`` when they did not run)
+    and the inputs that can be timed.
     """
-    sections: dict[str, Any] = {"replay": None, "generated": None}
-    sections["replay"], usable = _replay(differential, inputs, progress)
-    if differential.tally.differences:
-        return sections, usable
-    generation = spec.get("generation") or {}
-    if not generation.get("examples"):
-        return sections, usable
-    from .generate import generate_per_spec, public_summary, replay_generated
+    replay, usable = _replay(differential, inputs, progress)
+    if differential.tally.differences or not spec.generation.examples:
+        return replay, None, usable
+    from .generate import Drawn, generate_per_spec, replay_generated
 
     progress("generated inputs")
-    drawn = read_pickle(spec.get("generated_path"))
-    if isinstance(drawn, dict):  # drawn once by the baseline run
-        sections["generated"] = replay_generated(
+    drawn = read_pickle(spec.generated_path)
+    if isinstance(drawn, Drawn):  # drawn once by the baseline run
+        generated = replay_generated(
             differential,
             drawn,
-            budget_s=float(generation.get("budget_s", 5.0)),
-            call_limit_s=float(generation.get("call_limit_s", 1.0)),
+            budget_s=spec.generation.budget_s,
+            call_limit_s=spec.generation.call_limit_s,
         )
-        inputs_drawn = list(drawn.get("inputs", ()))
     else:  # the baseline could not draw them: the older, slower way
         drawn = generate_per_spec(differential, usable, spec)
-        sections["generated"], inputs_drawn = public_summary(drawn), drawn.get("inputs", [])
+        generated = drawn.summary
     if not usable:  # nothing captured: the generated inputs are what the timing uses
-        usable = inputs_drawn[:MAX_TIMED_INPUTS]
-    return sections, usable
+        usable = drawn.inputs[:MAX_TIMED_INPUTS]
+    return replay, generated, usable
 
 
 def _replay(
     differential: Differential, inputs: list[bytes], progress: Callable[[str], None]
-) -> tuple[dict[str, Any], list[bytes]]:
+) -> tuple[ReplaySummary, list[bytes]]:
     before = len(differential.tally.differences)
     compared_before = differential.tally.compared
     usable: list[bytes] = []
@@ -90,17 +85,17 @@ def _replay(
             continue
         differential.check(args)
         usable.append(data)
-    replay = {
-        "inputs": len(inputs),
-        "compared": differential.tally.compared - compared_before,
-        "differences": differential.tally.differences[before:],
-    }
+    replay = ReplaySummary(
+        inputs=len(inputs),
+        compared=differential.tally.compared - compared_before,
+        differences=differential.tally.differences[before:],
+    )
     return replay, usable
 
 
 def time_candidate(
-    differential: Differential, inputs: list[bytes], spec: dict[str, Any]
-) -> dict[str, Any]:
+    differential: Differential, inputs: list[bytes], spec: RunnerSpec
+) -> TimingSummary:
     """Time original against candidate on the captured inputs, then at scale if undecided.
 
     A candidate that is not significantly slower on the captured inputs but not proven faster
@@ -120,14 +115,14 @@ def time_candidate(
     grown = {FACTORS[0]: _scaled_inputs(differential, sample, FACTORS[0])}
     growing = bool(grown[FACTORS[0]])
     result = _measure(differential, inputs, spec, budget * CAPTURED_SHARE if growing else budget)
-    result["by_scale"] = {"1": result["speedup"]}
-    if result["verdict"] == FASTER and growing:
+    result.by_scale = {"1": result.speedup}
+    if result.verdict == FASTER and growing:
         # Proven faster already: the 10x inputs are one more set of verification inputs.
         deadline = time.monotonic() + SCALE_CHECK_SHARE * budget
         if _check_at_scale(differential, grown[FACTORS[0]], spec, deadline).problem == "differs":
-            result["scale_differences"] = differential.tally.differences[-1:]
+            result.scale_differences = differential.tally.differences[-1:]
         return result
-    if result["verdict"] == FASTER or result["ci"][1] < 1.0 or not growing:
+    if result.verdict == FASTER or result.ci[1] < 1.0 or not growing:
         return result
     for index, factor in enumerate(FACTORS):
         share = (deadline - time.monotonic()) / (len(FACTORS) - index)
@@ -141,15 +136,16 @@ def time_candidate(
         if checked.problem == "slow":
             break
         if checked.problem:
-            result["scale_differences"] = differential.tally.differences[-1:]
+            result.scale_differences = differential.tally.differences[-1:]
             return result
         affordable = _affordable(bigger, checked.costs, share_end - time.monotonic())
         if not affordable:
             break  # a verdict at this size needs more rounds than the budget has left
         timing = _measure(differential, affordable, spec, share_end - time.monotonic())
-        result["by_scale"][str(factor)] = timing["speedup"]
-        if timing["verdict"] == FASTER:
-            result["scaled"] = dict(timing, factor=factor)
+        result.by_scale[str(factor)] = timing.speedup
+        if timing.verdict == FASTER:
+            timing.factor = factor
+            result.scaled = timing
             return result
     return result
 
@@ -176,24 +172,23 @@ def _affordable(inputs: list[bytes], costs: list[float], left_s: float) -> list[
     return kept
 
 
-def timing_budget(spec: dict[str, Any]) -> float:
+def timing_budget(spec: RunnerSpec) -> float:
     """Seconds for timing: what the effort's per-candidate budget leaves after the checks.
 
     The budget counts from ``began_monotonic`` (when the parent started this candidate: the
     system-wide monotonic clock); the timing always gets at least ``TIMING_FLOOR`` of it.
     """
-    budget = float(spec.get("timing", {}).get("budget_s", 2.0))
-    began = spec.get("began_monotonic")
-    if not isinstance(began, (int, float)):
+    budget = spec.timing.budget_s
+    began = spec.began_monotonic
+    if began is None:
         return budget
     left = budget - (time.monotonic() - began)
     return min(budget, max(TIMING_FLOOR * budget, left))
 
 
 def _measure(
-    differential: Differential, inputs: list[bytes], spec: dict[str, Any], budget_s: float
-) -> dict[str, Any]:
-    timing = dict(spec.get("timing", {}), budget_s=budget_s)
+    differential: Differential, inputs: list[bytes], spec: RunnerSpec, budget_s: float
+) -> TimingSummary:
     original, candidate = differential.original, differential.candidate
     reset = _StateReset([original.module, candidate.module])
     inputs = timing_sample(inputs)
@@ -211,22 +206,22 @@ def _measure(
         caches = reset.detects_state(pairs)
         if guard is not None:
             with guard.phase_of("candidate"):
-                result = _interleave(pairs, timing, reset, caches)
+                result = _interleave(pairs, spec.timing.min_speedup, budget_s, reset, caches)
         else:
-            result = _interleave(pairs, timing, reset, caches)
+            result = _interleave(pairs, spec.timing.min_speedup, budget_s, reset, caches)
     decision = result.decision
-    return {
-        "speedup": decision.speedup,
-        "ci": list(decision.ci),
-        "verdict": decision.verdict,
-        "rounds": decision.rounds,
-        "loops": result.loops,
-        "elapsed_s": result.elapsed_s,
-        "stopped_by": result.stopped_by,
-        "caches": caches,
-        "baseline_ns": _baseline_ns(result.orig),
-        "inputs": len(inputs),
-    }
+    return TimingSummary(
+        speedup=decision.speedup,
+        ci=list(decision.ci),
+        verdict=decision.verdict,
+        rounds=decision.rounds,
+        loops=result.loops,
+        elapsed_s=result.elapsed_s,
+        stopped_by=result.stopped_by,
+        caches=caches,
+        baseline_ns=_baseline_ns(result.orig),
+        inputs=len(inputs),
+    )
 
 
 def timing_sample(inputs: list[bytes], limit: int = MAX_TIMED_INPUTS) -> list[bytes]:
@@ -266,7 +261,7 @@ class _ScaleCheck:
 
 
 def _check_at_scale(
-    differential: Differential, inputs: list[bytes], spec: dict[str, Any], deadline: float
+    differential: Differential, inputs: list[bytes], spec: RunnerSpec, deadline: float
 ) -> _ScaleCheck:
     """Check behaviour on the scaled-up inputs, each call bounded by what is left of the time.
 
@@ -275,7 +270,7 @@ def _check_at_scale(
     """
     from .generate import SlowCall, time_limit
 
-    limit = float((spec.get("generation") or {}).get("call_limit_s", 1.0))
+    limit = spec.generation.call_limit_s
     before = len(differential.tally.differences)
     module, name = differential.candidate.module, differential.module_name
     checked = _ScaleCheck("")
@@ -307,14 +302,15 @@ _DISCARD = _Discard()
 
 def _interleave(
     pairs: list[tuple[MakeThunks, MakeThunks]],
-    timing: dict[str, Any],
+    min_speedup: float,
+    budget_s: float,
     reset: _StateReset,
     caches: bool,
 ) -> Any:
     return interleave(
         pairs,
-        min_speedup=float(timing.get("min_speedup", 0.05)),
-        budget_s=float(timing.get("budget_s", 2.0)),
+        min_speedup=min_speedup,
+        budget_s=budget_s,
         before_batch=reset.reset,
         max_loops=1 if caches else None,
     )
@@ -421,4 +417,4 @@ def _clear_caches(value: object) -> None:
                 clear()
 
 
-__all__ = ["CAPTURED_SHARE", "EFFORT_BUDGET_S", "time_candidate", "verify_inputs"]
+__all__ = ["CAPTURED_SHARE", "time_candidate", "verify_inputs"]

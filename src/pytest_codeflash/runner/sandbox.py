@@ -10,6 +10,7 @@ Nothing here writes inside the user's tree.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -23,9 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from . import protocol
 from .determinism import child_environment
 from .forkserver import die_with_parent, limit_memory
 from .guard import scrub_environment
+from .protocol import RunnerResult, RunnerSpec
 
 # Directories never copied into the sandbox: VCS data, environments, caches, build output.
 SKIP_DIRS = frozenset(
@@ -58,7 +63,7 @@ SKIP_DIRS = frozenset(
 class ChildRun:
     """What came back from one runner process."""
 
-    result: dict[str, Any] | None
+    result: RunnerResult | None
     io_dir: Path
     returncode: int | None
     timed_out: bool
@@ -95,7 +100,26 @@ class Sandbox:
             self._server = None
         shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def run(self, spec: dict[str, Any], tests: Sequence[str], timeout: float) -> ChildRun:
+    @classmethod
+    def for_config(
+        cls,
+        config: pytest.Config,
+        rootdir: Path,
+        *,
+        memory_limit_mb: int,
+        secret_names: Sequence[str],
+    ) -> Sandbox:
+        """A sandbox for the project at ``rootdir`` of this pytest run, with the child's
+        arguments (see :func:`child_args`)."""
+        return cls(
+            rootdir,
+            inifile=Path(config.inipath) if config.inipath else None,
+            extra_args=child_args(config),
+            memory_limit_mb=memory_limit_mb,
+            secret_names=secret_names,
+        )
+
+    def run(self, spec: RunnerSpec, tests: Sequence[str], timeout: float) -> ChildRun:
         """Start the child on ``tests`` with ``spec``; wait at most ``timeout`` seconds."""
         self._count += 1
         run_dir = self.workdir / f"run-{self._count}"
@@ -104,16 +128,16 @@ class Sandbox:
         (run_dir / "tmp").mkdir(parents=True)
         io_dir.mkdir()
         shutil.copytree(self.rootdir, project, ignore=_ignore, symlinks=True)
-        spec = dict(spec)
-        spec.update(
+        spec = dataclasses.replace(
+            spec,
             result_path=str(io_dir / "result.json"),
             progress_path=str(io_dir / "progress.txt"),
             output_dir=str(io_dir),
             allowed_roots=[str(p.resolve()) for p in (project, run_dir / "tmp", io_dir)],
-            secret_names=self.secret_names,
+            secret_names=list(self.secret_names),
         )
         spec_path = io_dir / "spec.json"
-        spec_path.write_text(json.dumps(spec), encoding="utf-8")
+        spec_path.write_text(protocol.dump(spec), encoding="utf-8")
         command = self._command(spec_path, project, tests)
         env = self._environment(run_dir)
         output = run_dir / "output.txt"
@@ -133,7 +157,7 @@ class Sandbox:
             returncode, timed_out = self._popen(command, project, env, output, timeout)
         wall = time.perf_counter() - started
         return ChildRun(
-            result=_read_json(io_dir / "result.json"),
+            result=_read_result(io_dir / "result.json"),
             io_dir=io_dir,
             returncode=returncode,
             timed_out=timed_out,
@@ -350,12 +374,29 @@ class ForkServer:
         return reply
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
+def _read_result(path: Path) -> RunnerResult | None:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return protocol.load(RunnerResult, json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
         return None
-    return data if isinstance(data, dict) else None
+
+
+def child_args(config: pytest.Config) -> list[str]:
+    """Options that keep the user's addopts from distributing or covering the child run."""
+    args = []
+    plugins = config.pluginmanager
+    if plugins.hasplugin("xdist"):
+        args += ["-p", "no:xdist"] if not _addopts_mention(config, "-n") else ["-n", "0"]
+    if plugins.hasplugin("pytest_cov") and _addopts_mention(config, "--cov"):
+        args.append("--no-cov")
+    if plugins.hasplugin("randomly"):
+        args += ["-p", "no:randomly"]
+    return args
+
+
+def _addopts_mention(config: pytest.Config, flag: str) -> bool:
+    addopts = config.getini("addopts")
+    return any(str(a).startswith(flag) for a in addopts)
 
 
 def _read_text(path: Path) -> str:

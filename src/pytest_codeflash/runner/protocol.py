@@ -1,0 +1,269 @@
+"""The one contract between the parent and the runner child: what goes in, what comes out.
+
+The parent writes a :class:`RunnerSpec` as JSON next to the sandbox copy; the child reads it,
+runs, and writes a :class:`RunnerResult` as JSON (first a stub with ``phase="started"``, then
+the whole result).  Both sides import this module and nothing else of each other: the parent
+never imports ``child``, ``replay`` or ``generate``, the child never imports the parent side.
+
+Standard library only (the child is started many times).  Everything is a dataclass with
+defaults, so a partial result (a child that died half-way) still loads; :func:`load` builds
+a dataclass back from JSON, recursing into nested dataclasses and lists of them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar, Union
+
+__all__ = [
+    "EFFORT_BUDGET_S",
+    "EXAMPLES",
+    "GENERATED_FILE",
+    "INPUTS_FILE",
+    "CallsSummary",
+    "CoverageSummary",
+    "DifferenceRecord",
+    "GeneratedSummary",
+    "GenerationSpec",
+    "ReplaySummary",
+    "RunnerResult",
+    "RunnerSpec",
+    "TimingSpec",
+    "TimingSummary",
+    "dump",
+    "load",
+]
+
+INPUTS_FILE = "inputs.pickle"
+"""In the baseline's io directory: the captured calls, pickled, for every candidate's replay."""
+GENERATED_FILE = "generated.pickle"
+"""In the baseline's io directory: the generated inputs it checked (and kept outcomes)."""
+
+EFFORT_BUDGET_S = {"low": 1.0, "medium": 2.0, "high": 5.0}
+"""Seconds per candidate evaluation by ``--codeflash-effort``, behaviour checks included."""
+EXAMPLES = {"low": 60, "medium": 200, "high": 600}
+"""Generated inputs per function by ``--codeflash-effort``."""
+
+Mode = Literal["baseline", "candidate"]
+_T = TypeVar("_T")
+
+
+@dataclass
+class TimingSpec:
+    """How the child times the candidate against the original."""
+
+    min_speedup: float = 0.05
+    budget_s: float = 2.0
+
+
+@dataclass
+class GenerationSpec:
+    """How the child generates more inputs from the captured ones."""
+
+    examples: int = 0
+    budget_s: float = 5.0
+    call_limit_s: float = 1.0
+
+
+@dataclass
+class RunnerSpec:
+    """Everything one runner process needs to know; written by the parent as JSON."""
+
+    mode: Mode
+    module: str
+    qualname: str
+    original_source: str
+    candidate_source: str
+    is_method: bool = False
+    is_async: bool = False
+    is_generator: bool = False
+    rel_tol: float = 0.0
+    max_inputs: int = 64
+    max_compared: int = 1000
+    seed: int = 0
+    timing: TimingSpec = field(default_factory=TimingSpec)
+    generation: GenerationSpec = field(default_factory=GenerationSpec)
+    # The baseline only: arguments the user's own run captured (a fallback for replays).
+    seed_inputs_path: str | None = None
+    # A candidate only: the baseline's test outcomes and the inputs it saved.
+    baseline_tests: dict[str, str] = field(default_factory=dict)
+    inputs_path: str | None = None
+    generated_path: str | None = None
+    began_monotonic: float | None = None
+    """When the parent started this evaluation (``time.monotonic``, system-wide)."""
+    # Filled in by the sandbox for each run.
+    result_path: str = ""
+    progress_path: str = ""
+    output_dir: str = ""
+    allowed_roots: list[str] = field(default_factory=list)
+    secret_names: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DifferenceRecord:
+    """One call on which the candidate did something else than the original."""
+
+    test: str
+    input: str
+    kind: str
+    detail: str
+
+
+@dataclass
+class CallsSummary:
+    """The differential comparison of the target's calls (in the tests, or all of them)."""
+
+    compared: int = 0
+    unchecked: int = 0
+    uncopyable: list[str] = field(default_factory=list)
+    uncopyable_count: int = 0
+    unstable: dict[str, int] = field(default_factory=dict)
+    fully_unstable: int = 0
+    differences: list[DifferenceRecord] = field(default_factory=list)
+
+
+@dataclass
+class ReplaySummary:
+    """The captured calls replayed outside the tests."""
+
+    inputs: int = 0
+    compared: int = 0
+    differences: list[DifferenceRecord] = field(default_factory=list)
+
+
+@dataclass
+class GeneratedSummary:
+    """The generated inputs: how many were compared, skipped, and what they came from."""
+
+    examples: int = 0
+    skipped_slow: int = 0
+    differences: list[DifferenceRecord] = field(default_factory=list)
+    source: str = ""
+    """What the inputs were generated from ("captured calls", "type annotations", ...)."""
+    error: str = ""
+    inputs: int = 0
+    outcomes_kept: int = 0
+
+
+@dataclass
+class TimingSummary:
+    """The interleaved timing of original and candidate at one size of inputs."""
+
+    speedup: float = 1.0
+    ci: list[float] = field(default_factory=lambda: [1.0, 1.0])
+    verdict: str = "undecided"
+    rounds: int = 0
+    loops: list[int] = field(default_factory=list)
+    elapsed_s: float = 0.0
+    stopped_by: str = ""
+    caches: bool = False
+    baseline_ns: int = 0
+    inputs: int = 0
+    factor: int = 1
+    """The size of the timed inputs, as a multiple of the captured ones."""
+    by_scale: dict[str, float] = field(default_factory=dict)
+    scaled: TimingSummary | None = None
+    """The timing at a larger size that decided, if the captured size did not."""
+    scale_differences: list[DifferenceRecord] = field(default_factory=list)
+
+
+@dataclass
+class FunctionCoverage:
+    """Lines and branches of one function that the verification inputs ran."""
+
+    lines: list[int] = field(default_factory=list)
+    """``[covered, statements]``."""
+    branches: list[int] = field(default_factory=list)
+    """``[taken, branches]``."""
+    missing_lines: list[int] = field(default_factory=list)
+
+
+@dataclass
+class CoverageSummary:
+    """What coverage.py saw of the original and the candidate during verification."""
+
+    original: FunctionCoverage | None = None
+    candidate: FunctionCoverage | None = None
+    changed_lines: int = 0
+    changed_unrun: list[int] = field(default_factory=list)
+    error: str = ""
+
+
+@dataclass
+class Violation:
+    """An operation the sandbox guard blocked."""
+
+    event: str
+    path: str
+    phase: str
+
+
+@dataclass
+class RunnerResult:
+    """What one runner process reports; written by the child as JSON, read by the parent."""
+
+    phase: str = "started"
+    """"started" until the tests ran; "tests" from then on."""
+    tests: dict[str, str] = field(default_factory=dict)
+    """Outcome by test node id: "passed", "failed", "error" or "skipped"."""
+    overlay_used: bool = False
+    wrapper_installed: bool = False
+    errors: list[str] = field(default_factory=list)
+    calls: CallsSummary | None = None
+    tests_compared: int = 0
+    replay: ReplaySummary | None = None
+    generated: GeneratedSummary | None = None
+    timing: TimingSummary | None = None
+    coverage: CoverageSummary | None = None
+    violations: list[Violation] = field(default_factory=list)
+    secret_reads: dict[str, list[str]] = field(default_factory=dict)
+    phases_s: dict[str, float] = field(default_factory=dict)
+
+
+def dump(value: Any) -> str:
+    """One of this module's dataclasses as JSON."""
+    return json.dumps(dataclasses.asdict(value), default=repr)
+
+
+def load(cls: type[_T], data: object) -> _T:
+    """Build ``cls`` (a dataclass of this module) from decoded JSON, tolerating missing keys.
+
+    Unknown keys are ignored, so a parent and a child of slightly different versions still
+    talk.  Raises ``TypeError`` if ``data`` is not a mapping or a required field is missing.
+    """
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object for {cls.__name__}, got {type(data).__name__}")
+    hints = _hints(cls)
+    values = {}
+    for item in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if item.name in data:
+            values[item.name] = _convert(hints[item.name], data[item.name])
+    return cls(**values)
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    return hints
+
+
+def _convert(hint: Any, value: object) -> object:
+    origin = typing.get_origin(hint)
+    if origin in (Union, getattr(__import__("types"), "UnionType", Union)):
+        if value is None:
+            return None
+        options = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        return _convert(options[0], value) if len(options) == 1 else value
+    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+        return load(hint, value)
+    if origin is list and isinstance(value, list):
+        (item,) = typing.get_args(hint) or (Any,)
+        return [_convert(item, element) for element in value]
+    return value
