@@ -22,9 +22,10 @@ from pytest_codeflash.deliver.apply import (
     apply_optimization,
     atomic_write,
     deliver,
-    make_patch,
     run_formatters,
 )
+from pytest_codeflash.deliver.patches import make_patch
+from pytest_codeflash.deliver.terminal import delivery_lines
 from pytest_codeflash.errors import ApplyError
 from pytest_codeflash.models import FileChange, FunctionResult, Settings, TargetFunction
 from pytest_codeflash.source.gitops import has_uncommitted_changes
@@ -249,9 +250,8 @@ def test_patch_applies_with_git_apply_on_a_clean_checkout(repo: Path) -> None:
     change = FileChange(path="pkg/util.py", module="pkg.util", original="X = 1", merged="X = 2\n")
     item = optimization(repo, crlf, "import os\n\n\n" + OPTIMIZED)
     item = Optimization(item.target, item.result, item.original, item.optimized, (change,))
-    messages: list[str] = []
-    deliver([item], Settings(rootdir=repo), messages.append)
-    (message,) = messages
+    (delivery,) = deliver([item], Settings(rootdir=repo))
+    (message,) = delivery_lines(delivery)
     assert message.startswith(
         "pkg.mod.f: patch written; apply it with: git apply .codeflash/patches/"
     )
@@ -272,18 +272,19 @@ def test_make_patch_marks_a_missing_final_newline() -> None:
 
 def test_refused_apply_saves_the_patch(repo: Path) -> None:
     (repo / "pkg" / "mod.py").write_text(ORIGINAL + "\n")
-    messages: list[str] = []
-    deliver([optimization(repo, ORIGINAL + "\n")], settings(repo), messages.append)
-    (message,) = messages
+    (delivery,) = deliver([optimization(repo, ORIGINAL + "\n")], settings(repo))
+    assert not delivery.applied
+    assert delivery.refused is not None
+    (message,) = delivery_lines(delivery)
     assert message.startswith("pkg.mod.f: not applied: pkg/mod.py has uncommitted changes;")
     assert "; the patch is saved, apply it with: git apply .codeflash/patches/" in message
     assert len(list((repo / ".codeflash" / "patches").glob("*.patch"))) == 1
 
 
 def test_applied_message_and_formatter_notes(repo: Path) -> None:
-    messages: list[str] = []
     config = settings(repo, formatter_cmds=("no-such-formatter-xyz $file",))
-    deliver([optimization(repo)], config, messages.append)
+    (delivery,) = deliver([optimization(repo)], config)
+    messages = delivery_lines(delivery)
     assert messages[0] == "pkg.mod.f: applied to pkg/mod.py"
     assert messages[1].startswith("pkg.mod.f: formatter 'no-such-formatter-xyz $file' failed")
     assert not (repo / ".codeflash").exists()

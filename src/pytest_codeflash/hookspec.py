@@ -13,6 +13,7 @@ import pytest
 if TYPE_CHECKING:
     from .models import (
         Candidate,
+        CandidateResult,
         FunctionResult,
         RankedFunction,
         Report,
@@ -36,6 +37,28 @@ def pytest_codeflash_generate_candidates(
     :return: candidates (each a full replacement module source), or ``None`` for none.
         Raise a :class:`pytest_codeflash.errors.CodeflashError` on failure instead of
         returning an empty list, so that "no ideas" and "broken" stay distinguishable.
+    """
+
+
+@pytest.hookspec
+def pytest_codeflash_combine_candidates(
+    target: TargetFunction,
+    original_source: str,
+    results: list[CandidateResult],
+    settings: Settings,
+) -> list[Candidate] | None:
+    """Propose candidates that build on the first round's verdicts (combinations, say).
+
+    Called once per target function, in the pytest process, after every candidate of the
+    first round was evaluated; the candidates returned are evaluated against the same
+    baseline.  Every implementation is called; their lists are concatenated.  The rule
+    engine combines its accepted rewrites into one candidate here.
+
+    :param target: the function being optimized.
+    :param original_source: the full source of the module that defines ``target``.
+    :param results: the first round's verdicts, one per candidate, in order.
+    :param settings: the resolved settings of this run.
+    :return: more candidates, or ``None`` for none.
     """
 
 
@@ -70,7 +93,6 @@ def pytest_codeflash_function_done(result: FunctionResult, settings: Settings) -
     """Called after each function's candidates were evaluated, with its result."""
 
 
-# -- discovery and ranking (#5) ---------------------------------------------------------------
 @pytest.hookspec(firstresult=True)
 def pytest_codeflash_rank_functions(
     functions: list[RankedFunction], settings: Settings

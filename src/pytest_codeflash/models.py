@@ -182,3 +182,65 @@ class Report(_Frozen):
 
     schema_version: Literal[1] = 1
     functions: list[FunctionResult] = Field(default_factory=list)
+
+
+# -- the run's summary: computed by the session, shown by every renderer ------------------------
+class SkippedFunction(_Frozen):
+    """A function left out by discovery or ranking, and why."""
+
+    name: str
+    reason: str
+    where: str = ""  # the file (discovery), or "" (ranking)
+    stage: Literal["discovery", "ranking"] = "ranking"
+
+
+class DiscoverySummary(_Frozen):
+    """What discovery found, tracing measured and ranking chose (``--codeflash``, no targets)."""
+
+    functions: int
+    files: int
+    ran: int  # functions some test called
+    traced_ns: int
+    selected: list[RankedFunction] = Field(default_factory=list)
+    skipped: list[SkippedFunction] = Field(default_factory=list)
+    changed_since: str | None = None
+
+
+class PlannedTarget(_Frozen):
+    """A ``--codeflash-target`` and what the test run saw of it (``--codeflash-dry-run``)."""
+
+    qualified_name: str
+    calls: int
+    tests: int
+    candidates: int
+
+
+class Delivery(_Frozen):
+    """What became of one optimized function: its patch written, or the change applied."""
+
+    qualified_name: str
+    applied: bool
+    files: list[str] = Field(default_factory=list)  # what was written (applied), rootdir-relative
+    patch: str | None = None  # the patch file, rootdir-relative, when one was saved
+    refused: str | None = None  # why --codeflash-apply wrote nothing
+    notes: list[str] = Field(default_factory=list)  # formatter problems and the like
+
+
+class Summary(_Frozen):
+    """Everything the renderers (terminal, JSON, Markdown) show of one run.
+
+    ``state`` says how far the run got: ``"finished"`` (functions were evaluated, maybe
+    none), ``"dry_run"``, ``"test_run_failed"`` (collection or the tests failed, nothing was
+    evaluated) or ``"not_run"``.
+    """
+
+    state: Literal["finished", "dry_run", "test_run_failed", "not_run"]
+    functions: list[FunctionResult] = Field(default_factory=list)
+    discovery: DiscoverySummary | None = None
+    planned: list[PlannedTarget] = Field(default_factory=list)
+    deliveries: list[Delivery] = Field(default_factory=list)
+
+    @property
+    def report(self) -> Report:
+        """The public JSON report of this run."""
+        return Report(functions=self.functions)

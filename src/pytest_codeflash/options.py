@@ -212,9 +212,11 @@ def resolve_settings(config: pytest.Config) -> Settings:
         )
         values["report"] = base / Path(values["report"]).expanduser()
     try:
-        return Settings(**values)
+        settings = Settings(**values)
     except ValidationError as err:
         raise pytest.UsageError(_explain_validation(err)) from None
+    _check_combinations(settings)
+    return settings
 
 
 def _read_pyproject(rootdir: Path) -> dict[str, Any]:
@@ -318,3 +320,32 @@ def _explain_validation(err: Any) -> str:
     first = err.errors()[0]
     name = ".".join(str(p) for p in first["loc"])
     return f"codeflash setting {name}={first.get('input')!r}: {first['msg']}."
+
+
+def _check_combinations(settings: Settings) -> None:
+    """Refuse settings that are each valid but do not go together, or not in this version."""
+    if settings.pr:
+        raise pytest.UsageError(
+            "--codeflash-pr is not available in this version. Use the patch written under "
+            ".codeflash/patches/ or --codeflash-apply instead."
+        )
+    if settings.backend_explicit and settings.backend not in AVAILABLE_BACKENDS:
+        raise pytest.UsageError(
+            f"--codeflash-backend={settings.backend!r} is not available in this version. "
+            "Use --codeflash-backend=rules (the built-in rule engine), give your own rewrite "
+            "with --codeflash-candidate=FILE, or use --codeflash-backend=none."
+        )
+    what = f"--codeflash-target={settings.targets[0]}" if settings.targets else "--codeflash"
+    if settings.targets and settings.changed_since:
+        raise pytest.UsageError(
+            f"--codeflash-changed-since={settings.changed_since} filters the functions that "
+            "--codeflash discovers, so it cannot be combined with --codeflash-target. Drop "
+            "the targets to optimize what changed, or drop --codeflash-changed-since."
+        )
+    # The rules back-end always has a source; "none" has only candidate files.
+    if settings.backend != "rules" and not settings.candidates and not settings.dry_run:
+        raise pytest.UsageError(
+            f"{what} has no candidate source: the {settings.backend!r} backend proposes no "
+            "rewrites. Give your own rewrite with --codeflash-candidate=FILE, or use "
+            "--codeflash-backend=rules."
+        )

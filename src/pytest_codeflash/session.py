@@ -2,33 +2,42 @@
 
 Created in ``pytest_configure`` only when the plugin is active, stored in ``config.stash`` and
 registered as a plugin.  During the test run it traces the targets; after it (on the xdist
-controller, or the only process) it evaluates their candidates, then reports.
+controller, or the only process) it ranks them, evaluates their candidates, delivers the
+winners and builds the run's :class:`~.models.Summary`, which the renderers show.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import sys
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .deliver import terminal as reporting
 from .discover.tracing import Tracer
 from .errors import CodeflashError
-from .models import Candidate, CandidateResult, FunctionResult, Report, Settings, TargetFunction
-from .options import AVAILABLE_BACKENDS  # rule engine (#7)
+from .models import (
+    Candidate,
+    CandidateResult,
+    Delivery,
+    FunctionResult,
+    PlannedTarget,
+    Settings,
+    Summary,
+    TargetFunction,
+)
 
 if TYPE_CHECKING:
-    from .discover.discovery import Discovery  # discovery (#5)
+    from .deliver.apply import Optimization
+    from .discover.discovery import Discovery
     from .discover.ranking import Ranking
+    from .runner.sandbox import Sandbox
 
 log = logging.getLogger(__name__)
 _WORKER_KEY = "codeflash_trace"
-_DISCOVERY_KEY = "codeflash_discovery"  # controller -> workers (#5)
+_DISCOVERY_KEY = "codeflash_discovery"  # controller -> workers
 
 
 class CodeflashSession:
@@ -41,12 +50,12 @@ class CodeflashSession:
         self.targets: list[TargetFunction] = []
         self.file_candidates: dict[str, list[Candidate]] = {}
         self.results: list[FunctionResult] = []
-        self.report: Report | None = None
+        self.summary = Summary(state="not_run")
         self.collection_failed = False
         self._progress_started = False
         self._sources: dict[Path, str] = {}
         self.tracer = Tracer([])
-        # -- discovery (#5): set when --codeflash is given without --codeflash-target -------
+        # Set when --codeflash is given without --codeflash-target.
         self.discovery: Discovery | None = None
         self.ranking: Ranking | None = None
         self.changed_lines: dict[Path, set[int]] | None = None
@@ -55,9 +64,9 @@ class CodeflashSession:
     def setup(self) -> None:
         """Resolve targets and load candidate files; raise ``pytest.UsageError`` on bad input."""
         from .discover.targets import resolve_target
+        from .source.paths import project_import_roots
 
-        _check_availability(self.settings)
-        roots = _search_paths(self.settings.rootdir)
+        roots = project_import_roots(self.settings.rootdir)
         try:
             self.targets = [
                 resolve_target(spec, self.settings.rootdir, roots) for spec in self.settings.targets
@@ -68,14 +77,11 @@ class CodeflashSession:
                 self._load_candidate_files()
         except CodeflashError as err:
             raise pytest.UsageError(str(err)) from None
-        _check_candidate_source(self.settings)
-        # -- rule engine (#7): the built-in candidate source, a plugin like any other --------
         if not self.is_worker and self.settings.backend == "rules":
             from .candidates.rules import RulesSource
 
             if not self.config.pluginmanager.has_plugin("codeflash-rules"):
                 self.config.pluginmanager.register(RulesSource(), "codeflash-rules")
-        # -- end rule engine ------------------------------------------------------------------
         self.tracer = Tracer(
             ((t.module, t.qualname) for t in self.targets),
             max_samples=self.settings.max_captured_calls,
@@ -83,7 +89,6 @@ class CodeflashSession:
         if not self.settings.targets:
             self._setup_discovery()
 
-    # -- discovery (#5) -------------------------------------------------------------------
     def _setup_discovery(self) -> None:
         """Find the eligible functions to trace: here, or on workers from the controller."""
         from .discover import ranking
@@ -143,8 +148,6 @@ class CodeflashSession:
                 f"{len(self.discovery.functions)} function(s) discovered, "
                 f"{len(self.targets)} chosen to optimize"
             )
-
-    # -- end discovery --------------------------------------------------------------------
 
     def _load_candidate_files(self) -> None:
         paths = self.settings.candidates
@@ -213,26 +216,26 @@ class CodeflashSession:
                 self.tracer.export()
             )
             return
-        if (
-            exitstatus
-            in (
-                pytest.ExitCode.INTERRUPTED,
-                pytest.ExitCode.USAGE_ERROR,
-                pytest.ExitCode.INTERNAL_ERROR,
-            )
-            or self.collection_failed
-        ):
+        failed = exitstatus in (
+            pytest.ExitCode.INTERRUPTED,
+            pytest.ExitCode.USAGE_ERROR,
+            pytest.ExitCode.INTERNAL_ERROR,
+        )
+        if failed or self.collection_failed:
             self._progress("collection or the test run failed; no optimization attempted")
-            self.report = Report(functions=[])
+            self.summary = Summary(state="test_run_failed")
             return
-        if self.discovery is not None:  # discovery (#5)
+        if self.discovery is not None:
             self._rank()
         self.run_pipeline()
 
     def run_pipeline(self) -> None:
+        """Evaluate every chosen target, deliver the winners, and build the summary."""
         if self.settings.dry_run:
-            self.report = Report(functions=[])
+            self.summary = self._summary("dry_run")
             return
+        from .deliver.apply import deliver
+        from .deliver.terminal import delivery_lines
         from .runner.sandbox import Sandbox
 
         sandbox = Sandbox.for_config(
@@ -241,7 +244,7 @@ class CodeflashSession:
             memory_limit_mb=self.settings.memory_limit_mb,
             secret_names=self.settings.api_key_env,
         )
-        optimizations: list[reporting.Optimization] = []
+        optimizations: list[Optimization] = []
         try:
             for target in self.targets[: self.settings.max_functions]:
                 result, optimization = self._optimize(target, sandbox)
@@ -250,13 +253,47 @@ class CodeflashSession:
                     optimizations.append(optimization)
         finally:
             sandbox.close()
-        self.report = Report(functions=self.results)
-        reporting.write_outputs(self.report, optimizations, self.settings, self._progress)
-        self.config.hook.pytest_codeflash_report(report=self.report, settings=self.settings)
+        deliveries = deliver(optimizations, self.settings)
+        for delivery in deliveries:
+            for line in delivery_lines(delivery):
+                self._progress(line)
+        self.summary = self._summary("finished", deliveries)
+        if self.settings.report is not None:
+            from .deliver.report_json import write_report
+
+            write_report(self.summary.report, self.settings.report)
+        self.config.hook.pytest_codeflash_report(report=self.summary.report, settings=self.settings)
+
+    def _summary(self, state: str, deliveries: Sequence[Delivery] = ()) -> Summary:
+        """The summary of this run so far, for the renderers."""
+        discovery = None
+        if self.ranking is not None and self.discovery is not None:
+            from .discover.ranking import summarise
+
+            discovery = summarise(self.ranking, self.discovery, self.settings)
+        planned = [
+            PlannedTarget(
+                qualified_name=t.qualified_name,
+                calls=self.tracer.traces[t.qualified_name].calls,
+                tests=len(self.tracer.traces[t.qualified_name].tests),
+                candidates=len(self.file_candidates.get(t.qualified_name, [])),
+            )
+            for t in self.targets
+            if state == "dry_run" and self.discovery is None
+        ]
+        return Summary(
+            state=state,  # type: ignore[arg-type]
+            functions=list(self.results),
+            discovery=discovery,
+            planned=planned,
+            deliveries=list(deliveries),
+        )
 
     def _optimize(
-        self, target: TargetFunction, sandbox: Any
-    ) -> tuple[FunctionResult, reporting.Optimization | None]:
+        self, target: TargetFunction, sandbox: Sandbox
+    ) -> tuple[FunctionResult, Optimization | None]:
+        from .deliver.apply import Optimization
+        from .deliver.patches import make_patch
         from .evaluate.evaluation import Evaluation
 
         trace = self.tracer.traces[target.qualified_name]
@@ -274,41 +311,23 @@ class CodeflashSession:
         try:
             candidates = self._candidates(target, source)
 
-            def combine(results: list[CandidateResult]) -> list[Candidate]:
-                combined = self._combine(target, source, results)
-                candidates.extend(combined)
-                return combined
+            def follow_up(results: list[CandidateResult]) -> list[Candidate]:
+                more = self._combined(target, source, results)
+                candidates.extend(more)
+                return more
 
-            result = evaluation.run(candidates, follow_up=combine)
+            result = evaluation.run(candidates, follow_up=follow_up)
         except CodeflashError as err:
             result = evaluation.error(str(err))
         if result.best_candidate is not None:
             best = next(c for c in candidates if c.id == result.best_candidate)
-            patch = reporting.make_patch(result.file, source, best.module_source)
+            patch = make_patch(result.file, source, best.module_source)
             result = result.model_copy(update={"patch": patch})
-            optimization = reporting.Optimization(
+            optimization = Optimization(
                 target, result, source, best.module_source, best.other_files
             )
         self.config.hook.pytest_codeflash_function_done(result=result, settings=self.settings)
         return result, optimization
-
-    def _combine(
-        self, target: TargetFunction, source: str, results: list[CandidateResult]
-    ) -> list[Candidate]:
-        """The accepted rules, applied together, as one more candidate (or none)."""
-        accepted = sorted(
-            (r for r in results if r.verdict == "accepted" and r.source.startswith("rules:")),
-            key=lambda r: -(r.speedup or 0.0),
-        )
-        if len(accepted) < 2:
-            return []
-        from .candidates.rules import compose
-
-        combined = compose(target, source, [r.id for r in accepted])
-        if combined is None:
-            return []
-        self._progress(f"{target.qualified_name}: combining {len(accepted)} accepted rules")
-        return [combined]
 
     def _candidates(self, target: TargetFunction, source: str) -> list[Candidate]:
         found = list(self.file_candidates.get(target.qualified_name, []))
@@ -318,10 +337,29 @@ class CodeflashSession:
             found.extend(batch or [])
         return found
 
+    def _combined(
+        self, target: TargetFunction, source: str, results: list[CandidateResult]
+    ) -> list[Candidate]:
+        found: list[Candidate] = []
+        for batch in self.config.hook.pytest_codeflash_combine_candidates(
+            target=target, original_source=source, results=results, settings=self.settings
+        ):
+            found.extend(batch or [])
+        if found:
+            self._progress(f"{target.qualified_name}: {len(found)} combined candidate(s)")
+        return found
+
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.is_worker:
             return
-        reporting.render_summary(terminalreporter, self, self.settings)
+        from .deliver.terminal import render_summary
+
+        render_summary(
+            terminalreporter,
+            self.summary,
+            verbosity=self.settings.verbosity,
+            rootdir=self.settings.rootdir,
+        )
 
     def _progress(self, message: str) -> None:
         if self.settings.verbosity < 0:
@@ -334,54 +372,3 @@ class CodeflashSession:
             terminal.write("\n")
         self._progress_started = True
         terminal.write_line(f"codeflash: {message}")
-
-
-def _check_availability(settings: Settings) -> None:
-    if settings.pr:
-        raise pytest.UsageError(
-            "--codeflash-pr is not available in this version. Use the patch written under "
-            ".codeflash/patches/ or --codeflash-apply instead."
-        )
-    if settings.backend_explicit and settings.backend not in AVAILABLE_BACKENDS:
-        raise pytest.UsageError(
-            f"--codeflash-backend={settings.backend!r} is not available in this version. "
-            "Use --codeflash-backend=rules (the built-in rule engine), give your own rewrite "
-            "with --codeflash-candidate=FILE, or use --codeflash-backend=none."
-        )
-    if settings.targets and settings.changed_since:  # discovery (#5)
-        raise pytest.UsageError(
-            f"--codeflash-changed-since={settings.changed_since} filters the functions that "
-            "--codeflash discovers, so it cannot be combined with --codeflash-target. Drop "
-            "the targets to optimize what changed, or drop --codeflash-changed-since."
-        )
-
-
-def _check_candidate_source(settings: Settings) -> None:
-    # The rules back-end always has a source (#7); "none" has only candidate files.
-    if settings.backend != "rules" and not settings.candidates and not settings.dry_run:
-        raise pytest.UsageError(
-            f"{_what(settings)} has no candidate source: the "
-            f"{settings.backend!r} backend proposes no rewrites. Give your own rewrite with "
-            "--codeflash-candidate=FILE, or use --codeflash-backend=rules."
-        )
-
-
-def _what(settings: Settings) -> str:
-    """How the user asked for optimization, for messages (#5)."""
-    return f"--codeflash-target={settings.targets[0]}" if settings.targets else "--codeflash"
-
-
-def _search_paths(rootdir: Path) -> list[Path]:
-    """Import roots for target specs: sys.path entries inside the project, root and src/."""
-    roots: list[Path] = []
-    for entry in sys.path:
-        try:
-            path = Path(entry or ".").resolve()
-        except OSError:
-            continue
-        if path == rootdir or rootdir in path.parents:
-            roots.append(path)
-    for extra in (rootdir / "src", rootdir):
-        if extra.is_dir() and extra not in roots:
-            roots.append(extra)
-    return roots

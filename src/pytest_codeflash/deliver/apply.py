@@ -14,20 +14,19 @@ failing formatter is reported and leaves the optimized, unformatted code in plac
 from __future__ import annotations
 
 import ast
-import difflib
 import os
-import re
 import shlex
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ApplyError
-from ..models import FileChange, FunctionResult, Settings, TargetFunction
+from ..models import Delivery, FileChange, FunctionResult, Settings, TargetFunction
 from ..source.paths import relative_path
+from .patches import make_patch, same_newlines
 
 __all__ = [
     "PATCH_DIR",
@@ -35,14 +34,12 @@ __all__ = [
     "apply_optimization",
     "atomic_write",
     "deliver",
-    "make_patch",
     "run_formatters",
     "write_patch",
 ]
 
 PATCH_DIR = Path(".codeflash") / "patches"
 FORMATTER_TIMEOUT_S = 120.0
-_LONE_LF = re.compile(r"(?<!\r)\n")
 
 
 @dataclass(frozen=True)
@@ -68,42 +65,24 @@ class Optimization:
         return [target, *self.other_files]
 
 
-def deliver(
-    optimizations: Sequence[Optimization], settings: Settings, progress: Callable[[str], None]
-) -> None:
-    """Apply each optimization (with ``--codeflash-apply``) or save its patch; say which."""
+def deliver(optimizations: Sequence[Optimization], settings: Settings) -> list[Delivery]:
+    """Apply each optimization (with ``--codeflash-apply``) or save its patch; say what."""
+    done = []
     for item in optimizations:
         name = item.result.qualified_name
         if not settings.apply:
             patch = _shown(write_patch(item, settings), settings)
-            progress(f"{name}: patch written; apply it with: git apply {patch}")
+            done.append(Delivery(qualified_name=name, applied=False, patch=patch))
             continue
         try:
             notes = apply_optimization(item, settings)
         except ApplyError as err:
             patch = _shown(write_patch(item, settings), settings)
-            progress(
-                f"{name}: not applied: {err}; the patch is saved, apply it with: git apply {patch}"
-            )
+            done.append(Delivery(qualified_name=name, applied=False, patch=patch, refused=str(err)))
             continue
-        files = ", ".join(change.path for change in item.changes(settings.rootdir))
-        progress(f"{name}: applied to {files}")
-        for note in notes:
-            progress(f"{name}: {note}")
-
-
-def make_patch(rel_file: str, original: str, optimized: str) -> str:
-    """A unified diff (``git apply`` compatible) from the original to the optimized module."""
-    optimized = _same_newlines(optimized, original)
-    lines = difflib.unified_diff(
-        original.splitlines(keepends=True),
-        optimized.splitlines(keepends=True),
-        fromfile=f"a/{rel_file}",
-        tofile=f"b/{rel_file}",
-    )
-    return "".join(
-        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
-    )
+        files = [change.path for change in item.changes(settings.rootdir)]
+        done.append(Delivery(qualified_name=name, applied=True, files=files, notes=notes))
+    return done
 
 
 def write_patch(item: Optimization, settings: Settings) -> Path:
@@ -153,7 +132,7 @@ def _write_all(root: Path, changes: Sequence[FileChange]) -> None:
     written: list[FileChange] = []
     try:
         for change in changes:
-            data = _same_newlines(change.merged, change.original)
+            data = same_newlines(change.merged, change.original)
             atomic_write(root / change.path, data.encode("utf-8", "surrogateescape"))
             written.append(change)
     except OSError as err:
@@ -253,14 +232,6 @@ def _read(path: Path) -> str | None:
         return path.read_bytes().decode("utf-8", "surrogateescape")
     except OSError:
         return None
-
-
-def _same_newlines(text: str, like: str) -> str:
-    """``text`` with ``like``'s line endings, if ``like`` uses CRLF and ``text`` does not."""
-    crlf = like.count("\r\n")
-    if crlf and crlf >= like.count("\n") - crlf:
-        return _LONE_LF.sub("\r\n", text)
-    return text
 
 
 def _shown(path: Path, settings: Settings) -> str:

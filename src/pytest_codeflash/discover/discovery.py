@@ -18,7 +18,6 @@ import fnmatch
 import json
 import os
 import re
-import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any, Protocol
 
 from ..errors import ConfigError
 from ..models import TargetFunction
+from ..source.paths import project_import_roots, relative_path
 
 CACHE_KEY = "codeflash/discovery"
 CACHE_VERSION = 1
@@ -172,22 +172,11 @@ def source_files(
 
 
 def import_roots(root: Path) -> list[Path]:
-    """Folders modules are imported from: sys.path entries inside ``root``, src/, ``root``.
+    """The project's import roots, environments left out, deepest first.
 
     Deepest first, so a file belongs to the innermost root (``src/pkg/mod.py`` is ``pkg.mod``).
     """
-    roots: list[Path] = []
-    for entry in sys.path:
-        try:
-            path = Path(entry or ".").resolve()
-        except OSError:
-            continue
-        inside = path == root or root in path.parents
-        if inside and path.is_dir() and not _excluded_dir(path, root) and path not in roots:
-            roots.append(path)
-    for extra in (root / "src", root):
-        if extra.is_dir() and extra not in roots:
-            roots.append(extra)
+    roots = [path for path in project_import_roots(root) if not _excluded_dir(path, root)]
     return sorted(roots, key=lambda p: len(p.parts), reverse=True)
 
 
@@ -353,7 +342,7 @@ def _scan_cached(source: SourceFile, root: Path, cached: dict[str, Any]) -> dict
         return entry
     from .eligibility import scan_source
 
-    rel = _relative(source.path, root)
+    rel = relative_path(source.path, root)
     try:
         text = source.path.read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError) as err:
@@ -383,11 +372,4 @@ def _entry(
 
 
 def _file_skip(source: SourceFile, root: Path, reason: str) -> dict[str, Any]:
-    return asdict(Skip(source.module, _relative(source.path, root), reason))
-
-
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        return path.as_posix()
+    return asdict(Skip(source.module, relative_path(source.path, root), reason))

@@ -21,7 +21,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ..models import RankedFunction, Settings, TargetFunction
+from ..models import (
+    DiscoverySummary,
+    RankedFunction,
+    Settings,
+    SkippedFunction,
+    TargetFunction,
+)
 
 if TYPE_CHECKING:
     from .discovery import Discovery
@@ -146,58 +152,22 @@ def _order(function: RankedFunction) -> tuple[int, str]:
     return -function.addressable_ns, function.qualified_name
 
 
-# -- the summary (``--codeflash-dry-run``; the codeflash terminal section) ------------------------
-def summary_lines(ranking: Ranking, discovery: Discovery, settings: Settings) -> list[str]:
-    """What was found, traced and ranked; with ``-v`` also what was left out, and why."""
-    called = sum(1 for f in ranking.profiled if f.calls)
-    lines = [
-        f"discovered {len(discovery.functions)} eligible function(s) in {discovery.files} "
-        f"file(s); {called} ran during the tests, {_ms(ranking.traced_ns)} traced in them"
+def summarise(ranking: Ranking, discovery: Discovery, settings: Settings) -> DiscoverySummary:
+    """What was found, traced and ranked, and what was left out and why (for the renderers)."""
+    skipped = [
+        SkippedFunction(name=name, reason=why, stage="ranking")
+        for name, why in sorted(ranking.skipped.items())
     ]
-    if settings.changed_since:
-        lines.append(f"only functions changed since {settings.changed_since} are ranked")
-    if ranking.selected:
-        verb = "would be optimized" if settings.dry_run else "chosen to optimize"
-        lines.append(
-            f"ranked by addressable time (own time + time in callees per call); "
-            f"{len(ranking.selected)} {verb}:"
-        )
-        for index, function in enumerate(ranking.selected, 1):
-            lines.extend(_describe(index, function, settings.rootdir))
-    else:
-        lines.append("no function is worth optimizing: none ran long enough in the tests")
-    if settings.verbosity > 0:
-        if ranking.skipped:
-            lines.append("not ranked:")
-            lines.extend(f"  {name}: {why}" for name, why in sorted(ranking.skipped.items()))
-        if discovery.skipped:
-            lines.append("skipped by discovery:")
-            lines.extend(f"  {s.name} ({s.where}): {s.reason}" for s in discovery.skipped)
-    elif ranking.skipped or discovery.skipped:
-        lines.append(
-            f"{len(ranking.skipped)} function(s) not ranked, {len(discovery.skipped)} skipped by "
-            "discovery (-v lists them, with the reason)"
-        )
-    return lines
-
-
-def _describe(index: int, function: RankedFunction, rootdir: Path) -> list[str]:
-    target = function.target
-    try:
-        where = target.file.relative_to(rootdir).as_posix()
-    except ValueError:
-        where = target.file.as_posix()
-    inputs = f"{function.samples} input(s) captured"
-    if function.samples_skipped:
-        inputs += f", {function.samples_skipped} not picklable"
-    return [
-        f"  {index}. {function.qualified_name} ({where}:{target.lineno}): "
-        f"{function.share:.1%} of traced time, {_ms(function.addressable_ns)} addressable",
-        f"     own {_ms(function.own_ns)} (CPU {_ms(function.own_cpu_ns)}), total "
-        f"{_ms(function.total_ns)}; {function.calls} call(s) from {len(function.tests)} "
-        f"test(s); {inputs}",
+    skipped += [
+        SkippedFunction(name=s.name, where=s.where, reason=s.reason, stage="discovery")
+        for s in discovery.skipped
     ]
-
-
-def _ms(ns: int) -> str:
-    return f"{ns / 1e6:.1f} ms" if ns >= 100_000 else f"{ns / 1e3:.0f} µs"
+    return DiscoverySummary(
+        functions=len(discovery.functions),
+        files=discovery.files,
+        ran=sum(1 for f in ranking.profiled if f.calls),
+        traced_ns=ranking.traced_ns,
+        selected=list(ranking.selected),
+        skipped=skipped,
+        changed_since=settings.changed_since,
+    )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from ..errors import CandidateError
 from ..models import TargetFunction
 
-__all__ = ["import_roots", "module_name", "relative_path"]
+__all__ = ["import_roots", "module_name", "project_import_roots", "relative_path"]
 
 
 def import_roots(target: TargetFunction, rootdir: Path) -> list[Path]:
@@ -54,3 +55,20 @@ def relative_path(path: Path, root: Path) -> str:
         return path.relative_to(root).as_posix()
     except ValueError:
         return path.as_posix()
+
+
+def project_import_roots(rootdir: Path) -> list[Path]:
+    """Where a project's modules are imported from: the ``sys.path`` entries inside
+    ``rootdir`` (in ``sys.path`` order), then its ``src/`` and ``rootdir`` itself."""
+    roots: list[Path] = []
+    for entry in sys.path:
+        try:
+            path = Path(entry or ".").resolve()
+        except OSError:
+            continue
+        if (path == rootdir or rootdir in path.parents) and path.is_dir() and path not in roots:
+            roots.append(path)
+    for extra in (rootdir / "src", rootdir):
+        if extra.is_dir() and extra not in roots:
+            roots.append(extra)
+    return roots

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from ...models import Candidate, Settings, TargetFunction
+    from ...models import Candidate, CandidateResult, Settings, TargetFunction
 
 __all__ = ["RulesSource"]
 
@@ -35,3 +35,23 @@ class RulesSource:
         from .engine import generate
 
         return generate(target, original_source)
+
+    @pytest.hookimpl
+    def pytest_codeflash_combine_candidates(
+        self,
+        target: TargetFunction,
+        original_source: str,
+        results: list[CandidateResult],
+        settings: Settings,
+    ) -> list[Candidate]:
+        """The accepted rules, applied together, as one more candidate (or none)."""
+        accepted = sorted(
+            (r for r in results if r.verdict == "accepted" and r.source.startswith("rules:")),
+            key=lambda r: -(r.speedup or 0.0),
+        )
+        if len(accepted) < 2:
+            return []
+        from .engine import compose
+
+        combined = compose(target, original_source, [r.id for r in accepted])
+        return [combined] if combined is not None else []
