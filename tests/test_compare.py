@@ -23,7 +23,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_codeflash.runner.compare import Mismatch, Unverifiable, compare_values, short_repr
+from pytest_codeflash.runner.compare import compare_values
+from pytest_codeflash.runner.mismatch import Mismatch, Unverifiable, short_repr
 from pytest_codeflash.runner.outcomes import Difference, Outcome, compare_outcomes
 
 # --- helpers and user-like classes ------------------------------------------------------------

@@ -191,7 +191,7 @@ class SkippedFunction(_Frozen):
     name: str
     reason: str
     where: str = ""  # the file (discovery), or "" (ranking)
-    stage: Literal["discovery", "ranking"] = "ranking"
+    stage: Literal["discovery", "ranking"] = "discovery"
 
 
 class DiscoverySummary(_Frozen):

@@ -19,12 +19,12 @@ import json
 import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import ConfigError
-from ..models import TargetFunction
+from ..models import SkippedFunction, TargetFunction
 from ..source.paths import project_import_roots, relative_path
 
 CACHE_KEY = "codeflash/discovery"
@@ -48,21 +48,12 @@ class Cache(Protocol):
     def set(self, key: str, value: object) -> None: ...
 
 
-@dataclass(frozen=True)
-class Skip:
-    """Something discovery left out, and why (shown by ``--codeflash-dry-run -v``)."""
-
-    name: str
-    where: str
-    reason: str
-
-
 @dataclass
 class Discovery:
     """The eligible functions found, what was skipped, and how many files were read."""
 
     functions: list[TargetFunction] = field(default_factory=list)
-    skipped: list[Skip] = field(default_factory=list)
+    skipped: list[SkippedFunction] = field(default_factory=list)
     files: int = 0
 
     def to_json(self) -> str:
@@ -70,7 +61,7 @@ class Discovery:
         return json.dumps(
             {
                 "functions": [f.model_dump(mode="json") for f in self.functions],
-                "skipped": [asdict(s) for s in self.skipped],
+                "skipped": [s.model_dump() for s in self.skipped],
                 "files": self.files,
             }
         )
@@ -80,7 +71,7 @@ class Discovery:
         data = json.loads(text)
         return cls(
             [TargetFunction.model_validate(f) for f in data.get("functions", [])],
-            [Skip(**s) for s in data.get("skipped", [])],
+            [SkippedFunction(**s) for s in data.get("skipped", [])],
             int(data.get("files", 0)),
         )
 
@@ -120,7 +111,7 @@ def discover(
         entry = _scan_cached(source, root, cached)
         fresh[str(source.path)] = entry
         result.functions.extend(TargetFunction.model_validate(f) for f in entry["functions"])
-        result.skipped.extend(Skip(**s) for s in entry["skipped"])
+        result.skipped.extend(SkippedFunction(**s) for s in entry["skipped"])
     result.files = len(files)
     if cache is not None and fresh != cached:
         cache.set(CACHE_KEY, {"version": CACHE_VERSION, "files": fresh})
@@ -167,7 +158,7 @@ def source_files(
                     seen.add(path)
                     files.append(SourceFile(path, module))
     if budget[0] < 0:
-        result.skipped.append(Skip("...", ".", f"stopped listing files after {SCAN_CAP} entries"))
+        result.skipped.append(_skip("...", ".", f"stopped listing files after {SCAN_CAP} entries"))
     return files
 
 
@@ -355,7 +346,7 @@ def _scan_cached(source: SourceFile, root: Path, cached: dict[str, Any]) -> dict
         stat.st_mtime_ns,
         stat.st_size,
         [f.model_dump(mode="json") for f in functions],
-        [asdict(s) for s in skipped],
+        [s.model_dump() for s in skipped],
     )
 
 
@@ -372,4 +363,8 @@ def _entry(
 
 
 def _file_skip(source: SourceFile, root: Path, reason: str) -> dict[str, Any]:
-    return asdict(Skip(source.module, relative_path(source.path, root), reason))
+    return _skip(source.module, relative_path(source.path, root), reason).model_dump()
+
+
+def _skip(name: str, where: str, reason: str) -> SkippedFunction:
+    return SkippedFunction(name=name, where=where, reason=reason, stage="discovery")

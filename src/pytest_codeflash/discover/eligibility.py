@@ -21,8 +21,7 @@ from pathlib import Path
 
 import libcst as cst
 
-from ..models import TargetFunction
-from .discovery import Skip
+from ..models import SkippedFunction, TargetFunction
 
 _PROPERTY = {"property", "cached_property", "abstractproperty"}
 _PROPERTY_PARTS = {"setter", "getter", "deleter"}
@@ -58,7 +57,7 @@ class _Scan:
         self.path = path
         self.rel = rel
         self.found: list[TargetFunction] = []
-        self.skipped: list[Skip] = []
+        self.skipped: list[SkippedFunction] = []
 
     def code(self, statements: Sequence[cst.CSTNode]) -> list[tuple[cst.CSTNode, str]]:
         """Each statement with its generated code, whose newlines give its height.
@@ -77,7 +76,14 @@ class _Scan:
         return pairs
 
     def skip(self, qualname: str, line: int, reason: str) -> None:
-        self.skipped.append(Skip(f"{self.module_name}.{qualname}", f"{self.rel}:{line}", reason))
+        self.skipped.append(
+            SkippedFunction(
+                name=f"{self.module_name}.{qualname}",
+                where=f"{self.rel}:{line}",
+                reason=reason,
+                stage="discovery",
+            )
+        )
 
     def body(
         self, statements: list[tuple[cst.CSTNode, str]], line: int, owner: _Owner | None
@@ -146,13 +152,16 @@ class _Scan:
 
 def scan_source(
     source: str, module_name: str, path: Path, rel: str
-) -> tuple[list[TargetFunction], list[Skip]]:
+) -> tuple[list[TargetFunction], list[SkippedFunction]]:
     """The eligible functions of one module's source, and the skipped ones with reasons."""
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as err:
         where = f"{rel}:{err.raw_line}"
-        return [], [Skip(module_name, where, f"cannot parse: {err.message}")]
+        skip = SkippedFunction(
+            name=module_name, where=where, reason=f"cannot parse: {err.message}", stage="discovery"
+        )
+        return [], [skip]
     scan = _Scan(module, module_name, path, rel)
     scan.body(scan.code(module.body), 1 + len(module.header), None)
     return scan.found, scan.skipped

@@ -158,10 +158,7 @@ def summarise(ranking: Ranking, discovery: Discovery, settings: Settings) -> Dis
         SkippedFunction(name=name, reason=why, stage="ranking")
         for name, why in sorted(ranking.skipped.items())
     ]
-    skipped += [
-        SkippedFunction(name=s.name, where=s.where, reason=s.reason, stage="discovery")
-        for s in discovery.skipped
-    ]
+    skipped += discovery.skipped
     return DiscoverySummary(
         functions=len(discovery.functions),
         files=discovery.files,

@@ -29,12 +29,21 @@ import decimal
 import enum
 import functools
 import math
-import reprlib
 import sys
 import types
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any
+
+from .mismatch import (
+    Mismatch,
+    Unverifiable,
+    at,
+    differ,
+    full_name,
+    short_repr,
+    text_differ,
+    type_name,
+)
 
 CompareHook = Callable[[object, object], "bool | None"]
 
@@ -51,44 +60,6 @@ _STATE_BASES = frozenset({object, types.SimpleNamespace})  # state all in __dict
 _CALLABLES = (type, types.FunctionType, types.BuiltinFunctionType, types.MethodType)
 _LEAVES = frozenset({int, bool, float, str, bytes, type(None)})
 _ONE_SHOT = (types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType)
-
-
-class Unverifiable(Exception):
-    """A value cannot be compared; the message says which value and why."""
-
-
-@dataclass(frozen=True)
-class Mismatch:
-    """The first place where the two values differ."""
-
-    path: str  # "" for the root, then like "[0]", "['key']", ".attr", "[0].x"
-    expected: str  # short repr of the original's value at that path
-    actual: str  # short repr of the candidate's value at that path
-    detail: str  # one phrase: "type list != tuple", "values differ", "length 3 != 4", ...
-
-    def describe(self) -> str:
-        """Say where and how the values differ, in one line."""
-        where = f"{_at(self.path)[1:]}: " if self.path else ""
-        return f"{where}expected {self.expected}, got {self.actual} ({self.detail})"
-
-
-def short_repr(value: object, limit: int = 80) -> str:
-    """Return a repr of ``value`` at most ``limit`` characters long; never raise."""
-    try:
-        text = _repr_for(limit).repr(value)
-    except Exception:  # a broken __repr__, an int too long to print, ...
-        text = f"<unreprable {_name(type(value))}>"
-    if len(text) <= limit or limit < 5:
-        return text[: max(limit, 1)]
-    keep = limit - 3
-    return text[: (keep + 1) // 2] + "..." + text[len(text) - keep // 2 :]
-
-
-@functools.lru_cache(maxsize=8)
-def _repr_for(limit: int) -> reprlib.Repr:
-    shown = reprlib.Repr()
-    shown.maxstring = shown.maxother = max(limit, 20)
-    return shown
 
 
 def compare_values(
@@ -129,15 +100,15 @@ class _Comparer:
     def node(self, e: object, a: object, path: str, depth: int) -> Mismatch | None:
         """Compare one pair of values found at ``path``."""
         if depth > _MAX_DEPTH:
-            raise Unverifiable(f"the values{_at(path)} nest deeper than {_MAX_DEPTH} levels")
+            raise Unverifiable(f"the values{at(path)} nest deeper than {_MAX_DEPTH} levels")
         if self.hook is not None:
             verdict = self._ask_hook(e, a, path)
             if verdict is not None:
-                return None if verdict else _differ(path, e, a, "different per the compare hook")
+                return None if verdict else differ(path, e, a, "different per the compare hook")
         if e is a:
             return None
         if not _same_type(type(e), type(a)):
-            return _differ(path, e, a, f"type {_type_names(type(e), type(a))}")
+            return differ(path, e, a, f"type {_type_names(type(e), type(a))}")
         key = (id(e), id(a))
         if key in self.active:
             return None  # a cycle: equal unless something else on the path differs
@@ -147,7 +118,7 @@ class _Comparer:
         except Unverifiable:
             raise
         except Exception as exc:  # a user __eq__ that raises, a recursion too deep, ...
-            what = f"the {_name(type(e))} values{_at(path)}"
+            what = f"the {type_name(type(e))} values{at(path)}"
             raise Unverifiable(f"comparing {what} raised {type(exc).__name__}: {exc}") from exc
         finally:
             self.active.discard(key)
@@ -158,10 +129,10 @@ class _Comparer:
             verdict = self.hook(e, a)
         except Exception as exc:
             why = f"{type(exc).__name__}: {exc}"
-            raise Unverifiable(f"the compare hook raised {why} for the values{_at(path)}") from exc
+            raise Unverifiable(f"the compare hook raised {why} for the values{at(path)}") from exc
         if verdict is None or isinstance(verdict, bool):
             return verdict
-        raise Unverifiable(f"the compare hook returned {short_repr(verdict)}{_at(path)}")
+        raise Unverifiable(f"the compare hook returned {short_repr(verdict)}{at(path)}")
 
     def _typed(self, e: Any, a: Any, path: str, depth: int) -> Mismatch | None:
         """Compare two values of the same type (by the module/qualname rule)."""
@@ -170,7 +141,7 @@ class _Comparer:
         if type(e) is dict:
             return self._mapping(e, a, path, depth)
         if type(e) is int or type(e) is bool:
-            return None if e == a else _differ(path, e, a, "values differ")
+            return None if e == a else differ(path, e, a, "values differ")
         if type(e) is float:
             return self._float(e, a, path)
         np, pd = sys.modules.get("numpy"), sys.modules.get("pandas")
@@ -185,7 +156,7 @@ class _Comparer:
         if isinstance(e, _ONE_SHOT) or (
             isinstance(e, (Iterator, AsyncIterator)) and not _explained_layout(type(e))
         ):
-            raise Unverifiable(f"{_full_name(type(e))} value{_at(path)} is consumed by reading it")
+            raise Unverifiable(f"{full_name(type(e))} value{at(path)} is consumed by reading it")
         if isinstance(e, enum.Enum):  # before int, str and float: IntEnum, StrEnum
             return self._fields(e, a, path, depth, ("name", "value"))
         if isinstance(e, float):
@@ -195,14 +166,14 @@ class _Comparer:
                 e.imag, a.imag, path + ".imag"
             )
         if isinstance(e, (str, bytes, bytearray)):
-            return None if _eq(e, a, path) else _text_differ(path, e, a)
+            return None if _eq(e, a, path) else text_differ(path, e, a)
         if isinstance(e, decimal.Decimal):  # str tells Decimal("1.0") from Decimal("1.00")
-            return None if str(e) == str(a) else _differ(path, e, a, "values differ")
+            return None if str(e) == str(a) else differ(path, e, a, "values differ")
         if isinstance(e, BaseException):
             m = self.node(e.args, a.args, path + ".args", depth)
-            return m or (None if str(e) == str(a) else _differ(path, e, a, "message differs"))
+            return m or (None if str(e) == str(a) else differ(path, e, a, "message differs"))
         if isinstance(e, types.ModuleType):
-            return None if e.__name__ == a.__name__ else _differ(path, e, a, "another module")
+            return None if e.__name__ == a.__name__ else differ(path, e, a, "another module")
         if isinstance(e, _CALLABLES):
             return self._callable(e, a, path, depth)
         return self._special(e, a, path, depth)
@@ -215,10 +186,10 @@ class _Comparer:
             return self._fields(e, a, path, depth, ("func", "args", "keywords", "__dict__"))
         if isinstance(e, (datetime.datetime, datetime.time)):
             # == ignores the time zone (aware values compare as instants) and fold.
-            m = None if _eq(e, a, path) else _differ(path, e, a, "values differ")
+            m = None if _eq(e, a, path) else differ(path, e, a, "values differ")
             return m or self._fields(e, a, path, depth, ("tzinfo", "fold"))
         if isinstance(e, datetime.timezone):  # == ignores the zone's name
-            return None if repr(e) == repr(a) else _differ(path, e, a, "values differ")
+            return None if repr(e) == repr(a) else differ(path, e, a, "values differ")
         if isinstance(e, memoryview):  # == ignores the format
             x, y = ((v.format, v.shape, v.tobytes()) for v in (e, a))
             return self.node(x, y, path, depth)
@@ -247,7 +218,7 @@ class _Comparer:
             same = e == a and math.copysign(1.0, e) == math.copysign(1.0, a)
         if same:
             return None
-        return _differ(path, e, a, "sign of zero differs" if e == a else "values differ")
+        return differ(path, e, a, "sign of zero differs" if e == a else "values differ")
 
     def _fields(
         self, e: object, a: object, path: str, depth: int, names: Iterable[str]
@@ -262,7 +233,7 @@ class _Comparer:
         """Functions and classes: the same object, or the same qualified name."""
         fe, fa = getattr(e, "__func__", e), getattr(a, "__func__", a)
         if fe is not fa and (_qualified(fe) != _qualified(fa) or _qualified(fe)[1] is None):
-            return _differ(path, e, a, f"another {_name(type(e))}")
+            return differ(path, e, a, f"another {type_name(type(e))}")
         if isinstance(fe, types.FunctionType) and fe is not fa:
             # The same name, but a closure or defaults may hold different values.
             x, y = (_function_state(f) for f in (fe, fa))
@@ -287,7 +258,7 @@ class _Comparer:
         if copies and _has_state(e) and _explained_layout(type(e), type(a)):
             return self._state(e, a, path, depth)
         builtin = type(e).__module__ == "builtins"
-        return _differ(path, e, a, "values differ" if builtin else "__eq__ says they differ")
+        return differ(path, e, a, "values differ" if builtin else "__eq__ says they differ")
 
     def _mapping(self, e: Any, a: Any, path: str, depth: int) -> Mismatch | None:
         keys = list(e), list(a)
@@ -295,7 +266,7 @@ class _Comparer:
             parts = [f"missing key {short_repr(k, 40)}" for k in e if k not in a][:1]
             parts += [f"extra key {short_repr(k, 40)}" for k in a if k not in e][:1]
             if parts:
-                return _differ(path, e, a, ", ".join(parts))
+                return differ(path, e, a, ", ".join(parts))
             return Mismatch(
                 path, short_repr(keys[0]), short_repr(keys[1]), "dict key order differs"
             )
@@ -315,7 +286,7 @@ class _Comparer:
 
     def _sequence(self, e: Any, a: Any, path: str, depth: int) -> Mismatch | None:
         if len(e) != len(a):
-            return _differ(path, e, a, f"length {len(e)} != {len(a)}")
+            return differ(path, e, a, f"length {len(e)} != {len(a)}")
         names = getattr(type(e), "_fields", None)  # a namedtuple: name the field
         for i, (x, y) in enumerate(zip(e, a, strict=True)):
             if self.hook is None and _plainly_equal(x, y):
@@ -331,7 +302,7 @@ class _Comparer:
         if not _eq(e, a, path):
             parts = [f"missing {short_repr(x, 40)}" for x in e if x not in a][:1]
             parts += [f"extra {short_repr(y, 40)}" for y in a if y not in e][:1]
-            return _differ(path, e, a, ", ".join(parts) or "values differ")
+            return differ(path, e, a, ", ".join(parts) or "values differ")
         # == pairs up 1, 1.0 and True: compare each element with its partner, strictly.
         partner = {y: y for y in a}
         for x in e:
@@ -348,7 +319,7 @@ class _Comparer:
             return None  # a bare sentinel has no state
         if not (_has_state(e) and _explained_layout(type(e), type(a))):
             why = "has no __eq__, and its state is not all in __dict__ or __slots__"
-            raise Unverifiable(f"{_full_name(type(e))} value{_at(path)} {why}")
+            raise Unverifiable(f"{full_name(type(e))} value{at(path)} {why}")
         return self._state(e, a, path, depth)
 
     def _state(self, e: object, a: object, path: str, depth: int) -> Mismatch | None:
@@ -392,8 +363,8 @@ def _eq(e: object, a: object, path: str) -> bool:
     np = sys.modules.get("numpy")
     if np is not None and isinstance(result, np.bool_):
         return bool(result)
-    got = _name(type(result))
-    raise Unverifiable(f"{_name(type(e))}.__eq__ returned {got}, not a bool,{_at(path)}")
+    got = type_name(type(result))
+    raise Unverifiable(f"{type_name(type(e))}.__eq__ returned {got}, not a bool,{at(path)}")
 
 
 def _trusts_eq(tp: type) -> bool:
@@ -458,40 +429,7 @@ def _qualified(value: object) -> tuple[object, object]:
     return getattr(value, "__module__", None), getattr(value, "__qualname__", None)
 
 
-def _name(tp: type) -> str:
-    return getattr(tp, "__qualname__", None) or str(tp)
-
-
-def _full_name(tp: type) -> str:
-    module = getattr(tp, "__module__", None)
-    return _name(tp) if module in (None, "builtins") else f"{module}.{_name(tp)}"
-
-
 def _type_names(t1: type, t2: type) -> str:
-    if _name(t1) != _name(t2):
-        return f"{_name(t1)} != {_name(t2)}"
-    return f"{t1.__module__}.{_name(t1)} != {t2.__module__}.{_name(t2)}"
-
-
-def _at(path: str) -> str:
-    """`` at PATH`` for messages, with the middle of a very long path left out."""
-    if len(path) > 80:
-        path = f"{path[:30]}...{path[-47:]}"
-    return f" at {path}" if path else ""
-
-
-def _differ(path: str, expected: object, actual: object, detail: str) -> Mismatch:
-    return Mismatch(path, short_repr(expected), short_repr(actual), detail)
-
-
-def _text_differ(path: str, e: Any, a: Any) -> Mismatch:
-    """Point at the first differing character, showing the text around it if long."""
-    i = next((i for i, (x, y) in enumerate(zip(e, a, strict=False)) if x != y), min(len(e), len(a)))
-    detail = f"first difference at index {i}"
-    if len(e) != len(a):
-        detail += f", length {len(e)} != {len(a)}"
-    if max(len(e), len(a)) <= 60:
-        return _differ(path, e, a, detail)
-    start = max(i - 20, 0)
-    shown = [("..." if start else "") + short_repr(v[start : start + 50], 60) for v in (e, a)]
-    return Mismatch(path, shown[0], shown[1], detail)
+    if type_name(t1) != type_name(t2):
+        return f"{type_name(t1)} != {type_name(t2)}"
+    return f"{t1.__module__}.{type_name(t1)} != {t2.__module__}.{type_name(t2)}"

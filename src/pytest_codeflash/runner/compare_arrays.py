@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from .compare import Mismatch, Unverifiable, _Comparer, _differ
+from .mismatch import Comparer, Mismatch, Unverifiable, differ
 
 
-def compare_numpy(c: _Comparer, np: Any, e: Any, a: Any, path: str, depth: int) -> Mismatch | None:
+def compare_numpy(c: Comparer, np: Any, e: Any, a: Any, path: str, depth: int) -> Mismatch | None:
     """Arrays and numpy scalars: dtype, shape, then values (NaNs equal by position)."""
     x, y = np.asarray(e), np.asarray(a)
     if x.dtype != y.dtype:
-        return _differ(path, e, a, f"dtype {x.dtype} != {y.dtype}")
+        return differ(path, e, a, f"dtype {x.dtype} != {y.dtype}")
     if x.shape != y.shape:
-        return _differ(path, e, a, f"shape {x.shape} != {y.shape}")
+        return differ(path, e, a, f"shape {x.shape} != {y.shape}")
     if x.dtype.kind == "O":
         for i in np.ndindex(x.shape):
             m = c.node(x[i], y[i], path + _index(i), depth)
@@ -35,10 +35,10 @@ def compare_numpy(c: _Comparer, np: Any, e: Any, a: Any, path: str, depth: int) 
             detail = "NaN positions differ"
         elif x.dtype.kind == "f" and bool(x[i] == y[i]):
             detail = "sign of zero differs"
-    return _differ(path + _index(i), x[i], y[i], detail)
+    return differ(path + _index(i), x[i], y[i], detail)
 
 
-def compare_pandas(c: _Comparer, pd: Any, e: Any, a: Any, path: str, depth: int) -> Mismatch | None:
+def compare_pandas(c: Comparer, pd: Any, e: Any, a: Any, path: str, depth: int) -> Mismatch | None:
     """DataFrame, Series and Index: axes, names and dtypes, then ``.equals``."""
     if isinstance(e, pd.DataFrame):
         axes = [("columns", e.columns, a.columns), ("index", e.index, a.index)]
@@ -54,8 +54,8 @@ def compare_pandas(c: _Comparer, pd: Any, e: Any, a: Any, path: str, depth: int)
         if m is not None:
             return m
     if kinds[0] != kinds[1]:
-        return _differ(path, e, a, f"dtypes {kinds[0]} != {kinds[1]}")
-    return None if bool(e.equals(a)) else _differ(path, e, a, "values differ")
+        return differ(path, e, a, f"dtypes {kinds[0]} != {kinds[1]}")
+    return None if bool(e.equals(a)) else differ(path, e, a, "values differ")
 
 
 def _array_differences(np: Any, x: Any, y: Any, rel_tol: float) -> Any:

@@ -33,9 +33,9 @@ from .calls import (
     replay_outcome,
     snapshot,
 )
-from .compare import short_repr
 from .determinism import Determinism
 from .guard import Guard
+from .mismatch import short_repr
 from .outcomes import RANDOM_STATE, Difference, Outcome, compare_outcomes
 from .protocol import CallsSummary, DifferenceRecord
 

@@ -9,18 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from .compare import (
-    _ONE_SHOT,
-    _UNSET,
-    CompareHook,
-    Mismatch,
-    Unverifiable,
-    _at,
-    _Comparer,
-    _differ,
-    _room_to_recurse,
-    short_repr,
-)
+from .compare import _ONE_SHOT, _UNSET, CompareHook, _Comparer, _room_to_recurse
+from .mismatch import Mismatch, Unverifiable, at, differ, short_repr
 
 # The key of the ``random`` module's state among an outcome's globals.
 RANDOM_STATE = "<random module state>"
@@ -61,7 +51,7 @@ class Difference:
             return self.note or f"{self.kind} differs"
         m, verb = self.mismatch, "differ" if self.kind == "yielded values" else "differs"
         what = f"expected {m.expected}, got {m.actual} ({m.detail})"
-        return f"{self.kind} {verb}{_at(m.path)}: {what}"
+        return f"{self.kind} {verb}{at(m.path)}: {what}"
 
 
 def compare_outcomes(
@@ -91,14 +81,14 @@ def _check_exception(c: _Comparer, e: Outcome, a: Outcome) -> Difference | None:
         if m is None:
             return None
         detail = f"{m.path.lstrip('.')}: {m.detail}" if m.path else m.detail
-        return Difference("exception", _differ("", e.raised, a.raised, detail))
+        return Difference("exception", differ("", e.raised, a.raised, detail))
     results = [short_repr(o.yielded if o.yielded is not None else o.returned) for o in (e, a)]
     if a.raised is not None:
         note = f"raised {short_repr(a.raised)} but the original returned {results[0]}"
-        return Difference("exception", _differ("", e.returned, a.raised, "raised"), note)
+        return Difference("exception", differ("", e.returned, a.raised, "raised"), note)
     if e.raised is not None:
         note = f"returned {results[1]} but the original raised {short_repr(e.raised)}"
-        return Difference("exception", _differ("", e.raised, a.returned, "returned"), note)
+        return Difference("exception", differ("", e.raised, a.returned, "returned"), note)
     return None
 
 
