@@ -48,7 +48,7 @@ class Settings(_Frozen):
     ignore_paths: tuple[str, ...] = ()
     module_root: str | None = None
     verbosity: int = 0
-    changed_since: str | None = None  # --codeflash-changed-since (#5)
+    changed_since: str | None = None  # --codeflash-changed-since
 
 
 class TargetFunction(_Frozen):
@@ -58,7 +58,7 @@ class TargetFunction(_Frozen):
     qualname: str
     file: Path
     lineno: int
-    end_lineno: int | None = None  # last line of the body, when discovery found it (#5)
+    end_lineno: int | None = None  # last line of the body, when discovery found it
     is_async: bool = False
     is_generator: bool = False
     is_method: bool = False
@@ -68,7 +68,7 @@ class TargetFunction(_Frozen):
         return f"{self.module}.{self.qualname}"
 
 
-# -- discovery and ranking (#5) ---------------------------------------------------------------
+# -- discovery and ranking ---------------------------------------------------------------------
 class RankedFunction(_Frozen):
     """A discovered function with what the test run measured of it (times in nanoseconds).
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -25,14 +24,11 @@ from typing import Any, Protocol
 
 from ..errors import ConfigError
 from ..models import SkippedFunction, TargetFunction
-from ..source.paths import project_import_roots, relative_path
+from ..source.paths import ENV_DIRS, project_import_roots, relative_path, walk_python_files
 
 CACHE_KEY = "codeflash/discovery"
 CACHE_VERSION = 1
 # Folders that never hold the user's own modules.
-ENV_DIRS = frozenset(
-    {"__pycache__", "site-packages", "node_modules", "build", "dist", "venv", "env", "htmlcov"}
-)
 TEST_DIRS = frozenset({"tests", "test"})
 NOT_SOURCE = frozenset({"conftest", "setup", "noxfile"})
 TEST_FILES = ("test_*.py", "*_test.py")
@@ -218,27 +214,19 @@ def _top_level(import_root: Path, ignored: Sequence[Path]) -> list[Path]:
 
 def _walk(top: Path, budget: list[int], ignored: Sequence[Path], source: bool) -> Iterator[Path]:
     """``.py`` files under ``top``; with ``source``, tests and non-importable folders left out."""
-    for dirpath, dirnames, filenames in os.walk(top):
-        here = Path(dirpath)
-        budget[0] -= len(dirnames) + len(filenames)
-        if budget[0] < 0:
-            return
-        dirnames[:] = sorted(
-            d
-            for d in dirnames
-            if d not in ENV_DIRS
-            and not d.startswith(".")
-            and not (source and (d in TEST_DIRS or not d.isidentifier()))
-            and not _is_ignored(here / d, ignored)
-            and not (here / d / "pyvenv.cfg").exists()
+
+    def keep_dir(path: Path) -> bool:
+        name = path.name
+        return not (source and (name in TEST_DIRS or not name.isidentifier())) and not (
+            _is_ignored(path, ignored)
         )
-        for name in sorted(filenames):
-            path = here / name
-            if not name.endswith(".py") or _is_ignored(path, ignored):
-                continue
-            if source and (_is_test_file(name) or _stem(path) in NOT_SOURCE):
-                continue
-            yield path
+
+    for path in walk_python_files(top, budget, keep_dir):
+        if _is_ignored(path, ignored):
+            continue
+        if source and (_is_test_file(path.name) or _stem(path) in NOT_SOURCE):
+            continue
+        yield path
 
 
 def _test_paths(test_args: Sequence[str], invocation_dir: Path) -> list[Path]:

@@ -22,6 +22,7 @@ from pathlib import Path
 import libcst as cst
 
 from ..models import SkippedFunction, TargetFunction
+from ..source.syntax import dotted
 
 _PROPERTY = {"property", "cached_property", "abstractproperty"}
 _PROPERTY_PARTS = {"setter", "getter", "deleter"}
@@ -333,11 +334,4 @@ def _dotted(expr: cst.BaseExpression) -> str:
         expr = expr.func
     if isinstance(expr, cst.Subscript):
         expr = expr.value
-    parts = []
-    while isinstance(expr, cst.Attribute):
-        parts.append(expr.attr.value)
-        expr = expr.value
-    if not isinstance(expr, cst.Name):
-        return ""
-    parts.append(expr.value)
-    return ".".join(reversed(parts))
+    return dotted(expr)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import ast
 import difflib
 import keyword
-import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,24 +19,12 @@ from typing import Literal
 
 from ..errors import TargetError
 from ..models import TargetFunction
+from ..source.paths import walk_python_files
 
 __all__ = ["resolve_target"]
 
 _FORMS = (
     "pkg.mod.func, pkg.mod.Class.method, path/to/file.py::func or path/to/file.py::Class.method"
-)
-# Folders that never hold the user's own modules; scanning them is slow and suggests junk.
-_SKIP_DIRS = frozenset(
-    {
-        "__pycache__",
-        "site-packages",
-        "node_modules",
-        "build",
-        "dist",
-        "venv",
-        "env",
-        "htmlcov",
-    }
 )
 # Bound on directory entries looked at when building suggestions, so a huge tree stays fast.
 _SCAN_CAP = 20_000
@@ -230,21 +217,11 @@ def _locate_module(
 
 def _walk(top: Path, budget: list[int], identifiers_only: bool, skip: set[Path]) -> Iterator[Path]:
     """Yield .py files under ``top``, skipping environments and build output; ``budget`` caps it."""
-    for dirpath, dirnames, filenames in os.walk(top):
-        here = Path(dirpath)
-        budget[0] -= len(dirnames) + len(filenames)
-        if budget[0] < 0:
-            return
-        dirnames[:] = sorted(
-            d
-            for d in dirnames
-            if d not in _SKIP_DIRS
-            and not d.startswith(".")
-            and (not identifiers_only or _is_identifier(d))
-            and here / d not in skip
-            and not (here / d / "pyvenv.cfg").exists()
-        )
-        yield from (here / f for f in sorted(filenames) if f.endswith(".py"))
+
+    def keep_dir(path: Path) -> bool:
+        return (not identifiers_only or _is_identifier(path.name)) and path not in skip
+
+    return walk_python_files(top, budget, keep_dir)
 
 
 def _scan_modules(roots: Sequence[Path]) -> list[str]:

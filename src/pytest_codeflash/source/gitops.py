@@ -29,7 +29,7 @@ def has_uncommitted_changes(path: Path) -> bool:
         repo.close()
 
 
-# -- --codeflash-changed-since (#5) -----------------------------------------------------------
+# -- --codeflash-changed-since -----------------------------------------------------------------
 def changed_lines(rootdir: Path, ref: str) -> dict[Path, set[int]]:
     """Lines of each file that changed since ``ref``: committed, staged, unstaged, untracked.
 

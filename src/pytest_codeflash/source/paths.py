@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..errors import CandidateError
 from ..models import TargetFunction
 
-__all__ = ["import_roots", "module_name", "project_import_roots", "relative_path"]
+__all__ = [
+    "ENV_DIRS",
+    "import_roots",
+    "module_name",
+    "project_import_roots",
+    "relative_path",
+    "walk_python_files",
+]
+
+ENV_DIRS = frozenset(
+    {"__pycache__", "site-packages", "node_modules", "build", "dist", "venv", "env", "htmlcov"}
+)
+"""Folders that never hold the user's own modules: environments, caches, build output."""
 
 
 def import_roots(target: TargetFunction, rootdir: Path) -> list[Path]:
@@ -72,3 +86,29 @@ def project_import_roots(rootdir: Path) -> list[Path]:
         if extra.is_dir() and extra not in roots:
             roots.append(extra)
     return roots
+
+
+def walk_python_files(
+    top: Path, budget: list[int], keep_dir: Callable[[Path], bool] = lambda path: True
+) -> Iterator[Path]:
+    """The ``.py`` files under ``top``, in sorted order, bounded by ``budget``.
+
+    Hidden folders, :data:`ENV_DIRS` and virtual environments are not entered, nor folders
+    ``keep_dir`` refuses.  ``budget[0]`` is how many directory entries may still be looked
+    at; it is decreased as the walk goes, and the walk stops when it is used up, so a huge
+    tree stays fast (a caller sharing one budget over several walks bounds them all).
+    """
+    for dirpath, dirnames, filenames in os.walk(top):
+        here = Path(dirpath)
+        budget[0] -= len(dirnames) + len(filenames)
+        if budget[0] < 0:
+            return
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if d not in ENV_DIRS
+            and not d.startswith(".")
+            and not (here / d / "pyvenv.cfg").exists()
+            and keep_dir(here / d)
+        )
+        yield from (here / f for f in sorted(filenames) if f.endswith(".py"))

@@ -14,6 +14,7 @@ from ..errors import CandidateError
 
 __all__ = [
     "GatherBindingsVisitor",
+    "GatherExitsVisitor",
     "GatherNamesVisitor",
     "Statement",
     "bindings",
@@ -22,8 +23,10 @@ __all__ = [
     "is_def",
     "is_docstring",
     "is_future",
+    "may_exit",
     "names",
     "parse_cst",
+    "single_assignment",
     "statements",
 ]
 
@@ -152,7 +155,8 @@ def bindings(node: cst.CSTNode) -> set[str]:
 def dotted(node: cst.BaseExpression) -> str:
     """``a.b.c`` for a chain of attributes on a name, ``""`` for anything else."""
     if isinstance(node, cst.Attribute):
-        return f"{dotted(node.value)}.{node.attr.value}"
+        base = dotted(node.value)
+        return f"{base}.{node.attr.value}" if base else ""
     return node.value if isinstance(node, cst.Name) else ""
 
 
@@ -191,3 +195,77 @@ def is_docstring(node: cst.CSTNode) -> bool:
         and isinstance(node.body[0], cst.Expr)
         and isinstance(node.body[0].value, cst.SimpleString | cst.ConcatenatedString)
     )
+
+
+def single_assignment(
+    node: cst.CSTNode, *, annotated: bool = True
+) -> tuple[cst.BaseExpression, cst.BaseExpression] | None:
+    """``(target, value)`` of one assignment to one target, else ``None``.
+
+    ``node`` is a small statement, or a statement line holding exactly one.  ``x = v``
+    counts, and with ``annotated`` also ``x: T = v`` (not ``x: T`` alone, nor ``a = b = v``).
+    """
+    if isinstance(node, cst.SimpleStatementLine):
+        if len(node.body) != 1:
+            return None
+        node = node.body[0]
+    if isinstance(node, cst.Assign) and len(node.targets) == 1:
+        return node.targets[0].target, node.value
+    if annotated and isinstance(node, cst.AnnAssign) and node.value is not None:
+        return node.target, node.value
+    return None
+
+
+class GatherExitsVisitor(cst.CSTVisitor):
+    """Whether code can leave early: ``break`` or ``continue``, and with ``any_exit`` also
+    ``return``, ``raise``, ``try`` (a handler changes what runs after a failure), ``yield``
+    (the caller may never resume) and ``await``.
+
+    Nested functions and lambdas are not looked into; nor, without ``any_exit``, nested
+    loops (their ``break`` is their own).
+    """
+
+    def __init__(self, *, any_exit: bool) -> None:
+        super().__init__()
+        self.any_exit = any_exit
+        self.found = False
+
+    def visit_Break(self, node: cst.Break) -> None:
+        self.found = True
+
+    def visit_Continue(self, node: cst.Continue) -> None:
+        self.found = True
+
+    def visit_Return(self, node: cst.Return) -> None:
+        self.found = self.found or self.any_exit
+
+    def visit_Raise(self, node: cst.Raise) -> None:
+        self.found = self.found or self.any_exit
+
+    def visit_Try(self, node: cst.Try) -> None:
+        self.found = self.found or self.any_exit
+
+    def visit_Yield(self, node: cst.Yield) -> None:
+        self.found = self.found or self.any_exit
+
+    def visit_Await(self, node: cst.Await) -> None:
+        self.found = self.found or self.any_exit
+
+    def visit_For(self, node: cst.For) -> bool:
+        return self.any_exit
+
+    def visit_While(self, node: cst.While) -> bool:
+        return self.any_exit
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+
+def may_exit(node: cst.CSTNode, *, any_exit: bool = True) -> bool:
+    """Whether ``node`` can leave early (see :class:`GatherExitsVisitor`)."""
+    visitor = GatherExitsVisitor(any_exit=any_exit)
+    node.visit(visitor)
+    return visitor.found

@@ -15,6 +15,7 @@ from typing import ClassVar, TypeVar, cast
 import libcst as cst
 
 from ...models import TargetFunction
+from ...source.syntax import single_assignment
 from .names import code, gather
 
 __all__ = [
@@ -65,10 +66,10 @@ class Context:
             if not isinstance(statement, cst.SimpleStatementLine):
                 continue
             for small in statement.body:
-                if isinstance(small, cst.Assign) and len(small.targets) == 1:
-                    target = small.targets[0].target
-                    if isinstance(target, cst.Name):
-                        self.module_assigns[target.value] = small.value
+                assigned = single_assignment(small, annotated=False)
+                if assigned is not None:
+                    if isinstance(assigned[0], cst.Name):
+                        self.module_assigns[assigned[0].value] = assigned[1]
                 elif isinstance(small, cst.Import):
                     for alias in small.names:
                         name = code(alias.name)

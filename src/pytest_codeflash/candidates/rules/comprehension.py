@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from ...source.syntax import single_assignment
 from .base import Context, Replacement, ReplacingTransformer, Rewrite, Rule, variants
 from .names import bound_names, code, gather, read_after_loop
 
@@ -25,15 +26,10 @@ EMPTY = {"list": "[]", "set": "set()", "dict": "{}"}
 
 def _new_container(statement: cst.BaseStatement) -> tuple[str, str] | None:
     """``(name, kind)`` if ``statement`` binds a name to an empty list, set or dict."""
-    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+    found = single_assignment(statement)
+    if found is None:
         return None
-    small = statement.body[0]
-    if isinstance(small, cst.Assign) and len(small.targets) == 1:
-        target, value = small.targets[0].target, small.value
-    elif isinstance(small, cst.AnnAssign) and small.value is not None:
-        target, value = small.target, small.value
-    else:
-        return None
+    target, value = found
     if not isinstance(target, cst.Name):
         return None
     text = code(value).replace(" ", "")

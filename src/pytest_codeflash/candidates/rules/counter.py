@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import libcst as cst
 
+from ...source.syntax import single_assignment
 from .base import Context, Rewrite, Rule, variants
 from .names import bound_names, code, gather, read_after_loop
 
@@ -75,15 +76,10 @@ def _counted(loop: cst.For, name: str) -> str | None:
 
 
 def _is_new_dict(statement: cst.BaseStatement) -> str | None:
-    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+    found = single_assignment(statement)
+    if found is None:
         return None
-    small = statement.body[0]
-    if isinstance(small, cst.Assign) and len(small.targets) == 1:
-        target, value = small.targets[0].target, small.value
-    elif isinstance(small, cst.AnnAssign) and small.value is not None:
-        target, value = small.target, small.value
-    else:
-        return None
+    target, value = found
     empty = isinstance(value, cst.Dict) and not value.elements
     empty = empty or (
         isinstance(value, cst.Call)

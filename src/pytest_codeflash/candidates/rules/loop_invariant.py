@@ -16,9 +16,10 @@ from collections.abc import Iterator
 
 import libcst as cst
 
+from ...source.syntax import dotted
 from .base import Context, Replacement, ReplacingTransformer, Rewrite, Rule, leading_lines, variants
 from .known import CONTAINER_METHODS, IMMUTABLE_RESULTS, NON_MUTATING_METHODS, STRING_METHODS
-from .names import code, dotted, gather, unconditional_expressions
+from .names import code, gather, unconditional_expressions
 
 __all__ = ["IMMUTABLE_RESULTS", "LoopInvariantRule", "is_pure_call"]
 
@@ -32,7 +33,7 @@ def is_pure_call(call: cst.Call, context: Context, local: set[str]) -> bool:
     name = dotted(call.func)
     if isinstance(call.func, cst.Name):
         return call.func.value in IMMUTABLE_RESULTS and context.is_builtin(call.func.value, local)
-    if name is not None:
+    if name:
         module, _, function = name.rpartition(".")
         imported = context.module_imports.get(module.split(".")[0])
         if imported is not None and module.split(".")[0] not in local:
@@ -141,7 +142,7 @@ def _containers(function: cst.FunctionDef) -> set[str]:
     for name, values in bindings(function).items():
         ok = all(
             isinstance(v, cst.List | cst.Dict | cst.Set | cst.ListComp | cst.DictComp)
-            or (isinstance(v, cst.Call) and (dotted(v.func) or "").split(".")[-1] in made)
+            or (isinstance(v, cst.Call) and dotted(v.func).split(".")[-1] in made)
             for v in values
         )
         if ok:
@@ -166,7 +167,7 @@ class HoistTransformer(ReplacingTransformer):
         if self._inside and isinstance(original_node, cst.BaseExpression):
             codes = {code(e): n for n, e in self.hoists[self._inside[-1]]}
             name = codes.get(code(original_node))
-            if name is not None:
+            if name:
                 return cst.Name(name)
         if original_node in self.hoists:
             self._inside.pop()

@@ -12,34 +12,12 @@ from __future__ import annotations
 
 import libcst as cst
 
+from ...source.syntax import may_exit, single_assignment
 from .base import Context, Replacement, ReplacingTransformer, Rewrite, Rule, variants
 from .known import NON_MUTATING_METHODS, PURE_BUILTINS
 from .names import gather
 
 __all__ = ["LoopSinkRule"]
-
-
-class GatherLoopExitsVisitor(cst.CSTVisitor):
-    """Whether a loop body has a ``break`` or ``continue`` of its own (not a nested loop's)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.found = False
-
-    def visit_Break(self, node: cst.Break) -> None:
-        self.found = True
-
-    def visit_Continue(self, node: cst.Continue) -> None:
-        self.found = True
-
-    def visit_For(self, node: cst.For) -> bool:
-        return False
-
-    def visit_While(self, node: cst.While) -> bool:
-        return False
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
 
 
 class GatherEffectsVisitor(cst.CSTVisitor):
@@ -63,23 +41,17 @@ class GatherEffectsVisitor(cst.CSTVisitor):
 
 
 def _assignment(statement: cst.BaseStatement) -> tuple[str, cst.BaseExpression] | None:
-    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+    found = single_assignment(statement, annotated=False)
+    if found is None or not isinstance(found[0], cst.Name):
         return None
-    small = statement.body[0]
-    if isinstance(small, cst.Assign) and len(small.targets) == 1:
-        target = small.targets[0].target
-        if isinstance(target, cst.Name):
-            return target.value, small.value
-    return None
+    return found[0].value, found[1]
 
 
 def _sinkable(loop: cst.For | cst.While, context: Context) -> list[cst.SimpleStatementLine]:
     """The statements of ``loop``'s body that can move after the loop."""
     if loop.orelse is not None or not isinstance(loop.body, cst.IndentedBlock):
         return []
-    exits = GatherLoopExitsVisitor()
-    loop.body.visit(exits)
-    if exits.found:
+    if may_exit(loop.body, any_exit=False):
         return []
     header = gather(loop.target, loop.iter) if isinstance(loop, cst.For) else gather(loop.test)
     body = list(loop.body.body)

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import libcst as cst
 
+from ...source.syntax import dotted
 from .base import Context, Rewrite, Rule, parameter_names
-from .names import dotted, gather
+from .names import gather
 
 __all__ = ["MemoiseRule"]
 

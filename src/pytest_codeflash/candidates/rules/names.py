@@ -14,15 +14,14 @@ from collections.abc import Iterator
 
 import libcst as cst
 
+from ...source.syntax import may_exit
 from .known import NON_MUTATING_METHODS, PURE_BUILTINS
 
 __all__ = [
     "GatherNamesVisitor",
     "bound_names",
     "code",
-    "dotted",
     "gather",
-    "may_exit",
     "read_after_loop",
     "root_name",
     "unconditional_expressions",
@@ -32,16 +31,6 @@ __all__ = [
 def code(node: cst.CSTNode) -> str:
     """The source text of ``node`` alone."""
     return cst.Module([]).code_for_node(node)
-
-
-def dotted(expr: cst.BaseExpression) -> str | None:
-    """``"a.b.c"`` for a chain of names and attributes, else ``None``."""
-    if isinstance(expr, cst.Name):
-        return expr.value
-    if isinstance(expr, cst.Attribute):
-        base = dotted(expr.value)
-        return f"{base}.{expr.attr.value}" if base else None
-    return None
 
 
 def root_name(expr: cst.BaseExpression) -> str | None:
@@ -285,48 +274,6 @@ def gather(*nodes: cst.CSTNode | None, pure: frozenset[str] = frozenset()) -> Ga
         if node is not None:
             node.visit(visitor)
     return visitor
-
-
-class _GatherExitsVisitor(cst.CSTVisitor):
-    """Whether a statement can leave the current iteration early (not counting nested scopes)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.found = False
-
-    def visit_Break(self, node: cst.Break) -> None:
-        self.found = True
-
-    def visit_Continue(self, node: cst.Continue) -> None:
-        self.found = True
-
-    def visit_Return(self, node: cst.Return) -> None:
-        self.found = True
-
-    def visit_Raise(self, node: cst.Raise) -> None:
-        self.found = True
-
-    def visit_Try(self, node: cst.Try) -> None:
-        self.found = True  # an exception handler changes what runs after a failure
-
-    def visit_Yield(self, node: cst.Yield) -> None:
-        self.found = True  # the caller may never resume the generator
-
-    def visit_Await(self, node: cst.Await) -> None:
-        self.found = True
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
-
-
-def may_exit(node: cst.CSTNode) -> bool:
-    """Whether ``node`` contains a ``break``, ``continue``, ``return``, ``raise`` or ``yield``."""
-    visitor = _GatherExitsVisitor()
-    node.visit(visitor)
-    return visitor.found
 
 
 def _unconditional(expr: cst.BaseExpression) -> Iterator[cst.BaseExpression]:

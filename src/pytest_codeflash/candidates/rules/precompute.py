@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import libcst as cst
 
+from ...source.syntax import dotted
 from .base import Context, Replacement, ReplacingTransformer, Rewrite, Rule, leading_lines, variants
 from .loop_invariant import GatherCallsVisitor, GatherLoopsVisitor, is_pure_call
-from .names import bound_names, code, dotted, gather, root_name, unconditional_expressions
+from .names import bound_names, code, gather, root_name, unconditional_expressions
 
 __all__ = ["PrecomputeRule"]
 

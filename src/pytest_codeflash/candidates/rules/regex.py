@@ -13,8 +13,9 @@ import re
 
 import libcst as cst
 
+from ...source.syntax import dotted
 from .base import Context, Rewrite, Rule, variants
-from .names import code, dotted, gather
+from .names import code, gather
 
 __all__ = ["RegexRule"]
 
@@ -50,7 +51,7 @@ def _flag_value(expr: cst.BaseExpression, modules: set[str]) -> int | None:
         left, right = _flag_value(expr.left, modules), _flag_value(expr.right, modules)
         return None if left is None or right is None else left | right
     name = dotted(expr)
-    if name is None or name.count(".") != 1 or name.split(".")[0] not in modules:
+    if not name or name.count(".") != 1 or name.split(".")[0] not in modules:
         return None
     value = getattr(re, name.split(".")[1], None)
     return int(value) if isinstance(value, re.RegexFlag) else None
@@ -78,7 +79,7 @@ class GatherRegexVisitor(cst.CSTVisitor):
 
     def visit_Call(self, node: cst.Call) -> None:
         name = dotted(node.func)
-        if name is None or name.count(".") != 1:
+        if not name or name.count(".") != 1:
             return
         module, function = name.split(".")
         if module not in self.modules or function not in FUNCTIONS:
@@ -108,7 +109,7 @@ class GatherRegexVisitor(cst.CSTVisitor):
 def _method_call(call: cst.Call, pattern_name: str) -> cst.BaseExpression:
     """The call rewritten to use the compiled pattern."""
     name = dotted(call.func)
-    assert name is not None
+    assert name
     function = name.split(".")[1]
     if function == "compile":
         return cst.Name(pattern_name)
@@ -163,7 +164,7 @@ class RegexRule(Rule):
                 if (pattern, flags) not in shared:
                     name = context.fresh(base)
                     shared[pattern, flags] = name
-                    module = dotted(call.func).split(".")[0]  # type: ignore[union-attr]
+                    module = dotted(call.func).split(".")[0]
                     arguments = f"{pattern}, {flags}" if flags else pattern
                     rewrite.helpers.append(f"{name} = {module}.compile({arguments})\n")
                 names[call] = shared[pattern, flags]

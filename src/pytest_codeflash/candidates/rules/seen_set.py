@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from ...source.syntax import single_assignment
 from .base import Context, Rewrite, Rule
 from .membership import bindings
 from .names import gather
@@ -76,13 +77,10 @@ def _append_of(statement: cst.CSTNode, name: str) -> cst.Call | None:
 
 def _assigned(small: cst.BaseSmallStatement) -> str | None:
     """The name a plain (possibly annotated) single-target assignment binds."""
-    if isinstance(small, cst.Assign) and len(small.targets) == 1:
-        target: cst.BaseExpression = small.targets[0].target
-    elif isinstance(small, cst.AnnAssign) and small.value is not None:
-        target = small.target
-    else:
+    found = single_assignment(small)
+    if found is None:
         return None
-    return target.value if isinstance(target, cst.Name) else None
+    return found[0].value if isinstance(found[0], cst.Name) else None
 
 
 class GatherListUsesVisitor(cst.CSTVisitor):

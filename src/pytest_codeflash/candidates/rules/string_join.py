@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from ...source.syntax import single_assignment
 from .base import Context, Replacement, ReplacingTransformer, Rewrite, Rule, leading_lines, variants
 from .names import code, gather
 
@@ -23,15 +24,10 @@ _STRINGS = (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)
 
 def _initial(statement: cst.BaseStatement) -> tuple[str, cst.BaseExpression, bool] | None:
     """``(name, value, is_bytes)`` if ``statement`` is ``name = <string literal>``."""
-    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+    found = single_assignment(statement)
+    if found is None:
         return None
-    small = statement.body[0]
-    if isinstance(small, cst.Assign) and len(small.targets) == 1:
-        target, value = small.targets[0].target, small.value
-    elif isinstance(small, cst.AnnAssign) and small.value is not None:
-        target, value = small.target, small.value
-    else:
-        return None
+    target, value = found
     if not isinstance(target, cst.Name) or not isinstance(value, _STRINGS):
         return None
     first = value.left if isinstance(value, cst.ConcatenatedString) else value
@@ -48,8 +44,9 @@ def _piece(small: cst.BaseSmallStatement, name: str) -> cst.BaseExpression | Non
         and small.target.value == name
     ):
         return small.value
-    if isinstance(small, cst.Assign) and len(small.targets) == 1:
-        target, value = small.targets[0].target, small.value
+    found = single_assignment(small, annotated=False)
+    if found is not None:
+        target, value = found
         if (
             isinstance(value, cst.BinaryOperation)
             and isinstance(value.operator, cst.Add)

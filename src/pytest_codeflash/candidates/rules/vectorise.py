@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import libcst as cst
 
+from ...source.syntax import dotted
 from .base import Context, Rewrite, Rule, variants
 from .membership import bindings
-from .names import code, dotted, gather, read_after_loop
+from .names import code, gather, read_after_loop
 
 __all__ = ["VectoriseRule"]
 
@@ -28,8 +29,7 @@ def _arrays(function: cst.FunctionDef, numpy: set[str]) -> set[str]:
     result = set()
     for name, values in bindings(function).items():
         if values and all(
-            isinstance(v, cst.Call) and (dotted(v.func) or "").split(".")[0] in numpy
-            for v in values
+            isinstance(v, cst.Call) and dotted(v.func).split(".")[0] in numpy for v in values
         ):
             result.add(name)
     stores = gather(function.body).stores
