@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from .conftest import tree_digest
+from ..conftest import tree_digest
 
 FAST_BODY = """
     seen = set()

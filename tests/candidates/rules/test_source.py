@@ -12,7 +12,7 @@ from pytest_codeflash.candidates.rules import RulesSource
 from pytest_codeflash.candidates.rules.engine import parse_id
 from pytest_codeflash.models import Settings
 
-from ..conftest import SLOW_MODULE
+from ...conftest import SLOW_MODULE
 from .harness import target
 
 
