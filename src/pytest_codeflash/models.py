@@ -49,6 +49,11 @@ class Settings(_Frozen):
     module_root: str | None = None
     verbosity: int = 0
     changed_since: str | None = None  # --codeflash-changed-since (#5)
+    # -- fitting in (#17) ----------------------------------------------------------------
+    tests_root: str | None = None  # [tool.codeflash] tests-root, relative to the rootdir
+    git_remote: str = "origin"  # [tool.codeflash] git-remote, for pull requests
+    exclude: tuple[str, ...] = ()  # qualified-name globs that are never optimized
+    unused_keys: tuple[str, ...] = ()  # Codeflash's [tool.codeflash] keys read but not used
 
 
 class TargetFunction(_Frozen):

@@ -166,17 +166,22 @@ def summary_lines(ranking: Ranking, discovery: Discovery, settings: Settings) ->
             lines.extend(_describe(index, function, settings.rootdir))
     else:
         lines.append("no function is worth optimizing: none ran long enough in the tests")
+    excluded = [s for s in discovery.skipped if s.excluded]
+    skipped = [s for s in discovery.skipped if not s.excluded]
     if settings.verbosity > 0:
         if ranking.skipped:
             lines.append("not ranked:")
             lines.extend(f"  {name}: {why}" for name, why in sorted(ranking.skipped.items()))
-        if discovery.skipped:
+        if excluded:  # (#17)
+            lines.append("excluded:")
+            lines.extend(f"  {s.name} ({s.where}): {s.reason}" for s in excluded)
+        if skipped:
             lines.append("skipped by discovery:")
-            lines.extend(f"  {s.name} ({s.where}): {s.reason}" for s in discovery.skipped)
+            lines.extend(f"  {s.name} ({s.where}): {s.reason}" for s in skipped)
     elif ranking.skipped or discovery.skipped:
         lines.append(
-            f"{len(ranking.skipped)} function(s) not ranked, {len(discovery.skipped)} skipped by "
-            "discovery (-v lists them, with the reason)"
+            f"{len(ranking.skipped)} function(s) not ranked, {len(skipped)} skipped by "
+            f"discovery, {len(excluded)} excluded (-v lists them, with the reason)"
         )
     return lines
 

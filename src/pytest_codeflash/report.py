@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 # Delivering optimizations (patches, --codeflash-apply) lives in apply.py; these names stay
 # importable from here.
-__all__ = ["Optimization", "make_patch", "render_summary", "write_outputs"]
+__all__ = ["Optimization", "header_lines", "make_patch", "render_summary", "write_outputs"]
 
 
 def write_outputs(
@@ -33,6 +33,18 @@ def write_outputs(
     if settings.report is not None:
         settings.report.parent.mkdir(parents=True, exist_ok=True)
         settings.report.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
+
+
+# -- report header (#17) ----------------------------------------------------------------------
+def header_lines(settings: Settings) -> list[str]:
+    """Under ``-v``, once at the start: the ``[tool.codeflash]`` keys read but not used."""
+    if settings.verbosity <= 0 or not settings.unused_keys:
+        return []
+    from .options import CODEFLASH_ONLY_KEYS
+
+    lines = ["codeflash: [tool.codeflash] keys of Codeflash that this plugin does not use:"]
+    lines += [f"  {key}: {CODEFLASH_ONLY_KEYS[key]}" for key in settings.unused_keys]
+    return lines
 
 
 # -- terminal summary -------------------------------------------------------------------------

@@ -63,8 +63,9 @@ class CodeflashSession:
                 resolve_target(spec, self.settings.rootdir, roots) for spec in self.settings.targets
             ]
             if not self.is_worker:
-                for target in self.targets:
+                for spec, target in zip(self.settings.targets, self.targets, strict=True):
                     self.source_of(target)  # what apply will compare against at the end
+                    _refuse_excluded(spec, target, self.source_of(target), self.settings)
                 self._load_candidate_files()
         except CodeflashError as err:
             raise pytest.UsageError(str(err)) from None
@@ -109,6 +110,8 @@ class CodeflashSession:
                     test_args=self.config.args,
                     invocation_dir=Path(self.config.invocation_params.dir),
                     cache=getattr(self.config, "cache", None),
+                    tests_root=self.settings.tests_root,  # (#17)
+                    exclude=self.settings.exclude,
                 )
             except CodeflashError as err:
                 raise pytest.UsageError(str(err)) from None
@@ -319,6 +322,9 @@ class CodeflashSession:
             found.extend(batch or [])
         return found
 
+    def pytest_report_header(self) -> list[str]:
+        return reporting.header_lines(self.settings)  # (#17)
+
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.is_worker:
             return
@@ -355,6 +361,31 @@ def _check_availability(settings: Settings) -> None:
             "--codeflash discovers, so it cannot be combined with --codeflash-target. Drop "
             "the targets to optimize what changed, or drop --codeflash-changed-since."
         )
+
+
+def _refuse_excluded(spec: str, target: TargetFunction, source: str, settings: Settings) -> None:
+    """An explicit target that ``# codeflash: skip`` or ``exclude`` rules out is refused (#17).
+
+    The marker often guards code whose slowness is the point (constant-time comparisons,
+    rate limits), so naming the function does not silently override it.
+    """
+    from .eligibility import exclusion
+    from .paths import relative_path
+
+    reason = exclusion(
+        target, source, relative_path(target.file, settings.rootdir), settings.exclude
+    )
+    if not reason:
+        return
+    fix = (
+        "narrow the pattern in exclude, or clear the list for this run with --codeflash-exclude="
+        if "pattern" in reason
+        else "remove the '# codeflash: skip' comment first"
+    )
+    raise pytest.UsageError(
+        f"--codeflash-target={spec}: {target.qualified_name} is {reason}, and excluded functions "
+        f"are never optimized, even when named. To optimize it, {fix}."
+    )
 
 
 def _check_candidate_source(settings: Settings) -> None:
