@@ -25,12 +25,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ApplyError
+from .errors import ApplyError, GitError
 from .models import FileChange, FunctionResult, Settings, TargetFunction
 from .paths import relative_path
 
 __all__ = [
     "PATCH_DIR",
+    "Delivery",
     "Optimization",
     "apply_optimization",
     "atomic_write",
@@ -68,15 +69,33 @@ class Optimization:
         return [target, *self.other_files]
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """What became of one optimization: applied (files, formatter notes) or a patch saved.
+
+    ``applied`` is ``None`` without ``--codeflash-apply``, ``False`` when apply refused
+    (``error`` says why; the patch is saved instead).
+    """
+
+    qualified_name: str
+    applied: bool | None = None
+    files: tuple[str, ...] = ()
+    patch_file: str | None = None
+    error: str | None = None
+    notes: tuple[str, ...] = ()
+
+
 def deliver(
     optimizations: Sequence[Optimization], settings: Settings, progress: Callable[[str], None]
-) -> None:
+) -> list[Delivery]:
     """Apply each optimization (with ``--codeflash-apply``) or save its patch; say which."""
+    deliveries = []
     for item in optimizations:
         name = item.result.qualified_name
         if not settings.apply:
             patch = _shown(write_patch(item, settings), settings)
             progress(f"{name}: patch written; apply it with: git apply {patch}")
+            deliveries.append(Delivery(name, patch_file=patch))
             continue
         try:
             notes = apply_optimization(item, settings)
@@ -85,11 +104,14 @@ def deliver(
             progress(
                 f"{name}: not applied: {err}; the patch is saved, apply it with: git apply {patch}"
             )
+            deliveries.append(Delivery(name, applied=False, patch_file=patch, error=str(err)))
             continue
-        files = ", ".join(change.path for change in item.changes(settings.rootdir))
-        progress(f"{name}: applied to {files}")
+        files = tuple(change.path for change in item.changes(settings.rootdir))
+        progress(f"{name}: applied to {', '.join(files)}")
         for note in notes:
             progress(f"{name}: {note}")
+        deliveries.append(Delivery(name, applied=True, files=files, notes=tuple(notes)))
+    return deliveries
 
 
 def make_patch(rel_file: str, original: str, optimized: str) -> str:
@@ -125,7 +147,8 @@ def apply_optimization(item: Optimization, settings: Settings) -> list[str]:
 
     :returns: notes on the formatters that failed (the optimized code stays, unformatted).
     :raises ApplyError: a file changed since the run read it, has uncommitted changes
-        (without ``--codeflash-apply-force``), or cannot be written; nothing is left written.
+        (without ``--codeflash-apply-force``), git cannot tell (a git failure, named), or a
+        file cannot be written; nothing is left written.
     """
     root = settings.rootdir
     changes = item.changes(root)
@@ -139,7 +162,14 @@ def apply_optimization(item: Optimization, settings: Settings) -> list[str]:
         from .gitops import has_uncommitted_changes
 
         for change in changes:
-            if has_uncommitted_changes(root / change.path):
+            try:
+                dirty = has_uncommitted_changes(root / change.path)
+            except GitError as err:  # a git failure is named as one, never "uncommitted"
+                raise ApplyError(
+                    f"cannot check {change.path} for uncommitted changes: {err} (nothing was "
+                    "written; --codeflash-apply-force writes without this check)"
+                ) from err
+            if dirty:
                 raise ApplyError(
                     f"{change.path} has uncommitted changes; commit or stash them first, or "
                     "pass --codeflash-apply-force (nothing was written)"

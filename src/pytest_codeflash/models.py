@@ -180,6 +180,12 @@ class FunctionResult(_Frozen):
     unstable: list[str] = Field(default_factory=list)
     coverage: dict[str, Any] | None = None
     patch: str | None = None
+    # -- delivery (#17): what became of an optimized function's patch ----------------------
+    patch_file: str | None = None  # the saved patch, relative to the rootdir
+    applied: bool | None = None  # None: --codeflash-apply not given; False: it refused
+    applied_files: list[str] = Field(default_factory=list)
+    apply_error: str | None = None  # why --codeflash-apply refused (the patch is saved)
+    apply_notes: list[str] = Field(default_factory=list)  # formatters that failed
 
 
 class Report(_Frozen):

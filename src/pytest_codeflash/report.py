@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .apply import Optimization, deliver, make_patch
+from .apply import Delivery, Optimization, deliver, make_patch
 from .models import FunctionResult, Report, Settings
 
 if TYPE_CHECKING:
@@ -19,7 +19,14 @@ if TYPE_CHECKING:
 
 # Delivering optimizations (patches, --codeflash-apply) lives in apply.py; these names stay
 # importable from here.
-__all__ = ["Optimization", "header_lines", "make_patch", "render_summary", "write_outputs"]
+__all__ = [
+    "Optimization",
+    "header_lines",
+    "make_patch",
+    "render_summary",
+    "result_line",
+    "write_outputs",
+]
 
 
 def write_outputs(
@@ -27,12 +34,34 @@ def write_outputs(
     optimizations: Sequence[Optimization],
     settings: Settings,
     progress: Callable[[str], None],
-) -> None:
-    """Save a patch per optimized function or apply it (``apply.deliver``); write the report."""
-    deliver(optimizations, settings, progress)
+) -> Report:
+    """Save a patch per optimized function or apply it (``apply.deliver``); write the report.
+
+    :returns: the report with what became of each optimization (patch file, applied or why
+        not), as written.
+    """
+    deliveries = {d.qualified_name: d for d in deliver(optimizations, settings, progress)}
+    report = Report(
+        functions=[_delivered(r, deliveries.get(r.qualified_name)) for r in report.functions]
+    )
     if settings.report is not None:
         settings.report.parent.mkdir(parents=True, exist_ok=True)
         settings.report.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    return report
+
+
+def _delivered(result: FunctionResult, delivery: Delivery | None) -> FunctionResult:
+    if delivery is None:
+        return result
+    return result.model_copy(
+        update={
+            "patch_file": delivery.patch_file,
+            "applied": delivery.applied,
+            "applied_files": list(delivery.files),
+            "apply_error": delivery.error,
+            "apply_notes": list(delivery.notes),
+        }
+    )
 
 
 # -- report header (#17) ----------------------------------------------------------------------
@@ -68,8 +97,34 @@ def render_summary(
         return
     for result in session.results:
         _render_function(terminal, result, settings.verbosity)
-    optimized = sum(1 for r in session.results if r.status == "optimized")
-    terminal.write_line(f"{optimized} of {len(session.results)} function(s) optimized")
+    terminal.write_line(result_line(session.results))
+
+
+def result_line(results: Sequence[FunctionResult]) -> str:
+    """The one-line result: optimized, and with ``--codeflash-apply`` applied or not."""
+    optimized = sum(1 for r in results if r.status == "optimized")
+    line = f"{optimized} of {len(results)} function(s) optimized"
+    applied = sum(1 for r in results if r.applied)
+    refused = sum(1 for r in results if r.applied is False)
+    if applied or refused:
+        line += f"; {applied} applied"
+        line += f", {refused} NOT applied (patch saved, see above)" if refused else ""
+    return line
+
+
+def _render_delivery(terminal: pytest.TerminalReporter, result: FunctionResult) -> None:
+    """Where the optimization went; shown at every verbosity, ``-q`` included (#17)."""
+    apply_it = f"; apply it with: git apply {result.patch_file}"
+    if result.applied:
+        terminal.write_line(f"    applied to {', '.join(result.applied_files)}", green=True)
+        for note in result.apply_notes:
+            terminal.write_line(f"    {note}", yellow=True)
+    elif result.applied is False:
+        terminal.write_line(
+            f"    NOT APPLIED: {result.apply_error}; patch saved{apply_it}", red=True, bold=True
+        )
+    elif result.patch_file:
+        terminal.write_line(f"    patch saved{apply_it}")
 
 
 def _render_function(
@@ -102,6 +157,7 @@ def _render_function(
             f"    verification inputs ran {ran}/{lines} lines and {taken}/{branches} "
             "branches of the original"
         )
+    _render_delivery(terminal, result)
     for candidate in result.candidates:
         if candidate.verdict == "accepted" or verbosity > 0:
             same = f", duplicate of {candidate.duplicate_of}" if candidate.duplicate_of else ""

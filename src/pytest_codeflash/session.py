@@ -254,8 +254,10 @@ class CodeflashSession:
                     optimizations.append(optimization)
         finally:
             sandbox.close()
-        self.report = Report(functions=self.results)
-        reporting.write_outputs(self.report, optimizations, self.settings, self._progress)
+        self.report = reporting.write_outputs(
+            Report(functions=self.results), optimizations, self.settings, self._progress
+        )
+        self.results = list(self.report.functions)  # with where each optimization went (#17)
         self.config.hook.pytest_codeflash_report(report=self.report, settings=self.settings)
 
     def _optimize(
