@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Generator
 from pathlib import Path
@@ -345,7 +346,20 @@ class CodeflashSession:
         terminal.write_line(f"codeflash: {message}")
 
 
+def _check_platform() -> None:
+    """The runner needs POSIX: ``fork`` for its processes, ``resource`` for their limits (#17)."""
+    if os.name == "posix" and hasattr(os, "fork"):
+        return
+    raise pytest.UsageError(
+        f"--codeflash needs a POSIX system such as Linux or macOS, and this is {sys.platform!r} "
+        f"(os.name {os.name!r}): candidates run in isolated subprocesses that need fork() and "
+        "resource limits. Run it under WSL or in a Linux container (for example in CI); "
+        "without --codeflash your tests run as usual."
+    )
+
+
 def _check_availability(settings: Settings) -> None:
+    _check_platform()
     if settings.pr:
         raise pytest.UsageError(
             "--codeflash-pr is not available in this version. Use the patch written under "
