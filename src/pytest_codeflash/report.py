@@ -157,7 +157,6 @@ def _render_function(
             f"    verification inputs ran {ran}/{lines} lines and {taken}/{branches} "
             "branches of the original"
         )
-    _render_delivery(terminal, result)
     for candidate in result.candidates:
         if candidate.verdict == "accepted" or verbosity > 0:
             same = f", duplicate of {candidate.duplicate_of}" if candidate.duplicate_of else ""
@@ -165,6 +164,7 @@ def _render_function(
                 f"    {candidate.verdict} {candidate.id} ({candidate.source}{same}): "
                 f"{candidate.reason}"
             )
+    _render_delivery(terminal, result)
 
 
 def _render_dry_run(terminal: pytest.TerminalReporter, session: CodeflashSession) -> None:
