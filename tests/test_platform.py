@@ -17,7 +17,7 @@ def test_non_posix_platform_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) ->
     message = str(info.value)
     assert message.startswith("--codeflash needs a POSIX system such as Linux or macOS")
     assert "(os.name 'nt')" in message
-    assert "fork() and resource limits" in message
+    assert "process session and resource limits (setsid, setrlimit, killpg)" in message
     assert "without --codeflash your tests run as usual" in message
 
 

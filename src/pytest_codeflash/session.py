@@ -347,14 +347,14 @@ class CodeflashSession:
 
 
 def _check_platform() -> None:
-    """The runner needs POSIX: ``fork`` for its processes, ``resource`` for their limits (#17)."""
+    """The runner needs POSIX: process sessions, ``fork``, ``resource`` limits (#17)."""
     if os.name == "posix" and hasattr(os, "fork"):
         return
     raise pytest.UsageError(
         f"--codeflash needs a POSIX system such as Linux or macOS, and this is {sys.platform!r} "
-        f"(os.name {os.name!r}): candidates run in isolated subprocesses that need fork() and "
-        "resource limits. Run it under WSL or in a Linux container (for example in CI); "
-        "without --codeflash your tests run as usual."
+        f"(os.name {os.name!r}): candidates run in isolated subprocesses with their own "
+        "process session and resource limits (setsid, setrlimit, killpg). Run it under WSL or "
+        "in a Linux container (for example in CI); without --codeflash your tests run as usual."
     )
 
 
