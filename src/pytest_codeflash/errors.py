@@ -15,6 +15,7 @@ Every failure is raised, never returned as an empty result, so a caller can alwa
      |    +-- BadServiceResponse
      +-- VerificationError      the isolated runner could not produce a verdict
      +-- ApplyError             a winner cannot be written back safely
+     +-- GitError               git failed or refused the repository (named as such)
 
 User mistakes found while pytest starts are turned into ``pytest.UsageError`` by the plugin,
 with the same message.
@@ -69,3 +70,11 @@ class VerificationError(CodeflashError):
 
 class ApplyError(CodeflashError):
     """An accepted optimization cannot be written back to the user's file safely."""
+
+
+class GitError(CodeflashError):
+    """git failed, or refused the repository (for example "dubious ownership").
+
+    Never reported as a property of the files (such as "uncommitted changes"): the message
+    names what git said and how to fix it.
+    """

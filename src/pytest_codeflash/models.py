@@ -49,6 +49,10 @@ class Settings(_Frozen):
     module_root: str | None = None
     verbosity: int = 0
     changed_since: str | None = None  # --codeflash-changed-since
+    tests_root: str | None = None  # [tool.codeflash] tests-root, relative to the rootdir
+    git_remote: str = "origin"  # [tool.codeflash] git-remote, for pull requests
+    exclude: tuple[str, ...] = ()  # qualified-name globs that are never optimized
+    unused_keys: tuple[str, ...] = ()  # Codeflash's [tool.codeflash] keys read but not used
 
 
 class TargetFunction(_Frozen):
@@ -175,6 +179,12 @@ class FunctionResult(_Frozen):
     unstable: list[str] = Field(default_factory=list)
     coverage: dict[str, Any] | None = None
     patch: str | None = None
+    # What became of an optimized function's patch (see Delivery).
+    patch_file: str | None = None  # the saved patch, relative to the rootdir
+    applied: bool | None = None  # None: --codeflash-apply not given; False: it refused
+    applied_files: list[str] = Field(default_factory=list)
+    apply_error: str | None = None  # why --codeflash-apply refused (the patch is saved)
+    apply_notes: list[str] = Field(default_factory=list)  # formatters that failed
 
 
 class Report(_Frozen):
@@ -192,6 +202,7 @@ class SkippedFunction(_Frozen):
     reason: str
     where: str = ""  # the file (discovery), or "" (ranking)
     stage: Literal["discovery", "ranking"] = "discovery"
+    excluded: bool = False  # left out because the user said so (``# codeflash: skip``, ``exclude``)
 
 
 class DiscoverySummary(_Frozen):
@@ -216,13 +227,17 @@ class PlannedTarget(_Frozen):
 
 
 class Delivery(_Frozen):
-    """What became of one optimized function: its patch written, or the change applied."""
+    """What became of one optimized function: its patch saved, or the change applied.
+
+    ``applied`` is ``None`` without ``--codeflash-apply``, ``False`` when apply refused
+    (``error`` says why; the patch is saved instead).
+    """
 
     qualified_name: str
-    applied: bool
-    files: list[str] = Field(default_factory=list)  # what was written (applied), rootdir-relative
-    patch: str | None = None  # the patch file, rootdir-relative, when one was saved
-    refused: str | None = None  # why --codeflash-apply wrote nothing
+    applied: bool | None = None
+    files: list[str] = Field(default_factory=list)  # what was written, rootdir-relative
+    patch_file: str | None = None  # the saved patch, rootdir-relative
+    error: str | None = None
     notes: list[str] = Field(default_factory=list)  # formatter problems and the like
 
 
@@ -238,7 +253,6 @@ class Summary(_Frozen):
     functions: list[FunctionResult] = Field(default_factory=list)
     discovery: DiscoverySummary | None = None
     planned: list[PlannedTarget] = Field(default_factory=list)
-    deliveries: list[Delivery] = Field(default_factory=list)
 
     @property
     def report(self) -> Report:

@@ -8,6 +8,7 @@ level; ``resolve_settings`` (only called when the plugin is active) imports pyda
 from __future__ import annotations
 
 import difflib
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +33,9 @@ class _Knob:
     flag: str | None
     ini: str | None
     toml: str | None
-    kind: str  # "str", "int", "float", "list", "bool"
+    kind: str  # "str", "int", "float", "list"
     help: str
+    metavar: str = ""
 
     @property
     def dest(self) -> str:
@@ -49,6 +51,7 @@ _KNOBS = (
         "backend",
         "str",
         "Candidate source: rules, openai, codeflash-service or none (default: rules)",
+        "NAME",
     ),
     _Knob(
         "report",
@@ -57,6 +60,7 @@ _KNOBS = (
         "report",
         "str",
         "Write the JSON report to this path",
+        "PATH",
     ),
     _Knob(
         "max_functions",
@@ -65,6 +69,7 @@ _KNOBS = (
         "max-functions",
         "int",
         "Optimize at most N functions",
+        "N",
     ),
     _Knob(
         "effort",
@@ -73,6 +78,7 @@ _KNOBS = (
         "effort",
         "str",
         "How hard to try: low, medium or high (default: medium)",
+        "LEVEL",
     ),
     _Knob(
         "min_speedup",
@@ -81,6 +87,7 @@ _KNOBS = (
         "min-speedup",
         "float",
         "Required speedup beyond 1.0 at the confidence bound (default: 0.05)",
+        "F",
     ),
     _Knob(
         "timeout",
@@ -89,6 +96,7 @@ _KNOBS = (
         "timeout",
         "float",
         "Wall-clock limit in seconds per evaluation (default: scaled from the original)",
+        "S",
     ),
     _Knob(
         "float_rel_tol",
@@ -97,14 +105,40 @@ _KNOBS = (
         "float-rel-tol",
         "float",
         "Relative tolerance for comparing floats (default: 0, exact)",
+        "R",
+    ),
+    _Knob(
+        "exclude",
+        "--codeflash-exclude",
+        "codeflash_exclude",
+        "exclude",
+        "list",
+        "Never optimize functions whose qualified name matches this glob "
+        "(e.g. 'pkg.legacy.*'); repeatable; replaces the ini/pyproject list",
+        "GLOB",
     ),
     _Knob("module_root", None, None, "module-root", "str", ""),
+    _Knob("tests_root", None, None, "tests-root", "str", ""),
     _Knob("ignore_paths", None, None, "ignore-paths", "list", ""),
     _Knob("formatter_cmds", None, None, "formatter-cmds", "list", ""),
+    _Knob("git_remote", None, None, "git-remote", "str", ""),
     _Knob("memory_limit_mb", None, None, "memory-limit-mb", "int", ""),
     _Knob("max_captured_calls", None, None, "max-captured-calls", "int", ""),
     _Knob("api_key_env", None, None, "api-key-env", "list", ""),
 )
+# Keys that ``codeflash init`` writes or Codeflash documents but that mean nothing to this
+# plugin: accepted, so a project set up for Codeflash runs as it is, and named under -v.
+CODEFLASH_ONLY_KEYS = {
+    "test-framework": "the tests always run with the pytest you started",
+    "pytest-cmd": "pytest-codeflash runs inside the pytest you started: put pytest options "
+    "on its command line or in addopts",
+    "benchmarks-root": "there is no separate benchmark run: your tests are the profile",
+    "benchmark": "there is no separate benchmark run: your tests are the profile",
+    "disable-telemetry": "pytest-codeflash collects no telemetry",
+    "disable-imports-sorting": "imports are never sorted: use formatter-cmds for that",
+    "override-fixtures": "no tests are generated, so your fixtures are never changed",
+    "language": "pytest-codeflash optimizes Python only",
+}
 _TOML_KEYS = {k.toml: k for k in _KNOBS if k.toml}
 
 
@@ -134,9 +168,12 @@ def add_options(parser: pytest.Parser) -> None:
     )
     for knob in _KNOBS:
         if knob.flag:
-            group.addoption(knob.flag, default=None, metavar=knob.field.upper(), help=knob.help)
+            action = "append" if knob.kind == "list" else "store"
+            group.addoption(
+                knob.flag, action=action, default=None, metavar=knob.metavar, help=knob.help
+            )
         if knob.ini:
-            parser.addini(knob.ini, knob.help, default="")
+            parser.addini(knob.ini, knob.help, type=_ini_type(knob), default="")
     group.addoption(
         "--codeflash-apply",
         action="store_true",
@@ -170,6 +207,20 @@ def add_options(parser: pytest.Parser) -> None:
     )
 
 
+def _ini_type(knob: _Knob) -> Any:
+    """The ini type: lists split like a shell; numbers also native in TOML, where supported.
+
+    Since pytest 9.2 a type may be a union, so ``codeflash_max_functions = 3`` in a
+    ``[tool.pytest]`` table is accepted as well as the string ``"3"``; the string member
+    keeps a wrong value ours to explain (``_convert`` names the key and the fix).
+    """
+    if knob.kind == "list":
+        return "args"
+    if knob.kind in ("int", "float") and pytest.version_tuple[:2] >= (9, 2):
+        return (int if knob.kind == "int" else float) | str
+    return None
+
+
 def is_enabled(config: pytest.Config) -> bool:
     """Whether any option turns the pipeline on (cheap; no heavy imports)."""
     return bool(config.getoption("codeflash") or config.getoption("codeflash_target"))
@@ -184,7 +235,7 @@ def resolve_settings(config: pytest.Config) -> Settings:
     rootdir = Path(config.rootpath)
     values: dict[str, Any] = _read_pyproject(rootdir)
     for knob in _KNOBS:
-        raw = config.getini(knob.ini) if knob.ini else ""
+        raw = _getini(config, knob.ini) if knob.ini else ""
         if raw not in ("", None, []):
             values[knob.field] = _convert(knob, raw, f"ini option {knob.ini}={raw!r}")
         cli = config.getoption(knob.dest) if knob.flag else None
@@ -219,6 +270,14 @@ def resolve_settings(config: pytest.Config) -> Settings:
     return settings
 
 
+def _getini(config: pytest.Config, name: str) -> Any:
+    """``config.getini``, with a value pytest cannot convert turned into a usage error."""
+    try:
+        return config.getini(name)
+    except (TypeError, ValueError) as err:  # pytest < 9.2 raises these as they are
+        raise pytest.UsageError(f"ini option {name}: {err}") from None
+
+
 def _read_pyproject(rootdir: Path) -> dict[str, Any]:
     path = rootdir / "pyproject.toml"
     if not path.is_file():
@@ -235,16 +294,24 @@ def _read_pyproject(rootdir: Path) -> dict[str, Any]:
     if not isinstance(table, dict):
         raise pytest.UsageError("pyproject.toml: [tool.codeflash] must be a table")
     values: dict[str, Any] = {}
+    unused: list[str] = []
     for key, raw in table.items():
         knob = _TOML_KEYS.get(key)
+        if knob is None and key in CODEFLASH_ONLY_KEYS:
+            unused.append(key)
+            continue
         if knob is None:
-            close = difflib.get_close_matches(key.replace("_", "-"), list(_TOML_KEYS), n=1)
+            known = [*_TOML_KEYS, *CODEFLASH_ONLY_KEYS]
+            close = difflib.get_close_matches(key.replace("_", "-"), known, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise pytest.UsageError(
                 f"pyproject.toml: unknown key {key!r} in [tool.codeflash].{hint} "
-                f"Valid keys: {', '.join(sorted(_TOML_KEYS))}."
+                f"Valid keys: {', '.join(sorted(_TOML_KEYS))}; also accepted, as Codeflash "
+                f"writes them, but not used: {', '.join(sorted(CODEFLASH_ONLY_KEYS))}."
             )
         values[knob.field] = _convert(knob, raw, f"[tool.codeflash] {key} = {raw!r}")
+    if unused:
+        values["unused_keys"] = tuple(unused)
     return values
 
 
@@ -273,7 +340,8 @@ def _convert(knob: _Knob, raw: Any, where: str) -> Any:
                 return tuple(part for part in raw.split() if part)
             if not isinstance(raw, list) or not all(isinstance(p, str) for p in raw):
                 raise ValueError
-            return tuple(raw)
+            # An empty entry means nothing ("--codeflash-exclude=" clears the list).
+            return tuple(part for part in raw if part.strip())
         if not isinstance(raw, str):
             raise ValueError
         return raw.strip()
@@ -295,7 +363,10 @@ _FIX = {
     "min_speedup": "Give a fraction such as 0.05 (5 % faster).",
     "timeout": "Give the number of seconds, e.g. 60, or omit it to scale from the original.",
     "float_rel_tol": "Give a small fraction such as 1e-9, or 0 for exact comparison.",
+    "exclude": 'Give qualified-name globs, e.g. exclude = ["pkg.legacy.*", "*.Parser.slow"].',
     "module_root": "Give a directory relative to the project root.",
+    "tests_root": 'Give the tests\' directory relative to the project root, e.g. "tests".',
+    "git_remote": 'Give the name of a git remote, e.g. git-remote = "origin".',
     "ignore_paths": 'Give a list of paths, e.g. ignore-paths = ["src/pkg/vendored"].',
     "formatter_cmds": 'Give a list of commands, e.g. formatter-cmds = ["ruff format $file"].',
     "memory_limit_mb": "Give the limit in MiB, e.g. 4096.",
@@ -324,6 +395,7 @@ def _explain_validation(err: Any) -> str:
 
 def _check_combinations(settings: Settings) -> None:
     """Refuse settings that are each valid but do not go together, or not in this version."""
+    _check_platform()
     if settings.pr:
         raise pytest.UsageError(
             "--codeflash-pr is not available in this version. Use the patch written under "
@@ -349,3 +421,15 @@ def _check_combinations(settings: Settings) -> None:
             "rewrites. Give your own rewrite with --codeflash-candidate=FILE, or use "
             "--codeflash-backend=rules."
         )
+
+
+def _check_platform() -> None:
+    """The runner needs POSIX: process sessions, ``fork``, ``resource`` limits."""
+    if os.name == "posix" and hasattr(os, "fork"):
+        return
+    raise pytest.UsageError(
+        f"--codeflash needs a POSIX system such as Linux or macOS, and this is {sys.platform!r} "
+        f"(os.name {os.name!r}): candidates run in isolated subprocesses with their own "
+        "process session and resource limits (setsid, setrlimit, killpg). Run it under WSL or "
+        "in a Linux container (for example in CI); without --codeflash your tests run as usual."
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Generator, Sequence
+from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +21,6 @@ from .errors import CodeflashError
 from .models import (
     Candidate,
     CandidateResult,
-    Delivery,
     FunctionResult,
     PlannedTarget,
     Settings,
@@ -72,8 +71,9 @@ class CodeflashSession:
                 resolve_target(spec, self.settings.rootdir, roots) for spec in self.settings.targets
             ]
             if not self.is_worker:
-                for target in self.targets:
+                for spec, target in zip(self.settings.targets, self.targets, strict=True):
                     self.source_of(target)  # what apply will compare against at the end
+                    _refuse_excluded(spec, target, self.source_of(target), self.settings)
                 self._load_candidate_files()
         except CodeflashError as err:
             raise pytest.UsageError(str(err)) from None
@@ -114,6 +114,8 @@ class CodeflashSession:
                     test_args=self.config.args,
                     invocation_dir=Path(self.config.invocation_params.dir),
                     cache=getattr(self.config, "cache", None),
+                    tests_root=self.settings.tests_root,
+                    exclude=self.settings.exclude,
                 )
             except CodeflashError as err:
                 raise pytest.UsageError(str(err)) from None
@@ -234,7 +236,7 @@ class CodeflashSession:
         if self.settings.dry_run:
             self.summary = self._summary("dry_run")
             return
-        from .deliver.apply import deliver
+        from .deliver.apply import deliver, with_delivery
         from .deliver.terminal import delivery_lines
         from .runner.sandbox import Sandbox
 
@@ -253,18 +255,19 @@ class CodeflashSession:
                     optimizations.append(optimization)
         finally:
             sandbox.close()
-        deliveries = deliver(optimizations, self.settings)
-        for delivery in deliveries:
+        deliveries = {d.qualified_name: d for d in deliver(optimizations, self.settings)}
+        for delivery in deliveries.values():
             for line in delivery_lines(delivery):
                 self._progress(line)
-        self.summary = self._summary("finished", deliveries)
+        self.results = [with_delivery(r, deliveries.get(r.qualified_name)) for r in self.results]
+        self.summary = self._summary("finished")
         if self.settings.report is not None:
             from .deliver.report_json import write_report
 
             write_report(self.summary.report, self.settings.report)
         self.config.hook.pytest_codeflash_report(report=self.summary.report, settings=self.settings)
 
-    def _summary(self, state: str, deliveries: Sequence[Delivery] = ()) -> Summary:
+    def _summary(self, state: str) -> Summary:
         """The summary of this run so far, for the renderers."""
         discovery = None
         if self.ranking is not None and self.discovery is not None:
@@ -286,7 +289,6 @@ class CodeflashSession:
             functions=list(self.results),
             discovery=discovery,
             planned=planned,
-            deliveries=list(deliveries),
         )
 
     def _optimize(
@@ -349,6 +351,11 @@ class CodeflashSession:
             self._progress(f"{target.qualified_name}: {len(found)} combined candidate(s)")
         return found
 
+    def pytest_report_header(self) -> list[str]:
+        from .deliver.terminal import header_lines
+
+        return header_lines(self.settings)
+
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.is_worker:
             return
@@ -372,3 +379,28 @@ class CodeflashSession:
             terminal.write("\n")
         self._progress_started = True
         terminal.write_line(f"codeflash: {message}")
+
+
+def _refuse_excluded(spec: str, target: TargetFunction, source: str, settings: Settings) -> None:
+    """An explicit target that ``# codeflash: skip`` or ``exclude`` rules out is refused.
+
+    The marker often guards code whose slowness is the point (constant-time comparisons,
+    rate limits), so naming the function does not silently override it.
+    """
+    from .discover.eligibility import exclusion
+    from .source.paths import relative_path
+
+    reason = exclusion(
+        target, source, relative_path(target.file, settings.rootdir), settings.exclude
+    )
+    if not reason:
+        return
+    fix = (
+        "narrow the pattern in exclude, or clear the list for this run with --codeflash-exclude="
+        if "pattern" in reason
+        else "remove the '# codeflash: skip' comment first"
+    )
+    raise pytest.UsageError(
+        f"--codeflash-target={spec}: {target.qualified_name} is {reason}, and excluded functions "
+        f"are never optimized, even when named. To optimize it, {fix}."
+    )

@@ -274,7 +274,7 @@ def test_refused_apply_saves_the_patch(repo: Path) -> None:
     (repo / "pkg" / "mod.py").write_text(ORIGINAL + "\n")
     (delivery,) = deliver([optimization(repo, ORIGINAL + "\n")], settings(repo))
     assert not delivery.applied
-    assert delivery.refused is not None
+    assert delivery.error is not None
     (message,) = delivery_lines(delivery)
     assert message.startswith("pkg.mod.f: not applied: pkg/mod.py has uncommitted changes;")
     assert "; the patch is saved, apply it with: git apply .codeflash/patches/" in message

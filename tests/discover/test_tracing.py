@@ -307,7 +307,7 @@ def test_the_sampler_steps_aside_when_the_tests_fork(hot: types.ModuleType, tmp_
     # A fresh interpreter: a test worker may run threads of its own (xdist's), which would
     # make the warning fire whatever the tracer does.
     done = subprocess.run(
-        [sys.executable, "-c", FORKS, str(Path(hot.__file__).parent)],
+        [sys.executable, "-c", FORKS, str(Path(str(hot.__file__)).parent)],
         capture_output=True,
         text=True,
         timeout=60,

@@ -23,18 +23,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ApplyError
+from ..errors import ApplyError, GitError
 from ..models import Delivery, FileChange, FunctionResult, Settings, TargetFunction
 from ..source.paths import relative_path
 from .patches import make_patch, same_newlines
 
 __all__ = [
     "PATCH_DIR",
+    "Delivery",
     "Optimization",
     "apply_optimization",
     "atomic_write",
     "deliver",
     "run_formatters",
+    "with_delivery",
     "write_patch",
 ]
 
@@ -66,19 +68,24 @@ class Optimization:
 
 
 def deliver(optimizations: Sequence[Optimization], settings: Settings) -> list[Delivery]:
-    """Apply each optimization (with ``--codeflash-apply``) or save its patch; say what."""
+    """Apply each optimization (with ``--codeflash-apply``) or save its patch; say what.
+
+    A delivery's ``applied`` is ``None`` without ``--codeflash-apply``, ``False`` when apply
+    refused (``error`` says why; the patch is saved instead).
+    """
     done = []
     for item in optimizations:
         name = item.result.qualified_name
         if not settings.apply:
             patch = _shown(write_patch(item, settings), settings)
-            done.append(Delivery(qualified_name=name, applied=False, patch=patch))
+            done.append(Delivery(qualified_name=name, patch_file=patch))
             continue
         try:
             notes = apply_optimization(item, settings)
         except ApplyError as err:
             patch = _shown(write_patch(item, settings), settings)
-            done.append(Delivery(qualified_name=name, applied=False, patch=patch, refused=str(err)))
+            refused = Delivery(qualified_name=name, applied=False, patch_file=patch, error=str(err))
+            done.append(refused)
             continue
         files = [change.path for change in item.changes(settings.rootdir)]
         done.append(Delivery(qualified_name=name, applied=True, files=files, notes=notes))
@@ -104,7 +111,8 @@ def apply_optimization(item: Optimization, settings: Settings) -> list[str]:
 
     :returns: notes on the formatters that failed (the optimized code stays, unformatted).
     :raises ApplyError: a file changed since the run read it, has uncommitted changes
-        (without ``--codeflash-apply-force``), or cannot be written; nothing is left written.
+        (without ``--codeflash-apply-force``), git cannot tell (a git failure, named), or a
+        file cannot be written; nothing is left written.
     """
     root = settings.rootdir
     changes = item.changes(root)
@@ -118,7 +126,14 @@ def apply_optimization(item: Optimization, settings: Settings) -> list[str]:
         from ..source.gitops import has_uncommitted_changes
 
         for change in changes:
-            if has_uncommitted_changes(root / change.path):
+            try:
+                dirty = has_uncommitted_changes(root / change.path)
+            except GitError as err:  # a git failure is named as one, never "uncommitted"
+                raise ApplyError(
+                    f"cannot check {change.path} for uncommitted changes: {err} (nothing was "
+                    "written; --codeflash-apply-force writes without this check)"
+                ) from err
+            if dirty:
                 raise ApplyError(
                     f"{change.path} has uncommitted changes; commit or stash them first, or "
                     "pass --codeflash-apply-force (nothing was written)"
@@ -236,3 +251,18 @@ def _read(path: Path) -> str | None:
 
 def _shown(path: Path, settings: Settings) -> str:
     return relative_path(path, settings.rootdir)
+
+
+def with_delivery(result: FunctionResult, delivery: Delivery | None) -> FunctionResult:
+    """``result`` with what became of its optimization (the report's delivery fields)."""
+    if delivery is None:
+        return result
+    return result.model_copy(
+        update={
+            "patch_file": delivery.patch_file,
+            "applied": delivery.applied,
+            "applied_files": list(delivery.files),
+            "apply_error": delivery.error,
+            "apply_notes": list(delivery.notes),
+        }
+    )

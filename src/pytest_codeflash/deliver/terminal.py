@@ -6,15 +6,23 @@ only through pytest's terminal reporter.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ..models import Delivery, DiscoverySummary, FunctionResult, RankedFunction, Summary
+from ..models import (
+    Delivery,
+    DiscoverySummary,
+    FunctionResult,
+    RankedFunction,
+    Settings,
+    Summary,
+)
 from ..source.paths import relative_path
 
-__all__ = ["delivery_lines", "render_summary"]
+__all__ = ["delivery_lines", "function_lines", "header_lines", "render_summary", "result_line"]
 
 
 def render_summary(
@@ -40,8 +48,7 @@ def render_summary(
     else:
         for result in summary.functions:
             lines += function_lines(result, verbosity)
-        optimized = sum(1 for r in summary.functions if r.status == "optimized")
-        lines.append((f"{optimized} of {len(summary.functions)} function(s) optimized", {}))
+        lines.append((result_line(summary.functions), {}))
     for text, markup in lines:
         terminal.write_line(text, **markup)
 
@@ -93,6 +100,43 @@ def function_lines(result: FunctionResult, verbosity: int) -> list[tuple[str, di
                     {},
                 )
             )
+    return lines + _delivery(result)
+
+
+def _delivery(result: FunctionResult) -> list[tuple[str, dict[str, Any]]]:
+    """Where the optimization went; shown at every verbosity, ``-q`` included."""
+    apply_it = f"; apply it with: git apply {result.patch_file}"
+    if result.applied:
+        lines = [(f"    applied to {', '.join(result.applied_files)}", {"green": True})]
+        return lines + [(f"    {note}", {"yellow": True}) for note in result.apply_notes]
+    if result.applied is False:
+        refused = f"    NOT APPLIED: {result.apply_error}; patch saved{apply_it}"
+        return [(refused, {"red": True, "bold": True})]
+    if result.patch_file:
+        return [(f"    patch saved{apply_it}", {})]
+    return []
+
+
+def result_line(results: Sequence[FunctionResult]) -> str:
+    """The one-line result: optimized, and with ``--codeflash-apply`` applied or not."""
+    optimized = sum(1 for r in results if r.status == "optimized")
+    line = f"{optimized} of {len(results)} function(s) optimized"
+    applied = sum(1 for r in results if r.applied)
+    refused = sum(1 for r in results if r.applied is False)
+    if applied or refused:
+        line += f"; {applied} applied"
+        line += f", {refused} NOT applied (patch saved, see above)" if refused else ""
+    return line
+
+
+def header_lines(settings: Settings) -> list[str]:
+    """Under ``-v``, once at the start: the ``[tool.codeflash]`` keys read but not used."""
+    if settings.verbosity <= 0 or not settings.unused_keys:
+        return []
+    from ..options import CODEFLASH_ONLY_KEYS
+
+    lines = ["codeflash: [tool.codeflash] keys of Codeflash that this plugin does not use:"]
+    lines += [f"  {key}: {CODEFLASH_ONLY_KEYS[key]}" for key in settings.unused_keys]
     return lines
 
 
@@ -117,18 +161,22 @@ def discovery_lines(
     else:
         lines.append("no function is worth optimizing: none ran long enough in the tests")
     ranking = [s for s in discovery.skipped if s.stage == "ranking"]
-    found = [s for s in discovery.skipped if s.stage == "discovery"]
+    excluded = [s for s in discovery.skipped if s.stage == "discovery" and s.excluded]
+    found = [s for s in discovery.skipped if s.stage == "discovery" and not s.excluded]
     if verbosity > 0:
         if ranking:
             lines.append("not ranked:")
             lines.extend(f"  {s.name}: {s.reason}" for s in ranking)
+        if excluded:
+            lines.append("excluded:")
+            lines.extend(f"  {s.name} ({s.where}): {s.reason}" for s in excluded)
         if found:
             lines.append("skipped by discovery:")
             lines.extend(f"  {s.name} ({s.where}): {s.reason}" for s in found)
-    elif ranking or found:
+    elif discovery.skipped:
         lines.append(
             f"{len(ranking)} function(s) not ranked, {len(found)} skipped by "
-            "discovery (-v lists them, with the reason)"
+            f"discovery, {len(excluded)} excluded (-v lists them, with the reason)"
         )
     return lines
 
@@ -154,12 +202,12 @@ def delivery_lines(delivery: Delivery) -> list[str]:
     if delivery.applied:
         applied = f"{name}: applied to {', '.join(delivery.files)}"
         return [applied, *(f"{name}: {note}" for note in delivery.notes)]
-    if delivery.refused:
+    if delivery.applied is False:
         return [
-            f"{name}: not applied: {delivery.refused}; the patch is saved, apply it with: "
-            f"git apply {delivery.patch}"
+            f"{name}: not applied: {delivery.error}; the patch is saved, apply it with: "
+            f"git apply {delivery.patch_file}"
         ]
-    return [f"{name}: patch written; apply it with: git apply {delivery.patch}"]
+    return [f"{name}: patch written; apply it with: git apply {delivery.patch_file}"]
 
 
 def _plain(lines: Any) -> list[tuple[str, dict[str, Any]]]:

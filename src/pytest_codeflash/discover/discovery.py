@@ -8,8 +8,10 @@ did not change is not parsed again.
 
 The scope is ``module-root`` when it is set; otherwise the top-level packages and modules
 under the project's import roots (the rootdir, ``src/`` and ``sys.path`` entries inside the
-rootdir) that the test code imports.  Tests, conftest files, virtual environments,
-site-packages, build and dist directories and ``ignore-paths`` are never in it.
+rootdir) that the test code imports.  Tests (and ``tests-root``), conftest files, virtual
+environments, site-packages, build and dist directories and ``ignore-paths`` (paths or globs)
+are never in it.  Functions marked ``# codeflash: skip`` or matching an ``exclude`` glob are
+listed as excluded, not traced.
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ from typing import Any, Protocol
 from ..errors import ConfigError
 from ..models import SkippedFunction, TargetFunction
 from ..source.paths import ENV_DIRS, project_import_roots, relative_path, walk_python_files
+from .exclude import excluded_by
 
 CACHE_KEY = "codeflash/discovery"
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: skip markers
 # Folders that never hold the user's own modules.
 TEST_DIRS = frozenset({"tests", "test"})
 NOT_SOURCE = frozenset({"conftest", "setup", "noxfile"})
@@ -88,17 +91,26 @@ def discover(
     test_args: Sequence[str] = (),
     invocation_dir: Path | None = None,
     cache: Cache | None = None,
+    tests_root: str | None = None,
+    exclude: Sequence[str] = (),
 ) -> Discovery:
     """Find the eligible functions of the project at ``rootdir``.
 
     :param module_root: ``[tool.codeflash] module-root``, relative to ``rootdir``.
-    :param ignore_paths: files or folders, relative to ``rootdir``, left out.
+    :param ignore_paths: files or folders (or globs of them), relative to ``rootdir``, left out.
     :param test_args: pytest's ``config.args``: where the tests are, to learn what they import.
     :param cache: pytest's ``config.cache``, or ``None`` to parse every file.
-    :raises ConfigError: if ``module_root`` is not a directory.
+    :param tests_root: ``[tool.codeflash] tests-root``: more test code, never source.
+    :param exclude: qualified-name globs of functions listed as excluded instead of found.
+    :raises ConfigError: if ``module_root`` or ``tests_root`` is not a directory.
     """
     root = rootdir.resolve()
-    ignored = [(root / p).resolve() for p in ignore_paths]
+    ignored = ignored_paths(root, ignore_paths)
+    test_args = list(test_args)
+    if tests_root:
+        tests = _directory(root, tests_root, "tests-root", '"tests"')
+        ignored.append(tests)
+        test_args.append(str(tests))
     result = Discovery()
     files = source_files(root, module_root, ignored, test_args, invocation_dir or root, result)
     cached = _load_cache(cache)
@@ -111,7 +123,45 @@ def discover(
     result.files = len(files)
     if cache is not None and fresh != cached:
         cache.set(CACHE_KEY, {"version": CACHE_VERSION, "files": fresh})
+    if exclude:
+        _exclude(result, exclude, root)
     return result
+
+
+def _exclude(result: Discovery, patterns: Sequence[str], root: Path) -> None:
+    kept = []
+    for function in result.functions:
+        pattern = excluded_by(function.qualified_name, patterns)
+        if pattern is None:
+            kept.append(function)
+            continue
+        where = f"{relative_path(function.file, root)}:{function.lineno}"
+        reason = f"excluded by the exclude pattern {pattern!r}"
+        result.skipped.append(
+            SkippedFunction(name=function.qualified_name, where=where, reason=reason, excluded=True)
+        )
+    result.functions = kept
+
+
+def ignored_paths(root: Path, ignore_paths: Sequence[str]) -> list[Path]:
+    """``ignore-paths`` resolved: each a path relative to ``root``, or a glob of them."""
+    ignored: list[Path] = []
+    for entry in ignore_paths:
+        if any(char in entry for char in "*?["):
+            ignored.extend(p.resolve() for p in sorted(root.glob(entry)))
+        else:
+            ignored.append((root / entry).resolve())
+    return ignored
+
+
+def _directory(root: Path, value: str, key: str, example: str) -> Path:
+    path = (root / value).resolve()
+    if not path.is_dir():
+        raise ConfigError(
+            f"[tool.codeflash] {key} = {value!r}: {path} is not a directory. Give a folder "
+            f"relative to the rootdir (e.g. {key} = {example})."
+        )
+    return path
 
 
 # -- what to read ----------------------------------------------------------------------------

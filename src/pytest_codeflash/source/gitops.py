@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import GitError
+
 
 def has_uncommitted_changes(path: Path) -> bool:
     """Whether ``path`` differs from HEAD in its git repository (False outside git).
 
     Staged, unstaged and untracked (not ignored) all count, as does a repository without
     any commit yet.
+
+    :raises GitError: git fails or refuses the repository (never taken for a change).
     """
     try:
         import git
@@ -22,11 +26,35 @@ def has_uncommitted_changes(path: Path) -> bool:
     try:
         top = Path(repo.working_tree_dir or ".").resolve()
         rel = path.resolve().relative_to(top).as_posix()
+        try:
+            # Asked first: git itself says whether it accepts the repository.
+            status = repo.git.status("--porcelain", "--untracked-files=all", "--", rel)
+        except git.GitCommandError as err:
+            raise GitError(describe_failure(err, top)) from err
         if not repo.head.is_valid():
             return True
-        return bool(repo.git.status("--porcelain", "--untracked-files=all", "--", rel).strip())
+        return bool(status.strip())
     finally:
         repo.close()
+
+
+def describe_failure(err: Exception, top: Path) -> str:
+    """What git said, as a sentence with the fix when it is a known refusal."""
+    text = str(getattr(err, "stderr", "") or err)
+    if "dubious ownership" in text:
+        return (
+            f"git refuses the repository at {top}: it belongs to another user than the one "
+            'running pytest ("dubious ownership"). If you trust it, mark it safe with: '
+            f"git config --global --add safe.directory {top}"
+        )
+    said = next(
+        (line.strip(" '\"") for line in text.splitlines() if "fatal:" in line or "error:" in line),
+        text.strip().splitlines()[0] if text.strip() else type(err).__name__,
+    )
+    if "stderr:" in said:
+        said = said.split("stderr:", 1)[1].strip(" '\"")
+    code = getattr(err, "status", None)
+    return f"git failed in {top}" + (f" (exit code {code})" if code else "") + f": {said}"
 
 
 # -- --codeflash-changed-since -----------------------------------------------------------------
@@ -51,6 +79,11 @@ def changed_lines(rootdir: Path, ref: str) -> dict[Path, set[int]]:
             f"{flag}: {rootdir} is not inside a git repository, so nothing can be compared "
             "with that ref. Run it in a git checkout, or drop --codeflash-changed-since."
         ) from None
+    top = Path(repo.working_tree_dir or rootdir).resolve()
+    try:
+        repo.git.rev_parse("--git-dir")  # does git accept the repository at all?
+    except git.GitCommandError as err:
+        raise ConfigError(f"{flag}: {describe_failure(err, top)}") from None
     try:
         commit = repo.commit(ref)
     except (git.BadName, git.GitCommandError, ValueError):
@@ -64,7 +97,6 @@ def changed_lines(rootdir: Path, ref: str) -> dict[Path, set[int]]:
     except git.GitCommandError:  # shallow clone without the common history
         bases = []
     base = bases[0] if bases else commit
-    top = Path(repo.working_tree_dir or rootdir).resolve()
     diff = repo.git.diff(base.hexsha, "--unified=0", "--no-color", "--no-ext-diff", "--no-renames")
     changed = _parse_diff(diff, top)
     for rel in repo.untracked_files:
