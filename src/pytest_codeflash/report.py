@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .apply import Optimization, deliver, make_patch
-from .models import FunctionResult, Report, Settings
+from .models import FunctionResult, LLMUsage, Report, Settings
 
 if TYPE_CHECKING:
     from .session import CodeflashSession
@@ -90,6 +90,8 @@ def _render_function(
             f"    verification inputs ran {ran}/{lines} lines and {taken}/{branches} "
             "branches of the original"
         )
+    if result.llm is not None and (verbosity > 0 or result.llm.failed):  # (#13)
+        _render_llm(terminal, result.llm, verbosity)
     for candidate in result.candidates:
         if candidate.verdict == "accepted" or verbosity > 0:
             same = f", duplicate of {candidate.duplicate_of}" if candidate.duplicate_of else ""
@@ -97,6 +99,23 @@ def _render_function(
                 f"    {candidate.verdict} {candidate.id} ({candidate.source}{same}): "
                 f"{candidate.reason}"
             )
+
+
+def _render_llm(terminal: pytest.TerminalReporter, usage: LLMUsage, verbosity: int) -> None:
+    """What the language models were asked about the function, and what failed (#13)."""
+    counts = [f"{usage.requests} request(s)"]
+    if usage.cached:
+        counts.append(f"{usage.cached} answered from the cache")
+    if usage.failed:
+        counts.append(f"{usage.failed} failed")
+    terminal.write_line(
+        f"    language models: {', '.join(counts)}; {usage.prompt_tokens} prompt and "
+        f"{usage.completion_tokens} completion tokens"
+        + ("" if verbosity > 0 or not usage.errors else " (-v shows the errors)")
+    )
+    if verbosity > 0:
+        for error in usage.errors:
+            terminal.write_line(f"      {error}")
 
 
 def _render_dry_run(terminal: pytest.TerminalReporter, session: CodeflashSession) -> None:

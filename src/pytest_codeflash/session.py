@@ -19,10 +19,10 @@ import pytest
 from . import report as reporting
 from .errors import CodeflashError
 from .models import Candidate, CandidateResult, FunctionResult, Report, Settings, TargetFunction
-from .options import AVAILABLE_BACKENDS  # rule engine (#7)
 from .tracing import Tracer
 
 if TYPE_CHECKING:
+    from .candidates.llm import LLMSource  # language-model back-ends (#13)
     from .discovery import Discovery  # discovery (#5)
     from .ranking import Ranking
 
@@ -50,6 +50,7 @@ class CodeflashSession:
         self.discovery: Discovery | None = None
         self.ranking: Ranking | None = None
         self.changed_lines: dict[Path, set[int]] | None = None
+        self.llm_sources: list[LLMSource] = []  # language-model back-ends (#13)
 
     # -- set-up (pytest_configure) --------------------------------------------------------
     def setup(self) -> None:
@@ -70,12 +71,20 @@ class CodeflashSession:
             raise pytest.UsageError(str(err)) from None
         _check_candidate_source(self.settings)
         # -- rule engine (#7): the built-in candidate source, a plugin like any other --------
-        if not self.is_worker and self.settings.backend == "rules":
+        if not self.is_worker and "rules" in self.settings.backends:
             from .candidates.rules import RulesSource
 
             if not self.config.pluginmanager.has_plugin("codeflash-rules"):
                 self.config.pluginmanager.register(RulesSource(), "codeflash-rules")
         # -- end rule engine ------------------------------------------------------------------
+        # -- language-model back-ends (#13): plugins too, one per wire protocol --------------
+        if not self.is_worker and not self.settings.dry_run:
+            from .candidates.llm import register_sources
+
+            try:
+                self.llm_sources = register_sources(self.config.pluginmanager, self.settings)
+            except CodeflashError as err:
+                raise pytest.UsageError(str(err)) from None
         self.tracer = Tracer(
             ((t.module, t.qualname) for t in self.targets),
             max_samples=self.settings.max_captured_calls,
@@ -240,7 +249,7 @@ class CodeflashSession:
             inifile=Path(self.config.inipath) if self.config.inipath else None,
             extra_args=_child_args(self.config),
             memory_limit_mb=self.settings.memory_limit_mb,
-            secret_names=self.settings.api_key_env,
+            secret_names=(*self.settings.api_key_env, *self.settings.llm_api_key_env),
         )
         optimizations: list[reporting.Optimization] = []
         try:
@@ -290,6 +299,10 @@ class CodeflashSession:
             optimization = reporting.Optimization(
                 target, result, source, best.module_source, best.other_files
             )
+        if self.llm_sources:  # language-model back-ends (#13): what they spent on it
+            from .candidates.llm import usage_of
+
+            result = result.model_copy(update={"llm": usage_of(self.llm_sources, target)})
         self.config.hook.pytest_codeflash_function_done(result=result, settings=self.settings)
         return result, optimization
 
@@ -343,12 +356,6 @@ def _check_availability(settings: Settings) -> None:
             "--codeflash-pr is not available in this version. Use the patch written under "
             ".codeflash/patches/ or --codeflash-apply instead."
         )
-    if settings.backend_explicit and settings.backend not in AVAILABLE_BACKENDS:
-        raise pytest.UsageError(
-            f"--codeflash-backend={settings.backend!r} is not available in this version. "
-            "Use --codeflash-backend=rules (the built-in rule engine), give your own rewrite "
-            "with --codeflash-candidate=FILE, or use --codeflash-backend=none."
-        )
     if settings.targets and settings.changed_since:  # discovery (#5)
         raise pytest.UsageError(
             f"--codeflash-changed-since={settings.changed_since} filters the functions that "
@@ -358,8 +365,8 @@ def _check_availability(settings: Settings) -> None:
 
 
 def _check_candidate_source(settings: Settings) -> None:
-    # The rules back-end always has a source (#7); "none" has only candidate files.
-    if settings.backend != "rules" and not settings.candidates and not settings.dry_run:
+    # Every back-end but "none" proposes rewrites (#7, #13); "none" has only candidate files.
+    if settings.backends == ("none",) and not settings.candidates and not settings.dry_run:
         raise pytest.UsageError(
             f"{_what(settings)} has no candidate source: the "
             f"{settings.backend!r} backend proposes no rewrites. Give your own rewrite with "
