@@ -63,6 +63,7 @@ class ReplyCache:
     def put(self, key: str, reply: Any) -> None:
         """Store ``reply`` atomically; a cache that cannot be written is only logged."""
         path = self._path(key)
+        tmp: str | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
@@ -71,3 +72,5 @@ class ReplyCache:
             os.replace(tmp, path)
         except OSError as err:
             log.warning("cannot write the LLM reply cache at %s: %s", path, err)
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
