@@ -8,7 +8,6 @@ level; ``resolve_settings`` (only called when the plugin is active) imports pyda
 from __future__ import annotations
 
 import difflib
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -354,11 +353,12 @@ def _convert(knob: _Knob, raw: Any, where: str) -> Any:
         if knob.kind == "url":
             return _url(raw.strip(), where, knob)
         if knob.kind == "envname":
-            if not _ENV_NAME.fullmatch(raw.strip()):
+            name = raw.strip()
+            if not (name.isascii() and name.isidentifier()):  # [A-Za-z_][A-Za-z0-9_]*
                 raise pytest.UsageError(
                     f"{where} is not an environment variable name. {_FIX[knob.field]}"
                 )
-            return (raw.strip(),)
+            return (name,)
         return raw.strip()
     except (TypeError, ValueError):
         kind = {
@@ -371,7 +371,6 @@ def _convert(knob: _Knob, raw: Any, where: str) -> Any:
         raise pytest.UsageError(f"{where} is not {kind}. {_FIX[knob.field]}") from None
 
 
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ZERO_OK = frozenset({"float_rel_tol", "llm_temperature"})
 _MAXIMUM = {"llm_temperature": 2, "llm_candidates": 16, "llm_concurrency": 64}
 
