@@ -80,7 +80,7 @@ def test_defaults(listy: pytest.Pytester) -> None:
         (["--codeflash-min-speedup=-0.1"], ["--codeflash-min-speedup=", "greater than zero"]),
         (["--codeflash-min-speedup=fast"], ["--codeflash-min-speedup='fast'", "not a number"]),
         (["--codeflash-timeout=0"], ["--codeflash-timeout=", "greater than zero"]),
-        (["--codeflash-backend=openai"], ["'openai'", "not available in this version"]),
+        (["--codeflash-backend=rules,magic"], ["'magic' is not a known backend", "rules,openai"]),
         (["--codeflash-pr"], ["--codeflash-pr", "not available in this version"]),
     ],
 )

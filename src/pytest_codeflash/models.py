@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Backend = Literal["rules", "openai", "codeflash-service", "none"]
 Effort = Literal["low", "medium", "high"]
@@ -29,7 +29,8 @@ class Settings(_Frozen):
     rootdir: Path
     targets: tuple[str, ...] = ()
     candidates: tuple[Path, ...] = ()
-    backend: Backend = "rules"
+    backend: Backend = "rules"  # the first of ``backends`` (kept for plugins reading it)
+    backends: tuple[Backend, ...] = ("rules",)  # every chosen back-end, in the order given
     backend_explicit: bool = False
     report: Path | None = None
     apply: bool = False
@@ -53,6 +54,35 @@ class Settings(_Frozen):
     git_remote: str = "origin"  # [tool.codeflash] git-remote, for pull requests
     exclude: tuple[str, ...] = ()  # qualified-name globs that are never optimized
     unused_keys: tuple[str, ...] = ()  # Codeflash's [tool.codeflash] keys read but not used
+    # Language-model back-ends.
+    llm_url: str = "https://api.openai.com/v1"
+    llm_model: str = "gpt-4o-mini"
+    llm_api_key_env: tuple[str, ...] = ("CODEFLASH_LLM_API_KEY", "OPENAI_API_KEY")
+    llm_temperature: float | None = Field(default=None, ge=0, le=2)  # None: the model's own
+    llm_candidates: int = Field(default=1, ge=1, le=16)  # choices asked for per request
+    llm_max_tokens: int = Field(default=4096, ge=1)
+    llm_concurrency: int = Field(default=4, ge=1, le=64)
+    llm_timeout: float = Field(default=120.0, gt=0)  # seconds to wait for one reply
+    llm_no_cache: bool = False
+    service_url: str = "https://app.codeflash.ai"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_backend_or_several(cls, data: Any) -> Any:
+        """``backend`` alone (the single-value form) or ``backends``: fill in the other."""
+        if isinstance(data, dict):
+            backends, backend = data.get("backends"), data.get("backend")
+            if not backends:
+                data = {**data, "backends": (backend or "rules",)}
+            elif backend is None:
+                data = {**data, "backend": next(iter(backends))}
+        return data
+
+    @model_validator(mode="after")
+    def _backend_is_the_first(self) -> Settings:
+        if self.backend != self.backends[0]:
+            raise ValueError(f"backend {self.backend!r} must be the first of {self.backends}")
+        return self
 
 
 class TargetFunction(_Frozen):
@@ -163,6 +193,23 @@ class CandidateResult(_Frozen):
     phases_s: dict[str, float] | None = None
 
 
+class LLMUsage(_Frozen):
+    """What the language-model back-ends spent on one function (report schema, #13).
+
+    ``requests`` counts the replies asked for, ``cached`` those answered from the reply cache
+    (``.codeflash/llm-cache/``) without a request; tokens are those the servers reported for
+    fresh replies only.  ``errors`` lists requests that failed without dropping a candidate
+    of their own (a timeout, a server error after the retries).
+    """
+
+    requests: int = 0
+    cached: int = 0
+    failed: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    errors: list[str] = Field(default_factory=list)
+
+
 class FunctionResult(_Frozen):
     """Everything the run learnt about one function (report schema)."""
 
@@ -185,6 +232,7 @@ class FunctionResult(_Frozen):
     applied_files: list[str] = Field(default_factory=list)
     apply_error: str | None = None  # why --codeflash-apply refused (the patch is saved)
     apply_notes: list[str] = Field(default_factory=list)  # formatters that failed
+    llm: LLMUsage | None = None  # language-model back-ends only
 
 
 class Report(_Frozen):

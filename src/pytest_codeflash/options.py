@@ -21,8 +21,6 @@ if TYPE_CHECKING:
 
 BACKENDS = ("rules", "openai", "codeflash-service", "none")
 EFFORTS = ("low", "medium", "high")
-# Backends whose candidate source exists in this version.
-AVAILABLE_BACKENDS = ("rules", "none")
 
 
 @dataclass(frozen=True)
@@ -33,7 +31,7 @@ class _Knob:
     flag: str | None
     ini: str | None
     toml: str | None
-    kind: str  # "str", "int", "float", "list"
+    kind: str  # "str", "int", "float", "list", "bool", "backends", "url", "envname"
     help: str
     metavar: str = ""
 
@@ -49,8 +47,9 @@ _KNOBS = (
         "--codeflash-backend",
         "codeflash_backend",
         "backend",
-        "str",
-        "Candidate source: rules, openai, codeflash-service or none (default: rules)",
+        "backends",
+        "Candidate source: rules, openai, codeflash-service or none, or several joined "
+        "with commas, e.g. rules,openai (default: rules)",
         "NAME",
     ),
     _Knob(
@@ -117,6 +116,98 @@ _KNOBS = (
         "(e.g. 'pkg.legacy.*'); repeatable; replaces the ini/pyproject list",
         "GLOB",
     ),
+    # -- language-model back-ends -----------------------------------------------------------
+    _Knob(
+        "llm_url",
+        "--codeflash-llm-url",
+        "codeflash_llm_url",
+        "llm-url",
+        "url",
+        "Base URL of the OpenAI-compatible API for the openai backend "
+        "(default: https://api.openai.com/v1)",
+        "URL",
+    ),
+    _Knob(
+        "llm_model",
+        "--codeflash-llm-model",
+        "codeflash_llm_model",
+        "llm-model",
+        "str",
+        "Model the openai backend asks (default: gpt-4o-mini)",
+        "NAME",
+    ),
+    _Knob(
+        "llm_api_key_env",
+        "--codeflash-llm-api-key-env",
+        "codeflash_llm_api_key_env",
+        "llm-api-key-env",
+        "envname",
+        "Environment variable holding the openai backend's API key "
+        "(default: CODEFLASH_LLM_API_KEY, then OPENAI_API_KEY)",
+        "VAR",
+    ),
+    _Knob(
+        "llm_temperature",
+        "--codeflash-llm-temperature",
+        "codeflash_llm_temperature",
+        "llm-temperature",
+        "float",
+        "Sampling temperature from 0 to 2 (default: the model's own)",
+        "T",
+    ),
+    _Knob(
+        "llm_candidates",
+        "--codeflash-llm-candidates",
+        "codeflash_llm_candidates",
+        "llm-candidates",
+        "int",
+        "Candidates asked for in one request (default: 1)",
+        "N",
+    ),
+    _Knob(
+        "llm_max_tokens",
+        "--codeflash-llm-max-tokens",
+        "codeflash_llm_max_tokens",
+        "llm-max-tokens",
+        "int",
+        "Longest reply, in tokens (default: 4096)",
+        "N",
+    ),
+    _Knob(
+        "llm_concurrency",
+        "--codeflash-llm-concurrency",
+        "codeflash_llm_concurrency",
+        "llm-concurrency",
+        "int",
+        "Requests to a language model in flight at once (default: 4)",
+        "N",
+    ),
+    _Knob(
+        "llm_timeout",
+        "--codeflash-llm-timeout",
+        "codeflash_llm_timeout",
+        "llm-timeout",
+        "float",
+        "Seconds to wait for one reply of a language model (default: 120)",
+        "S",
+    ),
+    _Knob(
+        "llm_no_cache",
+        "--codeflash-llm-no-cache",
+        "codeflash_llm_no_cache",
+        "llm-no-cache",
+        "bool",
+        "Ask the language model again instead of reusing the replies cached in .codeflash/",
+    ),
+    _Knob(
+        "service_url",
+        "--codeflash-service-url",
+        "codeflash_service_url",
+        "service-url",
+        "url",
+        "Base URL of the Codeflash AI service (default: https://app.codeflash.ai)",
+        "URL",
+    ),
     _Knob("module_root", None, None, "module-root", "str", ""),
     _Knob("tests_root", None, None, "tests-root", "str", ""),
     _Knob("ignore_paths", None, None, "ignore-paths", "list", ""),
@@ -167,7 +258,9 @@ def add_options(parser: pytest.Parser) -> None:
         help="Evaluate this hand-written replacement of the single target; repeatable",
     )
     for knob in _KNOBS:
-        if knob.flag:
+        if knob.flag and knob.kind == "bool":
+            group.addoption(knob.flag, action="store_true", default=None, help=knob.help)
+        elif knob.flag:
             action = "append" if knob.kind == "list" else "store"
             group.addoption(
                 knob.flag, action=action, default=None, metavar=knob.metavar, help=knob.help
@@ -319,44 +412,103 @@ def _convert(knob: _Knob, raw: Any, where: str) -> Any:
     """Turn a raw CLI/ini/toml value into the setting's type, or explain why not."""
     try:
         if knob.kind == "int":
-            if isinstance(raw, bool):
-                raise ValueError
-            value: Any = int(raw)
-            if value < 1:
-                raise pytest.UsageError(f"{where} must be at least 1. {_FIX[knob.field]}")
-            return value
+            return _bounded(knob, _number(raw, int), where)
         if knob.kind == "float":
-            if isinstance(raw, bool):
-                raise ValueError
-            value = float(raw)
+            value = _number(raw, float)
             if value != value or value in (float("inf"), float("-inf")):
                 raise ValueError
-            if value < 0 or (value == 0 and knob.field != "float_rel_tol"):
-                bound = "zero or more" if knob.field == "float_rel_tol" else "greater than zero"
-                raise pytest.UsageError(f"{where} must be {bound}. {_FIX[knob.field]}")
-            return value
+            return _bounded(knob, value, where)
         if knob.kind == "list":
             if isinstance(raw, str):
                 return tuple(part for part in raw.split() if part)
-            if not isinstance(raw, list) or not all(isinstance(p, str) for p in raw):
-                raise ValueError
-            # An empty entry means nothing ("--codeflash-exclude=" clears the list).
-            return tuple(part for part in raw if part.strip())
+            return _strings(raw)
+        if knob.kind == "bool":
+            return _boolean(raw)
+        if knob.kind == "backends":
+            return _backends(raw, where)
         if not isinstance(raw, str):
             raise ValueError
+        if knob.kind == "url":
+            return _url(raw.strip(), where, knob)
+        if knob.kind == "envname":
+            name = raw.strip()
+            if not (name.isascii() and name.isidentifier()):  # [A-Za-z_][A-Za-z0-9_]*
+                raise pytest.UsageError(
+                    f"{where} is not an environment variable name. {_FIX[knob.field]}"
+                )
+            return (name,)
         return raw.strip()
     except (TypeError, ValueError):
         kind = {
             "int": "a whole number",
             "float": "a number",
             "list": "a list of strings",
-            "str": "a string",
-        }[knob.kind]
+            "bool": "true or false",
+            "backends": "a backend name or a list of them",
+        }.get(knob.kind, "a string")
         raise pytest.UsageError(f"{where} is not {kind}. {_FIX[knob.field]}") from None
 
 
+_ZERO_OK = frozenset({"float_rel_tol", "llm_temperature"})
+_MAXIMUM = {"llm_temperature": 2, "llm_candidates": 16, "llm_concurrency": 64}
+
+
+def _number(raw: Any, kind: type[int] | type[float]) -> Any:
+    if isinstance(raw, bool):
+        raise ValueError
+    return kind(raw)
+
+
+def _bounded(knob: _Knob, value: float, where: str) -> float:
+    if knob.kind == "int" and value < 1:
+        raise pytest.UsageError(f"{where} must be at least 1. {_FIX[knob.field]}")
+    if value < 0 or (value == 0 and knob.field not in _ZERO_OK):
+        bound = "zero or more" if knob.field in _ZERO_OK else "greater than zero"
+        raise pytest.UsageError(f"{where} must be {bound}. {_FIX[knob.field]}")
+    top = _MAXIMUM.get(knob.field)
+    if top is not None and value > top:
+        raise pytest.UsageError(f"{where} must be at most {top}. {_FIX[knob.field]}")
+    return value
+
+
+def _strings(raw: Any) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not all(isinstance(p, str) for p in raw):
+        raise ValueError
+    # An empty entry means nothing ("--codeflash-exclude=" clears the list).
+    return tuple(part for part in raw if part.strip())
+
+
+def _boolean(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in ("true", "yes", "on", "1"):
+        return True
+    if isinstance(raw, str) and raw.strip().lower() in ("false", "no", "off", "0"):
+        return False
+    raise ValueError
+
+
+def _backends(raw: Any, where: str) -> tuple[str, ...]:
+    """``rules``, ``rules,openai`` (or a TOML list): the back-ends in the order given."""
+    parts = raw.replace(",", " ").split() if isinstance(raw, str) else _strings(raw)
+    if not parts:
+        raise pytest.UsageError(f"{where} names no backend. {_FIX['backend']}")
+    return tuple(part.strip() for part in parts)
+
+
+def _url(value: str, where: str, knob: _Knob) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise pytest.UsageError(f"{where} is not an http(s) URL. {_FIX[knob.field]}")
+    return value.rstrip("/")
+
+
 _FIX = {
-    "backend": "Use one of: " + ", ".join(BACKENDS) + ".",
+    "backend": "Use one of: "
+    + ", ".join(BACKENDS)
+    + "; combine several with commas, e.g. rules,openai.",
     "report": "Give a file path, e.g. --codeflash-report=codeflash.json.",
     "max_functions": "Give a positive number; to skip optimization, omit --codeflash.",
     "effort": "Use one of: " + ", ".join(EFFORTS) + ".",
@@ -372,19 +524,51 @@ _FIX = {
     "memory_limit_mb": "Give the limit in MiB, e.g. 4096.",
     "max_captured_calls": "Give a positive number, e.g. 64.",
     "api_key_env": "Give a list of environment variable names.",
+    "llm_url": "Give the API's base URL, e.g. https://api.openai.com/v1, or "
+    "http://localhost:11434/v1 for a local Ollama server.",
+    "llm_model": "Give the model's name as the server knows it, e.g. gpt-4o-mini.",
+    "llm_api_key_env": "Give the name of the variable, e.g. --codeflash-llm-api-key-env="
+    "OPENROUTER_API_KEY (the key itself never goes on the command line).",
+    "llm_temperature": "Give a number from 0 to 2, e.g. 0.7, or omit it for the model's own.",
+    "llm_candidates": "Give a number from 1 to 16; 1 works with every server.",
+    "llm_max_tokens": "Give the number of tokens, e.g. 4096.",
+    "llm_concurrency": "Give a number from 1 to 64, e.g. 4.",
+    "llm_timeout": "Give the number of seconds, e.g. 120.",
+    "llm_no_cache": "Give true or false.",
+    "service_url": "Give the service's base URL, e.g. https://app.codeflash.ai.",
 }
 
 
 def _check_choices(values: dict[str, Any]) -> None:
-    for field, choices, flag in (
-        ("backend", BACKENDS, "--codeflash-backend"),
-        ("effort", EFFORTS, "--codeflash-effort"),
-    ):
-        value = values.get(field)
-        if value is not None and value not in choices:
-            close = difflib.get_close_matches(value, choices, n=1)
+    effort = values.get("effort")
+    if effort is not None and effort not in EFFORTS:
+        close = difflib.get_close_matches(effort, EFFORTS, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise pytest.UsageError(
+            f"--codeflash-effort={effort!r} is not a known effort.{hint} {_FIX['effort']}"
+        )
+    backends = values.pop("backend", None)
+    if backends is None:
+        return
+    given = ",".join(backends)
+    for name in backends:
+        if name not in BACKENDS:
+            close = difflib.get_close_matches(name, BACKENDS, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise pytest.UsageError(f"{flag}={value!r} is not a known {field}.{hint} {_FIX[field]}")
+            what = f"{given!r} is not" if len(backends) == 1 else f"{given!r}: {name!r} is not"
+            raise pytest.UsageError(
+                f"--codeflash-backend={what} a known backend.{hint} {_FIX['backend']}"
+            )
+    if len(set(backends)) != len(backends):
+        raise pytest.UsageError(
+            f"--codeflash-backend={given!r} names a backend twice. Name each one once."
+        )
+    if "none" in backends and len(backends) > 1:
+        raise pytest.UsageError(
+            f"--codeflash-backend={given!r} combines 'none' with other backends. Use 'none' "
+            "alone (only --codeflash-candidate files), or drop it."
+        )
+    values["backend"], values["backends"] = backends[0], backends
 
 
 def _explain_validation(err: Any) -> str:
@@ -401,12 +585,6 @@ def _check_combinations(settings: Settings) -> None:
             "--codeflash-pr is not available in this version. Use the patch written under "
             ".codeflash/patches/ or --codeflash-apply instead."
         )
-    if settings.backend_explicit and settings.backend not in AVAILABLE_BACKENDS:
-        raise pytest.UsageError(
-            f"--codeflash-backend={settings.backend!r} is not available in this version. "
-            "Use --codeflash-backend=rules (the built-in rule engine), give your own rewrite "
-            "with --codeflash-candidate=FILE, or use --codeflash-backend=none."
-        )
     what = f"--codeflash-target={settings.targets[0]}" if settings.targets else "--codeflash"
     if settings.targets and settings.changed_since:
         raise pytest.UsageError(
@@ -414,8 +592,8 @@ def _check_combinations(settings: Settings) -> None:
             "--codeflash discovers, so it cannot be combined with --codeflash-target. Drop "
             "the targets to optimize what changed, or drop --codeflash-changed-since."
         )
-    # The rules back-end always has a source; "none" has only candidate files.
-    if settings.backend != "rules" and not settings.candidates and not settings.dry_run:
+    # Every back-end but "none" proposes rewrites; "none" has only candidate files.
+    if settings.backends == ("none",) and not settings.candidates and not settings.dry_run:
         raise pytest.UsageError(
             f"{what} has no candidate source: the {settings.backend!r} backend proposes no "
             "rewrites. Give your own rewrite with --codeflash-candidate=FILE, or use "

@@ -29,6 +29,7 @@ from .models import (
 )
 
 if TYPE_CHECKING:
+    from .candidates.llm import LLMSource
     from .deliver.apply import Optimization
     from .discover.discovery import Discovery
     from .discover.ranking import Ranking
@@ -58,6 +59,7 @@ class CodeflashSession:
         self.discovery: Discovery | None = None
         self.ranking: Ranking | None = None
         self.changed_lines: dict[Path, set[int]] | None = None
+        self.llm_sources: list[LLMSource] = []  # the language-model back-ends in use
 
     # -- set-up (pytest_configure) --------------------------------------------------------
     def setup(self) -> None:
@@ -77,11 +79,19 @@ class CodeflashSession:
                 self._load_candidate_files()
         except CodeflashError as err:
             raise pytest.UsageError(str(err)) from None
-        if not self.is_worker and self.settings.backend == "rules":
+        if not self.is_worker and "rules" in self.settings.backends:
             from .candidates.rules import RulesSource
 
             if not self.config.pluginmanager.has_plugin("codeflash-rules"):
                 self.config.pluginmanager.register(RulesSource(), "codeflash-rules")
+        # The language-model back-ends are plugins too, one per wire protocol.
+        if not self.is_worker and not self.settings.dry_run:
+            from .candidates.llm import register_sources
+
+            try:
+                self.llm_sources = register_sources(self.config.pluginmanager, self.settings)
+            except CodeflashError as err:
+                raise pytest.UsageError(str(err)) from None
         self.tracer = Tracer(
             ((t.module, t.qualname) for t in self.targets),
             max_samples=self.settings.max_captured_calls,
@@ -244,7 +254,7 @@ class CodeflashSession:
             self.config,
             self.settings.rootdir,
             memory_limit_mb=self.settings.memory_limit_mb,
-            secret_names=self.settings.api_key_env,
+            secret_names=(*self.settings.api_key_env, *self.settings.llm_api_key_env),
         )
         optimizations: list[Optimization] = []
         try:
@@ -328,6 +338,10 @@ class CodeflashSession:
             optimization = Optimization(
                 target, result, source, best.module_source, best.other_files
             )
+        if self.llm_sources:  # what the language-model back-ends spent on it
+            from .candidates.llm import usage_of
+
+            result = result.model_copy(update={"llm": usage_of(self.llm_sources, target)})
         self.config.hook.pytest_codeflash_function_done(result=result, settings=self.settings)
         return result, optimization
 

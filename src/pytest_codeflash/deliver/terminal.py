@@ -16,6 +16,7 @@ from ..models import (
     Delivery,
     DiscoverySummary,
     FunctionResult,
+    LLMUsage,
     RankedFunction,
     Settings,
     Summary,
@@ -90,6 +91,8 @@ def function_lines(result: FunctionResult, verbosity: int) -> list[tuple[str, di
                 {},
             )
         )
+    if result.llm is not None and (verbosity > 0 or result.llm.failed):
+        lines += _plain(_llm_lines(result.llm, verbosity))
     for candidate in result.candidates:
         if candidate.verdict == "accepted" or verbosity > 0:
             same = f", duplicate of {candidate.duplicate_of}" if candidate.duplicate_of else ""
@@ -101,6 +104,23 @@ def function_lines(result: FunctionResult, verbosity: int) -> list[tuple[str, di
                 )
             )
     return lines + _delivery(result)
+
+
+def _llm_lines(usage: LLMUsage, verbosity: int) -> list[str]:
+    """What the language models were asked about the function, and what failed."""
+    counts = [f"{usage.requests} request(s)"]
+    if usage.cached:
+        counts.append(f"{usage.cached} answered from the cache")
+    if usage.failed:
+        counts.append(f"{usage.failed} failed")
+    lines = [
+        f"    language models: {', '.join(counts)}; {usage.prompt_tokens} prompt and "
+        f"{usage.completion_tokens} completion tokens"
+        + ("" if verbosity > 0 or not usage.errors else " (-v shows the errors)")
+    ]
+    if verbosity > 0:
+        lines += [f"      {error}" for error in usage.errors]
+    return lines
 
 
 def _delivery(result: FunctionResult) -> list[tuple[str, dict[str, Any]]]:

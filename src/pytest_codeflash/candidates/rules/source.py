@@ -28,7 +28,7 @@ class RulesSource:
         With ``--codeflash-candidate`` files and no explicit ``--codeflash-backend``, the user
         asked to judge their own rewrites, so the rules stay quiet.
         """
-        if settings.backend != "rules":
+        if "rules" not in settings.backends:
             return []
         if settings.candidates and not settings.backend_explicit:
             return []
