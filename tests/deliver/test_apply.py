@@ -30,6 +30,8 @@ from pytest_codeflash.errors import ApplyError
 from pytest_codeflash.models import FileChange, FunctionResult, Settings, TargetFunction
 from pytest_codeflash.source.gitops import has_uncommitted_changes
 
+from ..conftest import SLOW_MODULE
+
 
 def git(root: Path, *args: str) -> str:
     command = ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com"]
@@ -292,48 +294,6 @@ def test_applied_message_and_formatter_notes(repo: Path) -> None:
 
 # -- end to end: pytest --codeflash-apply in a git repository -----------------------------------
 
-CORE = '''\
-"""Small list helpers."""
-
-
-def unique(items):
-    """Items in first-seen order, without repeats."""
-    result = []
-    for item in items:
-        if item not in result:
-            result.append(item)
-    return result
-
-
-def total(values):
-    return sum(values)
-
-
-def mean(values):
-    return total(values) / len(values)
-
-
-def spread(values):
-    return max(values) - min(values)
-'''
-
-CORE_TESTS = """\
-from calc.core import mean, unique
-
-
-def test_unique():
-    assert unique([3, 1, 3, 2, 1]) == [3, 1, 2]
-
-
-def test_large():
-    items = [(i * 7919) % 400 for i in range(1500)]
-    assert len(unique(items)) == 400
-
-
-def test_mean():
-    assert mean([1, 2, 3]) == 2
-"""
-
 FAST_UNIQUE = '''\
 def unique(items):
     """Items in first-seen order, without repeats."""
@@ -341,12 +301,12 @@ def unique(items):
 '''
 
 RUN = (
-    "--codeflash-target=calc.core.unique",
+    "--codeflash-target=listy.core.unique",
     "--codeflash-candidate=fast.py",
     "--codeflash-backend=none",
     "--codeflash-effort=low",
 )
-APPLIED = CORE.replace(
+APPLIED = SLOW_MODULE.replace(
     "    result = []\n    for item in items:\n        if item not in result:\n"
     "            result.append(item)\n    return result\n",
     "    return list(dict.fromkeys(items))\n",
@@ -354,29 +314,26 @@ APPLIED = CORE.replace(
 
 
 @pytest.fixture
-def calc(pytester: pytest.Pytester) -> pytest.Pytester:
-    """A committed git repository with a slow ``calc.core.unique`` and a faster rewrite."""
-    formatter = pytester.path / "fmt.py"
+def calc(listy: pytest.Pytester) -> pytest.Pytester:
+    """The ``listy`` project as a committed git repository, a faster rewrite beside it, and a
+    formatter that marks the files it formats."""
+    formatter = listy.path / "fmt.py"
     formatter.write_text("import sys\nopen(sys.argv[1], 'a').write('# formatted\\n')\n")
     command = f"{shlex.quote(sys.executable)} fmt.py $file"
-    pytester.makepyprojecttoml(
-        '[tool.pytest.ini_options]\npythonpath = ["src"]\ntestpaths = ["tests"]\n\n'
-        f"[tool.codeflash]\nformatter-cmds = [{command!r}]\n".replace("'", '"')
+    pyproject = listy.path / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text()
+        + f"\n[tool.codeflash]\nformatter-cmds = [{command!r}]\n".replace("'", '"')
     )
-    (pytester.path / "src" / "calc").mkdir(parents=True)
-    (pytester.path / "src" / "calc" / "__init__.py").write_text("")
-    (pytester.path / "src" / "calc" / "core.py").write_text(CORE)
-    (pytester.path / "tests").mkdir()
-    (pytester.path / "tests" / "test_core.py").write_text(CORE_TESTS)
-    (pytester.path / "fast.py").write_text(FAST_UNIQUE)
-    (pytester.path / ".gitignore").write_text(".codeflash/\n__pycache__/\n.pytest_cache/\n")
-    git(pytester.path, "init", "-q")
-    commit_all(pytester.path)
-    return pytester
+    (listy.path / "fast.py").write_text(FAST_UNIQUE)
+    (listy.path / ".gitignore").write_text(".codeflash/\n__pycache__/\n.pytest_cache/\n")
+    git(listy.path, "init", "-q")
+    commit_all(listy.path)
+    return listy
 
 
 def core(pytester: pytest.Pytester) -> str:
-    return (pytester.path / "src" / "calc" / "core.py").read_text()
+    return (pytester.path / "src" / "listy" / "core.py").read_text()
 
 
 def test_apply_in_a_clean_repository(calc: pytest.Pytester) -> None:
@@ -390,16 +347,16 @@ def test_apply_in_a_clean_repository(calc: pytest.Pytester) -> None:
     fast_local = "def unique(items):\n    seen = dict.fromkeys(items)\n    return list(seen)\n"
     (calc.path / "fast.py").write_text(fast_local)
     (calc.path / "renamed.py").write_text(renamed)
-    (calc.path / "same.py").write_text(CORE.replace("without repeats", "no repeats"))
+    (calc.path / "same.py").write_text(SLOW_MODULE.replace("without repeats", "no repeats"))
     extra = ("--codeflash-candidate=renamed.py", "--codeflash-candidate=same.py", "-v")
     result = calc.runpytest_subprocess(
         *RUN, *extra, "--codeflash-apply", "--codeflash-report=r.json"
     )
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=5)
     result.stdout.fnmatch_lines(
         [
-            "codeflash: calc.core.unique: applied to src/calc/core.py",
-            "calc.core.unique (src/calc/core.py): OPTIMIZED*",
+            "codeflash: listy.core.unique: applied to src/listy/core.py",
+            "listy.core.unique (src/listy/core.py): OPTIMIZED*",
             "    accepted fast.py (file): *",
             "    accepted renamed.py (file, duplicate of fast.py): *",
             "    rejected same.py (file): no change: *",
@@ -410,26 +367,30 @@ def test_apply_in_a_clean_repository(calc: pytest.Pytester) -> None:
     by_id = {c["id"]: c for c in report["functions"][0]["candidates"]}
     assert by_id["renamed.py"]["duplicate_of"] == "fast.py"
     assert report["functions"][0]["best_candidate"] == "fast.py"
-    old_def = CORE[CORE.index("def unique") : CORE.index("\n\n\ndef total")] + "\n"
-    assert core(calc) == CORE.replace(old_def, fast_local) + "# formatted\n"  # then formatted
+    old_def = (
+        SLOW_MODULE[SLOW_MODULE.index("def unique") : SLOW_MODULE.index("\n\n\ndef total")] + "\n"
+    )
+    assert (
+        core(calc) == SLOW_MODULE.replace(old_def, fast_local) + "# formatted\n"
+    )  # then formatted
     assert not (calc.path / ".codeflash" / "patches").exists()
     assert "+    seen = dict.fromkeys(items)" in git(calc.path, "diff")
 
 
 def test_dirty_file_is_refused_and_its_patch_applies_then_force(calc: pytest.Pytester) -> None:
-    dirty = CORE + "\n\ndef local_work():\n    return 1\n"
-    (calc.path / "src" / "calc" / "core.py").write_text(dirty)
+    dirty = SLOW_MODULE + "\n\ndef local_work():\n    return 1\n"
+    (calc.path / "src" / "listy" / "core.py").write_text(dirty)
     refused = calc.runpytest_subprocess(*RUN, "--codeflash-apply")
-    refused.assert_outcomes(passed=3)
+    refused.assert_outcomes(passed=5)
     refused.stdout.fnmatch_lines(
         [
-            "codeflash: calc.core.unique: not applied: src/calc/core.py has uncommitted "
+            "codeflash: listy.core.unique: not applied: src/listy/core.py has uncommitted "
             "changes; commit or stash them first, or pass --codeflash-apply-force (nothing was "
             "written); the patch is saved, apply it with: git apply .codeflash/patches/*.patch"
         ]
     )
     assert core(calc) == dirty
-    (patch,) = (calc.path / ".codeflash" / "patches").glob("*-calc.core.unique.patch")
+    (patch,) = (calc.path / ".codeflash" / "patches").glob("*-listy.core.unique.patch")
 
     # The saved patch applies with git on a clean checkout.
     git(calc.path, "stash", "-q")
@@ -440,8 +401,8 @@ def test_dirty_file_is_refused_and_its_patch_applies_then_force(calc: pytest.Pyt
     assert core(calc) == dirty
 
     forced = calc.runpytest_subprocess(*RUN, "--codeflash-apply", "--codeflash-apply-force")
-    forced.stdout.fnmatch_lines(["codeflash: calc.core.unique: applied to src/calc/core.py"])
-    assert core(calc) == dirty.replace(CORE, APPLIED) + "# formatted\n"
+    forced.stdout.fnmatch_lines(["codeflash: listy.core.unique: applied to src/listy/core.py"])
+    assert core(calc) == dirty.replace(SLOW_MODULE, APPLIED) + "# formatted\n"
 
 
 @pytest.mark.skipif(os.name == "nt", reason="POSIX permission bits")

@@ -1,4 +1,4 @@
-"""Where optimizations go, said at every verbosity; git failures named as such (#17)."""
+"""Where optimizations go, said at every verbosity; git failures named as such."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from pytest_codeflash.deliver.apply import apply_optimization
 from pytest_codeflash.errors import ApplyError, GitError
 from pytest_codeflash.source.gitops import changed_lines, describe_failure, has_uncommitted_changes
 
+from ..conftest import SLOW_MODULE
 from . import test_apply
-from .test_apply import CORE, RUN, optimization, settings
+from .test_apply import RUN, optimization, settings
 
-calc = test_apply.calc  # the committed project with a slow calc.core.unique
+calc = test_apply.calc  # the committed listy project with a slow listy.core.unique
 repo = test_apply.repo  # a committed repository with pkg/mod.py
 
 
@@ -72,8 +73,8 @@ def test_quiet_run_still_says_where_the_patch_went(calc: pytest.Pytester) -> Non
     result = calc.runpytest_subprocess(*RUN, "-q", "--codeflash-report=r.json")
     result.stdout.fnmatch_lines(
         [
-            "calc.core.unique (src/calc/core.py): OPTIMIZED*",
-            "    patch saved; apply it with: git apply .codeflash/patches/*-calc.core.unique.patch",
+            "listy.core.unique (src/listy/core.py): OPTIMIZED*",
+            "    patch saved; apply it with: git apply .codeflash/patches/*-listy.core.unique.*",
             "1 of 1 function(s) optimized",
         ]
     )
@@ -84,13 +85,13 @@ def test_quiet_run_still_says_where_the_patch_went(calc: pytest.Pytester) -> Non
 
 
 def test_quiet_refused_apply_shows_in_summary_and_report(calc: pytest.Pytester) -> None:
-    dirty = CORE + "\n\ndef local_work():\n    return 1\n"
-    (calc.path / "src" / "calc" / "core.py").write_text(dirty)
+    dirty = SLOW_MODULE + "\n\ndef local_work():\n    return 1\n"
+    (calc.path / "src" / "listy" / "core.py").write_text(dirty)
     result = calc.runpytest_subprocess(*RUN, "-q", "--codeflash-apply", "--codeflash-report=r.json")
     result.stdout.fnmatch_lines(
         [
-            "calc.core.unique (src/calc/core.py): OPTIMIZED*",
-            "    NOT APPLIED: src/calc/core.py has uncommitted changes; commit or stash them "
+            "listy.core.unique (src/listy/core.py): OPTIMIZED*",
+            "    NOT APPLIED: src/listy/core.py has uncommitted changes; commit or stash them "
             "first, or pass --codeflash-apply-force (nothing was written); patch saved; apply "
             "it with: git apply .codeflash/patches/*.patch",
             "1 of 1 function(s) optimized; 0 applied, 1 NOT applied (patch saved, see above)",
@@ -98,21 +99,21 @@ def test_quiet_refused_apply_shows_in_summary_and_report(calc: pytest.Pytester) 
     )
     (function,) = json.loads((calc.path / "r.json").read_text())["functions"]
     assert function["applied"] is False
-    assert function["apply_error"].startswith("src/calc/core.py has uncommitted changes")
+    assert function["apply_error"].startswith("src/listy/core.py has uncommitted changes")
     assert function["applied_files"] == []
-    assert function["patch_file"].endswith("-calc.core.unique.patch")
+    assert function["patch_file"].endswith("-listy.core.unique.patch")
 
 
 def test_quiet_apply_names_the_files_written(calc: pytest.Pytester) -> None:
     result = calc.runpytest_subprocess(*RUN, "-q", "--codeflash-apply", "--codeflash-report=r.json")
     result.stdout.fnmatch_lines(
         [
-            "    applied to src/calc/core.py",
+            "    applied to src/listy/core.py",
             "1 of 1 function(s) optimized; 1 applied",
         ]
     )
     (function,) = json.loads((calc.path / "r.json").read_text())["functions"]
-    assert (function["applied"], function["applied_files"]) == (True, ["src/calc/core.py"])
+    assert (function["applied"], function["applied_files"]) == (True, ["src/listy/core.py"])
     assert function["patch_file"] is None
 
 
@@ -122,7 +123,7 @@ def test_quiet_apply_in_a_repository_of_another_user(calc: pytest.Pytester) -> N
     _disown(calc.path)
     result = calc.runpytest_subprocess(*RUN, "-q", "--codeflash-apply")
     result.stdout.fnmatch_lines(
-        ["    NOT APPLIED: cannot check src/calc/core.py for uncommitted changes: git refuses*"]
+        ["    NOT APPLIED: cannot check src/listy/core.py for uncommitted changes: git refuses*"]
     )
     assert "dubious ownership" in result.stdout.str()
     assert "has uncommitted changes" not in result.stdout.str()
