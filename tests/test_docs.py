@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pytest_codeflash import options
+from pytest_codeflash.options import knobs
 
 ROOT = Path(__file__).resolve().parents[1]
 OPTIONS_MD = ROOT / "docs" / "reference" / "options.md"
@@ -56,7 +56,7 @@ def test_every_option_is_in_the_options_reference(pytestconfig: pytest.Config) -
 
 def test_every_pyproject_key_is_in_the_options_reference() -> None:
     text = OPTIONS_MD.read_text(encoding="utf-8")
-    keys = [k.toml for k in options._KNOBS if k.toml] + list(options.CODEFLASH_ONLY_KEYS)
+    keys = [k.toml for k in knobs._KNOBS if k.toml] + list(knobs.CODEFLASH_ONLY_KEYS)
     missing = [key for key in keys if f"`{key}`" not in text]
     assert not missing, f"docs/reference/options.md does not describe: {', '.join(missing)}"
 

@@ -6,13 +6,13 @@ import os
 
 import pytest
 
-from pytest_codeflash import options
+from pytest_codeflash.options import resolve
 
 
 def test_non_posix_platform_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "name", "nt")
     with pytest.raises(pytest.UsageError) as info:
-        options._check_platform()
+        resolve._check_platform()
     monkeypatch.undo()
     message = str(info.value)
     assert message.startswith("--codeflash needs a POSIX system such as Linux or macOS")
@@ -22,4 +22,4 @@ def test_non_posix_platform_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_posix_platform_passes() -> None:
-    options._check_platform()
+    resolve._check_platform()

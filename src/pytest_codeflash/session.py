@@ -366,9 +366,9 @@ class CodeflashSession:
         return found
 
     def pytest_report_header(self) -> list[str]:
-        from .deliver.terminal import header_lines
+        from .options import unused_key_lines
 
-        return header_lines(self.settings)
+        return unused_key_lines(self.settings)
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.is_worker:

@@ -18,12 +18,11 @@ from ..models import (
     FunctionResult,
     LLMUsage,
     RankedFunction,
-    Settings,
     Summary,
 )
 from ..source.paths import relative_path
 
-__all__ = ["delivery_lines", "function_lines", "header_lines", "render_summary", "result_line"]
+__all__ = ["delivery_lines", "function_lines", "render_summary", "result_line"]
 
 
 def render_summary(
@@ -147,17 +146,6 @@ def result_line(results: Sequence[FunctionResult]) -> str:
         line += f"; {applied} applied"
         line += f", {refused} NOT applied (patch saved, see above)" if refused else ""
     return line
-
-
-def header_lines(settings: Settings) -> list[str]:
-    """Under ``-v``, once at the start: the ``[tool.codeflash]`` keys read but not used."""
-    if settings.verbosity <= 0 or not settings.unused_keys:
-        return []
-    from ..options import CODEFLASH_ONLY_KEYS
-
-    lines = ["codeflash: [tool.codeflash] keys of Codeflash that this plugin does not use:"]
-    lines += [f"  {key}: {CODEFLASH_ONLY_KEYS[key]}" for key in settings.unused_keys]
-    return lines
 
 
 def discovery_lines(

@@ -114,22 +114,20 @@ def test_persistent_errors_give_up_after_the_attempts(openai_server: ScriptedSer
 def test_a_reply_slower_than_the_read_timeout(openai_server: ScriptedServer) -> None:
     openai_server.script(PATH, Scripted({"ok": 1}, delay=1.0))
     client = _client(openai_server.url, read_timeout_s=0.2)
-    began = time.monotonic()
     with pytest.raises(
         ServiceTimeout, match=r"sent no reply within 0.2 s.*--codeflash-llm-timeout"
     ):
         _run(client, client.post("thing", {}))
-    assert time.monotonic() - began < 0.9
     assert len(openai_server.requests()) == 1  # a slow server is not asked again
 
 
 def test_the_deadline_bounds_everything(openai_server: ScriptedServer) -> None:
     openai_server.default(PATH, lambda seen: Scripted({}, 500, delay=0.1))
     client = _client(openai_server.url, retry=RetryPolicy(10, base_s=0.2, cap_s=0.2))
-    began = time.monotonic()
     with pytest.raises(ServiceUnavailable, match="no time left for another attempt"):
         _run(client, client.post("thing", {}, deadline=time.monotonic() + 0.5))
-    assert time.monotonic() - began < 0.6
+    # Ten attempts were allowed, each at least 0.3 s apart: the deadline stopped them.
+    assert 1 <= len(openai_server.requests(PATH)) <= 3
     openai_server.default(PATH, lambda seen: Scripted({}, 200, delay=1.0))
     client = _client(openai_server.url)
     with pytest.raises(ServiceTimeout, match="deadline for language-model requests ran out"):
