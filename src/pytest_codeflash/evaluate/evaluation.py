@@ -59,6 +59,8 @@ class Evaluation:
         self.rel_file = relative_path(target.file, settings.rootdir)
         self.coverage: dict[str, Any] | None = None
         self._candidates: list[Candidate] = []
+        # One clock for the inputs every run of this function replays (see RunnerSpec).
+        self.clock_epoch = float(int(time.time()))
 
     def run(
         self, candidates: Sequence[Candidate], follow_up: FollowUp | None = None
@@ -144,7 +146,8 @@ class Evaluation:
         # start and the checks leave of it (see runner.replay.timing_budget).
         spec.began_monotonic = time.monotonic()
         run = self.sandbox.run(spec, self.tests, self._candidate_timeout(baseline))
-        return _with_times(judge(candidate, run, self.target), run, began)
+        verdict = judge(candidate, run, self.target, spec.baseline_tests)
+        return _with_times(verdict, run, began)
 
     def _candidate_timeout(self, baseline: ChildRun) -> float:
         """The user's limit (or one scaled from the baseline run) plus our own budgets."""
@@ -168,6 +171,7 @@ class Evaluation:
             candidate_source=source,
             rel_tol=self.settings.float_rel_tol,
             max_inputs=self.settings.max_captured_calls,
+            clock_epoch=self.clock_epoch,
             timing=TimingSpec(
                 min_speedup=self.settings.min_speedup, budget_s=EFFORT_BUDGET_S[effort]
             ),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import signal
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..models import Candidate, CandidateResult, TargetFunction
@@ -30,8 +30,17 @@ __all__ = [
 ]
 
 
-def judge(candidate: Candidate, run: ChildRun, target: TargetFunction) -> CandidateResult:
-    """Turn one child run into an accepted/rejected verdict with its reason."""
+def judge(
+    candidate: Candidate,
+    run: ChildRun,
+    target: TargetFunction,
+    baseline_tests: Mapping[str, str] | None = None,
+) -> CandidateResult:
+    """Turn one child run into an accepted/rejected verdict with its reason.
+
+    ``baseline_tests``: each test's outcome with the original; a test that failed there too
+    says nothing about the candidate.
+    """
     result = run.result
     if run.timed_out:
         where = f" (while {run.progress})" if run.progress else ""
@@ -52,7 +61,7 @@ def judge(candidate: Candidate, run: ChildRun, target: TargetFunction) -> Candid
     for section in (result.calls, result.replay, result.generated):
         if section is not None and section.differences:
             return rejected(candidate, _difference(section.differences[0]), result)
-    failing = failing_tests(result)
+    failing = failing_tests(result, baseline_tests)
     if failing:
         more = f" (and {len(failing) - 1} more)" if len(failing) > 1 else ""
         return rejected(candidate, f"test failed with the candidate: {failing[0]}{more}", result)
@@ -145,9 +154,13 @@ def unsafe(result: RunnerResult) -> str:
     return ""
 
 
-def failing_tests(result: RunnerResult) -> list[str]:
-    """The tests that failed or errored in this run."""
-    return [t for t, o in result.tests.items() if o in ("failed", "error")]
+def failing_tests(result: RunnerResult, baseline: Mapping[str, str] | None = None) -> list[str]:
+    """The tests that failed or errored in this run (of those that passed in ``baseline``)."""
+    return [
+        test
+        for test, outcome in result.tests.items()
+        if outcome in ("failed", "error") and (baseline is None or baseline.get(test) == "passed")
+    ]
 
 
 def crash_reason(run: ChildRun) -> str:

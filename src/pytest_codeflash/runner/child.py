@@ -176,6 +176,8 @@ class ChildRunner:
         self._write(result)
         if self.differential is None:
             return
+        # From here on, inputs are replayed outside the tests: the same clock in every run.
+        self.differential.replay_clock = (self.spec.clock_epoch, 1000.0)
         if self.spec.mode == "baseline":
             # The outermost calls captured here; failing those, the calls the user's own run
             # sampled (which include recursive inner calls, so they are only a fallback).

@@ -7,7 +7,10 @@ While a :class:`Determinism` is active, every one of these restarts from the sam
   :meth:`Determinism.prepare_module` binds, ``localtime``/``gmtime``/``ctime``/``strftime``
   without a time) and a virtual monotonic clock (``perf_counter``, ``monotonic(_ns)``,
   ``process_time(_ns)``, ``thread_time(_ns)``), each advancing 1 µs per reading and by the
-  duration of a ``time.sleep``.  ``time.perf_counter_ns`` is never patched
+  duration of a ``time.sleep``.  They start where :meth:`Determinism.start_clock` last set
+  them: the runner sets the real time at the start of each call a test makes, so the code
+  under test and the test's own code agree on "now" and "today", and a fixed time for the
+  inputs it replays.  ``time.perf_counter_ns`` is never patched
   (:data:`REAL_PERF_COUNTER_NS`) and asyncio's event loops keep the real clock;
 * one seeded byte stream for ``os.urandom``, ``os.getrandom`` and ``random._urandom`` (hence
   ``random.SystemRandom``, ``secrets``, numpy's unseeded entropy and ``uuid.uuid4``), and
@@ -17,6 +20,11 @@ While a :class:`Determinism` is active, every one of these restarts from the sam
 
 What is patched in are dispatchers that call the real function whenever no Determinism is
 active, so a module that captured one (``from time import time``) still works after exit.
+
+A clock, stream or class that the test itself replaced (``monkeypatch.setattr(time,
+"time", ...)``, freezegun and the like) is left as the test made it: the test decided what
+its code sees, and both the original and the candidate see the same thing.  Names that the
+prepared module bound to a dispatcher or stand-in follow that replacement too.
 Activations do not nest: entering while any is active raises ``RuntimeError``, because the
 patches are process-wide and an inner exit would undo the outer activation's.
 """
@@ -42,6 +50,7 @@ if TYPE_CHECKING:
 __all__ = [
     "REAL_MONOTONIC",
     "REAL_PERF_COUNTER_NS",
+    "REAL_TIME",
     "Determinism",
     "DeterministicDate",
     "DeterministicDatetime",
@@ -52,6 +61,8 @@ REAL_PERF_COUNTER_NS: Callable[[], int] = time.perf_counter_ns
 """The real ``time.perf_counter_ns``; never patched, safe for the runner's timer."""
 REAL_MONOTONIC: Callable[[], float] = time.monotonic
 """The real ``time.monotonic``, for runner code (watchdogs) that may run while active."""
+REAL_TIME: Callable[[], float] = time.time
+"""The real ``time.time``, for starting the virtual clocks at the real time."""
 
 _REAL_DATETIME = _dt.datetime
 _REAL_DATE = _dt.date
@@ -114,11 +125,17 @@ class DeterministicDatetime(_REAL_DATETIME, metaclass=_StandIn):
     @classmethod
     def now(cls, tz: _dt.tzinfo | None = None) -> Self:
         """Return the virtual wall-clock time when active, else the real one."""
+        foreign = _foreign_class("datetime", cls)
+        if foreign is not None:
+            return cast("Self", foreign.now(tz))
         return super().now(tz) if _active is None else _rebuild(cls, _virtual_now(_active, tz))
 
     @classmethod
     def utcnow(cls) -> Self:
         """Return the virtual UTC time (naive) when active, else the real one."""
+        foreign = _foreign_class("datetime", cls)
+        if foreign is not None:
+            return cast("Self", foreign.utcnow())
         if _active is None:
             return super().utcnow()
         return _rebuild(cls, _virtual_now(_active, _dt.timezone.utc).replace(tzinfo=None))
@@ -126,6 +143,9 @@ class DeterministicDatetime(_REAL_DATETIME, metaclass=_StandIn):
     @classmethod
     def today(cls) -> Self:
         """Return the virtual local time (naive) when active, else the real one."""
+        foreign = _foreign_class("datetime", cls)
+        if foreign is not None:
+            return cast("Self", foreign.today())
         return cls.now() if _active is not None else super().today()
 
 
@@ -137,12 +157,32 @@ class DeterministicDate(_REAL_DATE, metaclass=_StandIn):
     @classmethod
     def today(cls) -> Self:
         """Return the virtual local date when active, else the real one."""
+        foreign = _foreign_class("date", cls)
+        if foreign is not None:
+            return cast("Self", foreign.today())
         if _active is None:
             return super().today()
         day = _REAL_DATE.fromtimestamp(_active._wall_us() // 1_000_000)
         if cls is DeterministicDate:
             return cast("Self", day)
         return cls(day.year, day.month, day.day)
+
+
+def _foreign_class(name: str, cls: type) -> Any:
+    """The ``datetime`` module's ``name`` class if something else replaced it (freezegun's
+    fakes, a test's monkeypatch), else ``None``.
+
+    Only the stand-ins themselves defer; a user subclass keeps its own behaviour.
+    """
+    if cls is not DeterministicDatetime and cls is not DeterministicDate:
+        return None
+    current = getattr(sys.modules.get("datetime", _dt), name, None)
+    # The real classes are read from the stand-ins, not from this module's globals: a tool
+    # like freezegun replaces every module global that holds them, ours included.
+    real = (DeterministicDatetime.__dict__["_real_type"], DeterministicDate.__dict__["_real_type"])
+    if current is None or current in real or current in (DeterministicDatetime, DeterministicDate):
+        return None
+    return current
 
 
 def _virtual_now(active: Determinism, tz: _dt.tzinfo | None) -> _dt.datetime:
@@ -169,14 +209,25 @@ def _datetime_proxy() -> types.ModuleType:
     return proxy
 
 
-def _dispatcher(real: Callable[..., Any], fake: Callable[..., Any]) -> Callable[..., Any]:
-    """Return a function calling ``fake`` on the active Determinism, else ``real``."""
+def _dispatcher(
+    owner: object, name: str, real: Callable[..., Any], fake: Callable[..., Any]
+) -> Callable[..., Any]:
+    """Return a function calling ``fake`` on the active Determinism, else ``real``.
+
+    When ``owner.name`` holds something else than ``real`` or this dispatcher (the test
+    replaced it), that replacement is called instead: a module that bound the function by
+    name (``from time import time``) sees what the test chose, as it would have had the
+    test patched it in that module.
+    """
 
     @functools.wraps(real)
     def dispatch(*args: Any, **kwargs: Any) -> Any:
         active = _active
         if active is None:
             return real(*args, **kwargs)
+        current = getattr(owner, name, real)
+        if current is not real and current is not dispatch:
+            return current(*args, **kwargs)
         return fake(active, *args, **kwargs)
 
     return dispatch
@@ -212,9 +263,16 @@ class Determinism:
     def __init__(self, seed: int = 0, epoch: float = 1_700_000_000.0) -> None:
         """Store the seed of every stream and the wall-clock start, in seconds since 1970."""
         self._seed = seed
-        self._epoch_us = round(epoch * 1_000_000)
         self._undo: list[Callable[[], None]] = []
+        self.start_clock(epoch)
         self._reset()
+
+    def start_clock(self, epoch: float, monotonic: float = _MONOTONIC_START_US / 1e6) -> None:
+        """Start the virtual clocks of the next activations at ``epoch`` (seconds since
+        1970) and ``monotonic`` (seconds), for example the real time and monotonic clock
+        now, so that they agree with what code outside the activation reads."""
+        self._epoch_us = round(epoch * 1_000_000)
+        self._mono_start_us = round(monotonic * 1_000_000)
 
     def prepare_module(self, module: types.ModuleType) -> None:
         """Rebind names in ``module`` that refer to objects that cannot be patched in place.
@@ -242,8 +300,10 @@ class Determinism:
             self._undo.append(lambda: random.setstate(state))
             _REAL_GLOBAL_SEED(self._seed)
             self._seed_numpy()
-            for owner, name, _real, dispatch in _PATCHES:
-                self._patch(owner, name, dispatch)
+            for owner, name, real, dispatch in _PATCHES:
+                # A value the test put there itself is the test's choice: left alone.
+                if vars(owner).get(name) is real:
+                    self._patch(owner, name, dispatch)
             self._patch_loaded_modules()
         except BaseException:
             self._restore()
@@ -324,7 +384,7 @@ class Determinism:
         """Read the virtual monotonic clock in µs and advance it by 1 µs."""
         tick = self._mono_ticks
         self._mono_ticks = tick + 1
-        return _MONOTONIC_START_US + tick
+        return self._mono_start_us + tick
 
     def _next_seed(self) -> int:
         """Return the next seed for a generator created without one."""
@@ -406,7 +466,7 @@ def _build_patches() -> list[_Patch]:
     for owner, name, fake in fakes:
         real = getattr(owner, name, None)
         if real is not None:  # e.g. os.getrandom exists only on Linux
-            patches.append((owner, name, real, _dispatcher(real, fake)))
+            patches.append((owner, name, real, _dispatcher(owner, name, real, fake)))
     patches.append((random.Random, "seed", _REAL_RANDOM_SEED, _random_seed))
     bound_seed = types.MethodType(_random_seed, _RANDOM_INST)
     patches.append((random, "seed", _REAL_GLOBAL_SEED, bound_seed))

@@ -33,13 +33,14 @@ from .calls import (
     replay_outcome,
     snapshot,
 )
-from .determinism import Determinism
+from .determinism import REAL_MONOTONIC, REAL_TIME, Determinism
 from .guard import Guard
 from .mismatch import short_repr
 from .outcomes import RANDOM_STATE, Difference, Outcome, compare_outcomes
 from .protocol import CallsSummary, DifferenceRecord
 
 MAX_RECORDED_DIFFERENCES = 20
+_MISSING: Any = object()
 MAX_FINGERPRINTED = 1 << 20  # bytes of pickled globals
 
 
@@ -122,6 +123,14 @@ class Differential:
         self.shared_globals = sorted(
             set(data_globals(original.module)) & set(vars(candidate.module))
         )
+        # Where the virtual clocks start for a call: None in the tests (the real time when the
+        # call starts, so the test's own code and the function agree on "now"); a fixed time
+        # for inputs replayed outside the tests, the same in every run of one function.
+        self.replay_clock: tuple[float, float] | None = None
+        # The modules' names as imported: what a test replaces later (monkeypatch.setattr on
+        # the module) is given to the original's private module too, see _sync_patches.
+        self._as_imported: dict[str, Any] = {}
+        self._shadow_as_imported: dict[str, Any] = {}
 
     def globals_fingerprint(self) -> bytes | None:
         """A digest of the shared globals' names and values as the next call will see them.
@@ -141,6 +150,8 @@ class Differential:
         """Replace the candidate's target (``raw``, found on ``owner``) by the wrapper."""
         self._placement = (owner, name, raw)
         install(owner, name, raw, self.wrapper())
+        self._as_imported = dict(vars(self.candidate.module))
+        self._shadow_as_imported = dict(vars(self.original.module))
 
     @contextmanager
     def unwrapped(self) -> Iterator[None]:
@@ -201,7 +212,15 @@ class Differential:
         finally:
             self._depth -= 1
 
+    def _start_clock(self) -> None:
+        """Start the virtual clocks of this call's runs (see ``replay_clock``)."""
+        if self.replay_clock is None:
+            self.determinism.start_clock(REAL_TIME(), REAL_MONOTONIC())
+        else:
+            self.determinism.start_clock(*self.replay_clock)
+
     def _compare_call(self, args: Args, reraise: bool, once: bool, expected: Outcome | None) -> Any:
+        self._start_clock()
         try:
             args = materialise_iterators(args)
             self._remember_input(args)
@@ -244,6 +263,7 @@ class Differential:
 
     async def _compare_async(self, args: Args, *, reraise: bool) -> Any:
         self._depth += 1
+        self._start_clock()
         try:
             args = materialise_iterators(args)
             self._remember_input(args)
@@ -322,6 +342,31 @@ class Differential:
         for name in self.shared_globals:
             if name in source:
                 target[name] = snapshot(source[name])
+        self._sync_patches(source, target)
+
+    def _sync_patches(self, source: dict[str, Any], target: dict[str, Any]) -> None:
+        """Mirror the test's replacements of module names in the original's private module.
+
+        A test that does ``monkeypatch.setattr(mod, "date", FakeDate)`` changed what the
+        function sees; the original must see the same.  Data globals are copied above; this
+        covers the rest (functions, classes, modules), and puts the original's own value back
+        once the test restores the name.
+        """
+        if not self._as_imported:
+            return
+        shared = set(self.shared_globals)
+        for name, value in source.items():
+            if name in shared or name.startswith("__"):
+                continue
+            imported = self._as_imported.get(name, _MISSING)
+            if imported is _MISSING and not _is_code(value):
+                continue  # data the function created at run time: each side keeps its own
+            if imported is value:
+                own = self._shadow_as_imported.get(name, _MISSING)
+                if own is not _MISSING and target.get(name, _MISSING) is not own:
+                    target[name] = own
+            else:
+                target[name] = value
 
     def _remember_input(self, args: Args) -> None:
         if len(self.tally.inputs) >= self.max_inputs:
@@ -375,6 +420,11 @@ class Differential:
         return isinstance(raised, (TypeError, AttributeError)) and type(raised) is type(
             actual.raised
         )
+
+
+def _is_code(value: object) -> bool:
+    """Functions, classes, modules: what a module binds that is not data."""
+    return callable(value) or isinstance(value, types.ModuleType)
 
 
 def _resource_limit(expected: Outcome, actual: Outcome) -> str:

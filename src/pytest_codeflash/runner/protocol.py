@@ -84,6 +84,9 @@ class RunnerSpec:
     max_inputs: int = 64
     max_compared: int = 1000
     seed: int = 0
+    clock_epoch: float = 1_700_000_000.0
+    """Where the virtual wall clock starts for inputs replayed outside the tests (seconds
+    since 1970): set once per function by the parent, so every run of it agrees."""
     timing: TimingSpec = field(default_factory=TimingSpec)
     generation: GenerationSpec = field(default_factory=GenerationSpec)
     # The baseline only: arguments the user's own run captured (a fallback for replays).
