@@ -31,6 +31,7 @@ from .calls import (
     materialise_iterators,
     observe,
     replay_outcome,
+    rewind_source,
     snapshot,
 )
 from .determinism import REAL_MONOTONIC, REAL_TIME, Determinism
@@ -234,7 +235,9 @@ class Differential:
         except Uncopyable as err:
             self.tally.uncopyable.append(f"{self.current_test}: {err}")
             return self.candidate.function(*live_args(args)[0], **live_args(args)[1])
-        outcome = self._run(self.candidate, live_args(args), "candidate", caller_state)
+        live = live_args(args)
+        outcome = self._run(self.candidate, live, "candidate", caller_state)
+        rewind_source(args, live)  # the caller's iterators: where the candidate left them
         random.setstate(outcome.globals_after[RANDOM_STATE])  # type: ignore[arg-type]
         self._judge(args, first, second, outcome)
         if reraise:
@@ -447,6 +450,9 @@ def _compare_stable(
     """Compare only the parts of the outcome that were the same in both original runs."""
     parts = ("returned", "raised", "stdout", "stderr", "yielded", "self_after")
     masked_first, masked_actual = Outcome(), Outcome()
+    for always in ("result_kind", "raised_while_iterating"):
+        setattr(masked_first, always, getattr(first, always))
+        setattr(masked_actual, always, getattr(actual, always))
     for part in parts:
         a, b = getattr(first, part), getattr(second, part)
         found = compare_outcomes(_only(part, a), _only(part, b), rel_tol=rel_tol, hook=hook)
