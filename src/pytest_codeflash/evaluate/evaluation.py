@@ -145,7 +145,9 @@ class Evaluation:
         # The effort's budget covers the whole evaluation: the timing gets what the copy, the
         # start and the checks leave of it (see runner.replay.timing_budget).
         spec.began_monotonic = time.monotonic()
-        run = self.sandbox.run(spec, self.tests, self._candidate_timeout(baseline))
+        timeout = self._candidate_timeout(baseline)
+        spec.deadline_monotonic = spec.began_monotonic + timeout
+        run = self.sandbox.run(spec, self.tests, timeout)
         verdict = judge(candidate, run, self.target, spec.baseline_tests)
         return _with_times(verdict, run, began)
 
@@ -186,6 +188,13 @@ class Evaluation:
     ) -> FunctionResult:
         accepted = [r for r in results if r.verdict == "accepted"]
         baseline_ns = next((r.baseline_ns for r in results if r.baseline_ns), None)
+        failed = [r for r in results if r.verdict == "error"]
+        if failed and not accepted:
+            reason = (
+                f"pytest-codeflash failed on {len(failed)} of {len(results)} candidate(s), "
+                f"so they have no verdict: {failed[0].reason}"
+            )
+            return self._result("error", reason, results, baseline_ns, unstable, compared)
         if not accepted:
             reason = (
                 f"none of {len(results)} candidate(s) was accepted"

@@ -42,10 +42,9 @@ import time
 import types
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import Any, cast
 
-if TYPE_CHECKING:
-    from typing_extensions import Self
+from .standins import ACTIVE, DeterministicDate, DeterministicDatetime, datetime_proxy
 
 __all__ = [
     "REAL_MONOTONIC",
@@ -77,9 +76,6 @@ _REAL_GLOBAL_SEED = random.seed
 _MONOTONIC_START_US = 1_000 * 1_000_000
 _UUID_EPOCH_OFFSET = 0x01B21DD213814000  # 100 ns intervals from 1582-10-15 to 1970-01-01
 _MISSING = object()
-_T = TypeVar("_T")
-
-_active: Determinism | None = None
 
 
 def child_environment(env: dict[str, str]) -> dict[str, str]:
@@ -88,125 +84,6 @@ def child_environment(env: dict[str, str]) -> dict[str, str]:
     Hash randomisation is chosen at interpreter start-up, so it cannot be fixed in-process.
     """
     return {**env, "PYTHONHASHSEED": "0"}
-
-
-class _StandIn(type):
-    """Metaclass making a stand-in class interchangeable with the real class it replaces.
-
-    Calling it builds the real class, so the original's and the candidate's values have the
-    same type and pickle as usual; ``isinstance`` accepts real instances, since user code
-    checks values created outside the prepared module.  User subclasses behave normally.
-    """
-
-    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-        real = cls.__dict__.get("_real_type")
-        if real is None:
-            return super().__call__(*args, **kwargs)
-        return real(*args, **kwargs)
-
-    def __instancecheck__(cls, instance: object) -> bool:
-        real = cls.__dict__.get("_real_type")
-        if real is None:  # a user subclass of a stand-in: ordinary semantics
-            return type.__instancecheck__(cls, instance)
-        return isinstance(instance, real)
-
-    def __subclasscheck__(cls, subclass: type) -> bool:
-        real = cls.__dict__.get("_real_type")
-        if real is None:
-            return type.__subclasscheck__(cls, subclass)
-        return issubclass(subclass, real)
-
-
-class DeterministicDatetime(_REAL_DATETIME, metaclass=_StandIn):
-    """Stand-in for ``datetime.datetime`` whose clock readings follow the active Determinism."""
-
-    _real_type = _REAL_DATETIME
-
-    @classmethod
-    def now(cls, tz: _dt.tzinfo | None = None) -> Self:
-        """Return the virtual wall-clock time when active, else the real one."""
-        foreign = _foreign_class("datetime", cls)
-        if foreign is not None:
-            return cast("Self", foreign.now(tz))
-        return super().now(tz) if _active is None else _rebuild(cls, _virtual_now(_active, tz))
-
-    @classmethod
-    def utcnow(cls) -> Self:
-        """Return the virtual UTC time (naive) when active, else the real one."""
-        foreign = _foreign_class("datetime", cls)
-        if foreign is not None:
-            return cast("Self", foreign.utcnow())
-        if _active is None:
-            return super().utcnow()
-        return _rebuild(cls, _virtual_now(_active, _dt.timezone.utc).replace(tzinfo=None))
-
-    @classmethod
-    def today(cls) -> Self:
-        """Return the virtual local time (naive) when active, else the real one."""
-        foreign = _foreign_class("datetime", cls)
-        if foreign is not None:
-            return cast("Self", foreign.today())
-        return cls.now() if _active is not None else super().today()
-
-
-class DeterministicDate(_REAL_DATE, metaclass=_StandIn):
-    """Stand-in for ``datetime.date`` whose ``today()`` follows the active Determinism."""
-
-    _real_type = _REAL_DATE
-
-    @classmethod
-    def today(cls) -> Self:
-        """Return the virtual local date when active, else the real one."""
-        foreign = _foreign_class("date", cls)
-        if foreign is not None:
-            return cast("Self", foreign.today())
-        if _active is None:
-            return super().today()
-        day = _REAL_DATE.fromtimestamp(_active._wall_us() // 1_000_000)
-        if cls is DeterministicDate:
-            return cast("Self", day)
-        return cls(day.year, day.month, day.day)
-
-
-def _foreign_class(name: str, cls: type) -> Any:
-    """The ``datetime`` module's ``name`` class if something else replaced it (freezegun's
-    fakes, a test's monkeypatch), else ``None``.
-
-    Only the stand-ins themselves defer; a user subclass keeps its own behaviour.
-    """
-    if cls is not DeterministicDatetime and cls is not DeterministicDate:
-        return None
-    current = getattr(sys.modules.get("datetime", _dt), name, None)
-    # The real classes are read from the stand-ins, not from this module's globals: a tool
-    # like freezegun replaces every module global that holds them, ours included.
-    real = (DeterministicDatetime.__dict__["_real_type"], DeterministicDate.__dict__["_real_type"])
-    if current is None or current in real or current in (DeterministicDatetime, DeterministicDate):
-        return None
-    return current
-
-
-def _virtual_now(active: Determinism, tz: _dt.tzinfo | None) -> _dt.datetime:
-    """Read ``active``'s wall clock as a real datetime in ``tz`` (naive local time if None)."""
-    seconds, micros = divmod(active._wall_us(), 1_000_000)
-    return _REAL_DATETIME.fromtimestamp(seconds, tz).replace(microsecond=micros)
-
-
-def _rebuild(cls: Callable[..., _T], moment: _dt.datetime) -> _T:
-    """Return ``moment`` as an instance of ``cls`` when it is a user subclass."""
-    if cls is DeterministicDatetime:
-        return cast(_T, moment)
-    fields = moment.timetuple()[:6]
-    return cls(*fields, moment.microsecond, moment.tzinfo, fold=moment.fold)
-
-
-def _datetime_proxy() -> types.ModuleType:
-    """Build a copy of the ``datetime`` module whose classes are the stand-ins."""
-    proxy = types.ModuleType(_dt.__name__, _dt.__doc__)
-    proxy.__dict__.update(
-        {key: value for key, value in vars(_dt).items() if key not in ("__name__", "__doc__")}
-    )
-    proxy.__dict__.update(datetime=DeterministicDatetime, date=DeterministicDate)
-    return proxy
 
 
 def _dispatcher(
@@ -222,7 +99,7 @@ def _dispatcher(
 
     @functools.wraps(real)
     def dispatch(*args: Any, **kwargs: Any) -> Any:
-        active = _active
+        active = ACTIVE.current
         if active is None:
             return real(*args, **kwargs)
         current = getattr(owner, name, real)
@@ -238,7 +115,7 @@ def _random_seed(self: random.Random, a: Any = None, version: int = 2) -> None:
 
     Without it ``random.Random()`` and ``random.seed()`` would seed from the OS at C level.
     """
-    active = _active
+    active = ACTIVE.current
     if a is None and active is not None:
         a = active._next_seed()
     _REAL_RANDOM_SEED(self, a, version)
@@ -291,8 +168,7 @@ class Determinism:
 
     def __enter__(self) -> Determinism:
         """Reset every source to its start state, then patch them in."""
-        global _active
-        if _active is not None:
+        if ACTIVE.current is not None:
             raise RuntimeError("a Determinism is already active; activations do not nest")
         self._reset()
         try:
@@ -308,14 +184,13 @@ class Determinism:
         except BaseException:
             self._restore()
             raise
-        _active = self
+        ACTIVE.current = self
         return self
 
     def __exit__(self, *exc: object) -> None:
         """Undo every patch and restore the previous ``random`` and numpy states."""
-        global _active
-        if _active is self:
-            _active = None
+        if ACTIVE.current is self:
+            ACTIVE.current = None
         self._restore()
 
     # -- state -----------------------------------------------------------------------------
@@ -479,7 +354,7 @@ _STATIC_REPLACEMENTS: dict[int, tuple[object, object]] = {
 }
 _STATIC_REPLACEMENTS[id(_REAL_DATETIME)] = (_REAL_DATETIME, DeterministicDatetime)
 _STATIC_REPLACEMENTS[id(_REAL_DATE)] = (_REAL_DATE, DeterministicDate)
-_STATIC_REPLACEMENTS[id(_dt)] = (_dt, _datetime_proxy())
+_STATIC_REPLACEMENTS[id(_dt)] = (_dt, datetime_proxy())
 
 
 @functools.cache
@@ -490,14 +365,14 @@ def _numpy_patches(nprandom: types.ModuleType) -> list[tuple[str, Any, Any]]:
 
     @functools.wraps(real_seed)
     def seed(seed: Any = None) -> None:
-        active = _active
+        active = ACTIVE.current
         if seed is None and active is not None:
             seed = active._next_seed() & 0xFFFFFFFF  # the legacy seeder takes 32 bits
         real_seed(seed)
 
     @functools.wraps(real_default_rng)
     def default_rng(seed: Any = None) -> Any:
-        active = _active
+        active = ACTIVE.current
         if seed is None and active is not None:
             seed = active._next_seed()
         return real_default_rng(seed)

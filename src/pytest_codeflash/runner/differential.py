@@ -38,7 +38,7 @@ from .determinism import REAL_MONOTONIC, REAL_TIME, Determinism
 from .guard import Guard
 from .mismatch import short_repr
 from .outcomes import RANDOM_STATE, Difference, Outcome, compare_outcomes
-from .protocol import CallsSummary, DifferenceRecord
+from .protocol import CallsSummary, DifferenceRecord, ToolError, tool_error
 
 MAX_RECORDED_DIFFERENCES = 20
 _MISSING: Any = object()
@@ -56,6 +56,7 @@ class Tally:
     fully_unstable: int = 0
     differences: list[DifferenceRecord] = field(default_factory=list)
     inputs: list[bytes] = field(default_factory=list)
+    tool_errors: list[ToolError] = field(default_factory=list)
 
     def summary(self) -> CallsSummary:
         """What the parent is told of these comparisons."""
@@ -235,11 +236,17 @@ class Differential:
         except Uncopyable as err:
             self.tally.uncopyable.append(f"{self.current_test}: {err}")
             return self.candidate.function(*live_args(args)[0], **live_args(args)[1])
+        except Exception as err:  # our own code failed: say so, and let the caller go on
+            self.tally.tool_errors.append(tool_error("comparison", err))
+            return self.candidate.function(*live_args(args)[0], **live_args(args)[1])
         live = live_args(args)
         outcome = self._run(self.candidate, live, "candidate", caller_state)
         rewind_source(args, live)  # the caller's iterators: where the candidate left them
         random.setstate(outcome.globals_after[RANDOM_STATE])  # type: ignore[arg-type]
-        self._judge(args, first, second, outcome)
+        try:
+            self._judge(args, first, second, outcome)
+        except Exception as err:
+            self.tally.tool_errors.append(tool_error("comparison", err))
         if reraise:
             return replay_outcome(outcome)
         return outcome

@@ -35,22 +35,31 @@ TIMING_FLOOR = 0.5
 # the 10x inputs, as a share of the timing budget (inputs too slow for it go unchecked).
 SCALE_CHECK_SHARE = 0.1
 MIN_CHECK_S = 0.01  # the least time left worth starting a check at scale in
+DEADLINE_MARGIN_S = 1.5  # kept before the parent's deadline, to write the result
 
 
-def verify_inputs(
+Costs = dict[bytes, float]
+"""Seconds one behaviour check of an input took (the original once or twice, the candidate
+once), by the pickled input: what a round of timing it will cost, roughly."""
+
+
+def verify_replayed(
+    differential: Differential, inputs: list[bytes], progress: Callable[[str], None]
+) -> tuple[ReplaySummary, list[bytes], Costs]:
+    """Replay the captured inputs: the summary, the inputs that loaded, and what each cost."""
+    return _replay(differential, inputs, progress)
+
+
+def verify_generated(
     differential: Differential,
-    inputs: list[bytes],
+    usable: list[bytes],
     spec: RunnerSpec,
     progress: Callable[[str], None],
-) -> tuple[ReplaySummary, GeneratedSummary | None, list[bytes]]:
-    """Replay the captured inputs, then generated ones if the replay agreed.
-
-    Returns the replay's summary, the generated inputs' (``None`` when they did not run)
-    and the inputs that can be timed.
-    """
-    replay, usable = _replay(differential, inputs, progress)
-    if differential.tally.differences or not spec.generation.examples:
-        return replay, None, usable
+) -> tuple[GeneratedSummary | None, list[bytes]]:
+    """Compare on the generated inputs; the summary (``None`` if none are asked for) and
+    the inputs to time (the captured ones, or failing those, some generated ones)."""
+    if not spec.generation.examples:
+        return None, usable
     from .generate import Drawn, generate_per_spec, replay_generated
 
     progress("generated inputs")
@@ -67,15 +76,16 @@ def verify_inputs(
         generated = drawn.summary
     if not usable:  # nothing captured: the generated inputs are what the timing uses
         usable = drawn.inputs[:MAX_TIMED_INPUTS]
-    return replay, generated, usable
+    return generated, usable
 
 
 def _replay(
     differential: Differential, inputs: list[bytes], progress: Callable[[str], None]
-) -> tuple[ReplaySummary, list[bytes]]:
+) -> tuple[ReplaySummary, list[bytes], Costs]:
     before = len(differential.tally.differences)
     compared_before = differential.tally.compared
     usable: list[bytes] = []
+    costs: Costs = {}
     for index, data in enumerate(inputs):
         progress(f"replay {index}")
         differential.current_test = f"replay of captured call #{index}"
@@ -83,18 +93,20 @@ def _replay(
             args = load_args(data, differential.module_name, differential.candidate.module)
         except Exception:
             continue
+        began = time.monotonic()
         differential.check(args)
+        costs[data] = time.monotonic() - began
         usable.append(data)
     replay = ReplaySummary(
         inputs=len(inputs),
         compared=differential.tally.compared - compared_before,
         differences=differential.tally.differences[before:],
     )
-    return replay, usable
+    return replay, usable, costs
 
 
 def time_candidate(
-    differential: Differential, inputs: list[bytes], spec: RunnerSpec
+    differential: Differential, inputs: list[bytes], spec: RunnerSpec, costs: Costs | None = None
 ) -> TimingSummary:
     """Time original against candidate on the captured inputs, then at scale if undecided.
 
@@ -108,13 +120,22 @@ def time_candidate(
     each larger size an equal share of what is left.  A candidate proven faster on the
     captured inputs is still checked on the 10x inputs, for ``SCALE_CHECK_SHARE`` of the
     budget at most.
+
+    A slow function gets what a verdict needs: when the ``costs`` of checking the timed
+    inputs say that the rounds a verdict needs do not fit in the captured inputs' share, it
+    grows to that, up to the run's deadline (``--codeflash-timeout``).
     """
     budget = timing_budget(spec)
-    deadline = time.monotonic() + budget
     sample = timing_sample(inputs)
     grown = {FACTORS[0]: _scaled_inputs(differential, sample, FACTORS[0])}
     growing = bool(grown[FACTORS[0]])
-    result = _measure(differential, inputs, spec, budget * CAPTURED_SHARE if growing else budget)
+    captured = budget * CAPTURED_SHARE if growing else budget
+    needed = _needed_s(sample, costs or {})
+    if needed > captured:
+        grown_by = min(needed, _time_left(spec, budget)) - captured
+        captured, budget = captured + max(0.0, grown_by), budget + max(0.0, grown_by)
+    deadline = time.monotonic() + budget
+    result = _measure(differential, inputs, spec, captured)
     result.by_scale = {"1": result.speedup}
     if result.verdict == FASTER and growing:
         # Proven faster already: the 10x inputs are one more set of verification inputs.
@@ -153,6 +174,21 @@ def time_candidate(
 # What a verdict costs, in rounds of every timed input: calibration, the state probe and a
 # warm-up round, then the interval's minimum number of counted rounds.
 ROUNDS_FOR_A_VERDICT = 3 + MIN_ROUNDS
+
+
+VERDICT_SLACK = 1.25
+
+
+def _needed_s(inputs: list[bytes], costs: Costs) -> float:
+    """Seconds the rounds of a verdict on ``inputs`` take, from what checking them cost."""
+    return sum(costs.get(data, 0.0) for data in inputs) / 1.5 * ROUNDS_FOR_A_VERDICT * VERDICT_SLACK
+
+
+def _time_left(spec: RunnerSpec, budget: float) -> float:
+    """Seconds before the parent's deadline for this run, less a margin to report in."""
+    if spec.deadline_monotonic is None:
+        return budget
+    return max(budget, spec.deadline_monotonic - time.monotonic() - DEADLINE_MARGIN_S)
 
 
 def _affordable(inputs: list[bytes], costs: list[float], left_s: float) -> list[bytes]:
@@ -215,6 +251,10 @@ def _measure(
         ci=list(decision.ci),
         verdict=decision.verdict,
         rounds=decision.rounds,
+        confidence=decision.confidence,
+        method=decision.method,
+        budget_s=round(budget_s, 4),
+        round_s=round(result.round_s, 6),
         loops=result.loops,
         elapsed_s=result.elapsed_s,
         stopped_by=result.stopped_by,
@@ -417,4 +457,4 @@ def _clear_caches(value: object) -> None:
                 clear()
 
 
-__all__ = ["CAPTURED_SHARE", "time_candidate", "verify_inputs"]
+__all__ = ["CAPTURED_SHARE", "time_candidate", "verify_generated", "verify_replayed"]

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .stats import FASTER, UNDECIDED, Decision, decide
+from .stats import FASTER, SEPARATION_ROUNDS, UNDECIDED, Decision, decide, separated
 
 __all__ = [
     "MAX_LOOPS",
@@ -162,6 +162,8 @@ class TimingResult:
     """Wall time of the whole comparison, calibration and copying included."""
     stopped_by: str
     """``"decided"``, ``"budget"`` or ``"max_rounds"``."""
+    round_s: float = 0.0
+    """Wall time of the slowest counted round (both sides, every input)."""
 
 
 def interleave(
@@ -207,11 +209,13 @@ def interleave(
     stopped_by = "max_rounds"
     decision: Decision | None = None
     check_ns = 0  # cost of the last interim check; the final decision costs ~4x that
+    slowest_ns = 0
     for rounds in range(1, max_rounds + 1):
         round_start = clock()
         _round(inputs, loops, warmup_rounds + rounds - 1, orig, cand, before_batch, clock)
         round_ns = clock() - round_start
-        if rounds >= min_rounds and _due(rounds, min_rounds):
+        slowest_ns = max(slowest_ns, round_ns)
+        if (rounds >= min_rounds and _due(rounds, min_rounds)) or rounds == SEPARATION_ROUNDS:
             check_start = clock()
             decision = _check(orig, cand, min_speedup, min_rounds=min_rounds)
             if decision is not None:
@@ -224,11 +228,13 @@ def interleave(
             stopped_by = "budget"
             break
     if decision is None:
+        decision = separated(orig, cand, margin=max(LARGE_MARGIN, 1.0 + min_speedup))
+    if decision is None:
         decision = _gate(
             decide(orig, cand, min_speedup=min_speedup, confidence=CONFIDENCE), min_rounds
         )
     elapsed_s = (clock() - start) / 1e9
-    return TimingResult(orig, cand, decision, loops, elapsed_s, stopped_by)
+    return TimingResult(orig, cand, decision, loops, elapsed_s, stopped_by, slowest_ns / 1e9)
 
 
 def _round(
@@ -261,6 +267,9 @@ def _check(
     orig: list[list[float]], cand: list[list[float]], min_speedup: float, *, min_rounds: int
 ) -> Decision | None:
     """Return a confirmed decision, or None to keep measuring."""
+    huge = separated(orig, cand, margin=max(LARGE_MARGIN, 1.0 + min_speedup))
+    if huge is not None:
+        return huge
     quick = decide(
         orig, cand, min_speedup=min_speedup, confidence=CONFIDENCE, resamples=_QUICK_RESAMPLES
     )
@@ -286,4 +295,4 @@ def _gate(decision: Decision, min_rounds: int) -> Decision:
     needed = 2 * min_rounds if cautious else min_rounds
     if decision.verdict == UNDECIDED or decision.rounds >= needed:
         return decision
-    return Decision(decision.speedup, decision.ci, UNDECIDED, decision.rounds)
+    return Decision(decision.speedup, decision.ci, UNDECIDED, decision.rounds, decision.confidence)
