@@ -242,15 +242,15 @@ class ChildRunner:
     def _verify_and_time(self, result: RunnerResult) -> None:
         """Replay the captured inputs, the generated ones, then time; stop at a difference
         or at a failure of our own."""
-        from .replay import time_candidate, verify_generated, verify_replayed
+        from .replay import Facts, time_candidate, verify_generated, verify_replayed
 
         differential = self.differential
         assert differential is not None
         saved = read_pickle(self.spec.inputs_path) or []
         usable: list[bytes] = []
-        costs: dict[bytes, float] = {}
+        facts: Facts = {}
         with self._guarded(result, "replay"):
-            result.replay, usable, costs = verify_replayed(
+            result.replay, usable, facts = verify_replayed(
                 differential, saved, self._write_progress
             )
         if not differential.tally.differences and not result.tool_errors:
@@ -267,7 +267,7 @@ class ChildRunner:
             return
         with self._guarded(result, "timing"):
             self._write_progress("timing")
-            result.timing = time_candidate(differential, usable, self.spec, costs)
+            result.timing = time_candidate(differential, usable, self.spec, facts)
 
     def _finish_coverage(self, result: RunnerResult) -> CoverageSummary:
         self.probe.stop()

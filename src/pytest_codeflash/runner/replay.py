@@ -20,6 +20,7 @@ from typing import Any
 
 from .calls import Args, dump_args, load_args, read_pickle
 from .differential import Differential, Side
+from .outcomes import Outcome
 from .protocol import GeneratedSummary, ReplaySummary, RunnerSpec, TimingSummary
 from .scale import FACTORS, scaled
 from .stats import FASTER
@@ -38,14 +39,25 @@ MIN_CHECK_S = 0.01  # the least time left worth starting a check at scale in
 DEADLINE_MARGIN_S = 1.5  # kept before the parent's deadline, to write the result
 
 
-Costs = dict[bytes, float]
-"""Seconds one behaviour check of an input took (the original once or twice, the candidate
-once), by the pickled input: what a round of timing it will cost, roughly."""
+@dataclass(frozen=True)
+class InputFacts:
+    """What the behaviour check of one captured input showed, for timing it."""
+
+    cost_s: float
+    """Seconds the check took (the original once or twice, the candidate once)."""
+    pure: bool
+    """No side changed its arguments (or ``self``): one copy of them serves every call."""
+    lazy: bool
+    """The result is lazy (a generator, ``map``...): each timed call drains it."""
+
+
+Facts = dict[bytes, InputFacts]
+"""What each captured input's check showed, by the pickled input."""
 
 
 def verify_replayed(
     differential: Differential, inputs: list[bytes], progress: Callable[[str], None]
-) -> tuple[ReplaySummary, list[bytes], Costs]:
+) -> tuple[ReplaySummary, list[bytes], Facts]:
     """Replay the captured inputs: the summary, the inputs that loaded, and what each cost."""
     return _replay(differential, inputs, progress)
 
@@ -81,11 +93,11 @@ def verify_generated(
 
 def _replay(
     differential: Differential, inputs: list[bytes], progress: Callable[[str], None]
-) -> tuple[ReplaySummary, list[bytes], Costs]:
+) -> tuple[ReplaySummary, list[bytes], Facts]:
     before = len(differential.tally.differences)
     compared_before = differential.tally.compared
     usable: list[bytes] = []
-    costs: Costs = {}
+    facts: Facts = {}
     for index, data in enumerate(inputs):
         progress(f"replay {index}")
         differential.current_test = f"replay of captured call #{index}"
@@ -94,19 +106,20 @@ def _replay(
         except Exception:
             continue
         began = time.monotonic()
-        differential.check(args)
-        costs[data] = time.monotonic() - began
+        outcome = differential.check(args)
+        spent = time.monotonic() - began
+        facts[data] = InputFacts(spent, _pure(differential, data, outcome), _lazy(outcome))
         usable.append(data)
     replay = ReplaySummary(
         inputs=len(inputs),
         compared=differential.tally.compared - compared_before,
         differences=differential.tally.differences[before:],
     )
-    return replay, usable, costs
+    return replay, usable, facts
 
 
 def time_candidate(
-    differential: Differential, inputs: list[bytes], spec: RunnerSpec, costs: Costs | None = None
+    differential: Differential, inputs: list[bytes], spec: RunnerSpec, facts: Facts | None = None
 ) -> TimingSummary:
     """Time original against candidate on the captured inputs, then at scale if undecided.
 
@@ -121,7 +134,7 @@ def time_candidate(
     captured inputs is still checked on the 10x inputs, for ``SCALE_CHECK_SHARE`` of the
     budget at most.
 
-    A slow function gets what a verdict needs: when the ``costs`` of checking the timed
+    A slow function gets what a verdict needs: when the ``facts`` of checking the timed
     inputs say that the rounds a verdict needs do not fit in the captured inputs' share, it
     grows to that, up to the run's deadline (``--codeflash-timeout``).
     """
@@ -130,12 +143,13 @@ def time_candidate(
     grown = {FACTORS[0]: _scaled_inputs(differential, sample, FACTORS[0])}
     growing = bool(grown[FACTORS[0]])
     captured = budget * CAPTURED_SHARE if growing else budget
-    needed = _needed_s(sample, costs or {})
+    facts = facts or {}
+    needed = _needed_s(sample, facts)
     if needed > captured:
         grown_by = min(needed, _time_left(spec, budget)) - captured
         captured, budget = captured + max(0.0, grown_by), budget + max(0.0, grown_by)
     deadline = time.monotonic() + budget
-    result = _measure(differential, inputs, spec, captured)
+    result = _measure(differential, inputs, spec, captured, facts, _time_left(spec, captured))
     result.by_scale = {"1": result.speedup}
     if result.verdict == FASTER and growing:
         # Proven faster already: the 10x inputs are one more set of verification inputs.
@@ -162,7 +176,7 @@ def time_candidate(
         affordable = _affordable(bigger, checked.costs, share_end - time.monotonic())
         if not affordable:
             break  # a verdict at this size needs more rounds than the budget has left
-        timing = _measure(differential, affordable, spec, share_end - time.monotonic())
+        timing = _measure(differential, affordable, spec, share_end - time.monotonic(), {})
         result.by_scale[str(factor)] = timing.speedup
         if timing.verdict == FASTER:
             timing.factor = factor
@@ -179,9 +193,34 @@ ROUNDS_FOR_A_VERDICT = 3 + MIN_ROUNDS
 VERDICT_SLACK = 1.25
 
 
-def _needed_s(inputs: list[bytes], costs: Costs) -> float:
+def _needed_s(inputs: list[bytes], facts: Facts) -> float:
     """Seconds the rounds of a verdict on ``inputs`` take, from what checking them cost."""
-    return sum(costs.get(data, 0.0) for data in inputs) / 1.5 * ROUNDS_FOR_A_VERDICT * VERDICT_SLACK
+    spent = sum(facts[data].cost_s for data in inputs if data in facts)
+    return spent / 1.5 * ROUNDS_FOR_A_VERDICT * VERDICT_SLACK
+
+
+def _pure(differential: Differential, data: bytes, outcome: Outcome | None) -> bool:
+    """Whether the call left its arguments (and ``self``) as they came in."""
+    from .compare import compare_values
+
+    if outcome is None or outcome.raised is not None:
+        return False
+    try:
+        positional, keywords = load_args(
+            data, differential.module_name, differential.candidate.module
+        )
+        before: tuple[Any, ...] = positional
+        after: tuple[Any, ...] = outcome.args_after
+        if differential.is_method:
+            before, after = positional, (outcome.self_after, *outcome.args_after)
+        same = compare_values((before, keywords), (after, outcome.kwargs_after)) is None
+    except Exception:
+        return False
+    return same
+
+
+def _lazy(outcome: Outcome | None) -> bool:
+    return outcome is not None and bool(outcome.result_kind)
 
 
 def _time_left(spec: RunnerSpec, budget: float) -> float:
@@ -223,13 +262,21 @@ def timing_budget(spec: RunnerSpec) -> float:
 
 
 def _measure(
-    differential: Differential, inputs: list[bytes], spec: RunnerSpec, budget_s: float
+    differential: Differential,
+    inputs: list[bytes],
+    spec: RunnerSpec,
+    budget_s: float,
+    facts: Facts,
+    max_budget_s: float | None = None,
 ) -> TimingSummary:
     original, candidate = differential.original, differential.candidate
     reset = _StateReset([original.module, candidate.module])
     inputs = timing_sample(inputs)
     pairs = [
-        (_maker(differential, original, data), _maker(differential, candidate, data))
+        (
+            _maker(differential, original, data, facts.get(data)),
+            _maker(differential, candidate, data, facts.get(data)),
+        )
         for data in inputs
     ]
     guard = differential.guard
@@ -242,9 +289,9 @@ def _measure(
         caches = reset.detects_state(pairs)
         if guard is not None:
             with guard.phase_of("candidate"):
-                result = _interleave(pairs, spec.timing.min_speedup, budget_s, reset, caches)
+                result = _interleave(pairs, spec, budget_s, max_budget_s, reset, caches)
         else:
-            result = _interleave(pairs, spec.timing.min_speedup, budget_s, reset, caches)
+            result = _interleave(pairs, spec, budget_s, max_budget_s, reset, caches)
     decision = result.decision
     return TimingSummary(
         speedup=decision.speedup,
@@ -342,15 +389,17 @@ _DISCARD = _Discard()
 
 def _interleave(
     pairs: list[tuple[MakeThunks, MakeThunks]],
-    min_speedup: float,
+    spec: RunnerSpec,
     budget_s: float,
+    max_budget_s: float | None,
     reset: _StateReset,
     caches: bool,
 ) -> Any:
     return interleave(
         pairs,
-        min_speedup=min_speedup,
+        min_speedup=spec.timing.min_speedup,
         budget_s=budget_s,
+        max_budget_s=max_budget_s,
         before_batch=reset.reset,
         max_loops=1 if caches else None,
     )
@@ -362,14 +411,22 @@ def _baseline_ns(orig: list[list[float]]) -> int:
     return int(sum(low_statistic(samples) for samples in orig if samples))
 
 
-def _maker(differential: Differential, side: Side, data: bytes) -> MakeThunks:
+def _maker(
+    differential: Differential, side: Side, data: bytes, facts: InputFacts | None
+) -> MakeThunks:
+    """Thunks calling one side on one input: each with fresh arguments, unless the check
+    showed the call leaves them alone (then one copy serves them all, and setting up a
+    batch of thousands of fast calls costs nothing)."""
     name = differential.module_name
     function = side.function
     module = side.module
-
-    kind = "async" if differential.is_async else "generator" if differential.is_generator else ""
+    lazy = differential.is_generator or (facts is not None and facts.lazy)
+    kind = "async" if differential.is_async else "lazy" if lazy else ""
+    shared = load_args(data, name, module) if facts is not None and facts.pure else None
 
     def make(count: int) -> list[Thunk]:
+        if shared is not None:
+            return [functools.partial(_call, function, shared, kind)] * count
         thunks: list[Thunk] = []
         for _ in range(count):
             args: Args = load_args(data, name, module)
@@ -381,7 +438,7 @@ def _maker(differential: Differential, side: Side, data: bytes) -> MakeThunks:
 
 def _call(function: Callable[..., Any], args: Args, kind: str) -> object:
     result = function(*args[0], **args[1])
-    if kind == "generator":
+    if kind == "lazy":
         for _ in result:
             pass
     elif kind == "async":

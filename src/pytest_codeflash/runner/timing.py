@@ -177,6 +177,7 @@ def interleave(
     before_batch: Callable[[], None] | None = None,
     clock: Clock = _perf_counter_ns,
     max_loops: int | None = None,
+    max_budget_s: float | None = None,
 ) -> TimingResult:
     """Time ``inputs[i] = (make_original_thunks, make_candidate_thunks)`` in alternating rounds.
 
@@ -187,6 +188,10 @@ def interleave(
     to fit, so a sudden slowdown can still overrun by a fraction of a round.  The verdict
     stays ``"undecided"`` before ``min_rounds`` counted rounds, and cannot be ``"faster"``
     before ``2 * min_rounds``.
+
+    ``max_budget_s`` (at least ``budget_s``) lets a slow comparison grow: when the rounds
+    a first verdict needs (:data:`~.stats.SEPARATION_ROUNDS`, or ``min_rounds``) do not fit
+    in ``budget_s`` at the measured cost of a round, the budget grows to fit them, up to it.
     """
     if not inputs:
         raise ValueError("interleave() needs at least one input to time")
@@ -198,6 +203,7 @@ def interleave(
         )
     start = clock()
     deadline = start + int(budget_s * 1e9)
+    hard_deadline = start + int(max(budget_s, max_budget_s or 0.0) * 1e9)
     cap = MAX_LOOPS if max_loops is None else max_loops
     loops = [
         calibrate(orig, max_loops=cap, before_batch=before_batch, clock=clock) for orig, _ in inputs
@@ -222,6 +228,11 @@ def interleave(
                 stopped_by = "decided"
                 break
             check_ns = clock() - check_start
+        # A slow comparison may grow to the rounds its first verdict needs.
+        first = SEPARATION_ROUNDS if rounds < SEPARATION_ROUNDS else min_rounds
+        wanted = clock() + (first - rounds) * slowest_ns + 4 * check_ns
+        if deadline < wanted <= hard_deadline:
+            deadline = wanted
         # Stop if the next round and the final decision would overrun, not after they
         # have: the budget covers the whole comparison.
         if clock() + round_ns + 4 * check_ns > deadline and rounds < max_rounds:
