@@ -191,6 +191,9 @@ class CandidateResult(_Frozen):
     # timing) and how the runner spent it, by phase.
     evaluation_s: float | None = None
     phases_s: dict[str, float] | None = None
+    # Differences seen only on generated inputs outside the invariants of the captured
+    # calls (FunctionResult.invariants): reported, not held against the candidate.
+    notes: list[str] = Field(default_factory=list)
 
 
 class LLMUsage(_Frozen):
@@ -226,6 +229,11 @@ class FunctionResult(_Frozen):
     unstable: list[str] = Field(default_factory=list)
     coverage: dict[str, Any] | None = None
     patch: str | None = None
+    # What every captured call's arguments showed, assumed to be the function's contract
+    # for the generated inputs ("argument 2 is ascending").
+    invariants: list[str] = Field(default_factory=list)
+    generated_inputs: int = 0  # generated inputs the baseline checked
+    generated_inside: int = 0  # of those, how many keep the invariants
     # What became of an optimized function's patch (see Delivery).
     patch_file: str | None = None  # the saved patch, relative to the rootdir
     applied: bool | None = None  # None: --codeflash-apply not given; False: it refused

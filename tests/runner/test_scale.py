@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pytest_codeflash.runner.replay import ROUNDS_FOR_A_VERDICT, _affordable
+from pytest_codeflash.runner.measure import ROUNDS_FOR_A_VERDICT, _affordable
 from pytest_codeflash.runner.scale import scaled, size_of
 
 

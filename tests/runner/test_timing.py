@@ -323,8 +323,8 @@ def test_interleave_rejects_bad_settings(kwargs: dict[str, int], message: str) -
 def test_the_timing_gets_what_the_checks_leave_of_the_budget() -> None:
     from dataclasses import replace
 
+    from pytest_codeflash.runner.measure import TIMING_FLOOR, timing_budget
     from pytest_codeflash.runner.protocol import RunnerSpec, TimingSpec
-    from pytest_codeflash.runner.replay import TIMING_FLOOR, timing_budget
 
     now = time.monotonic()
     spec = RunnerSpec("candidate", "m", "f", "", "", timing=TimingSpec(budget_s=2.0))

@@ -19,6 +19,7 @@ import json
 import sys
 
 import pytest_codeflash.runner.differential as differential
+import pytest_codeflash.runner.measure as measure
 import pytest_codeflash.runner.replay as replay
 
 
@@ -48,7 +49,7 @@ if SPEC is not None and SPEC["mode"] == "candidate":
     elif fault == "comparison":
         differential.compare_outcomes = _boom
     elif fault == "timing":
-        replay._measure = _boom
+        measure._measure = _boom
 """
 
 PHASES = ("replay", "generated inputs", "comparison", "timing")

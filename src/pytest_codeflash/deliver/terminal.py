@@ -92,6 +92,10 @@ def function_lines(result: FunctionResult, verbosity: int) -> list[tuple[str, di
         )
     if result.llm is not None and (verbosity > 0 or result.llm.failed):
         lines += _plain(_llm_lines(result.llm, verbosity))
+    if verbosity > 0 and result.invariants:
+        inside = f"{result.generated_inside} of {result.generated_inputs} generated inputs keep"
+        lines.append((f"    assumed from the captured calls ({inside} them):", {}))
+        lines += _plain(f"      {phrase}" for phrase in result.invariants)
     for candidate in result.candidates:
         if candidate.verdict in ("accepted", "error") or verbosity > 0:
             same = f", duplicate of {candidate.duplicate_of}" if candidate.duplicate_of else ""
@@ -102,6 +106,7 @@ def function_lines(result: FunctionResult, verbosity: int) -> list[tuple[str, di
                     {},
                 )
             )
+            lines += _plain(f"      note: {note}" for note in candidate.notes[:3])
     return lines + _delivery(result)
 
 

@@ -58,6 +58,8 @@ class Evaluation:
         self.progress = progress
         self.rel_file = relative_path(target.file, settings.rootdir)
         self.coverage: dict[str, Any] | None = None
+        self.invariants: list[str] = []
+        self.generated = (0, 0)  # generated inputs the baseline checked, and those inside
         self._candidates: list[Candidate] = []
         # One clock for the inputs every run of this function replays (see RunnerSpec).
         self.clock_epoch = float(int(time.time()))
@@ -92,6 +94,10 @@ class Evaluation:
             )
         if calls is None or not calls.compared:
             return self._result("skipped", f"the tests never called {name} in the runner")
+        generated = baseline.result.generated
+        if generated is not None:
+            self.invariants = list(generated.invariants)
+            self.generated = (generated.inputs, generated.inside)
         coverage = baseline.result.coverage
         if coverage is not None and coverage.original is not None:
             import dataclasses
@@ -238,6 +244,9 @@ class Evaluation:
             calls_captured=compared,
             unstable=unstable or [],
             coverage=self.coverage,
+            invariants=self.invariants,
+            generated_inputs=self.generated[0],
+            generated_inside=self.generated[1],
         )
 
 

@@ -271,6 +271,12 @@ def _verdict(
     coverage = None
     if result is not None and result.coverage is not None:
         coverage = _coverage_json(result)
+    notes = []
+    if result is not None and result.generated is not None:
+        notes = [
+            f"differs on inputs outside what the tests use: {n.detail}; input {n.input}"
+            for n in result.generated.notes
+        ]
     return CandidateResult(
         id=candidate.id,
         source=candidate.source,
@@ -280,6 +286,7 @@ def _verdict(
         calls_compared=result.calls.compared if result is not None and result.calls else 0,
         tests_run=len(result.tests) if result is not None else 0,
         coverage=coverage,
+        notes=notes,
         **extra,
     )
 

@@ -27,9 +27,10 @@ from . import protocol
 from .calls import read_pickle
 from .coverage_probe import CoverageProbe
 from .determinism import Determinism
-from .differential import Differential, Side, find_function, plain
+from .differential import Differential, Side
 from .guard import Guard
 from .overlay import OverlayFinder, load_shadow
+from .placement import find_function, plain
 from .protocol import (
     GENERATED_FILE,
     INPUTS_FILE,
@@ -242,7 +243,8 @@ class ChildRunner:
     def _verify_and_time(self, result: RunnerResult) -> None:
         """Replay the captured inputs, the generated ones, then time; stop at a difference
         or at a failure of our own."""
-        from .replay import Facts, time_candidate, verify_generated, verify_replayed
+        from .measure import time_candidate
+        from .replay import Facts, verify_generated, verify_replayed
 
         differential = self.differential
         assert differential is not None

@@ -36,8 +36,17 @@ from .calls import (
 )
 from .determinism import REAL_MONOTONIC, REAL_TIME, Determinism
 from .guard import Guard
+from .invariants import ArgsShape
 from .mismatch import short_repr
-from .outcomes import RANDOM_STATE, Difference, Outcome, compare_outcomes
+from .outcomes import (
+    RANDOM_STATE,
+    Difference,
+    Outcome,
+    compare_outcomes,
+    compare_stable,
+    resource_limit,
+)
+from .placement import install
 from .protocol import CallsSummary, DifferenceRecord, ToolError, tool_error
 
 MAX_RECORDED_DIFFERENCES = 20
@@ -57,6 +66,8 @@ class Tally:
     differences: list[DifferenceRecord] = field(default_factory=list)
     inputs: list[bytes] = field(default_factory=list)
     tool_errors: list[ToolError] = field(default_factory=list)
+    notes: list[DifferenceRecord] = field(default_factory=list)
+    """Differences on inputs outside the captured calls' invariants (see .invariants)."""
 
     def summary(self) -> CallsSummary:
         """What the parent is told of these comparisons."""
@@ -116,6 +127,10 @@ class Differential:
         # On generated inputs both sides may fail on ill-typed values; the interpreter's own
         # wording of a TypeError or AttributeError is then not the function's behaviour.
         self.lenient_type_errors = False
+        # The input being compared breaks an invariant of the captured calls: a difference
+        # on it is a note, not a reason to reject.
+        self.outside = False
+        self.invariants: ArgsShape | None = None  # of the captured calls, once known
         self._placement: tuple[Any, str, Any] = (candidate.module, "", None)
         self._depth = 0
         self._input = ""
@@ -402,7 +417,7 @@ class Differential:
             difference: Difference | None = unstable
         elif unstable is not None:
             self.tally.unstable[unstable.kind] = self.tally.unstable.get(unstable.kind, 0) + 1
-            difference = _compare_stable(first, second, actual, self.rel_tol, self.hook)
+            difference = compare_stable(first, second, actual, self.rel_tol, self.hook)
             if difference is None and unstable.kind in ("return value", "yielded values"):
                 self.tally.fully_unstable += 1
         else:
@@ -415,13 +430,13 @@ class Differential:
                 "global state differs: the random module's global generator is left in a "
                 "different state (the candidate reseeds it or draws from it differently)"
             )
-        limit = _resource_limit(first, actual)
+        limit = resource_limit(first, actual)
         if limit:
             kind, detail = "resource limit", limit
-        if len(self.tally.differences) < MAX_RECORDED_DIFFERENCES:
-            self.tally.differences.append(
-                DifferenceRecord(self.current_test, self._input, kind, detail)
-            )
+        record = DifferenceRecord(self.current_test, self._input, kind, detail)
+        found = self.tally.notes if self.outside else self.tally.differences
+        if len(found) < MAX_RECORDED_DIFFERENCES:
+            found.append(record)
 
     def _same_failure(self, expected: Outcome, actual: Outcome, difference: Difference) -> bool:
         if not self.lenient_type_errors or difference.kind != "exception":
@@ -437,46 +452,6 @@ def _is_code(value: object) -> bool:
     return callable(value) or isinstance(value, types.ModuleType)
 
 
-def _resource_limit(expected: Outcome, actual: Outcome) -> str:
-    """Describe a candidate that hit a limit the original stayed within, or return ''."""
-    raised = actual.raised
-    if isinstance(raised, (MemoryError, RecursionError)) and type(expected.raised) is not type(
-        raised
-    ):
-        what = "memory limit" if isinstance(raised, MemoryError) else "recursion limit"
-        return (
-            f"resource limit: the candidate hit the {what} ({type(raised).__name__}) "
-            "where the original did not"
-        )
-    return ""
-
-
-def _compare_stable(
-    first: Outcome, second: Outcome, actual: Outcome, rel_tol: float, hook: Any
-) -> Difference | None:
-    """Compare only the parts of the outcome that were the same in both original runs."""
-    parts = ("returned", "raised", "stdout", "stderr", "yielded", "self_after")
-    masked_first, masked_actual = Outcome(), Outcome()
-    for always in ("result_kind", "raised_while_iterating"):
-        setattr(masked_first, always, getattr(first, always))
-        setattr(masked_actual, always, getattr(actual, always))
-    for part in parts:
-        a, b = getattr(first, part), getattr(second, part)
-        found = compare_outcomes(_only(part, a), _only(part, b), rel_tol=rel_tol, hook=hook)
-        if found is not None and found.kind == "unverifiable":
-            return found
-        if found is None:
-            setattr(masked_first, part, a)
-            setattr(masked_actual, part, getattr(actual, part))
-    return compare_outcomes(masked_first, masked_actual, rel_tol=rel_tol, hook=hook)
-
-
-def _only(part: str, value: Any) -> Outcome:
-    outcome = Outcome()
-    setattr(outcome, part, value)
-    return outcome
-
-
 def _describe_input(args: Args, is_method: bool) -> str:
     positional, keywords = args
     shown = positional[1:] if is_method else positional
@@ -488,31 +463,3 @@ def _describe_input(args: Args, is_method: bool) -> str:
 def short_repr_join(parts: list[str], limit: int = 120) -> str:
     text = "(" + ", ".join(parts) + ")"
     return text if len(text) <= limit else text[: limit - 4] + "...)"
-
-
-def find_function(module: types.ModuleType, qualname: str) -> tuple[Any, str, Callable[..., Any]]:
-    """The object holding the target, the attribute name, and the plain function."""
-    owner: Any = module
-    parts = qualname.split(".")
-    for part in parts[:-1]:
-        owner = getattr(owner, part)
-    name = parts[-1]
-    raw = inspect.getattr_static(owner, name)
-    return owner, name, raw
-
-
-def install(owner: Any, name: str, raw: Any, replacement: Callable[..., Any]) -> None:
-    """Put ``replacement`` where ``raw`` was, keeping static/class-method wrappers."""
-    if isinstance(raw, staticmethod):
-        setattr(owner, name, staticmethod(replacement))
-    elif isinstance(raw, classmethod):
-        setattr(owner, name, classmethod(replacement))
-    else:
-        setattr(owner, name, replacement)
-
-
-def plain(raw: Any) -> Callable[..., Any]:
-    """The callable behind a static or class method; the function itself otherwise."""
-    if isinstance(raw, (staticmethod, classmethod)):
-        return raw.__func__  # type: ignore[no-any-return]
-    return raw  # type: ignore[no-any-return]

@@ -21,9 +21,10 @@ from typing import Any
 
 from .calls import Args, dump_args, load_args, load_outcome
 from .differential import Differential
+from .invariants import infer_args
 from .outcomes import Outcome, compare_outcomes
 from .protocol import GeneratedSummary, RunnerSpec
-from .strategies import annotation_strategy, args_strategy, fill_pool
+from .strategies import annotation_strategy, args_strategy, edge_cases, fill_pool
 
 
 class SlowCall(BaseException):
@@ -43,6 +44,8 @@ class Drawn:
     summary: GeneratedSummary = field(default_factory=GeneratedSummary)
     inputs: list[bytes] = field(default_factory=list)
     stable: list[bool] = field(default_factory=list)
+    inside: list[bool] = field(default_factory=list)
+    """Whether each input keeps the invariants of the captured calls (see .invariants)."""
     expected: list[bytes | None] = field(default_factory=list)
     fingerprints: list[bytes | None] = field(default_factory=list)
     random_states: list[Any] = field(default_factory=list)
@@ -93,6 +96,14 @@ def generate_and_compare(
             summary.source = "nothing: no captured call and no complete type annotations"
             return drawn
         strategies, summary.source = [from_annotations], "type annotations"
+    shape = infer_args(captured, skip_first=differential.is_method) if captured else None
+    drawing = st.one_of(strategies)
+    if shape is not None:
+        summary.invariants = shape.describe()
+        # Most examples are brought inside the invariants; some stay as drawn, so that a
+        # difference only outside them still shows, as a note.
+        inside = drawing.map(shape.repair)
+        drawing = st.one_of(inside, inside, inside, drawing)
     stored = StoredOutcomes(drawn, private)
     guard = differential.guard
     kept: set[bytes] = set()
@@ -108,11 +119,10 @@ def generate_and_compare(
         phases=[hypothesis.Phase.generate],
         suppress_health_check=list(hypothesis.HealthCheck),
     )
-    @hypothesis.seed(seed)
-    @hypothesis.given(st.one_of(strategies))
-    def check(args: Args) -> None:
+    def check_one(args: Args) -> None:
         if time.monotonic() > deadline or len(differential.tally.differences) > before:
             return
+        differential.outside = shape is not None and not shape.holds(args)
         try:
             data: bytes | None = dump_args(args)  # before the call can mutate them
         except Exception:
@@ -125,6 +135,7 @@ def generate_and_compare(
         if in_time and data is not None and data not in kept:
             kept.add(data)
             drawn.inputs.append(data)
+            drawn.inside.append(not differential.outside)
             drawn.stable.append((sum(tally.unstable.values()), len(tally.differences)) == marks)
             # Kept only if stable, and if the guard saw nothing: the candidate's run must see
             # the original's blocked operations and secret reads to forgive them.
@@ -132,10 +143,21 @@ def generate_and_compare(
             keep = keep_outcomes and drawn.stable[-1] and quiet and fingerprint is not None
             stored.add(differential, outcome if keep else None, state, fingerprint)
 
+    @hypothesis.seed(seed)
+    @hypothesis.given(drawing)
+    def check(args: Args) -> None:
+        check_one(args)
+
+    notes_before = len(differential.tally.notes)
     with _lenient(differential):
+        # The edge cases first, every one of them; then Hypothesis explores around them.
+        for probe in edge_cases(captured, differential.is_method):
+            check_one(shape.repair(probe) if shape is not None else probe)
         check()
     summary.differences = differential.tally.differences[before:]
+    summary.notes = differential.tally.notes[notes_before:]
     summary.inputs = len(drawn.inputs)
+    summary.inside = sum(drawn.inside)
     summary.outcomes_kept = sum(1 for outcome in drawn.expected if outcome)
     return drawn
 
@@ -181,9 +203,12 @@ def replay_generated(
         skipped_slow=drawn.summary.skipped_slow,
         source=drawn.summary.source,
         inputs=len(drawn.inputs),
+        inside=sum(drawn.inside),
+        invariants=list(drawn.summary.invariants),
     )
     deadline = time.monotonic() + budget_s
     before = len(differential.tally.differences)
+    notes_before = len(differential.tally.notes)
     stored = StoredOutcomes(drawn)
     with _lenient(differential):
         for index, data in enumerate(drawn.inputs):
@@ -195,8 +220,10 @@ def replay_generated(
                 continue
             expected = stored.load(differential, index)
             once = index < len(drawn.stable) and drawn.stable[index] is True
+            differential.outside = index < len(drawn.inside) and not drawn.inside[index]
             _check_in_time(differential, args, call_limit_s, summary, once=once, expected=expected)
     summary.differences = differential.tally.differences[before:]
+    summary.notes = differential.tally.notes[notes_before:]
     return summary
 
 
@@ -296,6 +323,7 @@ def _lenient(differential: Differential) -> Iterator[None]:
         yield
     finally:
         differential.lenient_type_errors = False
+        differential.outside = False
 
 
 class time_limit:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from .compare import _UNSET, CompareHook, _Comparer, _room_to_recurse
 from .mismatch import Mismatch, Unverifiable, at, differ, short_repr
@@ -177,3 +178,43 @@ _CHECKS: list[tuple[str, Callable[[_Comparer, Outcome, Outcome], Difference | No
     ("globals after the call", _check_globals),
     ("output", _check_output),
 ]
+
+
+def resource_limit(expected: Outcome, actual: Outcome) -> str:
+    """Describe a candidate that hit a limit the original stayed within, or return ''."""
+    raised = actual.raised
+    if isinstance(raised, (MemoryError, RecursionError)) and type(expected.raised) is not type(
+        raised
+    ):
+        what = "memory limit" if isinstance(raised, MemoryError) else "recursion limit"
+        return (
+            f"resource limit: the candidate hit the {what} ({type(raised).__name__}) "
+            "where the original did not"
+        )
+    return ""
+
+
+def compare_stable(
+    first: Outcome, second: Outcome, actual: Outcome, rel_tol: float, hook: Any
+) -> Difference | None:
+    """Compare only the parts of the outcome that were the same in both original runs."""
+    parts = ("returned", "raised", "stdout", "stderr", "yielded", "self_after")
+    masked_first, masked_actual = Outcome(), Outcome()
+    for always in ("result_kind", "raised_while_iterating"):
+        setattr(masked_first, always, getattr(first, always))
+        setattr(masked_actual, always, getattr(actual, always))
+    for part in parts:
+        a, b = getattr(first, part), getattr(second, part)
+        found = compare_outcomes(_only(part, a), _only(part, b), rel_tol=rel_tol, hook=hook)
+        if found is not None and found.kind == "unverifiable":
+            return found
+        if found is None:
+            setattr(masked_first, part, a)
+            setattr(masked_actual, part, getattr(actual, part))
+    return compare_outcomes(masked_first, masked_actual, rel_tol=rel_tol, hook=hook)
+
+
+def _only(part: str, value: Any) -> Outcome:
+    outcome = Outcome()
+    setattr(outcome, part, value)
+    return outcome

@@ -153,6 +153,12 @@ class GeneratedSummary:
     error: str = ""
     inputs: int = 0
     outcomes_kept: int = 0
+    inside: int = 0
+    """How many of the inputs keep the invariants of the captured calls."""
+    invariants: list[str] = field(default_factory=list)
+    """The invariants assumed, one phrase each ("argument 2 is ascending")."""
+    notes: list[DifferenceRecord] = field(default_factory=list)
+    """Differences on inputs outside the invariants: reported, not held against it."""
 
 
 @dataclass

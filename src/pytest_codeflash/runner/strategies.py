@@ -56,6 +56,59 @@ def args_strategy(args: Args, is_method: bool) -> Any:
     return st.tuples(st.tuples(*parts), st.fixed_dictionaries(kw))
 
 
+MAX_EDGE_CASES = 48
+# Characters whose case mapping changes the length of a string: "İ".lower() is "i̇",
+# "ß".upper() is "SS", "ﬁ".upper() is "FI".
+CASE_LENGTH_CHANGERS = ("İ", "ß", "ﬁ")
+
+
+def edge_cases(captured: list[Args], is_method: bool) -> list[Args]:
+    """Deterministic variants of the captured calls, where careless rewrites break: each
+    argument in turn made empty, reversed, halved, doubled, its equal hashable and
+    unhashable values side by side, strings with characters whose case mapping changes
+    their length, numbers at zero and one off.  The smallest captured calls go first."""
+    import pickle
+
+    def size(args: Args) -> int:
+        try:
+            return len(pickle.dumps(args))
+        except Exception:
+            return 1 << 30
+
+    found: list[Args] = []
+    for args in sorted(captured, key=size):
+        positional, keywords = args
+        first = 1 if is_method else 0
+        for index in range(first, len(positional)):
+            for variant in _edges(positional[index]):
+                found.append(((*positional[:index], variant, *positional[index + 1 :]), keywords))
+        for key, value in keywords.items():
+            found += [(positional, {**keywords, key: v}) for v in _edges(value)]
+        if len(found) >= MAX_EDGE_CASES:
+            break
+    return found[:MAX_EDGE_CASES]
+
+
+def _edges(value: Any) -> list[Any]:
+    kind = type(value)
+    if kind is str:
+        changed = [value + c for c in CASE_LENGTH_CHANGERS] + [c + value for c in "İß"]
+        return [value.upper(), value.lower(), "", *changed]
+    if kind is list and value:
+        twins = _with_twins(value)
+        return [v for v in (twins, value[::-1], value[:1], value + value, []) if v is not None]
+    if kind is tuple and len(value) > 1:
+        return [value[::-1]]
+    if kind is int:
+        return [0, value + 1, value - 1, -value]
+    if kind is float and math.isfinite(value):
+        return [0.0, -0.0, -value, float(int(value))]
+    if kind is dict and value:
+        first = next(iter(value))
+        return [{}, {k: v for k, v in value.items() if k != first}]
+    return []
+
+
 def _strategy(value: Any, depth: int) -> Any:
     """A strategy for values shaped like ``value`` (the value itself always included)."""
     from hypothesis import strategies as st
@@ -131,6 +184,7 @@ def _texts(value: str, depth: int) -> Any:
                 value * 2,
                 value[: len(value) // 2],
                 "",
+                *(value + c for c in CASE_LENGTH_CHANGERS),
             ]
         ),
         st.text(chars, max_size=max(2 * len(value), 4)),
