@@ -186,6 +186,7 @@ class CandidateResult(_Frozen):
     explanation: str = ""
     duplicate_of: str | None = None
     calls_compared: int = 0
+    calls_not_compared: int = 0  # calls with inputs that cannot be copied, or past the cap
     tests_run: int = 0
     # Wall time of this candidate's evaluation (sandbox copy, runner start, tests, inputs,
     # timing) and how the runner spent it, by phase.

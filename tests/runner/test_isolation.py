@@ -51,7 +51,7 @@ EXPECTED = {
     "memory.py": "resource limit: the candidate hit the memory limit",
     "escapes.py": "unsafe: tried to open",
     "deletes.py": "unsafe: tried to os.remove",
-    "aliases.py": "test failed with the candidate: tests/test_core.py::test_returns_new_list",
+    "aliases.py": "aliasing differs: the original returns a new object (#0), the candidate the",
     "leaks.py": "unsafe: reads secret environment variable(s) OPENAI_API_KEY",
 }
 

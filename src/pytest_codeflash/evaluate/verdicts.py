@@ -18,6 +18,9 @@ from ..models import Candidate, CandidateResult, TargetFunction
 from ..runner.protocol import DifferenceRecord, RunnerResult, TimingSummary
 from ..runner.sandbox import ChildRun
 
+FEW_ROUNDS = 10
+"""Fewer counted rounds than this, cut short by the budget: the budget could not decide."""
+
 __all__ = [
     "baseline_problem",
     "crash_reason",
@@ -70,7 +73,14 @@ def judge(
         more = f" (and {len(result.tool_errors) - 1} more)" if len(result.tool_errors) > 1 else ""
         reason = f"error in pytest-codeflash ({first.phase}): {first.error} at {first.where}{more}"
         return _verdict(candidate, "error", reason, result)
-    unrun = result.coverage.changed_unrun if result.coverage is not None else []
+    if result.coverage is None or result.coverage.error:
+        why = result.coverage.error if result.coverage is not None else "no measurement came back"
+        return rejected(
+            candidate,
+            f"unverified: whether the changed lines ran could not be measured ({why})",
+            result,
+        )
+    unrun = result.coverage.changed_unrun
     if unrun:
         lines = ", ".join(str(n) for n in unrun[:8])
         return rejected(
@@ -109,6 +119,10 @@ def timing_verdict(candidate: Candidate, result: RunnerResult, name: str) -> Can
         f"identical on {compared} call(s) in the tests, {replayed} replayed and "
         f"{generated} generated input(s)"
     )
+    skipped = (calls.uncopyable_count + calls.unchecked) if calls is not None else 0
+    if skipped:
+        checked += f" ({skipped} call(s) in the tests not compared: inputs that cannot be copied"
+        checked += " or past the cap)"
     deciding = timing.scaled or timing
     figures = _figures(timing, deciding)
     caches = "; it keeps a cache between calls, timed from a cold cache" if timing.caches else ""
@@ -141,7 +155,7 @@ def _not_faster(timing: TimingSummary) -> str:
         return "slower"
     if timing.verdict == "not_faster":
         return "not faster"
-    if timing.stopped_by == "budget" and timing.round_s > 0:
+    if timing.stopped_by == "budget" and timing.round_s > 0 and timing.rounds < FEW_ROUNDS:
         return (
             f"undecided: only {timing.rounds} round(s) of {timing.round_s:.2g} s fit in "
             f"{timing.budget_s:.2g} s (--codeflash-effort=high gives more time)"
@@ -284,6 +298,11 @@ def _verdict(
         reason=reason,
         explanation=candidate.explanation,
         calls_compared=result.calls.compared if result is not None and result.calls else 0,
+        calls_not_compared=(
+            result.calls.uncopyable_count + result.calls.unchecked
+            if result is not None and result.calls
+            else 0
+        ),
         tests_run=len(result.tests) if result is not None else 0,
         coverage=coverage,
         notes=notes,

@@ -228,6 +228,7 @@ def observe(
             outcome.raised = exc
         outcome.globals_after[RANDOM_STATE] = random.getstate()
     outcome.stdout, outcome.stderr = out.getvalue(), err.getvalue()
+    outcome.aliases = aliasing(outcome.returned, args)
     after = tuple(_settled(a, sizes.get(i)) for i, a in enumerate(positional))
     if is_method and after:
         outcome.self_after = after[0]
@@ -274,6 +275,66 @@ def _drain(result: Any, outcome: Outcome) -> None:
     except (Exception, SystemExit):
         outcome.raised_while_iterating = True
         raise
+
+
+MAX_ALIAS_NODES = 1000
+_ATOMS = (int, float, complex, str, bytes, bool, type(None))
+
+
+def aliasing(result: object, args: Args) -> tuple[str, ...]:
+    """Which parts of ``result`` are the same object: as one another, or as an argument.
+
+    Walks the result's containers (lists, tuples, dicts, sets, objects' ``__dict__``) and
+    labels each mutable object the first time it is seen (``#0``, ``#1``...), or by the
+    argument it is (``args[0]``, ``args[1][2]``...).  Two results with equal values but
+    another aliasing (the caller's own list returned, one list twice where there were
+    two) differ for a caller that mutates them.
+    """
+    known: dict[int, str] = {}
+    positional, keywords = args
+    for index, value in enumerate(positional):
+        _label_inputs(value, f"args[{index}]", known, 0)
+    for name, value in keywords.items():
+        _label_inputs(value, name, known, 0)
+    labels: list[str] = []
+    seen: dict[int, str] = {}
+    stack: list[tuple[object, int]] = [(result, 0)]
+    while stack and len(labels) < MAX_ALIAS_NODES:
+        value, depth = stack.pop()
+        if isinstance(value, _ATOMS) or callable(value) or depth > 4:
+            continue
+        if isinstance(value, (tuple, frozenset)):  # immutable: sharing one is unobservable
+            stack.extend((child, depth + 1) for child in reversed(_children(value)))
+            continue
+        ident = id(value)
+        if ident in seen:
+            labels.append(seen[ident])
+            continue
+        seen[ident] = known.get(ident, f"#{len(seen)}")
+        labels.append(seen[ident])
+        stack.extend((child, depth + 1) for child in reversed(_children(value)))
+    return tuple(labels)
+
+
+def _label_inputs(value: object, label: str, known: dict[int, str], depth: int) -> None:
+    if isinstance(value, _ATOMS) or depth > 1 or id(value) in known:
+        return
+    if not isinstance(value, (tuple, frozenset)):
+        known[id(value)] = label
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value[:100]):
+            _label_inputs(item, f"{label}[{index}]", known, depth + 1)
+
+
+def _children(value: object) -> list[object]:
+    if isinstance(value, (list, tuple)):
+        return list(value[:200])
+    if isinstance(value, dict):
+        return list(itertools.islice(value.values(), 200))
+    if isinstance(value, (set, frozenset)):
+        return []  # their items are hashable, hence (mostly) immutable
+    state = getattr(value, "__dict__", None)
+    return list(state.values())[:50] if isinstance(state, dict) else []
 
 
 def _iterator_sizes(args: Args) -> dict[int | str, int]:

@@ -170,8 +170,7 @@ class _Comparer:
         if isinstance(e, decimal.Decimal):  # str tells Decimal("1.0") from Decimal("1.00")
             return None if str(e) == str(a) else differ(path, e, a, "values differ")
         if isinstance(e, BaseException):
-            m = self.node(e.args, a.args, path + ".args", depth)
-            return m or (None if str(e) == str(a) else differ(path, e, a, "message differs"))
+            return self._exception(e, a, path, depth)
         if isinstance(e, types.ModuleType):
             return None if e.__name__ == a.__name__ else differ(path, e, a, "another module")
         if isinstance(e, _CALLABLES):
@@ -229,11 +228,38 @@ class _Comparer:
                 return m
         return None
 
+    def _exception(self, e: BaseException, a: Any, path: str, depth: int) -> Mismatch | None:
+        """Exceptions: args, message, the attributes a caller may read, ``__notes__``, and the
+        types (and messages) of the exceptions they were raised from or during."""
+        m = self.node(e.args, a.args, path + ".args", depth)
+        if m is None and str(e) != str(a):
+            m = differ(path, e, a, "message differs")
+        m = m or self._state(e, a, path, depth)
+        for link in ("__cause__", "__context__"):
+            x, y = getattr(e, link), getattr(a, link)
+            if m is None and (x is None) != (y is None):
+                m = differ(path + f".{link}", x, y, "one has it, the other not")
+            elif m is None and x is not None:
+                m = self.node(type(x), type(y), path + f".{link}", depth)
+                if m is None and str(x) != str(y):
+                    m = differ(path + f".{link}", x, y, "message differs")
+        return m
+
     def _callable(self, e: Any, a: Any, path: str, depth: int) -> Mismatch | None:
-        """Functions and classes: the same object, or the same qualified name."""
+        """Functions and classes: the same object, or the same qualified name; functions
+        made at run time (lambdas, closures) also the same code, defaults and closure."""
         fe, fa = getattr(e, "__func__", e), getattr(a, "__func__", a)
         if fe is not fa and (_qualified(fe) != _qualified(fa) or _qualified(fe)[1] is None):
             return differ(path, e, a, f"another {type_name(type(e))}")
+        # A lambda, or a function made in a call: its name says nothing of what it does.
+        made = isinstance(fe, types.FunctionType) and isinstance(fa, types.FunctionType)
+        if (
+            made
+            and fe is not fa
+            and "<" in fe.__qualname__
+            and not _same_code(fe.__code__, fa.__code__)
+        ):
+            return differ(path, e, a, "another function body")
         if isinstance(fe, types.FunctionType) and fe is not fa:
             # The same name, but a closure or defaults may hold different values.
             x, y = (_function_state(f) for f in (fe, fa))
@@ -409,6 +435,21 @@ def _slot_names(tp: type) -> list[str]:
             elif name not in ("__dict__", "__weakref__"):
                 names.append(name)
     return names
+
+
+def _same_code(x: types.CodeType, y: types.CodeType) -> bool:
+    """Whether two code objects do the same: bytecode, constants (nested code too), names."""
+    if x.co_code != y.co_code or x.co_names != y.co_names or x.co_varnames != y.co_varnames:
+        return False
+    if len(x.co_consts) != len(y.co_consts):
+        return False
+    for a, b in zip(x.co_consts, y.co_consts, strict=True):
+        if isinstance(a, types.CodeType) and isinstance(b, types.CodeType):
+            if not _same_code(a, b):
+                return False
+        elif type(a) is not type(b) or a != b:
+            return False
+    return True
 
 
 def _function_state(function: types.FunctionType) -> tuple[object, ...]:

@@ -433,18 +433,41 @@ class Differential:
         limit = resource_limit(first, actual)
         if limit:
             kind, detail = "resource limit", limit
+        self.record(kind, detail)
+
+    def record(self, kind: str, detail: str) -> None:
+        """Record a difference on the current input (a note when it is outside the
+        captured calls' invariants)."""
         record = DifferenceRecord(self.current_test, self._input, kind, detail)
         found = self.tally.notes if self.outside else self.tally.differences
         if len(found) < MAX_RECORDED_DIFFERENCES:
             found.append(record)
 
     def _same_failure(self, expected: Outcome, actual: Outcome, difference: Difference) -> bool:
+        """On a generated input, the interpreter's own wording of a TypeError or
+        AttributeError on an ill-typed value is not the function's behaviour; one the
+        function raises itself (a ``raise`` statement in its module) is."""
         if not self.lenient_type_errors or difference.kind != "exception":
             return False
         raised = expected.raised
-        return isinstance(raised, (TypeError, AttributeError)) and type(raised) is type(
-            actual.raised
-        )
+        if not isinstance(raised, (TypeError, AttributeError)):
+            return False
+        if type(raised) is not type(actual.raised):
+            return False
+        return not (_raised_by_own_code(raised) or _raised_by_own_code(actual.raised))
+
+
+def _raised_by_own_code(error: BaseException | None) -> bool:
+    """Whether ``error`` came from a ``raise`` statement (not from the interpreter)."""
+    import linecache
+
+    tb = error.__traceback__ if error is not None else None
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return False
+    line = linecache.getline(tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+    return line.lstrip().startswith("raise")
 
 
 def _is_code(value: object) -> bool:

@@ -221,7 +221,15 @@ def replay_generated(
             expected = stored.load(differential, index)
             once = index < len(drawn.stable) and drawn.stable[index] is True
             differential.outside = index < len(drawn.inside) and not drawn.inside[index]
-            _check_in_time(differential, args, call_limit_s, summary, once=once, expected=expected)
+            in_time, _ = _check_in_time(
+                differential, args, call_limit_s, summary, once=once, expected=expected
+            )
+            if not in_time:  # the original finished here in time, twice, in the baseline
+                differential.record(
+                    "timeout",
+                    f"timeout: the candidate did not finish within {call_limit_s:g} s on a "
+                    "generated input that the original handles in time",
+                )
     summary.differences = differential.tally.differences[before:]
     summary.notes = differential.tally.notes[notes_before:]
     return summary

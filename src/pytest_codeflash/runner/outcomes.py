@@ -32,6 +32,7 @@ class Outcome:
     yielded: list[object] | None = None  # a lazy result's items, consumed up to a bound
     yield_truncated: bool = False
     result_kind: str = ""  # "generator", "map", ...: the kind of lazy result (see calls.lazy_kind)
+    aliases: tuple[str, ...] = ()  # which parts of the result are the same object (calls.aliasing)
     raised_while_iterating: bool = False  # ``raised`` came from the lazy result, after ``yielded``
 
 
@@ -40,7 +41,7 @@ class Difference:
     """The first way in which a candidate's call outcome differs from the original's.
 
     ``kind`` is one of: "return value", "exception", "stdout", "stderr", "argument
-    mutation", "self state", "global state", "yielded values", "interface",
+    mutation", "self state", "global state", "yielded values", "interface", "aliasing",
     "unverifiable".  ``note``, when set (always for "unverifiable"), replaces the
     description built from ``mismatch``.
     """
@@ -121,7 +122,26 @@ def _check_result(c: _Comparer, e: Outcome, a: Outcome) -> Difference | None:
             return Difference("yielded values", None, note.format(*which, n=len(e.yielded)))
         return None
     m = c.node(e.returned, a.returned, "", 0)
-    return None if m is None else Difference("return value", m)
+    if m is not None:
+        return Difference("return value", m)
+    if e.aliases != a.aliases and e.raised is None:
+        return Difference("aliasing", None, _aliasing_note(e.aliases, a.aliases))
+    return None
+
+
+def _aliasing_note(expected: tuple[str, ...], actual: tuple[str, ...]) -> str:
+    """Say how the candidate's result shares objects differently from the original's."""
+    for x, y in zip(expected, actual, strict=False):
+        if x != y:
+            what = {True: "the caller's own {}", False: "a new object"}
+            return (
+                "aliasing differs: the original returns "
+                + (what[x.startswith("args") or not x.startswith("#")].format(x))
+                + f" ({x}), the candidate "
+                + (what[y.startswith("args") or not y.startswith("#")].format(y))
+                + f" ({y}); a caller that changes one changes the other"
+            )
+    return "aliasing differs: the results share their parts with each other differently"
 
 
 def _interface_change(e: Outcome, a: Outcome) -> str:
@@ -197,8 +217,21 @@ def resource_limit(expected: Outcome, actual: Outcome) -> str:
 def compare_stable(
     first: Outcome, second: Outcome, actual: Outcome, rel_tol: float, hook: Any
 ) -> Difference | None:
-    """Compare only the parts of the outcome that were the same in both original runs."""
-    parts = ("returned", "raised", "stdout", "stderr", "yielded", "self_after")
+    """Compare only the parts of the outcome that were the same in both original runs.
+
+    Each part on its own: a result that changes from run to run leaves the arguments'
+    state, ``self`` and every module global that did not still compared.
+    """
+    parts = (
+        "returned",
+        "raised",
+        "stdout",
+        "stderr",
+        "yielded",
+        "self_after",
+        "args_after",
+        "kwargs_after",
+    )
     masked_first, masked_actual = Outcome(), Outcome()
     for always in ("result_kind", "raised_while_iterating"):
         setattr(masked_first, always, getattr(first, always))
@@ -211,6 +244,15 @@ def compare_stable(
         if found is None:
             setattr(masked_first, part, a)
             setattr(masked_actual, part, getattr(actual, part))
+    for name in first.globals_after:
+        a, b = first.globals_after[name], second.globals_after.get(name, _UNSET)
+        alone = (Outcome(globals_after={name: a}), Outcome(globals_after={name: b}))
+        found = compare_outcomes(*alone, rel_tol=rel_tol, hook=hook)
+        if found is not None and found.kind == "unverifiable":
+            return found
+        if found is None:
+            masked_first.globals_after[name] = a
+            masked_actual.globals_after[name] = actual.globals_after.get(name, _UNSET)
     return compare_outcomes(masked_first, masked_actual, rel_tol=rel_tol, hook=hook)
 
 

@@ -1,10 +1,11 @@
 """Put a module's state back before every timed batch, so no cache carries over.
 
 Runs inside the runner process.  Timing calls a function thousands of times; a cache the
-candidate keeps (``functools.lru_cache``, a dict in a module global) would make every call
-after the first nearly free and the speed-up a lie.  :class:`StateReset` snapshots the
-modules' data globals when timing starts, restores them before each batch, and clears
-``lru_cache``s; :meth:`StateReset.detects_state` tells whether calls leave state behind.
+candidate keeps (``functools.lru_cache``, a dict in a module global, a mutable default
+argument, a closure's variable, a function or class attribute) would make every call after
+the first nearly free and the speed-up a lie.  :class:`StateReset` snapshots all of those
+when timing starts, restores them before each batch, and clears ``lru_cache``s;
+:meth:`StateReset.detects_state` tells whether calls leave state behind.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ class StateReset:
 
         self.modules = modules
         self.saved = [{name: snapshot(vars(m)[name]) for name in data_globals(m)} for m in modules]
+        self.hidden = [slot for module in modules for slot in _hidden_state(module)]
+        self.hidden_saved = [snapshot(slot.get()) for slot in self.hidden]
 
     def reset(self) -> None:
         from .calls import snapshot
@@ -34,6 +37,8 @@ class StateReset:
                 namespace[name] = snapshot(value)
             for value in list(namespace.values()):
                 _clear_caches(value)
+        for slot, value in zip(self.hidden, self.hidden_saved, strict=True):
+            slot.put(snapshot(value))
 
     def fingerprint(self) -> list[Any]:
         marks: list[Any] = []
@@ -47,6 +52,9 @@ class StateReset:
                         marks.append((name, len(value)))
                     except Exception:
                         continue
+        for index, slot in enumerate(self.hidden):
+            with contextlib.suppress(Exception):
+                marks.append((index, len(slot.get())))
         return marks
 
     def detects_state(self, pairs: list[tuple[MakeThunks, MakeThunks]]) -> bool:
@@ -74,3 +82,83 @@ def _clear_caches(value: object) -> None:
             clear = getattr(inner, "cache_clear", None)
             if callable(clear) and hasattr(inner, "cache_info"):
                 clear()
+
+
+class _Slot:
+    """One place a function or class keeps mutable state: read and replace it."""
+
+    def __init__(self, get: Any, put: Any) -> None:
+        self.get, self.put = get, put
+
+
+_ATOMS = (int, float, complex, str, bytes, bool, type(None), tuple, frozenset, range)
+
+
+def _hidden_state(module: types.ModuleType) -> list[_Slot]:
+    """The mutable defaults, closure variables and attributes of the module's own functions
+    and classes: where a cache hides from the module's globals."""
+    slots: list[_Slot] = []
+    for value in list(vars(module).values()):
+        if getattr(value, "__module__", None) != module.__name__:
+            continue
+        if isinstance(value, type):
+            for name, member in list(vars(value).items()):
+                function = getattr(member, "__func__", member)
+                if isinstance(function, types.FunctionType):
+                    slots += _function_slots(function)
+                elif not name.startswith("__") and _mutable(member) and not callable(member):
+                    slots.append(_attribute_slot(value, name))
+        elif isinstance(value, types.FunctionType):
+            slots += _function_slots(value)
+    return slots
+
+
+def _function_slots(function: types.FunctionType) -> list[_Slot]:
+    slots = []
+    for index, default in enumerate(function.__defaults__ or ()):
+        if _mutable(default):
+            slots.append(_default_slot(function, index))
+    for name, default in (function.__kwdefaults__ or {}).items():
+        if _mutable(default):
+            slots.append(_kwdefault_slot(function, name))
+    for cell in function.__closure__ or ():
+        with contextlib.suppress(ValueError):  # an empty cell
+            if _mutable(cell.cell_contents) and not callable(cell.cell_contents):
+                slots.append(
+                    _Slot(
+                        lambda c=cell: c.cell_contents,
+                        lambda v, c=cell: setattr(c, "cell_contents", v),
+                    )
+                )
+    for name, value in list(vars(function).items()):
+        if _mutable(value) and not name.startswith("__"):
+            slots.append(_attribute_slot(function, name))
+    return slots
+
+
+def _cell_slot(cell: types.CellType) -> _Slot:
+    return _Slot(lambda: cell.cell_contents, lambda value: setattr(cell, "cell_contents", value))
+
+
+def _default_slot(function: types.FunctionType, index: int) -> _Slot:
+    def put(value: Any) -> None:
+        defaults = list(function.__defaults__ or ())
+        defaults[index] = value
+        function.__defaults__ = tuple(defaults)
+
+    return _Slot(lambda: (function.__defaults__ or ())[index], put)
+
+
+def _kwdefault_slot(function: types.FunctionType, name: str) -> _Slot:
+    def put(value: Any) -> None:
+        function.__kwdefaults__ = {**(function.__kwdefaults__ or {}), name: value}
+
+    return _Slot(lambda: (function.__kwdefaults__ or {})[name], put)
+
+
+def _attribute_slot(owner: Any, name: str) -> _Slot:
+    return _Slot(lambda: getattr(owner, name), lambda value: setattr(owner, name, value))
+
+
+def _mutable(value: object) -> bool:
+    return not isinstance(value, _ATOMS) and not isinstance(value, types.ModuleType)

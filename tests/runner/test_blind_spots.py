@@ -1,0 +1,176 @@
+"""Differences the comparator used to miss: each of these passed as "identical" before.
+
+Built in-process on modules made from source, like the runner does around the user's tests.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import types
+from collections.abc import Iterator
+
+import pytest
+
+from pytest_codeflash.runner.calls import dump_args
+from pytest_codeflash.runner.compare import compare_values
+from pytest_codeflash.runner.determinism import Determinism
+from pytest_codeflash.runner.differential import Differential, Side
+from pytest_codeflash.runner.generate import generate_and_compare, replay_generated
+from pytest_codeflash.runner.overlay import remember_source
+from pytest_codeflash.runner.reset import StateReset
+
+NAME = "blindmod"
+
+
+@pytest.fixture(autouse=True)
+def _module_slot() -> Iterator[None]:
+    yield
+    sys.modules.pop(NAME, None)
+
+
+def _module(source: str) -> types.ModuleType:
+    module = types.ModuleType(NAME)
+    filename = f"<{NAME} {hash(source)}>"
+    remember_source(filename, source)  # as the runner does, so tracebacks show the lines
+    exec(compile(source, filename, "exec"), vars(module))
+    return module
+
+
+def _differential(original: str, candidate: str) -> Differential:
+    mine, theirs = _module(original), _module(candidate)
+    sys.modules[NAME] = theirs
+    return Differential(
+        module_name=NAME,
+        original=Side(mine.f, mine),
+        candidate=Side(theirs.f, theirs),
+        determinism=Determinism(seed=0),
+        guard=None,
+        is_method=False,
+        is_generator=False,
+        is_async=False,
+        rel_tol=0.0,
+        hook=None,
+        max_compared=1000,
+        max_inputs=100,
+    )
+
+
+def _kinds(differential: Differential) -> list[str]:
+    return [d.kind for d in differential.tally.differences]
+
+
+def test_an_unstable_result_leaves_argument_changes_compared() -> None:
+    original = "import random\n\ndef f(items):\n    items.append(0)\n    return random.random()\n"
+    candidate = original.replace("items.append(0)", "items.append(1)")
+    # The result is an object's address: it differs between the two original runs.
+    unstable = original.replace("random.random()", "id(object())")
+    differential = _differential(unstable, candidate.replace("random.random()", "id(object())"))
+    differential.check((([5],), {}))
+    assert differential.tally.unstable
+    assert _kinds(differential) == ["argument mutation"]
+
+
+def test_a_candidate_slow_on_a_generated_input_is_rejected() -> None:
+    original = "def f(n):\n    return n * 2\n"
+    slow = "import time\n\ndef f(n):\n    if n > 3:\n        time.sleep(0.5)\n    return n * 2\n"
+    baseline = _differential(original, original)
+    drawn = generate_and_compare(
+        baseline,
+        [dump_args(((4,), {})), dump_args(((9,), {})), dump_args(((12,), {}))],
+        examples=30,
+        seed=3,
+        budget_s=20.0,
+        call_limit_s=0.2,
+    )
+    assert drawn.inputs
+    summary = replay_generated(_differential(original, slow), drawn, budget_s=20, call_limit_s=0.2)
+    assert [d.kind for d in summary.differences] == ["timeout"]
+    assert "did not finish within 0.2 s" in summary.differences[0].detail
+
+
+def test_inputs_that_cannot_be_copied_are_counted_never_compared() -> None:
+    differential = _differential("def f(lock):\n    return 1\n", "def f(lock):\n    return 2\n")
+    differential.compare_call(((threading.Lock(),), {}), reraise=True)
+    assert differential.tally.compared == 0
+    assert differential.tally.summary().uncopyable_count == 1
+
+
+def test_returned_lambdas_are_compared_by_what_they_do() -> None:
+    plus_one = _module("def make():\n    return lambda x: x + 1\n").make()
+    plus_two = _module("def make():\n    return lambda x: x + 2\n").make()
+    mismatch = compare_values(plus_one, plus_two)
+    assert mismatch is not None
+    assert mismatch.detail == "another function body"
+    assert (
+        compare_values(plus_one, _module("def make():\n    return lambda x: x + 1\n").make())
+        is None
+    )
+
+
+class Problem(Exception):
+    pass
+
+
+def test_exceptions_compare_attributes_notes_and_causes() -> None:
+    def raised(code: int, note: str = "", cause: type[BaseException] = KeyError) -> Problem:
+        error = Problem("bad")
+        error.code = code  # type: ignore[attr-defined]
+        if note:
+            error.__notes__ = [note]  # type: ignore[attr-defined]  # add_note, from 3.11
+        error.__cause__ = cause("x")
+        return error
+
+    assert compare_values(raised(1), raised(1)) is None
+    assert compare_values(raised(1), raised(2)) is not None
+    assert compare_values(raised(1, "hint"), raised(1, "other hint")) is not None
+    assert compare_values(raised(1), raised(1, cause=ValueError)) is not None
+
+
+def test_returning_the_callers_list_or_one_list_twice_is_aliasing() -> None:
+    copy = "def f(items):\n    return list(items)\n"
+    same = "def f(items):\n    return items\n"
+    differential = _differential(copy, same)
+    differential.check((([1, 2],), {}))
+    assert _kinds(differential) == ["aliasing"]
+    two = "def f(n):\n    return [[0] * n, [0] * n]\n"
+    one = "def f(n):\n    row = [0] * n\n    return [row, row]\n"
+    differential = _differential(two, one)
+    differential.check(((3,), {}))
+    assert _kinds(differential) == ["aliasing"]
+
+
+def test_caches_in_defaults_closures_and_attributes_are_reset() -> None:
+    module = _module(
+        "def f(n, _seen={}):\n    _seen[n] = 1\n    return n\n\n"
+        "def make():\n    cache = []\n    def g():\n        cache.append(1)\n    return g\n\n"
+        "g = make()\n"
+        "class C:\n    memo = {}\n"
+    )
+    module.g.__module__ = NAME
+    reset = StateReset([module])
+    module.f(1)
+    module.g()
+    module.C.memo["k"] = 1
+    reset.reset()
+    assert module.f.__defaults__ == ({},)
+    assert module.g.__closure__[0].cell_contents == []
+    assert module.C.memo == {}
+
+
+def test_a_typeerror_the_function_raises_itself_keeps_its_message() -> None:
+    original = (
+        "def f(x):\n    if not isinstance(x, int):\n        raise TypeError('need an int')\n"
+        "    return x\n"
+    )
+    candidate = original.replace("need an int", "an int, please")
+    differential = _differential(original, candidate)
+    differential.lenient_type_errors = True
+    differential.check((("text",), {}))
+    assert _kinds(differential) == ["exception"]
+    interpreter = _differential(
+        "def f(x):\n    return len(x)\n", "def f(x):\n    return sum(1 for _ in x)\n"
+    )
+    interpreter.lenient_type_errors = True
+    interpreter.check(((5,), {}))  # both fail on the ill-typed value, in their own words
+    assert _kinds(interpreter) == [], interpreter.tally.differences
