@@ -419,8 +419,16 @@ class Differential:
         if limit:
             kind, detail = "resource limit", limit
         if len(self.tally.differences) < MAX_RECORDED_DIFFERENCES:
+            found = difference.mismatch
             self.tally.differences.append(
-                DifferenceRecord(self.current_test, self._input, kind, detail)
+                DifferenceRecord(
+                    self.current_test,
+                    self._input,
+                    kind,
+                    detail,
+                    found.expected if found else "",
+                    found.actual if found else "",
+                )
             )
 
     def _same_failure(self, expected: Outcome, actual: Outcome, difference: Difference) -> bool:
