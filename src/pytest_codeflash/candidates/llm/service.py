@@ -380,7 +380,10 @@ def _candidate_object(item: Any, number: int, endpoint: str) -> Answer:
 
 def _test_diff(difference: Difference) -> dict[str, Any]:
     scope = difference.get("scope", "return value").lower()
-    kind = "stdout" if "out" in scope else "did_pass" if "pass" in scope else "return_value"
+    if "pass" in scope or scope == "test outcome":
+        kind = "did_pass"
+    else:
+        kind = "stdout" if scope in ("stdout", "stderr") else "return_value"
     where = [f"# input: {difference.get('input', '?')}"]
     if difference.get("test"):
         where.append(f"# test: {difference['test']}")
@@ -388,7 +391,7 @@ def _test_diff(difference: Difference) -> dict[str, Any]:
         "scope": kind,
         "original_pass": True,
         "candidate_pass": kind != "did_pass",
-        "original_value": difference.get("expected", "")[:1500],
+        "original_value": difference.get("expected", difference.get("detail", ""))[:1500],
         "candidate_value": difference.get("actual", "")[:1500],
         "test_src_code": "\n".join(where),
         "candidate_pytest_error": None,
