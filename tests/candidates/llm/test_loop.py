@@ -100,9 +100,17 @@ class Script:
         self.server = server
         self.refinements = 0
         self.waited_for_the_baseline: list[bool] = []
+        self.asked_before_the_runner_ended: list[bool] = []
+        self.asked = threading.Event()
         self.lock = threading.Lock()
 
+    def finished(self, seen: Seen) -> Reply:
+        """A runner ends its tests: hold it until the first candidates were asked for."""
+        self.asked_before_the_runner_ended.append(self.asked.wait(60))
+        return Reply({})
+
     def __call__(self, seen: Seen) -> Reply:
+        self.asked.set()
         prompt = seen.prompt
         if "Write a pytest test module" in prompt:
             first = "## Focus of this module (1 of" in prompt
@@ -183,7 +191,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     script = Script(server)
     server.default(CHAT, script)
     server.default(STARTED, lambda seen: Reply({}))
-    server.default(FINISHED, lambda seen: Reply({}))
+    server.default(FINISHED, script.finished)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_CORE"))}
     env.update(CODEFLASH_LLM_API_KEY=KEY, LISTY_PING=f"{server.url}/runner")
     try:
@@ -217,10 +225,10 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
 
 
 def test_the_first_requests_overlap_the_baseline(run: Run) -> None:
-    order = [s.path for s in run.seen]
-    # Asked before the baseline's runner finished, and answered only after it had started:
-    # a run that waited for the answers before its baseline would have waited in vain.
-    assert order.index(CHAT) < order.index(FINISHED)
+    # Asked before the baseline's runner ended (which waits for the question), and answered
+    # only once it had started: a run that waited for these answers before starting its
+    # baseline would have waited in vain, and one that asked after it would hang the end.
+    assert run.script.asked_before_the_runner_ended[0] is True
     assert run.script.waited_for_the_baseline == [True] * 5  # medium effort: 5 requests
     assert run.returncode == 0, run.output
 
