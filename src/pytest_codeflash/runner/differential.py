@@ -420,15 +420,9 @@ class Differential:
             kind, detail = "resource limit", limit
         if len(self.tally.differences) < MAX_RECORDED_DIFFERENCES:
             found = difference.mismatch
+            values = (found.expected, found.actual) if found else ("", "")
             self.tally.differences.append(
-                DifferenceRecord(
-                    self.current_test,
-                    self._input,
-                    kind,
-                    detail,
-                    found.expected if found else "",
-                    found.actual if found else "",
-                )
+                DifferenceRecord(self.current_test, self._input, kind, detail, *values)
             )
 
     def _same_failure(self, expected: Outcome, actual: Outcome, difference: Difference) -> bool:
