@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 import pytest
 
@@ -164,3 +165,33 @@ def test_the_best_accepted_candidates_are_refined_and_the_winner_explained(
     assert explained.result(timeout=WAIT) == "A set makes lookups constant time."
     assert rounds.wait_s == source.plan.deadline_s
     assert rounds.uses_facts
+
+
+class _Impatient(LLMRounds):
+    """Waits half a second per function instead of the effort's minutes."""
+
+    @property
+    def wait_s(self) -> float:
+        return 0.5
+
+
+def test_a_service_that_does_not_answer_is_left_behind(
+    project: Project, openai_server: ScriptedServer, openai_source: Make
+) -> None:
+    from pytest_codeflash.evaluate.evaluation import Evaluation
+    from pytest_codeflash.evaluate.rounds import Rounds
+    from pytest_codeflash.evaluate.sources import Given
+
+    from ...evaluate.test_rounds import FakeEvaluation
+
+    openai_server.default(CHAT, lambda seen: Reply(chat(answer(FAST)).body, delay=5.0))
+    evaluation = FakeEvaluation()
+    evaluation.target = project.target
+    evaluation.original_source = project.source
+    quick = Candidate(id="quick", source="rules:x", module_source=FAST)
+    silent = _Impatient(openai_source(backends=("rules", "openai")))
+    result = Rounds(cast(Evaluation, evaluation), [Given([quick]), silent]).run()
+
+    assert result.best_candidate == "quick"  # judged without waiting for the model
+    assert [c.id for c in result.candidates] == ["quick"]
+    assert any("no answer within" in event for event in evaluation.events)

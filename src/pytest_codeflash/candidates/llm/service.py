@@ -223,13 +223,14 @@ class ServiceSource(LLMSource):
 
         self._contexts.setdefault(target.qualified_name, context)
         deadline = self._deadline()
-        replies = [
-            self._request(target, "ai/testgen", self._testgen(target, context, i), deadline)
-            for i in range(self.plan.tests)
-        ]
+
+        async def generated(index: int) -> list[Answer]:
+            payload = self._testgen(target, context, index)
+            return _as_answers(await self._request(target, "ai/testgen", payload, deadline))
+
         tests: list[str] = []
         problems: list[str] = []
-        for answer in await self._gather([_as_answers(reply) for reply in replies]):
+        for answer in await self._gather([generated(i) for i in range(self.plan.tests)]):
             try:
                 if answer.problem:
                     raise CandidateError(answer.problem)
@@ -350,8 +351,7 @@ class ServiceSource(LLMSource):
         }
 
 
-async def _as_answers(reply: Any) -> list[Answer]:
-    data = await reply
+def _as_answers(data: Any) -> list[Answer]:
     tests = data.get("generated_tests") if isinstance(data, dict) else None
     if not isinstance(tests, str):
         return [Answer(problem="the reply of ai/testgen has no 'generated_tests' text")]
