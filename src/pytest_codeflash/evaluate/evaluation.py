@@ -40,7 +40,8 @@ from ..source.normalise import candidate_key, normalise
 from ..source.paths import relative_path
 from .findings import baseline_facts, differences_of
 from .generated import GeneratedTestSet
-from .verdicts import baseline_problem, diff_size, judge, rejected, select_best
+from .known import known_verdict
+from .verdicts import baseline_problem, diff_size, judge, select_best
 
 Progress = Callable[[str], None]
 # The baseline measures the original; --codeflash-timeout bounds candidates, which are judged
@@ -164,7 +165,7 @@ class Evaluation:
 
         ``again``: run it even if it was judged before (with generated tests added since).
         """
-        known = None if again else _known_verdict(candidate, self._original_key, self._seen)
+        known = None if again else known_verdict(candidate, self._original_key, self._seen)
         self._candidates.append(candidate)
         if known is not None:
             return Judged(candidate, known, with_generated_tests=bool(self.generated.tests))
@@ -288,38 +289,6 @@ class Evaluation:
             coverage=self.coverage,
             generated_tests=self.generated.report,
         )
-
-
-def _known_verdict(
-    candidate: Candidate, original_key: str, seen: dict[str, CandidateResult]
-) -> CandidateResult | None:
-    """The verdict on a candidate that needs no run: unusable, unchanged, or seen before."""
-    if candidate.rejection:
-        return rejected(candidate, candidate.rejection)
-    if candidate.other_files:
-        # The runner overlays the target's module only; helper changes elsewhere would go
-        # unverified, so such a candidate cannot be accepted yet.
-        others = ", ".join(str(change.path) for change in candidate.other_files)
-        return rejected(
-            candidate,
-            f"unverifiable: the candidate also changes {others}, and the runner verifies "
-            "changes to the target's module only",
-        )
-    key = candidate_key(candidate)
-    if key == original_key:
-        return rejected(candidate, "no change: the candidate's code is the same as the original's")
-    first = seen.get(key)
-    if first is None:
-        return None
-    return first.model_copy(
-        update={
-            "id": candidate.id,
-            "source": candidate.source,
-            "duplicate_of": first.id,
-            "evaluation_s": None,
-            "phases_s": None,
-        }
-    )
 
 
 def _with_times(verdict: CandidateResult, run: ChildRun, began: float) -> CandidateResult:
