@@ -128,7 +128,7 @@ class Rounds:
                 return []
             left = min(p.deadline for p in self._pending) - now
             futures = [p.future for p in self._pending]
-            concurrent.futures.wait(futures, timeout=left, return_when="FIRST_COMPLETED")
+            concurrent.futures.wait(futures, left, concurrent.futures.FIRST_COMPLETED)
 
     def _answer(self, pending: _Pending) -> Any:
         """A done answer's value; ``None`` if it failed (reported), unless it held proposals."""
