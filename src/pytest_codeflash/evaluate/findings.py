@@ -13,20 +13,28 @@ from ..models import BaselineFacts, CallDifference, Differences
 from ..runner.protocol import DifferenceRecord, RunnerResult
 from ..runner.sandbox import ChildRun
 
-__all__ = ["baseline_facts", "differences_of"]
+__all__ = ["baseline_facts", "differences_of", "invariants_of"]
 
 
 def baseline_facts(result: RunnerResult) -> BaselineFacts:
-    """The facts a baseline run reported: line profile and example calls.
-
-    Invariants of the captured inputs are not inferred by the runner yet; the field stays
-    ``None`` (unknown) until a ``RunnerResult`` carries them.
-    """
+    """The facts a baseline run reported: line profile, invariants, example calls."""
     profile = result.line_profile
     lines = None
     if profile is not None and profile.lines and not profile.error:
         lines = {timing.line: (timing.hits, timing.ns) for timing in profile.lines}
-    return BaselineFacts(line_profile=lines, invariants=None, examples=list(result.examples))
+    return BaselineFacts(
+        line_profile=lines, invariants=invariants_of(result), examples=list(result.examples)
+    )
+
+
+def invariants_of(result: RunnerResult) -> list[str] | None:
+    """What holds for every captured input (``"items is a list of int"``), or ``None``.
+
+    The runner does not infer invariants yet, so this is ``None`` (unknown) today; when
+    ``RunnerResult`` reports them, this is the one place that reads them, and they reach
+    the profile-guided prompts (``optimize(..., invariants=...)``) unchanged.
+    """
+    return None
 
 
 def differences_of(run: ChildRun) -> Differences | None:
