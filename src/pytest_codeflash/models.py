@@ -169,6 +169,54 @@ class CodeContext(_Frozen):
     unparsable: list[str] = Field(default_factory=list)  # project files left out
 
 
+class BaselineFacts(_Frozen):
+    """What the baseline run learnt about the original, for sources that use it (prompts).
+
+    Measured in the runner on the calls the tests made, only when a source asks for it.
+    """
+
+    line_profile: dict[int, tuple[int, int]] | None = None  # line -> (hits, ns); None: none
+    invariants: list[str] | None = None  # facts true of every captured input; None: unknown
+    examples: list[str] = Field(default_factory=list)  # captured calls as Python, shortened
+
+
+class CallDifference(_Frozen):
+    """One input on which a candidate did something else than the original."""
+
+    kind: str  # "return value", "exception", "stdout", ..., "test outcome"
+    input: str  # the call's arguments, shortened ("" for a test outcome)
+    detail: str  # the comparator's one-line description
+    expected: str = ""  # what the original did, shortened ("" if not known)
+    actual: str = ""  # what the candidate did
+    test: str = ""  # the test (or replay, generated input) that made the call
+
+
+class Differences(_Frozen):
+    """Where a rejected candidate differed, out of how many compared calls: what a repair
+    is shown.  At most the first 20 differences are recorded per run."""
+
+    differences: list[CallDifference]
+    compared: int
+
+    @property
+    def share(self) -> float:
+        """The share of the compared calls that differed (1.0 when none was compared)."""
+        return min(1.0, len(self.differences) / self.compared) if self.compared else 1.0
+
+
+class GeneratedTests(_Frozen):
+    """Tests a language model wrote for one function, checked on the original (report schema).
+
+    ``kept`` (node ids) passed with the original and ran for every candidate evaluated
+    after them; ``dropped`` failed or errored with it, or never ran.  ``error`` says why
+    none could be used, if so.
+    """
+
+    kept: list[str] = Field(default_factory=list)
+    dropped: list[str] = Field(default_factory=list)
+    error: str | None = None
+
+
 class CandidateResult(_Frozen):
     """The verdict on one candidate (report schema)."""
 
@@ -242,6 +290,7 @@ class FunctionResult(_Frozen):
     apply_error: str | None = None  # why --codeflash-apply refused (the patch is saved)
     apply_notes: list[str] = Field(default_factory=list)  # formatters that failed
     llm: LLMUsage | None = None  # language-model back-ends only
+    generated_tests: GeneratedTests | None = None  # language-model back-ends only
 
 
 class Report(_Frozen):

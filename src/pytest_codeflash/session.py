@@ -20,7 +20,6 @@ from .discover.tracing import Tracer
 from .errors import CodeflashError
 from .models import (
     Candidate,
-    CandidateResult,
     FunctionResult,
     PlannedTarget,
     Settings,
@@ -29,7 +28,7 @@ from .models import (
 )
 
 if TYPE_CHECKING:
-    from .candidates.llm import LLMSource
+    from .candidates.llm import LLMRounds, LLMSource
     from .deliver.apply import Optimization
     from .discover.discovery import Discovery
     from .discover.ranking import Ranking
@@ -307,6 +306,8 @@ class CodeflashSession:
         from .deliver.apply import Optimization
         from .deliver.patches import make_patch
         from .evaluate.evaluation import Evaluation
+        from .evaluate.rounds import Rounds
+        from .evaluate.sources import CandidateSource, Given, HookSource
 
         trace = self.tracer.traces[target.qualified_name]
         source = self.source_of(target)
@@ -319,20 +320,18 @@ class CodeflashSession:
             self._progress,
             samples=list(trace.samples),
         )
+        sources: list[CandidateSource] = [
+            Given(self.file_candidates.get(target.qualified_name, [])),
+            HookSource(self.config.hook, self.settings),
+            *self._llm_rounds(),
+        ]
         optimization = None
         try:
-            candidates = self._candidates(target, source)
-
-            def follow_up(results: list[CandidateResult]) -> list[Candidate]:
-                more = self._combined(target, source, results)
-                candidates.extend(more)
-                return more
-
-            result = evaluation.run(candidates, follow_up=follow_up)
+            result = Rounds(evaluation, sources).run()
         except CodeflashError as err:
             result = evaluation.error(str(err))
         if result.best_candidate is not None:
-            best = next(c for c in candidates if c.id == result.best_candidate)
+            best = evaluation.candidate(result.best_candidate)
             patch = make_patch(result.file, source, best.module_source)
             result = result.model_copy(update={"patch": patch})
             optimization = Optimization(
@@ -345,25 +344,13 @@ class CodeflashSession:
         self.config.hook.pytest_codeflash_function_done(result=result, settings=self.settings)
         return result, optimization
 
-    def _candidates(self, target: TargetFunction, source: str) -> list[Candidate]:
-        found = list(self.file_candidates.get(target.qualified_name, []))
-        for batch in self.config.hook.pytest_codeflash_generate_candidates(
-            target=target, original_source=source, settings=self.settings
-        ):
-            found.extend(batch or [])
-        return found
+    def _llm_rounds(self) -> list[LLMRounds]:
+        """The language-model sources as sources of the evaluation loop."""
+        if not self.llm_sources:
+            return []
+        from .candidates.llm import LLMRounds
 
-    def _combined(
-        self, target: TargetFunction, source: str, results: list[CandidateResult]
-    ) -> list[Candidate]:
-        found: list[Candidate] = []
-        for batch in self.config.hook.pytest_codeflash_combine_candidates(
-            target=target, original_source=source, results=results, settings=self.settings
-        ):
-            found.extend(batch or [])
-        if found:
-            self._progress(f"{target.qualified_name}: {len(found)} combined candidate(s)")
-        return found
+        return [LLMRounds(source) for source in self.llm_sources]
 
     def pytest_report_header(self) -> list[str]:
         from .options import unused_key_lines

@@ -3,7 +3,8 @@
 This is the parent side of verification.  It never imports the user's code and never
 unpickles anything a child produced: it writes a :class:`~..runner.protocol.RunnerSpec`,
 the sandbox starts the runner, and :mod:`.verdicts` judges the
-:class:`~..runner.protocol.RunnerResult` that comes back.
+:class:`~..runner.protocol.RunnerResult` that comes back.  In which order candidates come
+and what follows a verdict is the loop's business (:mod:`.rounds`).
 """
 
 from __future__ import annotations
@@ -11,9 +12,19 @@ from __future__ import annotations
 import pickle
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from ..models import Candidate, CandidateResult, FunctionResult, Settings, TargetFunction
+from ..models import (
+    BaselineFacts,
+    Candidate,
+    CandidateResult,
+    Differences,
+    FunctionResult,
+    GeneratedTests,
+    Settings,
+    TargetFunction,
+)
 from ..runner.protocol import (
     EFFORT_BUDGET_S,
     EXAMPLES,
@@ -27,17 +38,33 @@ from ..runner.protocol import (
 from ..runner.sandbox import ChildRun, Sandbox
 from ..source.normalise import candidate_key, normalise
 from ..source.paths import relative_path
-from .verdicts import baseline_problem, diff_size, judge, rejected, select_best
+from .findings import baseline_facts, differences_of
+from .generated import GeneratedTestSet
+from .known import known_verdict
+from .verdicts import baseline_problem, diff_size, judge, select_best
 
 Progress = Callable[[str], None]
-FollowUp = Callable[[list[CandidateResult]], list[Candidate]]
 # The baseline measures the original; --codeflash-timeout bounds candidates, which are judged
 # against it, so the original's own run only has this generous safety limit.
 BASELINE_TIMEOUT_S = 600.0
+# For sources that read the baseline's facts: the line profile's budget (at most) and the
+# number of captured calls described for prompts.
+PROFILE_BUDGET_S = 1.0
+EXAMPLE_CALLS = 12
+
+
+@dataclass(frozen=True)
+class Judged:
+    """A candidate with its verdict; for a rejection, where it differed (if it did)."""
+
+    candidate: Candidate
+    verdict: CandidateResult
+    differences: Differences | None = None
+    with_generated_tests: bool = False  # whether the generated tests ran for it
 
 
 class Evaluation:
-    """Runs the baseline and every candidate of one target, and explains each verdict."""
+    """Runs the baseline and the candidates of one target, and explains each verdict."""
 
     def __init__(
         self,
@@ -59,18 +86,23 @@ class Evaluation:
         self.rel_file = relative_path(target.file, settings.rootdir)
         self.coverage: dict[str, Any] | None = None
         self.invariants: list[str] = []
-        self.generated = (0, 0)  # generated inputs the baseline checked, and those inside
+        self.drawn = (0, 0)  # generated inputs the baseline checked, and those inside
+        self.baseline: ChildRun | None = None
+        self.facts = BaselineFacts()
+        self.calls_compared = 0
+        self.unstable: list[str] = []
+        self.generated = GeneratedTestSet()  # generated tests that passed with the original
         self._candidates: list[Candidate] = []
+        self._seen: dict[str, CandidateResult] = {}
+        self._original_key = normalise(original_source)  # docstrings, local names aside
         # One clock for the inputs every run of this function replays (see RunnerSpec).
         self.clock_epoch = float(int(time.time()))
 
-    def run(
-        self, candidates: Sequence[Candidate], follow_up: FollowUp | None = None
-    ) -> FunctionResult:
-        """Baseline, then every candidate; then ``follow_up``'s candidates, if it has any.
+    def start(self, *, describe: bool = False) -> FunctionResult | None:
+        """Run the baseline; a result instead if it cannot judge candidates (skipped, error).
 
-        ``follow_up`` sees the first round's verdicts (the rule engine combines the accepted
-        rules into one more candidate) and shares the same baseline run.
+        ``describe``: also measure the original's line profile and describe example calls
+        (:attr:`facts`), for sources that read them.
         """
         name = self.target.qualified_name
         if not self.tests:
@@ -80,7 +112,7 @@ class Evaluation:
                 "candidate; run the tests that exercise it",
             )
         self.progress(f"{name}: baseline run of {len(self.tests)} test(s)")
-        baseline = self._baseline()
+        baseline = self.baseline = self._baseline(describe)
         problem = baseline_problem(baseline, name)
         if problem:
             return self._result("error", problem)
@@ -94,23 +126,24 @@ class Evaluation:
             )
         if calls is None or not calls.compared:
             return self._result("skipped", f"the tests never called {name} in the runner")
-        generated = baseline.result.generated
-        if generated is not None:
-            self.invariants = list(generated.invariants)
-            self.generated = (generated.inputs, generated.inside)
+        drawn = baseline.result.generated
+        if drawn is not None:
+            self.invariants = list(drawn.invariants)
+            self.drawn = (drawn.inputs, drawn.inside)
+        self.calls_compared, self.unstable = calls.compared, sorted(calls.unstable)
         coverage = baseline.result.coverage
         if coverage is not None and coverage.original is not None:
             import dataclasses
 
             self.coverage = dataclasses.asdict(coverage.original)
-        results = self._evaluate_all(candidates, baseline)
-        more = follow_up(results) if follow_up is not None else []
-        if more:
-            results += self._evaluate_all(more, baseline)
-        return self._summarise(results, sorted(calls.unstable), calls.compared)
+        self.facts = baseline_facts(baseline.result)
+        return None
 
-    def _baseline(self) -> ChildRun:
+    def _baseline(self, describe: bool) -> ChildRun:
         spec = self._spec("baseline", self.original_source)
+        if describe:
+            spec.profile_budget_s = min(PROFILE_BUDGET_S, EFFORT_BUDGET_S[self.settings.effort])
+            spec.examples = EXAMPLE_CALLS
         if self.samples:
             seeds = self.sandbox.workdir / f"seeds-{self.target.qualified_name}.pickle"
             seeds.write_bytes(pickle.dumps(self.samples))
@@ -118,34 +151,45 @@ class Evaluation:
         timeout = max(self.settings.timeout or 0.0, BASELINE_TIMEOUT_S)
         return self.sandbox.run(spec, self.tests, timeout)
 
-    # -- per candidate --------------------------------------------------------------------
-    def _evaluate_all(
-        self, candidates: Sequence[Candidate], baseline: ChildRun
-    ) -> list[CandidateResult]:
-        self._candidates += list(candidates)
-        seen: dict[str, CandidateResult] = {}
-        original_key = normalise(self.original_source)  # docstrings, local names aside
-        results = []
-        for index, candidate in enumerate(candidates, 1):
-            known = _known_verdict(candidate, original_key, seen)
-            if known is not None:
-                results.append(known)
-                continue
-            label = (
-                f"{self.target.qualified_name}: candidate {index}/{len(candidates)} {candidate.id}"
-            )
-            self.progress(f"{label}: verifying and timing")
-            verdict = self._evaluate(candidate, baseline)
-            self.progress(f"{label}: {verdict.verdict}: {verdict.reason}")
-            seen[candidate_key(candidate)] = verdict
-            results.append(verdict)
-        return results
+    # -- generated tests ------------------------------------------------------------------
+    def add_tests(self, modules: Sequence[str]) -> GeneratedTests:
+        """Run generated test ``modules`` with the original; keep the tests that pass.
 
-    def _evaluate(self, candidate: Candidate, baseline: ChildRun) -> CandidateResult:
+        The kept tests run, beside the user's, for every candidate evaluated from now on.
+        """
+        assert self.baseline is not None
+        files = self.generated.files_for(self.target, modules)
+        spec = self._spec("baseline", self.original_source)
+        spec.generation = GenerationSpec()  # no generated inputs: the user's calls have them
+        timeout = max(30.0, 3.0 * self.baseline.wall_s + 10.0)
+        run = self.sandbox.run(spec, sorted(files), timeout, files=files)
+        return self.generated.record(run, files)
+
+    # -- per candidate --------------------------------------------------------------------
+    def evaluate(self, candidate: Candidate, label: str, *, again: bool = False) -> Judged:
+        """One isolated run of ``candidate`` (unless its verdict is known), judged.
+
+        ``again``: run it even if it was judged before (with generated tests added since).
+        """
+        known = None if again else known_verdict(candidate, self._original_key, self._seen)
+        self._candidates.append(candidate)
+        if known is not None:
+            return Judged(candidate, known, with_generated_tests=bool(self.generated.tests))
+        self.progress(f"{label}: verifying and timing")
+        verdict, run = self._evaluate(candidate)
+        self.progress(f"{label}: {verdict.verdict}: {verdict.reason}")
+        self._seen[candidate_key(candidate)] = verdict
+        found = differences_of(run) if verdict.verdict == "rejected" else None
+        return Judged(candidate, verdict, found, with_generated_tests=bool(self.generated.tests))
+
+    def _evaluate(self, candidate: Candidate) -> tuple[CandidateResult, ChildRun]:
         """One isolated run of ``candidate``, judged."""
+        assert self.baseline is not None
+        baseline = self.baseline
         began = time.perf_counter()
         spec = self._spec("candidate", candidate.module_source)
         spec.baseline_tests = dict(baseline.result.tests) if baseline.result else {}
+        spec.baseline_tests.update(dict.fromkeys(self.generated.tests, "passed"))
         spec.inputs_path = str(baseline.io_dir / INPUTS_FILE)
         spec.generated_path = str(baseline.io_dir / GENERATED_FILE)
         # The effort's budget covers the whole evaluation: the timing gets what the copy, the
@@ -153,9 +197,10 @@ class Evaluation:
         spec.began_monotonic = time.monotonic()
         timeout = self._candidate_timeout(baseline)
         spec.deadline_monotonic = spec.began_monotonic + timeout
-        run = self.sandbox.run(spec, self.tests, timeout)
+        tests = [*self.tests, *self.generated.tests]
+        run = self.sandbox.run(spec, tests, timeout, self.generated.files)
         verdict = judge(candidate, run, self.target, spec.baseline_tests)
-        return _with_times(verdict, run, began)
+        return _with_times(verdict, run, began), run
 
     def _candidate_timeout(self, baseline: ChildRun) -> float:
         """The user's limit (or one scaled from the baseline run) plus our own budgets."""
@@ -188,10 +233,14 @@ class Evaluation:
             ),
         )
 
+    def candidate(self, candidate_id: str) -> Candidate:
+        """The candidate judged under ``candidate_id``."""
+        return next(c for c in self._candidates if c.id == candidate_id)
+
     # -- the function's result ------------------------------------------------------------
-    def _summarise(
-        self, results: list[CandidateResult], unstable: list[str], compared: int
-    ) -> FunctionResult:
+    def summarise(self, results: list[CandidateResult]) -> FunctionResult:
+        """The function's result from its candidates' verdicts: the best accepted one wins."""
+        unstable, compared = self.unstable, self.calls_compared
         accepted = [r for r in results if r.verdict == "accepted"]
         baseline_ns = next((r.baseline_ns for r in results if r.baseline_ns), None)
         failed = [r for r in results if r.verdict == "error"]
@@ -245,41 +294,10 @@ class Evaluation:
             unstable=unstable or [],
             coverage=self.coverage,
             invariants=self.invariants,
-            generated_inputs=self.generated[0],
-            generated_inside=self.generated[1],
+            generated_inputs=self.drawn[0],
+            generated_inside=self.drawn[1],
+            generated_tests=self.generated.report,
         )
-
-
-def _known_verdict(
-    candidate: Candidate, original_key: str, seen: dict[str, CandidateResult]
-) -> CandidateResult | None:
-    """The verdict on a candidate that needs no run: unusable, unchanged, or seen before."""
-    if candidate.rejection:
-        return rejected(candidate, candidate.rejection)
-    if candidate.other_files:
-        # The runner overlays the target's module only; helper changes elsewhere would go
-        # unverified, so such a candidate cannot be accepted yet.
-        others = ", ".join(str(change.path) for change in candidate.other_files)
-        return rejected(
-            candidate,
-            f"unverifiable: the candidate also changes {others}, and the runner verifies "
-            "changes to the target's module only",
-        )
-    key = candidate_key(candidate)
-    if key == original_key:
-        return rejected(candidate, "no change: the candidate's code is the same as the original's")
-    first = seen.get(key)
-    if first is None:
-        return None
-    return first.model_copy(
-        update={
-            "id": candidate.id,
-            "source": candidate.source,
-            "duplicate_of": first.id,
-            "evaluation_s": None,
-            "phases_s": None,
-        }
-    )
 
 
 def _with_times(verdict: CandidateResult, run: ChildRun, began: float) -> CandidateResult:

@@ -194,6 +194,9 @@ class ChildRunner:
                 self._finish_coverage(result)
             self._phase("generated inputs")
             self._generate(captured, result)
+            if self.spec.profile_budget_s > 0 or self.spec.examples:
+                self._phase("line profile")
+                self._describe(captured, result)
             self._finish(result)
             return
         if not self._tests_agree():
@@ -239,6 +242,23 @@ class ChildRunner:
             return
         _write_atomic(Path(self.spec.output_dir) / GENERATED_FILE, pickle.dumps(drawn))
         result.generated = drawn.summary
+
+    def _describe(self, captured: list[bytes], result: RunnerResult) -> None:
+        """The original's per-line profile and example calls, for the candidate sources."""
+        from .describe import describe_original
+        from .protocol import LineProfileSummary
+
+        assert self.differential is not None
+        try:
+            result.line_profile, result.examples = describe_original(
+                self.differential,
+                captured,
+                qualname=self.qualname,
+                profile_budget_s=self.spec.profile_budget_s,
+                examples=self.spec.examples,
+            )
+        except Exception as err:
+            result.line_profile = LineProfileSummary(complete=False, error=repr(err))
 
     def _verify_and_time(self, result: RunnerResult) -> None:
         """Replay the captured inputs, the generated ones, then time; stop at a difference

@@ -433,12 +433,13 @@ class Differential:
         limit = resource_limit(first, actual)
         if limit:
             kind, detail = "resource limit", limit
-        self.record(kind, detail)
+        found = difference.mismatch
+        self.record(kind, detail, *((found.expected, found.actual) if found else ("", "")))
 
-    def record(self, kind: str, detail: str) -> None:
+    def record(self, kind: str, detail: str, expected: str = "", actual: str = "") -> None:
         """Record a difference on the current input (a note when it is outside the
         captured calls' invariants)."""
-        record = DifferenceRecord(self.current_test, self._input, kind, detail)
+        record = DifferenceRecord(self.current_test, self._input, kind, detail, expected, actual)
         found = self.tally.notes if self.outside else self.tally.differences
         if len(found) < MAX_RECORDED_DIFFERENCES:
             found.append(record)

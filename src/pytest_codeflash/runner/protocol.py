@@ -28,6 +28,8 @@ __all__ = [
     "DifferenceRecord",
     "GeneratedSummary",
     "GenerationSpec",
+    "LineProfileSummary",
+    "LineTiming",
     "ReplaySummary",
     "RunnerResult",
     "RunnerSpec",
@@ -101,6 +103,11 @@ class RunnerSpec:
     deadline_monotonic: float | None = None
     """When the parent stops waiting for this run (``time.monotonic``): timing may grow past
     the effort's budget for a slow function, never past this."""
+    # The baseline only, for candidate sources that learn from it (0: nothing of the kind).
+    profile_budget_s: float = 0.0
+    """Seconds for the original's per-line profile on the captured inputs."""
+    examples: int = 0
+    """How many captured calls to describe as Python (``f([3, 1]) -> [3, 1]``)."""
     # Filled in by the sandbox for each run.
     result_path: str = ""
     progress_path: str = ""
@@ -117,6 +124,10 @@ class DifferenceRecord:
     input: str
     kind: str
     detail: str
+    expected: str = ""
+    """What the original did at the first difference, as a short repr ("" if unknown)."""
+    actual: str = ""
+    """What the candidate did there."""
 
 
 @dataclass
@@ -227,6 +238,29 @@ class ToolError:
 
 
 @dataclass
+class LineTiming:
+    """One line of the original target: how often it ran and how long, callees included."""
+
+    line: int
+    hits: int = 0
+    ns: int = 0
+
+
+@dataclass
+class LineProfileSummary:
+    """The original's per-line profile on the captured inputs (the baseline run only)."""
+
+    lines: list[LineTiming] = field(default_factory=list)
+    calls: int = 0
+    """Calls of the original that were profiled."""
+    complete: bool = True
+    """False when the time budget ran out before every captured call was profiled."""
+    tool: str = ""
+    """``sys.monitoring`` (Python 3.12+) or ``sys.settrace``."""
+    error: str = ""
+
+
+@dataclass
 class Violation:
     """An operation the sandbox guard blocked."""
 
@@ -257,6 +291,10 @@ class RunnerResult:
     violations: list[Violation] = field(default_factory=list)
     secret_reads: dict[str, list[str]] = field(default_factory=dict)
     phases_s: dict[str, float] = field(default_factory=dict)
+    line_profile: LineProfileSummary | None = None
+    """The baseline only, when asked for: the original's per-line profile."""
+    examples: list[str] = field(default_factory=list)
+    """The baseline only, when asked for: captured calls written as Python, shortened."""
 
 
 def dump(value: Any) -> str:

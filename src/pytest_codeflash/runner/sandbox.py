@@ -19,9 +19,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
@@ -119,8 +119,18 @@ class Sandbox:
             secret_names=secret_names,
         )
 
-    def run(self, spec: RunnerSpec, tests: Sequence[str], timeout: float) -> ChildRun:
-        """Start the child on ``tests`` with ``spec``; wait at most ``timeout`` seconds."""
+    def run(
+        self,
+        spec: RunnerSpec,
+        tests: Sequence[str],
+        timeout: float,
+        files: Mapping[str, str] | None = None,
+    ) -> ChildRun:
+        """Start the child on ``tests`` with ``spec``; wait at most ``timeout`` seconds.
+
+        ``files`` (a path relative to the project, with ``/``, to its text) are written into
+        this run's copy of the project, never into the user's tree: generated test modules.
+        """
         self._count += 1
         run_dir = self.workdir / f"run-{self._count}"
         project = run_dir / "project"
@@ -128,6 +138,8 @@ class Sandbox:
         (run_dir / "tmp").mkdir(parents=True)
         io_dir.mkdir()
         shutil.copytree(self.rootdir, project, ignore=_ignore, symlinks=True)
+        for relative, text in (files or {}).items():
+            _write_inside(project, relative, text)
         spec = dataclasses.replace(
             spec,
             result_path=str(io_dir / "result.json"),
@@ -247,6 +259,16 @@ class Sandbox:
 
 def _ignore(directory: str, names: list[str]) -> set[str]:
     return {n for n in names if n in SKIP_DIRS or n.endswith(".egg-info")}
+
+
+def _write_inside(project: Path, relative: str, text: str) -> None:
+    """Write ``text`` at ``relative`` inside ``project``; refuse a path that leaves it."""
+    path = PurePosixPath(relative)
+    if path.is_absolute() or ".." in path.parts or not path.parts:
+        raise ValueError(f"{relative!r} is not a path inside the project copy")
+    target = project.joinpath(*path.parts)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
 
 
 def _kill_group(pid: int) -> None:

@@ -32,7 +32,7 @@ def test_a_rewrite_from_the_model_is_verified_applied_and_passes(
         "--codeflash-backend=openai",
         f"--codeflash-llm-url={openai_server.url}/v1",
         "--codeflash-apply",
-        "--codeflash-effort=low",
+        "--codeflash-effort=medium",  # low leaves the timing too few rounds on a busy machine
         "--codeflash-report=out/report.json",
         "-v",
     )
@@ -41,20 +41,23 @@ def test_a_rewrite_from_the_model_is_verified_applied_and_passes(
     report = json.loads((listy.path / "out" / "report.json").read_text())
     (unique,) = [f for f in report["functions"] if f["qualified_name"] == "listy.core.unique"]
     assert unique["status"] == "optimized", unique["reason"]
-    assert unique["best_candidate"] in ("openai-1", "openai-2", "openai-3")
+    assert unique["best_candidate"].startswith("openai-")
     assert {c["source"] for c in unique["candidates"]} == {"openai:gpt-4o-mini"}
-    assert unique["llm"] == {
-        "requests": 3,
-        "cached": 0,
-        "failed": 0,
-        "prompt_tokens": 3000,
-        "completion_tokens": 600,
-        "errors": [],
-    }
+    # Every request of the loop (candidates, profile-guided ones, tests, a refinement, an
+    # explanation) is counted; the rewrites cost 1000 + 200 tokens, the prose 100 + 50.
+    sent = openai_server.requests(CHAT)
+    rewrites = sum("Make `unique` faster" in s.prompt for s in sent)
+    assert rewrites == 5 + 6  # medium effort: 5 candidates, 6 guided by the line profile
+    usage = unique["llm"]
+    assert (usage["requests"], usage["cached"], usage["failed"]) == (len(sent), 0, 0)
+    prose = len(sent) - rewrites
+    assert usage["prompt_tokens"] == 1000 * rewrites + 100 * prose
+    assert usage["completion_tokens"] == 200 * rewrites + 50 * prose
     result.stdout.fnmatch_lines(
         [
             "listy.core.unique (src/listy/core.py): OPTIMIZED *",
-            "    language models: 3 request(s); 3000 prompt and 600 completion tokens",
+            f"    language models: {len(sent)} request(s); {usage['prompt_tokens']} prompt and "
+            f"{usage['completion_tokens']} completion tokens",
         ]
     )
     # Applied: the file holds the rewrite, and the project's tests pass with it.

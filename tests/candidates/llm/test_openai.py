@@ -10,7 +10,7 @@ import pytest
 from pytest_codeflash.candidates.llm import Difference
 from pytest_codeflash.candidates.llm.openai import OpenAISource
 from pytest_codeflash.errors import ServiceError, ServiceUnavailable
-from pytest_codeflash.models import Candidate, CandidateResult
+from pytest_codeflash.models import CandidateResult
 
 from ...conftest import FAST, WRONG
 from .conftest import KEY, Project
@@ -282,26 +282,3 @@ def test_a_refused_key_stops_asking_and_never_shows_the_key(
     shown = [message, *usage.errors, caplog.text, repr(source), repr(usage)]
     assert "Bearer ***" in message
     assert not any(KEY in text for text in shown)
-
-
-def test_the_hook_fails_alone_and_is_one_rejection_when_combined(
-    project: Project, openai_server: ScriptedServer, openai_source: Make
-) -> None:
-    openai_server.default(CHAT, lambda seen: Reply({"error": "no such model"}, 404))
-    alone = openai_source(backends=("openai",))
-    with pytest.raises(ServiceError, match=r"HTTP 404.*--codeflash-llm-model"):
-        alone.pytest_codeflash_generate_candidates(
-            target=project.target, original_source=project.source, settings=alone.settings
-        )
-    combined = openai_source(backends=("rules", "openai"))
-    (failed,) = combined.pytest_codeflash_generate_candidates(
-        target=project.target, original_source=project.source, settings=combined.settings
-    )
-    assert failed == Candidate(
-        id="openai-failed",
-        source="openai",
-        module_source="",
-        rejection=failed.rejection,
-    )
-    assert failed.rejection is not None
-    assert failed.rejection.startswith("no candidates from openai: openai: http://127.0.0.1:")

@@ -1,11 +1,12 @@
 """Candidate sources that ask a language model: ``openai`` and ``codeflash-service``.
 
-Each is a pytest plugin implementing ``pytest_codeflash_generate_candidates``, registered by
-the session when its back-end is chosen (``--codeflash-backend=openai``,
-``codeflash-service``, or a combination such as ``rules,openai``).  Besides the hook, a
-source offers an asynchronous API for the evaluation loop (see :class:`LLMSource`):
+Each is a pytest plugin, registered by the session when its back-end is chosen
+(``--codeflash-backend=openai``, ``codeflash-service``, or a combination such as
+``rules,openai``).  A source offers an asynchronous API (see :class:`LLMSource`):
 ``optimize``, ``repair``, ``refine``, ``explain`` and ``generate_tests``, run from
-synchronous code with ``source.run(...)`` or started with ``source.submit(...)``.
+synchronous code with ``source.run(...)`` or started with ``source.submit(...)``;
+:class:`LLMRounds` makes it a candidate source of the evaluation loop, which asks while the
+baseline runs and verifies the answers as they arrive.
 
 Importing this package is cheap: httpx, libcst and tiktoken load on the first request.
 """
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from .effort import EFFORT_PLANS, EffortPlan
 from .prompts import Difference, LineProfile
+from .rounds import LLMRounds
 from .source import LLMSource
 
 if TYPE_CHECKING:
@@ -28,6 +30,7 @@ __all__ = [
     "EFFORT_PLANS",
     "Difference",
     "EffortPlan",
+    "LLMRounds",
     "LLMSource",
     "LineProfile",
     "register_sources",

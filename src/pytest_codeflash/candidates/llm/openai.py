@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -118,25 +118,15 @@ class OpenAISource(LLMSource):
 
         context = self.context_for(target)
         deadline = self._deadline()
-        requests = [
-            _tagged(
-                self._complete(
-                    target,
-                    refine_messages(
-                        target,
-                        source,
-                        context,
-                        self._rewrite(target, source, candidate),
-                        figures_text(result),
-                    ),
-                    1,
-                    deadline,
-                ),
-                f"{candidate.id}-refined",
-            )
-            for candidate, result in accepted
-        ]
-        answers = await self._gather(requests)
+
+        async def refined(candidate: Candidate, result: CandidateResult) -> list[Answer]:
+            rewrite = self._rewrite(target, source, candidate)
+            messages = refine_messages(target, source, context, rewrite, figures_text(result))
+            answers = await self._complete(target, messages, 1, deadline)
+            # Each answer's id names the candidate it refines.
+            return [replace(answer, stem=f"{candidate.id}-refined") for answer in answers]
+
+        answers = await self._gather([refined(c, r) for c, r in accepted])
         return self._candidates(target, source, f"{self.stem}-refined", answers)
 
     async def explain(
@@ -244,11 +234,6 @@ def read_choices(data: Any, max_tokens: int) -> list[Answer]:
             )
         answers.append(Answer(text=_THINKING.sub("", content), problem=problem))
     return answers
-
-
-async def _tagged(request: Coroutine[Any, Any, list[Answer]], stem: str) -> list[Answer]:
-    """The answers of ``request`` marked with the stem of their candidates' ids."""
-    return [replace(answer, stem=stem) for answer in await request]
 
 
 def _api_key(settings: Settings, environ: Mapping[str, str]) -> tuple[str | None, str]:

@@ -48,6 +48,7 @@ class Difference(TypedDict, total=False):
     expected: str  # what the original did
     actual: str  # what the candidate did
     test: str  # the test that made the call, if any
+    detail: str  # what differed, in words, when expected and actual are not known apart
 
 
 _RULES = """\
@@ -336,11 +337,14 @@ def _reference_section(context: CodeContext) -> str:
 
 def _difference(number: int, difference: Difference) -> str:
     scope = difference.get("scope", "result")
-    text = (
-        f"{number}. {scope} for input `{_short(difference.get('input', '?'))}`: the original "
-        f"gave `{_short(difference.get('expected', '?'))}`, the rewrite gave "
-        f"`{_short(difference.get('actual', '?'))}`"
-    )
+    text = f"{number}. {scope} for input `{_short(difference.get('input', '?'))}`: "
+    if "expected" in difference or "actual" in difference or "detail" not in difference:
+        text += (
+            f"the original gave `{_short(difference.get('expected', '?'))}`, the rewrite "
+            f"gave `{_short(difference.get('actual', '?'))}`"
+        )
+    else:
+        text += _short(difference["detail"])
     if difference.get("test"):
         text += f" (in test {difference['test']})"
     return text

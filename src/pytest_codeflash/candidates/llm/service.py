@@ -223,13 +223,14 @@ class ServiceSource(LLMSource):
 
         self._contexts.setdefault(target.qualified_name, context)
         deadline = self._deadline()
-        replies = [
-            self._request(target, "ai/testgen", self._testgen(target, context, i), deadline)
-            for i in range(self.plan.tests)
-        ]
+
+        async def generated(index: int) -> list[Answer]:
+            payload = self._testgen(target, context, index)
+            return _as_answers(await self._request(target, "ai/testgen", payload, deadline))
+
         tests: list[str] = []
         problems: list[str] = []
-        for answer in await self._gather([_as_answers(reply) for reply in replies]):
+        for answer in await self._gather([generated(i) for i in range(self.plan.tests)]):
             try:
                 if answer.problem:
                     raise CandidateError(answer.problem)
@@ -350,8 +351,7 @@ class ServiceSource(LLMSource):
         }
 
 
-async def _as_answers(reply: Any) -> list[Answer]:
-    data = await reply
+def _as_answers(data: Any) -> list[Answer]:
     tests = data.get("generated_tests") if isinstance(data, dict) else None
     if not isinstance(tests, str):
         return [Answer(problem="the reply of ai/testgen has no 'generated_tests' text")]
@@ -380,7 +380,10 @@ def _candidate_object(item: Any, number: int, endpoint: str) -> Answer:
 
 def _test_diff(difference: Difference) -> dict[str, Any]:
     scope = difference.get("scope", "return value").lower()
-    kind = "stdout" if "out" in scope else "did_pass" if "pass" in scope else "return_value"
+    if "pass" in scope or scope == "test outcome":
+        kind = "did_pass"
+    else:
+        kind = "stdout" if scope in ("stdout", "stderr") else "return_value"
     where = [f"# input: {difference.get('input', '?')}"]
     if difference.get("test"):
         where.append(f"# test: {difference['test']}")
@@ -388,7 +391,7 @@ def _test_diff(difference: Difference) -> dict[str, Any]:
         "scope": kind,
         "original_pass": True,
         "candidate_pass": kind != "did_pass",
-        "original_value": difference.get("expected", "")[:1500],
+        "original_value": difference.get("expected", difference.get("detail", ""))[:1500],
         "candidate_value": difference.get("actual", "")[:1500],
         "test_src_code": "\n".join(where),
         "candidate_pytest_error": None,

@@ -1,7 +1,9 @@
-"""What the language-model sources share: the public API, requests, cache, usage, the hook.
+"""What the language-model sources share: the public API, requests, cache and usage.
 
-A source is a pytest plugin (registered by the session, like the rule engine) that speaks
-one wire protocol: :class:`~.openai.OpenAISource` or :class:`~.service.ServiceSource`.
+A source is a pytest plugin (registered by the session, like the rule engine, and closed
+when pytest ends) that speaks one wire protocol: :class:`~.openai.OpenAISource` or
+:class:`~.service.ServiceSource`.  The evaluation loop uses it through
+:class:`~.rounds.LLMRounds`, which decides what to ask at each step.
 Its API is asynchronous, so that requests run side by side and may overlap other work::
 
     source.run(source.optimize(target, module_source, context))      # wait for it
@@ -30,7 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import pytest
 
-from ...errors import BadServiceResponse, ContextError, ServiceError
+from ...errors import BadServiceResponse, ServiceError
 from ...models import Candidate, CodeContext, LLMUsage, Settings, TargetFunction
 from .cache import CACHE_DIR, ReplyCache, cache_key
 from .effort import EFFORT_PLANS, EffortPlan
@@ -209,32 +211,6 @@ class LLMSource:
         return found
 
     # -- pytest hooks ---------------------------------------------------------------------
-    @pytest.hookimpl
-    def pytest_codeflash_generate_candidates(
-        self, target: TargetFunction, original_source: str, settings: Settings
-    ) -> list[Candidate]:
-        """The first candidates for ``target`` (the hook is synchronous: waits for them).
-
-        Alone, a back-end that cannot answer makes the function's result an error; combined
-        with others (``rules,openai``), its failure is one rejected entry and the other
-        back-ends' candidates are still evaluated.
-        """
-        if self.backend not in settings.backends:
-            return []
-        try:
-            context = self.context_for(target)
-            return self.run(self.optimize(target, original_source, context))
-        except (ServiceError, ContextError) as err:
-            if len(settings.backends) == 1:
-                raise
-            failed = Candidate(
-                id=f"{self.stem}-failed",
-                source=self.backend,
-                module_source="",
-                rejection=f"no candidates from {self.backend}: {err}",
-            )
-            return [failed]
-
     @pytest.hookimpl
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self.close()
