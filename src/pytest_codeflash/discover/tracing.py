@@ -37,7 +37,6 @@ import threading
 import time
 import types
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from .tracing_events import (
@@ -52,6 +51,7 @@ from .tracing_events import (
     stop_monitoring,
     trace_function,
 )
+from .tracing_records import TargetTrace
 from .tracing_support import (
     arguments,
     bounded_dumps,
@@ -61,6 +61,8 @@ from .tracing_support import (
     start_offset,
 )
 
+__all__ = ["TargetTrace", "Tracer"]
+
 MAX_SAMPLE_BYTES = 1 << 20  # one pickled input
 MAX_FUNCTION_SAMPLE_BYTES = 8 << 20  # all inputs of one function
 MAX_TOTAL_SAMPLE_BYTES = 256 << 20  # all inputs of the run, in one process
@@ -69,47 +71,6 @@ SAMPLE_COST_SHARE = 0.05
 SAMPLE_COST_FREE_NS = 500_000
 _RESUMABLE = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
 _RESOLVE_ATTEMPTS = 3
-
-
-@dataclass(eq=False, slots=True)
-class TargetTrace:
-    """What the test run showed about one function (times in nanoseconds)."""
-
-    module: str
-    qualname: str
-    file: str | None = None
-    code: types.CodeType | None = None
-    calls: int = 0
-    own_ns: int = 0
-    total_ns: int = 0
-    cpu_ns: int = 0  # CPU time of the calls whose CPU time was measured ...
-    cpu_wall_ns: int = 0  # ... and their wall time
-    cpu_probes: int = 0
-    tests: set[str] = field(default_factory=set)
-    samples: list[bytes] = field(default_factory=list)
-    samples_skipped: int = 0
-    # bookkeeping of the hot path
-    depth: int = 0
-    last_test: str = ""
-    next_sample: int = 1
-    resumable: bool = False
-    start_offset: int = -1
-    attempts: int = 0
-    activations: int = 0  # starts and resumptions measured exactly
-    sampled: bool = False  # only its starts are seen now; the sampler measures its time
-    sample_cost_ns: int = 0  # time spent keeping its inputs
-
-    @property
-    def cpu_ratio(self) -> float:
-        return min(1.0, self.cpu_ns / self.cpu_wall_ns) if self.cpu_wall_ns else 0.0
-
-    @property
-    def own_cpu_ns(self) -> int:
-        return int(self.own_ns * self.cpu_ratio)
-
-    @property
-    def total_cpu_ns(self) -> int:
-        return int(self.total_ns * self.cpu_ratio)
 
 
 class Tracer:

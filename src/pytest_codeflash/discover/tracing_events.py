@@ -15,10 +15,9 @@ import time
 import types
 import weakref
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from .tracing import TargetTrace, Tracer
+from .tracing_records import TargetTrace, TracerState
 
 _TOOL_NAME = "pytest-codeflash"
 CPU_CLOCK_SHARE = 0.05  # at most this share of a function's time goes to reading the CPU clock
@@ -38,7 +37,7 @@ _OWN_FILES = frozenset(
 
 
 def handlers(
-    tracer: Tracer, cpu_budget: int, frame_depth: int, bias: tuple[int, int] = (0, 0)
+    tracer: TracerState, cpu_budget: int, frame_depth: int, bias: tuple[int, int] = (0, 0)
 ) -> tuple[Any, Any, Any]:
     """The event handlers, ``sys.monitoring`` style: a call starts, resumes, or leaves.
 
@@ -135,7 +134,7 @@ def handlers(
     return on_start, on_resume, on_leave
 
 
-def calibrate(tracer: Tracer, cpu_budget: int) -> tuple[int, int]:
+def calibrate(tracer: TracerState, cpu_budget: int) -> tuple[int, int]:
     """The handlers' cost that lands inside a measured activation, and outside it.
 
     Times start/leave pairs of a dummy function through the real handlers (without the
@@ -143,8 +142,6 @@ def calibrate(tracer: Tracer, cpu_budget: int) -> tuple[int, int]:
     dummy's own time per pair is the cost inside, the rest of the pair's time the cost
     outside.  Activations are never counted below zero.
     """
-    from .tracing import TargetTrace
-
     code = calibrate.__code__
     dummy = TargetTrace("", "", code=code, next_sample=1 << 62)
     dummy.activations = -(1 << 62)
@@ -186,7 +183,7 @@ class Sampler:
     Samples taken while the tracer's own code runs (pickling inputs) are dropped.
     """
 
-    def __init__(self, tracer: Tracer, interval: float = SAMPLE_INTERVAL_S) -> None:
+    def __init__(self, tracer: TracerState, interval: float = SAMPLE_INTERVAL_S) -> None:
         self.tracer = tracer
         self.interval = interval
         self.samples = 0
@@ -382,7 +379,7 @@ def local_events() -> int:
     return int(events.PY_START | events.PY_RESUME | events.PY_RETURN | events.PY_YIELD)
 
 
-def start_monitoring(tracer: Tracer, on_start: Any, on_resume: Any, on_leave: Any) -> bool:
+def start_monitoring(tracer: TracerState, on_start: Any, on_resume: Any, on_leave: Any) -> bool:
     monitoring = sys.monitoring  # type: ignore[attr-defined]
     for tool in range(5, 0, -1):  # ids 0-5 are free for tools; leave 0 to debuggers
         if monitoring.get_tool(tool) is None:
