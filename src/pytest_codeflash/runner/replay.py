@@ -20,7 +20,7 @@ from typing import Any
 
 from .calls import Args, dump_args, load_args, read_pickle
 from .differential import Differential, Side
-from .protocol import GeneratedSummary, ReplaySummary, RunnerSpec, TimingSummary
+from .protocol import GeneratedSummary, ReplaySummary, RunnerSpec, SizeTiming, TimingSummary
 from .scale import FACTORS, scaled
 from .stats import FASTER
 from .timing import MIN_ROUNDS, MakeThunks, Thunk, interleave
@@ -116,6 +116,7 @@ def time_candidate(
     growing = bool(grown[FACTORS[0]])
     result = _measure(differential, inputs, spec, budget * CAPTURED_SHARE if growing else budget)
     result.by_scale = {"1": result.speedup}
+    result.sizes = [_size(result, 1)]
     if result.verdict == FASTER and growing:
         # Proven faster already: the 10x inputs are one more set of verification inputs.
         deadline = time.monotonic() + SCALE_CHECK_SHARE * budget
@@ -143,11 +144,25 @@ def time_candidate(
             break  # a verdict at this size needs more rounds than the budget has left
         timing = _measure(differential, affordable, spec, share_end - time.monotonic())
         result.by_scale[str(factor)] = timing.speedup
+        result.sizes.append(_size(timing, factor))
         if timing.verdict == FASTER:
             timing.factor = factor
             result.scaled = timing
             return result
     return result
+
+
+def _size(timing: TimingSummary, factor: int) -> SizeTiming:
+    """One size's figures, as measured: no input is timed again for them."""
+    return SizeTiming(
+        factor=factor,
+        inputs=timing.inputs,
+        original_ns=timing.baseline_ns,
+        candidate_ns=timing.candidate_ns,
+        speedup=timing.speedup,
+        ci=list(timing.ci),
+        rounds=timing.rounds,
+    )
 
 
 # What a verdict costs, in rounds of every timed input: calibration, the state probe and a
@@ -220,6 +235,7 @@ def _measure(
         stopped_by=result.stopped_by,
         caches=caches,
         baseline_ns=_baseline_ns(result.orig),
+        candidate_ns=_baseline_ns(result.cand),
         inputs=len(inputs),
     )
 
