@@ -16,6 +16,7 @@ Backend = Literal["rules", "openai", "codeflash-service", "none"]
 Effort = Literal["low", "medium", "high"]
 Status = Literal["optimized", "not_optimized", "skipped", "error"]
 Verdict = Literal["accepted", "rejected"]
+PullRequestMode = Literal["each", "single"]
 
 
 class _Frozen(BaseModel):
@@ -36,6 +37,13 @@ class Settings(_Frozen):
     apply: bool = False
     apply_force: bool = False
     pr: bool = False
+    pr_mode: PullRequestMode = "each"  # --codeflash-pr=single: one pull request for the run
+    github_api_url: str = "https://api.github.com"
+    github_repo: str | None = None  # OWNER/NAME; else GITHUB_REPOSITORY, else the remote's URL
+    report_md: Path | None = None
+    no_cache: bool = False  # --codeflash-no-cache: evaluate again, reuse no verdict
+    shard: tuple[int, int] | None = None  # (K, N) of --codeflash-shard=K/N, K from 1
+    workers: int | None = Field(default=None, ge=1)  # None: the CPUs, within the memory
     dry_run: bool = False
     max_functions: int | None = Field(default=None, ge=1)
     effort: Effort = "medium"
@@ -169,6 +177,27 @@ class CodeContext(_Frozen):
     unparsable: list[str] = Field(default_factory=list)  # project files left out
 
 
+class RuntimeRow(_Frozen):
+    """One group of verification inputs of a candidate, and its timing if it was timed.
+
+    ``group`` is ``"existing tests"`` (the calls the tests made, each compared),
+    ``"replayed calls"`` (the captured calls, replayed outside the tests),
+    ``"generated inputs"``, or ``"10x"``/``"100x"`` (the captured calls scaled up).
+    ``inputs`` counts the inputs whose behaviour was compared (or timed, for a scale);
+    the times are sums over the ``timed`` inputs of the per-input statistic the timing
+    decided on, ``None`` for a group that was not timed.
+    """
+
+    group: str
+    inputs: int = 0
+    timed: int = 0
+    original_ns: int | None = None
+    candidate_ns: int | None = None
+    speedup: float | None = None
+    speedup_ci: tuple[float, float] | None = None
+    rounds: int = 0
+
+
 class CandidateResult(_Frozen):
     """The verdict on one candidate (report schema)."""
 
@@ -191,6 +220,8 @@ class CandidateResult(_Frozen):
     # timing) and how the runner spent it, by phase.
     evaluation_s: float | None = None
     phases_s: dict[str, float] | None = None
+    runtime: list[RuntimeRow] = Field(default_factory=list)  # per group of inputs (#16)
+    cached: bool = False  # the verdict of an earlier run, reused (#16)
 
 
 class LLMUsage(_Frozen):
@@ -233,6 +264,9 @@ class FunctionResult(_Frozen):
     apply_error: str | None = None  # why --codeflash-apply refused (the patch is saved)
     apply_notes: list[str] = Field(default_factory=list)  # formatters that failed
     llm: LLMUsage | None = None  # language-model back-ends only
+    pr_url: str | None = None  # the pull request opened with --codeflash-pr (#16)
+    pr_error: str | None = None  # why --codeflash-pr opened none for this function (#16)
+    cached: bool = False  # every verdict came from an earlier run; nothing ran (#16)
 
 
 class Report(_Frozen):
@@ -301,6 +335,8 @@ class Summary(_Frozen):
     functions: list[FunctionResult] = Field(default_factory=list)
     discovery: DiscoverySummary | None = None
     planned: list[PlannedTarget] = Field(default_factory=list)
+    shard: tuple[int, int] | None = None  # (K, N) of --codeflash-shard
+    written: list[str] = Field(default_factory=list)  # the reports written, as shown
 
     @property
     def report(self) -> Report:
