@@ -27,6 +27,8 @@ from ..runner.protocol import (
 from ..runner.sandbox import ChildRun, Sandbox
 from ..source.normalise import candidate_key, normalise
 from ..source.paths import relative_path
+from .cache import FunctionCache
+from .runtime import with_runtime
 from .verdicts import baseline_problem, diff_size, judge, rejected, select_best
 
 Progress = Callable[[str], None]
@@ -48,6 +50,7 @@ class Evaluation:
         sandbox: Sandbox,
         progress: Progress,
         samples: Sequence[bytes] = (),
+        cache: FunctionCache | None = None,
     ) -> None:
         self.target = target
         self.samples = list(samples)  # arguments captured in the user's own test run
@@ -59,6 +62,7 @@ class Evaluation:
         self.rel_file = relative_path(target.file, settings.rootdir)
         self.coverage: dict[str, Any] | None = None
         self._candidates: list[Candidate] = []
+        self.cache = cache  # verdicts of earlier runs (evaluate/cache.py)
 
     def run(
         self, candidates: Sequence[Candidate], follow_up: FollowUp | None = None
@@ -75,6 +79,12 @@ class Evaluation:
                 f"no test calls {name}, so nothing can verify a "
                 "candidate; run the tests that exercise it",
             )
+        # -- verdicts of earlier runs: the whole result, if nothing changed (#16) -----------
+        reused = self.cache.result(candidates) if self.cache is not None else None
+        if reused is not None:
+            self.progress(f"{name}: verdicts reused from an earlier run, nothing changed")
+            return reused
+        # ----------------------------------------------------------------------------------
         self.progress(f"{name}: baseline run of {len(self.tests)} test(s)")
         baseline = self._baseline()
         problem = baseline_problem(baseline, name)
@@ -99,7 +109,10 @@ class Evaluation:
         more = follow_up(results) if follow_up is not None else []
         if more:
             results += self._evaluate_all(more, baseline)
-        return self._summarise(results, sorted(calls.unstable), calls.compared)
+        result = self._summarise(results, sorted(calls.unstable), calls.compared)
+        if self.cache is not None:  # for the next run (#16)
+            self.cache.keep_result(result, self._candidates)
+        return result
 
     def _baseline(self) -> ChildRun:
         spec = self._spec("baseline", self.original_source)
@@ -134,7 +147,16 @@ class Evaluation:
         return results
 
     def _evaluate(self, candidate: Candidate, baseline: ChildRun) -> CandidateResult:
-        """One isolated run of ``candidate``, judged."""
+        """One isolated run of ``candidate``, judged (or its verdict of an earlier run)."""
+        known = self.cache.verdict(candidate) if self.cache is not None else None  # (#16)
+        if known is not None:
+            return known
+        verdict = self._run_candidate(candidate, baseline)
+        if self.cache is not None:
+            self.cache.keep_verdict(candidate, verdict)
+        return verdict
+
+    def _run_candidate(self, candidate: Candidate, baseline: ChildRun) -> CandidateResult:
         began = time.perf_counter()
         spec = self._spec("candidate", candidate.module_source)
         spec.baseline_tests = dict(baseline.result.tests) if baseline.result else {}
@@ -144,7 +166,8 @@ class Evaluation:
         # start and the checks leave of it (see runner.replay.timing_budget).
         spec.began_monotonic = time.monotonic()
         run = self.sandbox.run(spec, self.tests, self._candidate_timeout(baseline))
-        return _with_times(judge(candidate, run, self.target), run, began)
+        verdict = with_runtime(judge(candidate, run, self.target), run.result)  # the table (#16)
+        return _with_times(verdict, run, began)
 
     def _candidate_timeout(self, baseline: ChildRun) -> float:
         """The user's limit (or one scaled from the baseline run) plus our own budgets."""
