@@ -24,6 +24,7 @@ from . import test_apply
 from .test_apply import OPTIMIZED, ORIGINAL, RUN, git
 
 calc = test_apply.calc
+RUN = (*RUN[:-1], "--codeflash-effort=medium")  # a budget that decides on a busy machine
 repo = test_apply.repo
 TOKEN = "ghp_sekret0123456789abcdefTOKEN"
 PULLS = "/repos/octo/listy/pulls"
