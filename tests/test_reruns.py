@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,7 @@ calc = test_apply.calc
 RUN = (*RUN[:-1], "--codeflash-effort=medium")
 
 
-def functions(path: Path) -> list[dict[str, object]]:
+def functions(path: Path) -> list[dict[str, Any]]:
     return json.loads(path.read_text())["functions"]  # type: ignore[no-any-return]
 
 

@@ -5,9 +5,9 @@ Every failure is raised, never returned as an empty result, so a caller can alwa
 
     CodeflashError
      +-- ConfigError            a setting, option or [tool.codeflash] key is wrong
-     +-- TargetError            a --codeflash-target names no function we can optimize
-     +-- CandidateError         a candidate cannot be used (missing, not Python, bad syntax, ...)
-     |    +-- InterfaceChange   it changes the target's name, parameters or decorators
+     |    +-- TargetError       a --codeflash-target names no function we can optimize
+     |    +-- CandidateError    a candidate cannot be used (missing, not Python, bad syntax, ...)
+     |         +-- InterfaceChange   it changes the target's name, parameters or decorators
      +-- ContextError           the code context of a function cannot be extracted
      +-- ServiceError           a candidate service failed
      |    +-- ServiceTimeout
@@ -19,7 +19,9 @@ Every failure is raised, never returned as an empty result, so a caller can alwa
      +-- PullRequestError       a pull request cannot be opened (git or the GitHub API said no)
 
 User mistakes found while pytest starts are turned into ``pytest.UsageError`` by the plugin,
-with the same message.
+with the same message.  The runner's own exceptions (``Unverifiable``, ``Uncopyable``,
+``SlowCall``, ...) live in ``runner/`` and never leave the runner process: what happened
+there comes back as data in its result.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 Backend = Literal["rules", "openai", "codeflash-service", "none"]
 Effort = Literal["low", "medium", "high"]
 Status = Literal["optimized", "not_optimized", "skipped", "error"]
-Verdict = Literal["accepted", "rejected"]
+Verdict = Literal["accepted", "rejected", "error"]
 PullRequestMode = Literal["each", "single"]
 
 

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,14 +20,14 @@ def report(path: Path, *functions: FunctionResult) -> Path:
 
 
 def function(
-    name: str, status: str = "not_optimized", speedup: float | None = None
+    name: str, status: Any = "not_optimized", speedup: float | None = None
 ) -> FunctionResult:
     return FunctionResult(
         qualified_name=name,
         file="m.py",
         status=status,
         reason="r",
-        speedup=speedup,  # type: ignore[arg-type]
+        speedup=speedup,
     )
 
 

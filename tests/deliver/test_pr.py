@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,9 +34,9 @@ OPENED = Reply({"html_url": "https://github.example/octo/listy/pull/7", "number"
 
 
 @pytest.fixture
-def github() -> ScriptedServer:
+def github() -> Iterator[ScriptedServer]:
     server = ScriptedServer()
-    yield server  # type: ignore[misc]
+    yield server
     server.close()
 
 
@@ -166,7 +168,7 @@ def _optimized(root: Path, rel: str = "pkg/mod.py", name: str = "pkg.mod.f") -> 
     )
 
 
-def _settings(root: Path, api: str, **values: object) -> Settings:
+def _settings(root: Path, api: str, **values: Any) -> Settings:
     return Settings(  # type: ignore[arg-type]
         rootdir=root, pr=True, github_api_url=api, github_repo="octo/listy", **values
     )

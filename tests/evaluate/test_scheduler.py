@@ -76,8 +76,8 @@ def test_an_error_is_raised_in_the_caller_and_sandboxes_close() -> None:
         failing,
         [0, 1, 2],
         workers=2,
-        make_sandbox=FakeSandbox,
-        progress=print,  # type: ignore[arg-type]
+        make_sandbox=FakeSandbox,  # type: ignore[arg-type]
+        progress=print,
     )
     assert next(evaluated) == 0
     with pytest.raises(ValueError, match="boom"):

@@ -64,15 +64,40 @@ def test_yielded_values() -> None:
         "yielded values",
         "yielded values differ at [2]: expected 3, got 4 (values differ)",
     )
-    assert describe(Outcome(yielded=[1]), Outcome(returned=[1]))[1] == (
-        "the original is a generator, the candidate is not"
+    generator = Outcome(yielded=[1], result_kind="generator")
+    assert describe(generator, Outcome(returned=[1])) == (
+        "interface",
+        "interface change: the original returns a generator, the candidate a list "
+        "(callers may rely on laziness, next() or iterating only once)",
+    )
+    assert describe(generator, Outcome(yielded=[1], result_kind="map"))[1].startswith(
+        "interface change: the original returns a generator, the candidate a lazy map object"
+    )
+    assert describe(Outcome(returned=[1]), generator)[1].startswith(
+        "interface change: the original returns a list, the candidate a generator"
     )
     truncated = Outcome(yielded=[0, 1], yield_truncated=True)
     assert describe(truncated, Outcome(yielded=[0, 1]))[1] == (
         "the original yielded more than 2 values, the candidate stopped after 2"
     )
-    gen = Outcome(yielded=[1], returned=iter(()))
-    assert compare_outcomes(gen, Outcome(yielded=[1], returned=iter(()))) is None
+    assert compare_outcomes(generator, Outcome(yielded=[1], result_kind="generator")) is None
+
+
+def test_items_before_an_exception_and_when_it_was_raised_count() -> None:
+    error = ValueError("bad item")
+    lazy = Outcome(yielded=[1, 2], result_kind="generator", raised=error)
+    lazy.raised_while_iterating = True
+    other = Outcome(yielded=[1, 3], result_kind="generator", raised=ValueError("bad item"))
+    other.raised_while_iterating = True
+    assert describe(lazy, other)[1] == (
+        "yielded values differ at [1]: expected 2, got 3 (values differ)"
+    )
+    eager = Outcome(raised=ValueError("bad item"))
+    assert describe(lazy, eager) == (
+        "exception",
+        "the original raised ValueError while its result was iterated (after 2 item(s)), "
+        "the candidate when called",
+    )
 
 
 def test_argument_mutation() -> None:

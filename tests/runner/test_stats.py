@@ -217,3 +217,24 @@ def test_decide_rejects_bad_input(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         decide(orig, cand, min_speedup=0.05, **kwargs)  # type: ignore[arg-type]
+
+
+def test_complete_separation_by_a_wide_margin_decides() -> None:
+    from pytest_codeflash.runner.stats import separated
+
+    orig = [[1000.0, 1300.0, 1100.0, 5000.0]]  # one disturbed original round changes nothing
+    cand = [[100.0, 120.0, 110.0, 105.0]]
+    decision = separated(orig, cand, margin=3.0)
+    assert decision is not None
+    assert (decision.verdict, decision.method, decision.rounds) == ("faster", "separation", 4)
+    assert decision.ci[0] == pytest.approx(1000 / 120)  # the worst case the rounds allow
+    assert decision.ci[0] <= decision.speedup <= decision.ci[1]
+
+
+def test_separation_needs_rounds_margin_and_no_overlap() -> None:
+    from pytest_codeflash.runner.stats import separated
+
+    assert separated([[1000.0] * 3], [[100.0] * 3], margin=3.0) is None  # too few rounds
+    assert separated([[290.0] * 6], [[100.0] * 6], margin=3.0) is None  # 2.9x: not huge
+    overlap = separated([[1000.0, 1000.0, 90.0, 1000.0]], [[100.0] * 4], margin=3.0)
+    assert overlap is None  # one original round as fast as the candidate: no proof

@@ -95,7 +95,7 @@ def function_lines(result: FunctionResult, verbosity: int) -> list[tuple[str, di
     if result.llm is not None and (verbosity > 0 or result.llm.failed):
         lines += _plain(_llm_lines(result.llm, verbosity))
     for candidate in result.candidates:
-        if candidate.verdict == "accepted" or verbosity > 0:
+        if candidate.verdict in ("accepted", "error") or verbosity > 0:
             same = f", duplicate of {candidate.duplicate_of}" if candidate.duplicate_of else ""
             lines.append(
                 (

@@ -62,6 +62,8 @@ class Evaluation:
         self.rel_file = relative_path(target.file, settings.rootdir)
         self.coverage: dict[str, Any] | None = None
         self._candidates: list[Candidate] = []
+        # One clock for the inputs every run of this function replays (see RunnerSpec).
+        self.clock_epoch = float(int(time.time()))
         self.cache = cache  # verdicts of earlier runs (evaluate/cache.py)
 
     def run(
@@ -165,8 +167,11 @@ class Evaluation:
         # The effort's budget covers the whole evaluation: the timing gets what the copy, the
         # start and the checks leave of it (see runner.replay.timing_budget).
         spec.began_monotonic = time.monotonic()
-        run = self.sandbox.run(spec, self.tests, self._candidate_timeout(baseline))
-        verdict = with_runtime(judge(candidate, run, self.target), run.result)  # the table (#16)
+        timeout = self._candidate_timeout(baseline)
+        spec.deadline_monotonic = spec.began_monotonic + timeout
+        run = self.sandbox.run(spec, self.tests, timeout)
+        verdict = judge(candidate, run, self.target, spec.baseline_tests)
+        verdict = with_runtime(verdict, run.result)  # the runtime table (#16)
         return _with_times(verdict, run, began)
 
     def _candidate_timeout(self, baseline: ChildRun) -> float:
@@ -191,6 +196,7 @@ class Evaluation:
             candidate_source=source,
             rel_tol=self.settings.float_rel_tol,
             max_inputs=self.settings.max_captured_calls,
+            clock_epoch=self.clock_epoch,
             timing=TimingSpec(
                 min_speedup=self.settings.min_speedup, budget_s=EFFORT_BUDGET_S[effort]
             ),
@@ -205,6 +211,13 @@ class Evaluation:
     ) -> FunctionResult:
         accepted = [r for r in results if r.verdict == "accepted"]
         baseline_ns = next((r.baseline_ns for r in results if r.baseline_ns), None)
+        failed = [r for r in results if r.verdict == "error"]
+        if failed and not accepted:
+            reason = (
+                f"pytest-codeflash failed on {len(failed)} of {len(results)} candidate(s), "
+                f"so they have no verdict: {failed[0].reason}"
+            )
+            return self._result("error", reason, results, baseline_ns, unstable, compared)
         if not accepted:
             reason = (
                 f"none of {len(results)} candidate(s) was accepted"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import signal
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..models import Candidate, CandidateResult, TargetFunction
@@ -30,8 +30,17 @@ __all__ = [
 ]
 
 
-def judge(candidate: Candidate, run: ChildRun, target: TargetFunction) -> CandidateResult:
-    """Turn one child run into an accepted/rejected verdict with its reason."""
+def judge(
+    candidate: Candidate,
+    run: ChildRun,
+    target: TargetFunction,
+    baseline_tests: Mapping[str, str] | None = None,
+) -> CandidateResult:
+    """Turn one child run into an accepted/rejected verdict with its reason.
+
+    ``baseline_tests``: each test's outcome with the original; a test that failed there too
+    says nothing about the candidate.
+    """
     result = run.result
     if run.timed_out:
         where = f" (while {run.progress})" if run.progress else ""
@@ -52,10 +61,15 @@ def judge(candidate: Candidate, run: ChildRun, target: TargetFunction) -> Candid
     for section in (result.calls, result.replay, result.generated):
         if section is not None and section.differences:
             return rejected(candidate, _difference(section.differences[0]), result)
-    failing = failing_tests(result)
+    failing = failing_tests(result, baseline_tests)
     if failing:
         more = f" (and {len(failing) - 1} more)" if len(failing) > 1 else ""
         return rejected(candidate, f"test failed with the candidate: {failing[0]}{more}", result)
+    if result.tool_errors:
+        first = result.tool_errors[0]
+        more = f" (and {len(result.tool_errors) - 1} more)" if len(result.tool_errors) > 1 else ""
+        reason = f"error in pytest-codeflash ({first.phase}): {first.error} at {first.where}{more}"
+        return _verdict(candidate, "error", reason, result)
     unrun = result.coverage.changed_unrun if result.coverage is not None else []
     if unrun:
         lines = ", ".join(str(n) for n in unrun[:8])
@@ -112,22 +126,48 @@ def timing_verdict(candidate: Candidate, result: RunnerResult, name: str) -> Can
         return _verdict(
             candidate, "accepted", f"{figures} faster, {checked}{caches}", result, **common
         )
-    word = "not faster" if timing.verdict == "not_faster" else "not significantly faster"
     return _verdict(
-        candidate, "rejected", f"{word}: {figures}; behaviour {checked}", result, **common
+        candidate,
+        "rejected",
+        f"{_not_faster(timing)}: {figures}; behaviour {checked}",
+        result,
+        **common,
     )
+
+
+def _not_faster(timing: TimingSummary) -> str:
+    """Why a candidate whose behaviour agreed is not accepted on its timing."""
+    if timing.ci[1] < 1.0:
+        return "slower"
+    if timing.verdict == "not_faster":
+        return "not faster"
+    if timing.stopped_by == "budget" and timing.round_s > 0:
+        return (
+            f"undecided: only {timing.rounds} round(s) of {timing.round_s:.2g} s fit in "
+            f"{timing.budget_s:.2g} s (--codeflash-effort=high gives more time)"
+        )
+    return "not significantly faster"
 
 
 def _figures(timing: TimingSummary, deciding: TimingSummary) -> str:
     scale = f" at {deciding.factor}x the captured input sizes" if deciding is not timing else ""
-    low, high = deciding.ci
-    figures = (
-        f"{deciding.speedup:.2f}x (95% CI {low:.2f}-{high:.2f}, {deciding.rounds} rounds){scale}"
-    )
+    figures = f"{deciding.speedup:.2f}x ({_interval(deciding)}){scale}"
     if len(timing.by_scale) > 1:
         sizes = ", ".join(f"{size}x: {value:.2f}x" for size, value in timing.by_scale.items())
         figures += f" ({sizes})"
     return figures
+
+
+def _interval(timing: TimingSummary) -> str:
+    """The interval as what it is: a confidence interval at its level, the range of a
+    decision by separation, or none at all when there were too few rounds for one."""
+    low, high = timing.ci
+    rounds = f"{timing.rounds} round{'s' if timing.rounds != 1 else ''}"
+    if timing.method == "separation":
+        return f"every round at least {low:.2f}x faster, {rounds}"
+    if low == high:
+        return f"{rounds}, too few for an interval"
+    return f"{timing.confidence:.0%} CI {low:.2f}-{high:.2f}, {rounds}"
 
 
 def unsafe(result: RunnerResult) -> str:
@@ -145,9 +185,13 @@ def unsafe(result: RunnerResult) -> str:
     return ""
 
 
-def failing_tests(result: RunnerResult) -> list[str]:
-    """The tests that failed or errored in this run."""
-    return [t for t, o in result.tests.items() if o in ("failed", "error")]
+def failing_tests(result: RunnerResult, baseline: Mapping[str, str] | None = None) -> list[str]:
+    """The tests that failed or errored in this run (of those that passed in ``baseline``)."""
+    return [
+        test
+        for test, outcome in result.tests.items()
+        if outcome in ("failed", "error") and (baseline is None or baseline.get(test) == "passed")
+    ]
 
 
 def crash_reason(run: ChildRun) -> str:

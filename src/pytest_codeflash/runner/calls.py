@@ -11,13 +11,15 @@ from __future__ import annotations
 import copy
 import io
 import itertools
+import operator
 import os
 import pickle
 import random
 import sys
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
 from typing import Any
 
 from .outcomes import RANDOM_STATE, Outcome
@@ -26,6 +28,7 @@ Args = tuple[tuple[Any, ...], dict[str, Any]]
 MAX_ITERATOR_ITEMS = 100_000
 MAX_YIELDED = 10_000
 _IMMUTABLE = (int, float, complex, str, bytes, bool, type(None), range, type(...))
+_DONE = object()
 
 
 class Uncopyable(Exception):
@@ -71,7 +74,8 @@ def materialise_iterators(args: Args) -> Args:
     """Replace one-shot iterators among the arguments by re-iterable snapshots.
 
     A generator passed as an argument can be consumed only once, but the runner calls the
-    original twice and the candidate once; each call gets its own iterator over the items.
+    original twice and the candidate once; each call gets its own iterator over the items,
+    and how far each call consumed it is compared (see :func:`observe`).
     """
     positional, keywords = args
 
@@ -79,23 +83,56 @@ def materialise_iterators(args: Args) -> Args:
         if isinstance(value, (str, bytes, dict, list, tuple, set, frozenset)):
             return value
         if hasattr(value, "__next__") and iter(value) is value:
-            items = list(itertools.islice(value, MAX_ITERATOR_ITEMS + 1))
+            # An iterator over a sequence is copied, so the caller's own is left untouched
+            # until :func:`rewind_source` advances it; any other is consumed here.
+            seekable = type(value).__name__ in _SEEKABLE
+            reading = copy.copy(value) if seekable else value
+            items = list(itertools.islice(reading, MAX_ITERATOR_ITEMS + 1))
             if len(items) > MAX_ITERATOR_ITEMS:
                 raise Uncopyable("an iterator argument yields too many items to replay")
-            return _Replayable(items)
+            return _Replayable(items, value if seekable else None)
         return value
 
     return tuple(fix(a) for a in positional), {k: fix(v) for k, v in keywords.items()}
 
 
-class _Replayable:
-    """Marker for a materialised iterator: each clone becomes ``iter(copy of items)``."""
+_SEEKABLE = frozenset({"list_iterator", "tuple_iterator", "range_iterator", "str_ascii_iterator"})
 
-    def __init__(self, items: list[Any]) -> None:
+
+class _Replayable:
+    """Marker for a materialised iterator: each clone becomes ``iter(copy of items)``.
+
+    ``source`` is the caller's own iterator when it could be left untouched (an iterator
+    over a list, tuple, range or string): :func:`rewind_source` advances it as far as a call
+    consumed its copy.  Any other iterator was consumed to make the snapshot.
+    """
+
+    def __init__(self, items: list[Any], source: Any = None) -> None:
         self.items = items
+        self.source = source
 
     def __repr__(self) -> str:
         return f"iter({self.items!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_Replayable, (self.items,))
+
+
+def rewind_source(materialised: Args, used: Args) -> None:
+    """Leave each iterator argument of the real caller where the call ``used`` left it.
+
+    Only iterators over a sequence (see :class:`_Replayable`) can be; a generator argument
+    was consumed to make the snapshot and stays so.
+    """
+    pairs = list(zip(materialised[0], used[0], strict=False))
+    pairs += [(materialised[1][k], used[1].get(k)) for k in materialised[1]]
+    for kept, given in pairs:
+        if not isinstance(kept, _Replayable) or kept.source is None:
+            continue
+        consumed = _consumed(given, len(kept.items))
+        for _ in range(consumed or 0):
+            if next(kept.source, _DONE) is _DONE:
+                break
 
 
 def clone_args(args: Args, module_name: str, module: types.ModuleType) -> Args:
@@ -113,6 +150,13 @@ def clone_args(args: Args, module_name: str, module: types.ModuleType) -> Args:
         return iter(value.items) if isinstance(value, _Replayable) else value
 
     return tuple(unwrap(a) for a in positional), {k: unwrap(v) for k, v in keywords.items()}
+
+
+def _consumed(iterator: Any, total: int) -> int | None:
+    """How many of ``total`` items a call took from ``iterator`` (an ``iter(list)``)."""
+    if type(iterator).__name__ != "list_iterator":
+        return None
+    return total - operator.length_hint(iterator)
 
 
 def live_args(args: Args) -> Args:
@@ -160,30 +204,36 @@ def observe(
     """Call ``function`` once and record everything the caller could observe.
 
     ``around()`` returns the context manager that wraps the call (determinism, guard phase).
-    Exceptions are recorded, not raised; ``KeyboardInterrupt`` still propagates.
+    A lazily produced result (a generator, ``map``, ``filter``, an itertools object, ...) is
+    drained, up to a bound: its items, the kind of iterator it is, and an exception raised
+    while iterating (after the items before it) are what the caller sees.  ``is_generator``
+    says the original is a generator function; it changes nothing here, every side is
+    judged by what it actually returns.  Exceptions are recorded, not raised;
+    ``KeyboardInterrupt`` still propagates.
     """
     positional, keywords = args
     out, err = io.StringIO(), io.StringIO()
     outcome = Outcome()
+    sizes = _iterator_sizes(args)
     with around(), redirect_stdout(out), redirect_stderr(err):
         try:
             result = function(*positional, **keywords)
-            if is_generator:
-                items = list(itertools.islice(result, MAX_YIELDED + 1))
-                outcome.yield_truncated = len(items) > MAX_YIELDED
-                outcome.yielded = items[:MAX_YIELDED]
+            kind = lazy_kind(result)
+            if kind:
+                outcome.result_kind = kind
+                _drain(result, outcome)
                 result = None
             outcome.returned = result
         except (Exception, SystemExit) as exc:
             outcome.raised = exc
         outcome.globals_after[RANDOM_STATE] = random.getstate()
     outcome.stdout, outcome.stderr = out.getvalue(), err.getvalue()
-    after = tuple(_settled(a) for a in positional)
+    after = tuple(_settled(a, sizes.get(i)) for i, a in enumerate(positional))
     if is_method and after:
         outcome.self_after = after[0]
         after = after[1:]
     outcome.args_after = after
-    outcome.kwargs_after = {k: _settled(v) for k, v in keywords.items()}
+    outcome.kwargs_after = {k: _settled(v, sizes.get(k)) for k, v in keywords.items()}
     namespace = vars(module)
     for name in global_names:
         if name in namespace:
@@ -191,8 +241,58 @@ def observe(
     return outcome
 
 
-def _settled(value: Any) -> Any:
-    """An argument's state after the call; a one-shot iterator has none worth comparing."""
+_LAZY_MODULES = frozenset({"builtins", "itertools"})
+
+
+def lazy_kind(value: object) -> str:
+    """``"generator"``, ``"map"``, ... for a lazily produced result; ``""`` for anything else.
+
+    Generators and the iterators of ``builtins`` and ``itertools`` count; a user's own
+    iterator class is compared as an object, and a file is not read.
+    """
+    if isinstance(value, types.GeneratorType):
+        return "generator"
+    kind = type(value)
+    if kind.__module__ not in _LAZY_MODULES or isinstance(value, (str, bytes)):
+        return ""
+    try:
+        return kind.__name__ if iter(value) is value else ""  # type: ignore[call-overload]
+    except TypeError:
+        return ""
+
+
+def _drain(result: Any, outcome: Outcome) -> None:
+    """Take the items of a lazy result into ``outcome``; an exception it raises propagates."""
+    items: list[object] = []
+    outcome.yielded = items
+    try:
+        for item in result:
+            if len(items) >= MAX_YIELDED:
+                outcome.yield_truncated = True
+                break
+            items.append(item)
+    except (Exception, SystemExit):
+        outcome.raised_while_iterating = True
+        raise
+
+
+def _iterator_sizes(args: Args) -> dict[int | str, int]:
+    """The number of items of each materialised iterator argument, by position or name."""
+    sizes: dict[int | str, int] = {}
+    for index, value in enumerate(args[0]):
+        if type(value).__name__ == "list_iterator":
+            sizes[index] = operator.length_hint(value)
+    for name, value in args[1].items():
+        if type(value).__name__ == "list_iterator":
+            sizes[name] = operator.length_hint(value)
+    return sizes
+
+
+def _settled(value: Any, size: int | None = None) -> Any:
+    """An argument's state after the call: for an iterator, how many of its items the call
+    took (when known), as no other state of a one-shot iterator is worth comparing."""
+    if size is not None:
+        return ConsumedIterator(size - operator.length_hint(value))
     if hasattr(value, "__next__") and not isinstance(value, (str, bytes)):
         try:
             if iter(value) is value:
@@ -202,15 +302,39 @@ def _settled(value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class ConsumedIterator:
+    """An iterator argument after the call: how many items the call took from it."""
+
+    items_taken: int
+
+    def __repr__(self) -> str:
+        return f"<iterator, {self.items_taken} item(s) taken>"
+
+
 def replay_outcome(outcome: Outcome) -> Any:
-    """Give the real caller what the candidate did: its return value, or its exception."""
+    """Give the real caller what the candidate did: its return value, or its exception.
+
+    A generator's items come back as a generator (raising its exception after them, as
+    the real one did); other lazy results as an iterator over their items.
+    """
     sys.stdout.write(outcome.stdout)
     sys.stderr.write(outcome.stderr)
-    if outcome.raised is not None:
+    if outcome.raised is not None and not outcome.raised_while_iterating:
         raise outcome.raised
     if outcome.yielded is not None:
+        if outcome.result_kind == "generator":
+            return _regenerate(outcome.yielded, outcome.raised)
+        if outcome.raised is not None:
+            return _regenerate(outcome.yielded, outcome.raised)
         return iter(outcome.yielded)
     return outcome.returned
+
+
+def _regenerate(items: list[object], raised: BaseException | None) -> Iterator[object]:
+    yield from items
+    if raised is not None:
+        raise raised
 
 
 def read_pickle(path: str | None) -> Any:

@@ -10,6 +10,7 @@ the user's code only: no pydantic, no libcst.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -17,6 +18,7 @@ import pickle
 import sys
 import time
 import types
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,6 +37,7 @@ from .protocol import (
     RunnerResult,
     RunnerSpec,
     Violation,
+    tool_error,
 )
 
 
@@ -176,6 +179,8 @@ class ChildRunner:
         self._write(result)
         if self.differential is None:
             return
+        # From here on, inputs are replayed outside the tests: the same clock in every run.
+        self.differential.replay_clock = (self.spec.clock_epoch, 1000.0)
         if self.spec.mode == "baseline":
             # The outermost calls captured here; failing those, the calls the user's own run
             # sampled (which include recursive inner calls, so they are only a fallback).
@@ -184,23 +189,35 @@ class ChildRunner:
                 captured = read_pickle(self.spec.seed_inputs_path) or []
             inputs = pickle.dumps(captured)
             _write_atomic(Path(self.spec.output_dir) / INPUTS_FILE, inputs)
-            self._phase("coverage")
-            self._finish_coverage(result)
+            with self._guarded(result, "coverage"):
+                self._finish_coverage(result)
             self._phase("generated inputs")
             self._generate(captured, result)
-            result.phases_s = self._phase_times()
-            self._write(result)
+            self._finish(result)
             return
         if not self._tests_agree():
+            self._finish(result)
             return
-        try:
-            self._verify_and_time(result)
-        except Exception as err:
-            self.errors.append(f"replaying captured inputs failed: {err!r}")
+        self._verify_and_time(result)
+        self._finish(result)
+
+    def _finish(self, result: RunnerResult) -> None:
+        """Write the final result: every comparison, what the guard saw, how time went."""
+        assert self.differential is not None
         result.calls = self.differential.tally.summary()
+        result.tool_errors = [*self.differential.tally.tool_errors, *result.tool_errors]
         self._guard_report(result)
         result.phases_s = self._phase_times()
         self._write(result)
+
+    @contextlib.contextmanager
+    def _guarded(self, result: RunnerResult, phase: str) -> Iterator[None]:
+        """Run a phase of our own; an exception in it is the tool's failure, reported as such."""
+        self._phase(phase)
+        try:
+            yield
+        except Exception as err:
+            result.tool_errors.append(tool_error(phase, err))
 
     def _generate(self, captured: list[bytes], result: RunnerResult) -> None:
         """Draw the generated inputs once, checked with the original against itself.
@@ -217,26 +234,40 @@ class ChildRunner:
             drawn = generate_per_spec(self.differential, captured, self.spec, keep_outcomes=True)
         except Exception as err:
             result.generated = GeneratedSummary(error=repr(err))
+            result.tool_errors.append(tool_error("generated inputs", err))
             return
         _write_atomic(Path(self.spec.output_dir) / GENERATED_FILE, pickle.dumps(drawn))
         result.generated = drawn.summary
 
     def _verify_and_time(self, result: RunnerResult) -> None:
-        from .replay import time_candidate, verify_inputs
+        """Replay the captured inputs, the generated ones, then time; stop at a difference
+        or at a failure of our own."""
+        from .replay import Facts, time_candidate, verify_generated, verify_replayed
 
-        assert self.differential is not None
+        differential = self.differential
+        assert differential is not None
         saved = read_pickle(self.spec.inputs_path) or []
-        self._phase("replay and generated inputs")
-        result.replay, result.generated, usable = verify_inputs(
-            self.differential, saved, self.spec, self._write_progress
-        )
-        self._phase("coverage")
-        coverage = self._finish_coverage(result)
-        if self.differential.tally.differences or coverage.changed_unrun or not usable:
+        usable: list[bytes] = []
+        facts: Facts = {}
+        with self._guarded(result, "replay"):
+            result.replay, usable, facts = verify_replayed(
+                differential, saved, self._write_progress
+            )
+        if not differential.tally.differences and not result.tool_errors:
+            with self._guarded(result, "generated inputs"):
+                result.generated, usable = verify_generated(
+                    differential, usable, self.spec, self._write_progress
+                )
+        with self._guarded(result, "coverage"):
+            self._finish_coverage(result)
+        unrun = result.coverage.changed_unrun if result.coverage else []
+        if differential.tally.differences or unrun or not usable or result.tool_errors:
             return
-        self._phase("timing")
-        self._write_progress("timing")
-        result.timing = time_candidate(self.differential, usable, self.spec)
+        if differential.tally.tool_errors:
+            return
+        with self._guarded(result, "timing"):
+            self._write_progress("timing")
+            result.timing = time_candidate(differential, usable, self.spec, facts)
 
     def _finish_coverage(self, result: RunnerResult) -> CoverageSummary:
         self.probe.stop()

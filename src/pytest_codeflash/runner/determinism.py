@@ -7,7 +7,10 @@ While a :class:`Determinism` is active, every one of these restarts from the sam
   :meth:`Determinism.prepare_module` binds, ``localtime``/``gmtime``/``ctime``/``strftime``
   without a time) and a virtual monotonic clock (``perf_counter``, ``monotonic(_ns)``,
   ``process_time(_ns)``, ``thread_time(_ns)``), each advancing 1 µs per reading and by the
-  duration of a ``time.sleep``.  ``time.perf_counter_ns`` is never patched
+  duration of a ``time.sleep``.  They start where :meth:`Determinism.start_clock` last set
+  them: the runner sets the real time at the start of each call a test makes, so the code
+  under test and the test's own code agree on "now" and "today", and a fixed time for the
+  inputs it replays.  ``time.perf_counter_ns`` is never patched
   (:data:`REAL_PERF_COUNTER_NS`) and asyncio's event loops keep the real clock;
 * one seeded byte stream for ``os.urandom``, ``os.getrandom`` and ``random._urandom`` (hence
   ``random.SystemRandom``, ``secrets``, numpy's unseeded entropy and ``uuid.uuid4``), and
@@ -17,6 +20,11 @@ While a :class:`Determinism` is active, every one of these restarts from the sam
 
 What is patched in are dispatchers that call the real function whenever no Determinism is
 active, so a module that captured one (``from time import time``) still works after exit.
+
+A clock, stream or class that the test itself replaced (``monkeypatch.setattr(time,
+"time", ...)``, freezegun and the like) is left as the test made it: the test decided what
+its code sees, and both the original and the candidate see the same thing.  Names that the
+prepared module bound to a dispatcher or stand-in follow that replacement too.
 Activations do not nest: entering while any is active raises ``RuntimeError``, because the
 patches are process-wide and an inner exit would undo the outer activation's.
 """
@@ -34,14 +42,14 @@ import time
 import types
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import Any, cast
 
-if TYPE_CHECKING:
-    from typing_extensions import Self
+from .standins import ACTIVE, DeterministicDate, DeterministicDatetime, datetime_proxy
 
 __all__ = [
     "REAL_MONOTONIC",
     "REAL_PERF_COUNTER_NS",
+    "REAL_TIME",
     "Determinism",
     "DeterministicDate",
     "DeterministicDatetime",
@@ -52,6 +60,8 @@ REAL_PERF_COUNTER_NS: Callable[[], int] = time.perf_counter_ns
 """The real ``time.perf_counter_ns``; never patched, safe for the runner's timer."""
 REAL_MONOTONIC: Callable[[], float] = time.monotonic
 """The real ``time.monotonic``, for runner code (watchdogs) that may run while active."""
+REAL_TIME: Callable[[], float] = time.time
+"""The real ``time.time``, for starting the virtual clocks at the real time."""
 
 _REAL_DATETIME = _dt.datetime
 _REAL_DATE = _dt.date
@@ -66,9 +76,6 @@ _REAL_GLOBAL_SEED = random.seed
 _MONOTONIC_START_US = 1_000 * 1_000_000
 _UUID_EPOCH_OFFSET = 0x01B21DD213814000  # 100 ns intervals from 1582-10-15 to 1970-01-01
 _MISSING = object()
-_T = TypeVar("_T")
-
-_active: Determinism | None = None
 
 
 def child_environment(env: dict[str, str]) -> dict[str, str]:
@@ -79,104 +86,25 @@ def child_environment(env: dict[str, str]) -> dict[str, str]:
     return {**env, "PYTHONHASHSEED": "0"}
 
 
-class _StandIn(type):
-    """Metaclass making a stand-in class interchangeable with the real class it replaces.
+def _dispatcher(
+    owner: object, name: str, real: Callable[..., Any], fake: Callable[..., Any]
+) -> Callable[..., Any]:
+    """Return a function calling ``fake`` on the active Determinism, else ``real``.
 
-    Calling it builds the real class, so the original's and the candidate's values have the
-    same type and pickle as usual; ``isinstance`` accepts real instances, since user code
-    checks values created outside the prepared module.  User subclasses behave normally.
+    When ``owner.name`` holds something else than ``real`` or this dispatcher (the test
+    replaced it), that replacement is called instead: a module that bound the function by
+    name (``from time import time``) sees what the test chose, as it would have had the
+    test patched it in that module.
     """
-
-    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-        real = cls.__dict__.get("_real_type")
-        if real is None:
-            return super().__call__(*args, **kwargs)
-        return real(*args, **kwargs)
-
-    def __instancecheck__(cls, instance: object) -> bool:
-        real = cls.__dict__.get("_real_type")
-        if real is None:  # a user subclass of a stand-in: ordinary semantics
-            return type.__instancecheck__(cls, instance)
-        return isinstance(instance, real)
-
-    def __subclasscheck__(cls, subclass: type) -> bool:
-        real = cls.__dict__.get("_real_type")
-        if real is None:
-            return type.__subclasscheck__(cls, subclass)
-        return issubclass(subclass, real)
-
-
-class DeterministicDatetime(_REAL_DATETIME, metaclass=_StandIn):
-    """Stand-in for ``datetime.datetime`` whose clock readings follow the active Determinism."""
-
-    _real_type = _REAL_DATETIME
-
-    @classmethod
-    def now(cls, tz: _dt.tzinfo | None = None) -> Self:
-        """Return the virtual wall-clock time when active, else the real one."""
-        return super().now(tz) if _active is None else _rebuild(cls, _virtual_now(_active, tz))
-
-    @classmethod
-    def utcnow(cls) -> Self:
-        """Return the virtual UTC time (naive) when active, else the real one."""
-        if _active is None:
-            return super().utcnow()
-        return _rebuild(cls, _virtual_now(_active, _dt.timezone.utc).replace(tzinfo=None))
-
-    @classmethod
-    def today(cls) -> Self:
-        """Return the virtual local time (naive) when active, else the real one."""
-        return cls.now() if _active is not None else super().today()
-
-
-class DeterministicDate(_REAL_DATE, metaclass=_StandIn):
-    """Stand-in for ``datetime.date`` whose ``today()`` follows the active Determinism."""
-
-    _real_type = _REAL_DATE
-
-    @classmethod
-    def today(cls) -> Self:
-        """Return the virtual local date when active, else the real one."""
-        if _active is None:
-            return super().today()
-        day = _REAL_DATE.fromtimestamp(_active._wall_us() // 1_000_000)
-        if cls is DeterministicDate:
-            return cast("Self", day)
-        return cls(day.year, day.month, day.day)
-
-
-def _virtual_now(active: Determinism, tz: _dt.tzinfo | None) -> _dt.datetime:
-    """Read ``active``'s wall clock as a real datetime in ``tz`` (naive local time if None)."""
-    seconds, micros = divmod(active._wall_us(), 1_000_000)
-    return _REAL_DATETIME.fromtimestamp(seconds, tz).replace(microsecond=micros)
-
-
-def _rebuild(cls: Callable[..., _T], moment: _dt.datetime) -> _T:
-    """Return ``moment`` as an instance of ``cls`` when it is a user subclass."""
-    if cls is DeterministicDatetime:
-        return cast(_T, moment)
-    fields = moment.timetuple()[:6]
-    return cls(*fields, moment.microsecond, moment.tzinfo, fold=moment.fold)
-
-
-def _datetime_proxy() -> types.ModuleType:
-    """Build a copy of the ``datetime`` module whose classes are the stand-ins."""
-    proxy = types.ModuleType(_dt.__name__, _dt.__doc__)
-    proxy.__dict__.update(
-        {key: value for key, value in vars(_dt).items() if key not in ("__name__", "__doc__")}
-    )
-    proxy.__dict__.update(datetime=DeterministicDatetime, date=DeterministicDate)
-    return proxy
-
-
-def _dispatcher(real: Callable[..., Any], fake: Callable[..., Any]) -> Callable[..., Any]:
-    """Return a function calling ``fake`` on the active Determinism, else ``real``."""
 
     @functools.wraps(real)
     def dispatch(*args: Any, **kwargs: Any) -> Any:
-        active = _active
+        active = ACTIVE.current
         if active is None:
             return real(*args, **kwargs)
+        current = getattr(owner, name, real)
+        if current is not real and current is not dispatch:
+            return current(*args, **kwargs)
         return fake(active, *args, **kwargs)
 
     return dispatch
@@ -187,7 +115,7 @@ def _random_seed(self: random.Random, a: Any = None, version: int = 2) -> None:
 
     Without it ``random.Random()`` and ``random.seed()`` would seed from the OS at C level.
     """
-    active = _active
+    active = ACTIVE.current
     if a is None and active is not None:
         a = active._next_seed()
     _REAL_RANDOM_SEED(self, a, version)
@@ -212,9 +140,16 @@ class Determinism:
     def __init__(self, seed: int = 0, epoch: float = 1_700_000_000.0) -> None:
         """Store the seed of every stream and the wall-clock start, in seconds since 1970."""
         self._seed = seed
-        self._epoch_us = round(epoch * 1_000_000)
         self._undo: list[Callable[[], None]] = []
+        self.start_clock(epoch)
         self._reset()
+
+    def start_clock(self, epoch: float, monotonic: float = _MONOTONIC_START_US / 1e6) -> None:
+        """Start the virtual clocks of the next activations at ``epoch`` (seconds since
+        1970) and ``monotonic`` (seconds), for example the real time and monotonic clock
+        now, so that they agree with what code outside the activation reads."""
+        self._epoch_us = round(epoch * 1_000_000)
+        self._mono_start_us = round(monotonic * 1_000_000)
 
     def prepare_module(self, module: types.ModuleType) -> None:
         """Rebind names in ``module`` that refer to objects that cannot be patched in place.
@@ -233,8 +168,7 @@ class Determinism:
 
     def __enter__(self) -> Determinism:
         """Reset every source to its start state, then patch them in."""
-        global _active
-        if _active is not None:
+        if ACTIVE.current is not None:
             raise RuntimeError("a Determinism is already active; activations do not nest")
         self._reset()
         try:
@@ -242,20 +176,21 @@ class Determinism:
             self._undo.append(lambda: random.setstate(state))
             _REAL_GLOBAL_SEED(self._seed)
             self._seed_numpy()
-            for owner, name, _real, dispatch in _PATCHES:
-                self._patch(owner, name, dispatch)
+            for owner, name, real, dispatch in _PATCHES:
+                # A value the test put there itself is the test's choice: left alone.
+                if vars(owner).get(name) is real:
+                    self._patch(owner, name, dispatch)
             self._patch_loaded_modules()
         except BaseException:
             self._restore()
             raise
-        _active = self
+        ACTIVE.current = self
         return self
 
     def __exit__(self, *exc: object) -> None:
         """Undo every patch and restore the previous ``random`` and numpy states."""
-        global _active
-        if _active is self:
-            _active = None
+        if ACTIVE.current is self:
+            ACTIVE.current = None
         self._restore()
 
     # -- state -----------------------------------------------------------------------------
@@ -324,7 +259,7 @@ class Determinism:
         """Read the virtual monotonic clock in µs and advance it by 1 µs."""
         tick = self._mono_ticks
         self._mono_ticks = tick + 1
-        return _MONOTONIC_START_US + tick
+        return self._mono_start_us + tick
 
     def _next_seed(self) -> int:
         """Return the next seed for a generator created without one."""
@@ -406,7 +341,7 @@ def _build_patches() -> list[_Patch]:
     for owner, name, fake in fakes:
         real = getattr(owner, name, None)
         if real is not None:  # e.g. os.getrandom exists only on Linux
-            patches.append((owner, name, real, _dispatcher(real, fake)))
+            patches.append((owner, name, real, _dispatcher(owner, name, real, fake)))
     patches.append((random.Random, "seed", _REAL_RANDOM_SEED, _random_seed))
     bound_seed = types.MethodType(_random_seed, _RANDOM_INST)
     patches.append((random, "seed", _REAL_GLOBAL_SEED, bound_seed))
@@ -419,7 +354,7 @@ _STATIC_REPLACEMENTS: dict[int, tuple[object, object]] = {
 }
 _STATIC_REPLACEMENTS[id(_REAL_DATETIME)] = (_REAL_DATETIME, DeterministicDatetime)
 _STATIC_REPLACEMENTS[id(_REAL_DATE)] = (_REAL_DATE, DeterministicDate)
-_STATIC_REPLACEMENTS[id(_dt)] = (_dt, _datetime_proxy())
+_STATIC_REPLACEMENTS[id(_dt)] = (_dt, datetime_proxy())
 
 
 @functools.cache
@@ -430,14 +365,14 @@ def _numpy_patches(nprandom: types.ModuleType) -> list[tuple[str, Any, Any]]:
 
     @functools.wraps(real_seed)
     def seed(seed: Any = None) -> None:
-        active = _active
+        active = ACTIVE.current
         if seed is None and active is not None:
             seed = active._next_seed() & 0xFFFFFFFF  # the legacy seeder takes 32 bits
         real_seed(seed)
 
     @functools.wraps(real_default_rng)
     def default_rng(seed: Any = None) -> Any:
-        active = _active
+        active = ACTIVE.current
         if seed is None and active is not None:
             seed = active._next_seed()
         return real_default_rng(seed)

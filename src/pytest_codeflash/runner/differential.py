@@ -31,15 +31,17 @@ from .calls import (
     materialise_iterators,
     observe,
     replay_outcome,
+    rewind_source,
     snapshot,
 )
-from .determinism import Determinism
+from .determinism import REAL_MONOTONIC, REAL_TIME, Determinism
 from .guard import Guard
 from .mismatch import short_repr
 from .outcomes import RANDOM_STATE, Difference, Outcome, compare_outcomes
-from .protocol import CallsSummary, DifferenceRecord
+from .protocol import CallsSummary, DifferenceRecord, ToolError, tool_error
 
 MAX_RECORDED_DIFFERENCES = 20
+_MISSING: Any = object()
 MAX_FINGERPRINTED = 1 << 20  # bytes of pickled globals
 
 
@@ -54,6 +56,7 @@ class Tally:
     fully_unstable: int = 0
     differences: list[DifferenceRecord] = field(default_factory=list)
     inputs: list[bytes] = field(default_factory=list)
+    tool_errors: list[ToolError] = field(default_factory=list)
 
     def summary(self) -> CallsSummary:
         """What the parent is told of these comparisons."""
@@ -122,6 +125,14 @@ class Differential:
         self.shared_globals = sorted(
             set(data_globals(original.module)) & set(vars(candidate.module))
         )
+        # Where the virtual clocks start for a call: None in the tests (the real time when the
+        # call starts, so the test's own code and the function agree on "now"); a fixed time
+        # for inputs replayed outside the tests, the same in every run of one function.
+        self.replay_clock: tuple[float, float] | None = None
+        # The modules' names as imported: what a test replaces later (monkeypatch.setattr on
+        # the module) is given to the original's private module too, see _sync_patches.
+        self._as_imported: dict[str, Any] = {}
+        self._shadow_as_imported: dict[str, Any] = {}
 
     def globals_fingerprint(self) -> bytes | None:
         """A digest of the shared globals' names and values as the next call will see them.
@@ -141,6 +152,8 @@ class Differential:
         """Replace the candidate's target (``raw``, found on ``owner``) by the wrapper."""
         self._placement = (owner, name, raw)
         install(owner, name, raw, self.wrapper())
+        self._as_imported = dict(vars(self.candidate.module))
+        self._shadow_as_imported = dict(vars(self.original.module))
 
     @contextmanager
     def unwrapped(self) -> Iterator[None]:
@@ -201,7 +214,15 @@ class Differential:
         finally:
             self._depth -= 1
 
+    def _start_clock(self) -> None:
+        """Start the virtual clocks of this call's runs (see ``replay_clock``)."""
+        if self.replay_clock is None:
+            self.determinism.start_clock(REAL_TIME(), REAL_MONOTONIC())
+        else:
+            self.determinism.start_clock(*self.replay_clock)
+
     def _compare_call(self, args: Args, reraise: bool, once: bool, expected: Outcome | None) -> Any:
+        self._start_clock()
         try:
             args = materialise_iterators(args)
             self._remember_input(args)
@@ -215,9 +236,17 @@ class Differential:
         except Uncopyable as err:
             self.tally.uncopyable.append(f"{self.current_test}: {err}")
             return self.candidate.function(*live_args(args)[0], **live_args(args)[1])
-        outcome = self._run(self.candidate, live_args(args), "candidate", caller_state)
+        except Exception as err:  # our own code failed: say so, and let the caller go on
+            self.tally.tool_errors.append(tool_error("comparison", err))
+            return self.candidate.function(*live_args(args)[0], **live_args(args)[1])
+        live = live_args(args)
+        outcome = self._run(self.candidate, live, "candidate", caller_state)
+        rewind_source(args, live)  # the caller's iterators: where the candidate left them
         random.setstate(outcome.globals_after[RANDOM_STATE])  # type: ignore[arg-type]
-        self._judge(args, first, second, outcome)
+        try:
+            self._judge(args, first, second, outcome)
+        except Exception as err:
+            self.tally.tool_errors.append(tool_error("comparison", err))
         if reraise:
             return replay_outcome(outcome)
         return outcome
@@ -244,6 +273,7 @@ class Differential:
 
     async def _compare_async(self, args: Args, *, reraise: bool) -> Any:
         self._depth += 1
+        self._start_clock()
         try:
             args = materialise_iterators(args)
             self._remember_input(args)
@@ -322,6 +352,31 @@ class Differential:
         for name in self.shared_globals:
             if name in source:
                 target[name] = snapshot(source[name])
+        self._sync_patches(source, target)
+
+    def _sync_patches(self, source: dict[str, Any], target: dict[str, Any]) -> None:
+        """Mirror the test's replacements of module names in the original's private module.
+
+        A test that does ``monkeypatch.setattr(mod, "date", FakeDate)`` changed what the
+        function sees; the original must see the same.  Data globals are copied above; this
+        covers the rest (functions, classes, modules), and puts the original's own value back
+        once the test restores the name.
+        """
+        if not self._as_imported:
+            return
+        shared = set(self.shared_globals)
+        for name, value in source.items():
+            if name in shared or name.startswith("__"):
+                continue
+            imported = self._as_imported.get(name, _MISSING)
+            if imported is _MISSING and not _is_code(value):
+                continue  # data the function created at run time: each side keeps its own
+            if imported is value:
+                own = self._shadow_as_imported.get(name, _MISSING)
+                if own is not _MISSING and target.get(name, _MISSING) is not own:
+                    target[name] = own
+            else:
+                target[name] = value
 
     def _remember_input(self, args: Args) -> None:
         if len(self.tally.inputs) >= self.max_inputs:
@@ -377,6 +432,11 @@ class Differential:
         )
 
 
+def _is_code(value: object) -> bool:
+    """Functions, classes, modules: what a module binds that is not data."""
+    return callable(value) or isinstance(value, types.ModuleType)
+
+
 def _resource_limit(expected: Outcome, actual: Outcome) -> str:
     """Describe a candidate that hit a limit the original stayed within, or return ''."""
     raised = actual.raised
@@ -397,6 +457,9 @@ def _compare_stable(
     """Compare only the parts of the outcome that were the same in both original runs."""
     parts = ("returned", "raised", "stdout", "stderr", "yielded", "self_after")
     masked_first, masked_actual = Outcome(), Outcome()
+    for always in ("result_kind", "raised_while_iterating"):
+        setattr(masked_first, always, getattr(first, always))
+        setattr(masked_actual, always, getattr(actual, always))
     for part in parts:
         a, b = getattr(first, part), getattr(second, part)
         found = compare_outcomes(_only(part, a), _only(part, b), rel_tol=rel_tol, hook=hook)

@@ -6,10 +6,10 @@ themselves are compared by :mod:`.compare`, with the same strict rules.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .compare import _ONE_SHOT, _UNSET, CompareHook, _Comparer, _room_to_recurse
+from .compare import _UNSET, CompareHook, _Comparer, _room_to_recurse
 from .mismatch import Mismatch, Unverifiable, at, differ, short_repr
 
 # The key of the ``random`` module's state among an outcome's globals.
@@ -28,8 +28,10 @@ class Outcome:
     kwargs_after: dict[str, object] = field(default_factory=dict)
     self_after: object = None  # for methods: the instance after the call (or None)
     globals_after: dict[str, object] = field(default_factory=dict)  # touched module globals
-    yielded: list[object] | None = None  # for generators: the items, consumed up to a bound
+    yielded: list[object] | None = None  # a lazy result's items, consumed up to a bound
     yield_truncated: bool = False
+    result_kind: str = ""  # "generator", "map", ...: the kind of lazy result (see calls.lazy_kind)
+    raised_while_iterating: bool = False  # ``raised`` came from the lazy result, after ``yielded``
 
 
 @dataclass(frozen=True)
@@ -37,8 +39,9 @@ class Difference:
     """The first way in which a candidate's call outcome differs from the original's.
 
     ``kind`` is one of: "return value", "exception", "stdout", "stderr", "argument
-    mutation", "self state", "global state", "yielded values", "unverifiable".  ``note``,
-    when set (always for "unverifiable"), replaces the description built from ``mismatch``.
+    mutation", "self state", "global state", "yielded values", "interface",
+    "unverifiable".  ``note``, when set (always for "unverifiable"), replaces the
+    description built from ``mismatch``.
     """
 
     kind: str
@@ -78,10 +81,12 @@ def compare_outcomes(
 def _check_exception(c: _Comparer, e: Outcome, a: Outcome) -> Difference | None:
     if e.raised is not None and a.raised is not None:
         m = c.node(e.raised, a.raised, "", 0)
-        if m is None:
-            return None
-        detail = f"{m.path.lstrip('.')}: {m.detail}" if m.path else m.detail
-        return Difference("exception", differ("", e.raised, a.raised, detail))
+        if m is not None:
+            detail = f"{m.path.lstrip('.')}: {m.detail}" if m.path else m.detail
+            return Difference("exception", differ("", e.raised, a.raised, detail))
+        if e.raised_while_iterating != a.raised_while_iterating:
+            return Difference("exception", None, _when_raised(e, a))
+        return None
     results = [short_repr(o.yielded if o.yielded is not None else o.returned) for o in (e, a)]
     if a.raised is not None:
         note = f"raised {short_repr(a.raised)} but the original returned {results[0]}"
@@ -92,12 +97,19 @@ def _check_exception(c: _Comparer, e: Outcome, a: Outcome) -> Difference | None:
     return None
 
 
+def _when_raised(e: Outcome, a: Outcome) -> str:
+    def when(outcome: Outcome) -> str:
+        if outcome.raised_while_iterating:
+            return f"while its result was iterated (after {len(outcome.yielded or ())} item(s))"
+        return "when called"
+
+    name = type(e.raised).__name__
+    return f"the original raised {name} {when(e)}, the candidate {when(a)}"
+
+
 def _check_result(c: _Comparer, e: Outcome, a: Outcome) -> Difference | None:
-    if (e.yielded is None) != (a.yielded is None):
-        which = ("original", "candidate") if e.yielded is not None else ("candidate", "original")
-        return Difference(
-            "yielded values", None, "the {} is a generator, the {} is not".format(*which)
-        )
+    if e.result_kind != a.result_kind:
+        return Difference("interface", None, _interface_change(e, a))
     if e.yielded is not None and a.yielded is not None:
         m = c.node(e.yielded, a.yielded, "", 0)
         if m is not None:
@@ -106,10 +118,25 @@ def _check_result(c: _Comparer, e: Outcome, a: Outcome) -> Difference | None:
             which = ("original", "candidate") if e.yield_truncated else ("candidate", "original")
             note = "the {} yielded more than {n} values, the {} stopped after {n}"
             return Difference("yielded values", None, note.format(*which, n=len(e.yielded)))
-        if any(isinstance(o.returned, (*_ONE_SHOT, Iterator)) for o in (e, a)):
-            return None  # the generator objects themselves: their items were compared
+        return None
     m = c.node(e.returned, a.returned, "", 0)
     return None if m is None else Difference("return value", m)
+
+
+def _interface_change(e: Outcome, a: Outcome) -> str:
+    """Say how the kinds of result differ: a generator made a list, or the reverse."""
+
+    def what(outcome: Outcome) -> str:
+        if outcome.result_kind == "generator":
+            return "a generator"
+        if outcome.result_kind:
+            return f"a lazy {outcome.result_kind} object"
+        return f"a {type(outcome.returned).__name__}" if outcome.raised is None else "nothing"
+
+    return (
+        f"interface change: the original returns {what(e)}, the candidate {what(a)} "
+        "(callers may rely on laziness, next() or iterating only once)"
+    )
 
 
 def _check_arguments(c: _Comparer, e: Outcome, a: Outcome) -> Difference | None:

@@ -34,6 +34,7 @@ __all__ = [
     "SizeTiming",
     "TimingSpec",
     "TimingSummary",
+    "ToolError",
     "dump",
     "load",
 ]
@@ -85,6 +86,9 @@ class RunnerSpec:
     max_inputs: int = 64
     max_compared: int = 1000
     seed: int = 0
+    clock_epoch: float = 1_700_000_000.0
+    """Where the virtual wall clock starts for inputs replayed outside the tests (seconds
+    since 1970): set once per function by the parent, so every run of it agrees."""
     timing: TimingSpec = field(default_factory=TimingSpec)
     generation: GenerationSpec = field(default_factory=GenerationSpec)
     # The baseline only: arguments the user's own run captured (a fallback for replays).
@@ -95,6 +99,9 @@ class RunnerSpec:
     generated_path: str | None = None
     began_monotonic: float | None = None
     """When the parent started this evaluation (``time.monotonic``, system-wide)."""
+    deadline_monotonic: float | None = None
+    """When the parent stops waiting for this run (``time.monotonic``): timing may grow past
+    the effort's budget for a slow function, never past this."""
     # Filled in by the sandbox for each run.
     result_path: str = ""
     progress_path: str = ""
@@ -174,6 +181,15 @@ class TimingSummary:
     ci: list[float] = field(default_factory=lambda: [1.0, 1.0])
     verdict: str = "undecided"
     rounds: int = 0
+    confidence: float = 0.99
+    """The level of ``ci``, when ``method`` is "bootstrap"."""
+    method: str = "bootstrap"
+    """"bootstrap" (``ci`` is a confidence interval) or "separation" (every candidate round
+    beat every original round by a wide margin; ``ci`` is the range measured)."""
+    budget_s: float = 0.0
+    """The time the timing of this size was given."""
+    round_s: float = 0.0
+    """The slowest round: both sides, every timed input."""
     loops: list[int] = field(default_factory=list)
     elapsed_s: float = 0.0
     stopped_by: str = ""
@@ -215,6 +231,18 @@ class CoverageSummary:
 
 
 @dataclass
+class ToolError:
+    """An exception in pytest-codeflash's own code in the runner: no verdict can come of it."""
+
+    phase: str
+    """What the runner was doing: "comparison", "replay", "generated inputs", "timing", ..."""
+    error: str
+    """The exception, as ``repr``."""
+    where: str
+    """The innermost frame: ``file:line in function``."""
+
+
+@dataclass
 class Violation:
     """An operation the sandbox guard blocked."""
 
@@ -234,6 +262,8 @@ class RunnerResult:
     overlay_used: bool = False
     wrapper_installed: bool = False
     errors: list[str] = field(default_factory=list)
+    """Why the target could not be set up at all (its module failed to load, ...)."""
+    tool_errors: list[ToolError] = field(default_factory=list)
     calls: CallsSummary | None = None
     tests_compared: int = 0
     replay: ReplaySummary | None = None
@@ -289,3 +319,13 @@ def _convert(hint: Any, value: object) -> object:
         (item,) = typing.get_args(hint) or (Any,)
         return [_convert(item, element) for element in value]
     return value
+
+
+def tool_error(phase: str, err: BaseException) -> ToolError:
+    """Describe ``err``, raised in ``phase``, with the frame it was raised in."""
+    import traceback
+
+    frames = traceback.extract_tb(err.__traceback__)
+    last = frames[-1] if frames else None
+    where = f"{last.filename}:{last.lineno} in {last.name}" if last else "unknown"
+    return ToolError(phase=phase, error=repr(err)[:500], where=where)

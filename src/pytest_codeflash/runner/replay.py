@@ -20,6 +20,7 @@ from typing import Any
 
 from .calls import Args, dump_args, load_args, read_pickle
 from .differential import Differential, Side
+from .outcomes import Outcome
 from .protocol import GeneratedSummary, ReplaySummary, RunnerSpec, SizeTiming, TimingSummary
 from .scale import FACTORS, scaled
 from .stats import FASTER
@@ -35,22 +36,42 @@ TIMING_FLOOR = 0.5
 # the 10x inputs, as a share of the timing budget (inputs too slow for it go unchecked).
 SCALE_CHECK_SHARE = 0.1
 MIN_CHECK_S = 0.01  # the least time left worth starting a check at scale in
+DEADLINE_MARGIN_S = 1.5  # kept before the parent's deadline, to write the result
 
 
-def verify_inputs(
+@dataclass(frozen=True)
+class InputFacts:
+    """What the behaviour check of one captured input showed, for timing it."""
+
+    cost_s: float
+    """Seconds the check took (the original once or twice, the candidate once)."""
+    pure: bool
+    """No side changed its arguments (or ``self``): one copy of them serves every call."""
+    lazy: bool
+    """The result is lazy (a generator, ``map``...): each timed call drains it."""
+
+
+Facts = dict[bytes, InputFacts]
+"""What each captured input's check showed, by the pickled input."""
+
+
+def verify_replayed(
+    differential: Differential, inputs: list[bytes], progress: Callable[[str], None]
+) -> tuple[ReplaySummary, list[bytes], Facts]:
+    """Replay the captured inputs: the summary, the inputs that loaded, and what each cost."""
+    return _replay(differential, inputs, progress)
+
+
+def verify_generated(
     differential: Differential,
-    inputs: list[bytes],
+    usable: list[bytes],
     spec: RunnerSpec,
     progress: Callable[[str], None],
-) -> tuple[ReplaySummary, GeneratedSummary | None, list[bytes]]:
-    """Replay the captured inputs, then generated ones if the replay agreed.
-
-    Returns the replay's summary, the generated inputs' (``None`` when they did not run)
-    and the inputs that can be timed.
-    """
-    replay, usable = _replay(differential, inputs, progress)
-    if differential.tally.differences or not spec.generation.examples:
-        return replay, None, usable
+) -> tuple[GeneratedSummary | None, list[bytes]]:
+    """Compare on the generated inputs; the summary (``None`` if none are asked for) and
+    the inputs to time (the captured ones, or failing those, some generated ones)."""
+    if not spec.generation.examples:
+        return None, usable
     from .generate import Drawn, generate_per_spec, replay_generated
 
     progress("generated inputs")
@@ -67,15 +88,16 @@ def verify_inputs(
         generated = drawn.summary
     if not usable:  # nothing captured: the generated inputs are what the timing uses
         usable = drawn.inputs[:MAX_TIMED_INPUTS]
-    return replay, generated, usable
+    return generated, usable
 
 
 def _replay(
     differential: Differential, inputs: list[bytes], progress: Callable[[str], None]
-) -> tuple[ReplaySummary, list[bytes]]:
+) -> tuple[ReplaySummary, list[bytes], Facts]:
     before = len(differential.tally.differences)
     compared_before = differential.tally.compared
     usable: list[bytes] = []
+    facts: Facts = {}
     for index, data in enumerate(inputs):
         progress(f"replay {index}")
         differential.current_test = f"replay of captured call #{index}"
@@ -83,18 +105,21 @@ def _replay(
             args = load_args(data, differential.module_name, differential.candidate.module)
         except Exception:
             continue
-        differential.check(args)
+        began = time.monotonic()
+        outcome = differential.check(args)
+        spent = time.monotonic() - began
+        facts[data] = InputFacts(spent, _pure(differential, data, outcome), _lazy(outcome))
         usable.append(data)
     replay = ReplaySummary(
         inputs=len(inputs),
         compared=differential.tally.compared - compared_before,
         differences=differential.tally.differences[before:],
     )
-    return replay, usable
+    return replay, usable, facts
 
 
 def time_candidate(
-    differential: Differential, inputs: list[bytes], spec: RunnerSpec
+    differential: Differential, inputs: list[bytes], spec: RunnerSpec, facts: Facts | None = None
 ) -> TimingSummary:
     """Time original against candidate on the captured inputs, then at scale if undecided.
 
@@ -108,13 +133,23 @@ def time_candidate(
     each larger size an equal share of what is left.  A candidate proven faster on the
     captured inputs is still checked on the 10x inputs, for ``SCALE_CHECK_SHARE`` of the
     budget at most.
+
+    A slow function gets what a verdict needs: when the ``facts`` of checking the timed
+    inputs say that the rounds a verdict needs do not fit in the captured inputs' share, it
+    grows to that, up to the run's deadline (``--codeflash-timeout``).
     """
     budget = timing_budget(spec)
-    deadline = time.monotonic() + budget
     sample = timing_sample(inputs)
     grown = {FACTORS[0]: _scaled_inputs(differential, sample, FACTORS[0])}
     growing = bool(grown[FACTORS[0]])
-    result = _measure(differential, inputs, spec, budget * CAPTURED_SHARE if growing else budget)
+    captured = budget * CAPTURED_SHARE if growing else budget
+    facts = facts or {}
+    needed = _needed_s(sample, facts)
+    if needed > captured:
+        grown_by = min(needed, _time_left(spec, budget)) - captured
+        captured, budget = captured + max(0.0, grown_by), budget + max(0.0, grown_by)
+    deadline = time.monotonic() + budget
+    result = _measure(differential, inputs, spec, captured, facts, _time_left(spec, captured))
     result.by_scale = {"1": result.speedup}
     result.sizes = [_size(result, 1)]
     if result.verdict == FASTER and growing:
@@ -142,7 +177,7 @@ def time_candidate(
         affordable = _affordable(bigger, checked.costs, share_end - time.monotonic())
         if not affordable:
             break  # a verdict at this size needs more rounds than the budget has left
-        timing = _measure(differential, affordable, spec, share_end - time.monotonic())
+        timing = _measure(differential, affordable, spec, share_end - time.monotonic(), {})
         result.by_scale[str(factor)] = timing.speedup
         result.sizes.append(_size(timing, factor))
         if timing.verdict == FASTER:
@@ -168,6 +203,46 @@ def _size(timing: TimingSummary, factor: int) -> SizeTiming:
 # What a verdict costs, in rounds of every timed input: calibration, the state probe and a
 # warm-up round, then the interval's minimum number of counted rounds.
 ROUNDS_FOR_A_VERDICT = 3 + MIN_ROUNDS
+
+
+VERDICT_SLACK = 1.25
+
+
+def _needed_s(inputs: list[bytes], facts: Facts) -> float:
+    """Seconds the rounds of a verdict on ``inputs`` take, from what checking them cost."""
+    spent = sum(facts[data].cost_s for data in inputs if data in facts)
+    return spent / 1.5 * ROUNDS_FOR_A_VERDICT * VERDICT_SLACK
+
+
+def _pure(differential: Differential, data: bytes, outcome: Outcome | None) -> bool:
+    """Whether the call left its arguments (and ``self``) as they came in."""
+    from .compare import compare_values
+
+    if outcome is None or outcome.raised is not None:
+        return False
+    try:
+        positional, keywords = load_args(
+            data, differential.module_name, differential.candidate.module
+        )
+        before: tuple[Any, ...] = positional
+        after: tuple[Any, ...] = outcome.args_after
+        if differential.is_method:
+            before, after = positional, (outcome.self_after, *outcome.args_after)
+        same = compare_values((before, keywords), (after, outcome.kwargs_after)) is None
+    except Exception:
+        return False
+    return same
+
+
+def _lazy(outcome: Outcome | None) -> bool:
+    return outcome is not None and bool(outcome.result_kind)
+
+
+def _time_left(spec: RunnerSpec, budget: float) -> float:
+    """Seconds before the parent's deadline for this run, less a margin to report in."""
+    if spec.deadline_monotonic is None:
+        return budget
+    return max(budget, spec.deadline_monotonic - time.monotonic() - DEADLINE_MARGIN_S)
 
 
 def _affordable(inputs: list[bytes], costs: list[float], left_s: float) -> list[bytes]:
@@ -202,13 +277,21 @@ def timing_budget(spec: RunnerSpec) -> float:
 
 
 def _measure(
-    differential: Differential, inputs: list[bytes], spec: RunnerSpec, budget_s: float
+    differential: Differential,
+    inputs: list[bytes],
+    spec: RunnerSpec,
+    budget_s: float,
+    facts: Facts,
+    max_budget_s: float | None = None,
 ) -> TimingSummary:
     original, candidate = differential.original, differential.candidate
     reset = _StateReset([original.module, candidate.module])
     inputs = timing_sample(inputs)
     pairs = [
-        (_maker(differential, original, data), _maker(differential, candidate, data))
+        (
+            _maker(differential, original, data, facts.get(data)),
+            _maker(differential, candidate, data, facts.get(data)),
+        )
         for data in inputs
     ]
     guard = differential.guard
@@ -221,15 +304,19 @@ def _measure(
         caches = reset.detects_state(pairs)
         if guard is not None:
             with guard.phase_of("candidate"):
-                result = _interleave(pairs, spec.timing.min_speedup, budget_s, reset, caches)
+                result = _interleave(pairs, spec, budget_s, max_budget_s, reset, caches)
         else:
-            result = _interleave(pairs, spec.timing.min_speedup, budget_s, reset, caches)
+            result = _interleave(pairs, spec, budget_s, max_budget_s, reset, caches)
     decision = result.decision
     return TimingSummary(
         speedup=decision.speedup,
         ci=list(decision.ci),
         verdict=decision.verdict,
         rounds=decision.rounds,
+        confidence=decision.confidence,
+        method=decision.method,
+        budget_s=round(budget_s, 4),
+        round_s=round(result.round_s, 6),
         loops=result.loops,
         elapsed_s=result.elapsed_s,
         stopped_by=result.stopped_by,
@@ -318,15 +405,17 @@ _DISCARD = _Discard()
 
 def _interleave(
     pairs: list[tuple[MakeThunks, MakeThunks]],
-    min_speedup: float,
+    spec: RunnerSpec,
     budget_s: float,
+    max_budget_s: float | None,
     reset: _StateReset,
     caches: bool,
 ) -> Any:
     return interleave(
         pairs,
-        min_speedup=min_speedup,
+        min_speedup=spec.timing.min_speedup,
         budget_s=budget_s,
+        max_budget_s=max_budget_s,
         before_batch=reset.reset,
         max_loops=1 if caches else None,
     )
@@ -338,14 +427,22 @@ def _baseline_ns(orig: list[list[float]]) -> int:
     return int(sum(low_statistic(samples) for samples in orig if samples))
 
 
-def _maker(differential: Differential, side: Side, data: bytes) -> MakeThunks:
+def _maker(
+    differential: Differential, side: Side, data: bytes, facts: InputFacts | None
+) -> MakeThunks:
+    """Thunks calling one side on one input: each with fresh arguments, unless the check
+    showed the call leaves them alone (then one copy serves them all, and setting up a
+    batch of thousands of fast calls costs nothing)."""
     name = differential.module_name
     function = side.function
     module = side.module
-
-    kind = "async" if differential.is_async else "generator" if differential.is_generator else ""
+    lazy = differential.is_generator or (facts is not None and facts.lazy)
+    kind = "async" if differential.is_async else "lazy" if lazy else ""
+    shared = load_args(data, name, module) if facts is not None and facts.pure else None
 
     def make(count: int) -> list[Thunk]:
+        if shared is not None:
+            return [functools.partial(_call, function, shared, kind)] * count
         thunks: list[Thunk] = []
         for _ in range(count):
             args: Args = load_args(data, name, module)
@@ -357,7 +454,7 @@ def _maker(differential: Differential, side: Side, data: bytes) -> MakeThunks:
 
 def _call(function: Callable[..., Any], args: Args, kind: str) -> object:
     result = function(*args[0], **args[1])
-    if kind == "generator":
+    if kind == "lazy":
         for _ in result:
             pass
     elif kind == "async":
@@ -433,4 +530,4 @@ def _clear_caches(value: object) -> None:
                 clear()
 
 
-__all__ = ["CAPTURED_SHARE", "time_candidate", "verify_inputs"]
+__all__ = ["CAPTURED_SHARE", "time_candidate", "verify_generated", "verify_replayed"]

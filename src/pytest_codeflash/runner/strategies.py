@@ -8,6 +8,7 @@ unicode, empty), containers smaller, larger, with duplicates, and dicts with key
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -84,7 +85,8 @@ def _ints(value: int, depth: int) -> Any:
 def _floats(value: float, depth: int) -> Any:
     from hypothesis import strategies as st
 
-    span = max(abs(value) * 2, 10.0)
+    # A NaN or infinite captured value gives no bound to draw around.
+    span = min(max(abs(value) * 2, 10.0), 1e300) if math.isfinite(value) else 10.0
     return st.one_of(
         st.floats(-span, span),
         st.sampled_from(

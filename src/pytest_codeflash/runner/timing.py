@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .stats import FASTER, UNDECIDED, Decision, decide
+from .stats import FASTER, SEPARATION_ROUNDS, UNDECIDED, Decision, decide, separated
 
 __all__ = [
     "MAX_LOOPS",
@@ -162,6 +162,8 @@ class TimingResult:
     """Wall time of the whole comparison, calibration and copying included."""
     stopped_by: str
     """``"decided"``, ``"budget"`` or ``"max_rounds"``."""
+    round_s: float = 0.0
+    """Wall time of the slowest counted round (both sides, every input)."""
 
 
 def interleave(
@@ -175,6 +177,7 @@ def interleave(
     before_batch: Callable[[], None] | None = None,
     clock: Clock = _perf_counter_ns,
     max_loops: int | None = None,
+    max_budget_s: float | None = None,
 ) -> TimingResult:
     """Time ``inputs[i] = (make_original_thunks, make_candidate_thunks)`` in alternating rounds.
 
@@ -185,6 +188,10 @@ def interleave(
     to fit, so a sudden slowdown can still overrun by a fraction of a round.  The verdict
     stays ``"undecided"`` before ``min_rounds`` counted rounds, and cannot be ``"faster"``
     before ``2 * min_rounds``.
+
+    ``max_budget_s`` (at least ``budget_s``) lets a slow comparison grow: when the rounds
+    a first verdict needs (:data:`~.stats.SEPARATION_ROUNDS`, or ``min_rounds``) do not fit
+    in ``budget_s`` at the measured cost of a round, the budget grows to fit them, up to it.
     """
     if not inputs:
         raise ValueError("interleave() needs at least one input to time")
@@ -196,6 +203,7 @@ def interleave(
         )
     start = clock()
     deadline = start + int(budget_s * 1e9)
+    hard_deadline = start + int(max(budget_s, max_budget_s or 0.0) * 1e9)
     cap = MAX_LOOPS if max_loops is None else max_loops
     loops = [
         calibrate(orig, max_loops=cap, before_batch=before_batch, clock=clock) for orig, _ in inputs
@@ -207,28 +215,37 @@ def interleave(
     stopped_by = "max_rounds"
     decision: Decision | None = None
     check_ns = 0  # cost of the last interim check; the final decision costs ~4x that
+    slowest_ns = 0
     for rounds in range(1, max_rounds + 1):
         round_start = clock()
         _round(inputs, loops, warmup_rounds + rounds - 1, orig, cand, before_batch, clock)
         round_ns = clock() - round_start
-        if rounds >= min_rounds and _due(rounds, min_rounds):
+        slowest_ns = max(slowest_ns, round_ns)
+        if (rounds >= min_rounds and _due(rounds, min_rounds)) or rounds == SEPARATION_ROUNDS:
             check_start = clock()
             decision = _check(orig, cand, min_speedup, min_rounds=min_rounds)
             if decision is not None:
                 stopped_by = "decided"
                 break
             check_ns = clock() - check_start
+        # A slow comparison may grow to the rounds its first verdict needs.
+        first = SEPARATION_ROUNDS if rounds < SEPARATION_ROUNDS else min_rounds
+        wanted = clock() + (first - rounds) * slowest_ns + 4 * check_ns
+        if deadline < wanted <= hard_deadline:
+            deadline = wanted
         # Stop if the next round and the final decision would overrun, not after they
         # have: the budget covers the whole comparison.
         if clock() + round_ns + 4 * check_ns > deadline and rounds < max_rounds:
             stopped_by = "budget"
             break
     if decision is None:
+        decision = separated(orig, cand, margin=max(LARGE_MARGIN, 1.0 + min_speedup))
+    if decision is None:
         decision = _gate(
             decide(orig, cand, min_speedup=min_speedup, confidence=CONFIDENCE), min_rounds
         )
     elapsed_s = (clock() - start) / 1e9
-    return TimingResult(orig, cand, decision, loops, elapsed_s, stopped_by)
+    return TimingResult(orig, cand, decision, loops, elapsed_s, stopped_by, slowest_ns / 1e9)
 
 
 def _round(
@@ -261,6 +278,9 @@ def _check(
     orig: list[list[float]], cand: list[list[float]], min_speedup: float, *, min_rounds: int
 ) -> Decision | None:
     """Return a confirmed decision, or None to keep measuring."""
+    huge = separated(orig, cand, margin=max(LARGE_MARGIN, 1.0 + min_speedup))
+    if huge is not None:
+        return huge
     quick = decide(
         orig, cand, min_speedup=min_speedup, confidence=CONFIDENCE, resamples=_QUICK_RESAMPLES
     )
@@ -286,4 +306,4 @@ def _gate(decision: Decision, min_rounds: int) -> Decision:
     needed = 2 * min_rounds if cautious else min_rounds
     if decision.verdict == UNDECIDED or decision.rounds >= needed:
         return decision
-    return Decision(decision.speedup, decision.ci, UNDECIDED, decision.rounds)
+    return Decision(decision.speedup, decision.ci, UNDECIDED, decision.rounds, decision.confidence)
