@@ -16,7 +16,7 @@ import pytest
 
 from pytest_codeflash.deliver.markdown import function_markdown
 from pytest_codeflash.deliver.patches import make_patch
-from pytest_codeflash.deliver.pr import GitHub, repository_of, with_pull_requests
+from pytest_codeflash.deliver.pr import GitHub, redact, repository_of, with_pull_requests
 from pytest_codeflash.errors import PullRequestError
 from pytest_codeflash.models import FunctionResult, Settings
 
@@ -274,6 +274,18 @@ def test_the_repository_is_read_from_the_remote(
     assert repository_of(Settings(rootdir=tmp_path), url) == expected
     monkeypatch.setenv("GITHUB_REPOSITORY", "other/name")
     assert repository_of(Settings(rootdir=tmp_path), url) == ("other", "name")
+
+
+@pytest.mark.usefixtures("token")
+def test_credentials_in_a_remote_url_never_reach_a_message(repo: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "gone.git"  # a push there fails, and git quotes the URL
+    git(repo, "remote", "add", "origin", f"file://user:{TOKEN}@localhost{missing}")
+    lines: list[str] = []
+    settings = _settings(repo, "http://127.0.0.1:9")
+    (done,) = with_pull_requests([_optimized(repo)], settings, lines.append)
+    assert done.pr_error is not None
+    assert TOKEN not in done.pr_error + "".join(lines)
+    assert redact(f"https://x-access-token:{TOKEN}@github.com/o/r") == "https://***@github.com/o/r"
 
 
 def test_markdown_of_a_function_is_the_body(repo: Path) -> None:

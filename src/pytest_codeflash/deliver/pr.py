@@ -24,7 +24,7 @@ from ..source.gitops import Checkout, has_uncommitted_changes, pull_request_chec
 from ..source.paths import relative_path
 from .markdown import function_markdown, run_markdown
 
-__all__ = ["GitHub", "preflight", "repository_of", "with_pull_requests"]
+__all__ = ["GitHub", "preflight", "redact", "repository_of", "with_pull_requests"]
 
 TOKEN_ENV = "GITHUB_TOKEN"
 FOOTER = (
@@ -41,7 +41,7 @@ def preflight(settings: Settings) -> tuple[Checkout, tuple[str, str]]:
     try:
         checkout = pull_request_checkout(settings.rootdir, settings.git_remote)
     except GitError as err:
-        raise PullRequestError(f"--codeflash-pr: {err}") from None
+        raise PullRequestError(redact(f"--codeflash-pr: {err}")) from None
     return checkout, repository_of(settings, checkout.remote_url)
 
 
@@ -56,7 +56,8 @@ def repository_of(settings: Settings, remote_url: str) -> tuple[str, str]:
         return found.group(1), found.group(2)
     raise PullRequestError(
         f"--codeflash-pr: cannot tell the GitHub repository from remote "
-        f"{settings.git_remote!r} ({remote_url}). Name it with --codeflash-github-repo=OWNER/NAME."
+        f"{settings.git_remote!r} ({redact(remote_url)}). Name it with "
+        "--codeflash-github-repo=OWNER/NAME."
     )
 
 
@@ -134,6 +135,17 @@ def _dirty(result: FunctionResult, settings: Settings) -> str:
     return ""
 
 
+def redact(text: str) -> str:
+    """``text`` without the token, nor credentials written into a URL (``https://u:p@host``).
+
+    git quotes a remote's URL in its errors, and a remote may carry a token in it.
+    """
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if token:
+        text = text.replace(token, "***")
+    return re.sub(r"(\w+://)[^/@\s]+@", r"\1***@", text)
+
+
 def _updated(
     results: Sequence[FunctionResult],
     outcome: dict[str, tuple[str | None, str | None]],
@@ -145,6 +157,7 @@ def _updated(
             done.append(result)
             continue
         url, error = outcome[result.qualified_name]
+        error = redact(error) if error else error
         if url:
             progress(f"{result.qualified_name}: pull request opened: {url}")
         else:

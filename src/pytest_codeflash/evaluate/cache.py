@@ -13,7 +13,8 @@ A function's verdicts are keyed by everything they depend on:
 So a re-run of the same command evaluates nothing that has not changed: a function whose
 first-round candidates are all known is not run at all (its whole result is reused, the
 winner included), and a known candidate among new ones is not run again.  Verdicts that
-may be the machine's fault (a timeout, a crash) are never kept.  ``--cache-clear``
+may be the machine's or the tool's fault (a timeout, a crash, an ``error`` verdict) are
+never kept.  ``--cache-clear``
 empties pytest's cache, and ``--codeflash-no-cache`` reads nothing from it (and still
 stores the new verdicts for the next run).
 """
@@ -139,7 +140,7 @@ class FunctionCache:
         """Store ``result`` (and its winner's source) under the first round's key."""
         if not self.first_round or result.status not in ("optimized", "not_optimized"):
             return
-        if any(c.reason.startswith(TRANSIENT) for c in result.candidates):
+        if any(_transient(c) for c in result.candidates):
             return
         winner = next((c for c in candidates if c.id == result.best_candidate), None)
         value = {
@@ -161,13 +162,18 @@ class FunctionCache:
         return verdict.model_copy(update={**update, "explanation": candidate.explanation})
 
     def keep_verdict(self, candidate: Candidate, verdict: CandidateResult) -> None:
-        if not verdict.reason.startswith(TRANSIENT):
+        if not _transient(verdict):
             self.owner.set(self._candidate(candidate), verdict.model_dump(mode="json"))
 
     def _candidate(self, candidate: Candidate) -> str:
         others = [[c.path, c.merged] for c in candidate.other_files]
         data = [self.context, candidate.module_source, candidate.rejection, others]
         return _digest(json.dumps(data).encode("utf-8", "surrogateescape"))
+
+
+def _transient(verdict: CandidateResult) -> bool:
+    """A verdict that says more about the machine or the tool than about the candidate."""
+    return verdict.verdict == "error" or verdict.reason.startswith(TRANSIENT)
 
 
 def _conftests(test_files: Iterable[Path], rootdir: Path) -> set[Path]:
