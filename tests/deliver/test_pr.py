@@ -285,6 +285,7 @@ def test_credentials_in_a_remote_url_never_reach_a_message(repo: Path, tmp_path:
     (done,) = with_pull_requests([_optimized(repo)], settings, lines.append)
     assert done.pr_error is not None
     assert TOKEN not in done.pr_error + "".join(lines)
+    assert git(repo, "branch", "--list", "codeflash/*") == ""  # nothing left to block a retry
     assert redact(f"https://x-access-token:{TOKEN}@github.com/o/r") == "https://***@github.com/o/r"
 
 

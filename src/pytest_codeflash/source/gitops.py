@@ -202,6 +202,7 @@ def push_branch(
     repo = git.Repo(checkout.top)
     folder = Path(tempfile.mkdtemp(prefix="codeflash-pr-"))
     worktree = folder / "tree"
+    keep_branch = True  # unless a step after its creation fails
     try:
         try:
             repo.git.worktree("add", "-q", "-b", branch, str(worktree), checkout.head)
@@ -215,6 +216,9 @@ def push_branch(
         tree = git.Repo(worktree)
         try:
             return _commit_and_push(tree, checkout, branch, patches, message, folder)
+        except GitError:
+            keep_branch = False
+            raise
         finally:
             tree.close()
     finally:
@@ -222,6 +226,9 @@ def push_branch(
             repo.git.worktree("remove", "--force", str(worktree))
         with contextlib.suppress(git.GitCommandError):
             repo.git.worktree("prune")
+        if not keep_branch:  # a branch that went nowhere would block the next attempt
+            with contextlib.suppress(git.GitCommandError):
+                repo.git.branch("-D", branch)
         shutil.rmtree(folder, ignore_errors=True)
         repo.close()
 
@@ -239,7 +246,7 @@ def _commit_and_push(
     for number, (directory, patch) in enumerate(patches):
         patch_file = folder / f"{number}.patch"
         patch_file.write_bytes(patch.encode("utf-8", "surrogateescape"))
-        where = ["--directory", directory] if directory else []
+        where = [f"--directory={directory}"] if directory else []
         try:
             tree.git.apply("--index", *where, str(patch_file))
         except git.GitCommandError as err:
