@@ -89,7 +89,13 @@ def test_defaults(listy: pytest.Pytester) -> None:
         (["--codeflash-github-api-url=ftp://x"], ["not an http(s) URL", "api.github.com"]),
     ],
 )
-def test_bad_option_values(listy: pytest.Pytester, args: list[str], fragments: list[str]) -> None:
+def test_bad_option_values(
+    listy: pytest.Pytester,
+    args: list[str],
+    fragments: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     result = listy.runpytest(
         "--codeflash-target=listy.core.unique", "--codeflash-candidate=candidates/fast.py", *args
     )
