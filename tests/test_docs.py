@@ -64,7 +64,7 @@ def test_every_pyproject_key_is_in_the_options_reference() -> None:
 def test_every_option_is_in_the_readme_table(pytestconfig: pytest.Config) -> None:
     rows = {
         match.group(1)
-        for match in re.finditer(r"^\| `(--[a-z-]+)(?:=[A-Z]+)?` \|", README.read_text(), re.M)
+        for match in re.finditer(r"^\| `(--[a-z-]+)(?:=[A-Z/]+)?` \|", README.read_text(), re.M)
     }
     missing = [flag for flag, _ in _flags(pytestconfig) if flag not in rows]
     assert not missing, f"README's options table has no row for: {', '.join(missing)}"

@@ -15,7 +15,8 @@ import pytest
 import pytest_codeflash
 
 PACKAGE = Path(pytest_codeflash.__file__).parent
-TOP_LEVEL = {"__init__", "plugin", "session", "hookspec", "models", "errors"}
+# __main__: the ``python -m pytest_codeflash merge`` command, which only delegates.
+TOP_LEVEL = {"__init__", "__main__", "plugin", "session", "hookspec", "models", "errors"}
 # options/ is a package: the cheap option table, and the resolution that loads pydantic.
 STAGES = {"options", "discover", "source", "candidates", "evaluate", "runner", "deliver", "data"}
 # Modules every layer may import: they import nothing of ours at run time.

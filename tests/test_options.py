@@ -81,10 +81,21 @@ def test_defaults(listy: pytest.Pytester) -> None:
         (["--codeflash-min-speedup=fast"], ["--codeflash-min-speedup='fast'", "not a number"]),
         (["--codeflash-timeout=0"], ["--codeflash-timeout=", "greater than zero"]),
         (["--codeflash-backend=rules,magic"], ["'magic' is not a known backend", "rules,openai"]),
-        (["--codeflash-pr"], ["--codeflash-pr", "not available in this version"]),
+        (["--codeflash-pr"], ["--codeflash-pr needs a GitHub token in the GITHUB_TOKEN"]),
+        (["--codeflash-pr=many"], ["--codeflash-pr='many' is not a mode", "=single"]),
+        (["--codeflash-shard=3/2"], ["--codeflash-shard='3/2'", "between 1 and N"]),
+        (["--codeflash-shard=x"], ["not of the form K/N", "--codeflash-shard=1/4"]),
+        (["--codeflash-workers=0"], ["--codeflash-workers=", "at least 1"]),
+        (["--codeflash-github-api-url=ftp://x"], ["not an http(s) URL", "api.github.com"]),
     ],
 )
-def test_bad_option_values(listy: pytest.Pytester, args: list[str], fragments: list[str]) -> None:
+def test_bad_option_values(
+    listy: pytest.Pytester,
+    args: list[str],
+    fragments: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     result = listy.runpytest(
         "--codeflash-target=listy.core.unique", "--codeflash-candidate=candidates/fast.py", *args
     )

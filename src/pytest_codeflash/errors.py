@@ -16,6 +16,7 @@ Every failure is raised, never returned as an empty result, so a caller can alwa
      +-- VerificationError      the isolated runner could not produce a verdict
      +-- ApplyError             a winner cannot be written back safely
      +-- GitError               git failed or refused the repository (named as such)
+     +-- PullRequestError       a pull request cannot be opened (git or the GitHub API said no)
 
 User mistakes found while pytest starts are turned into ``pytest.UsageError`` by the plugin,
 with the same message.  The runner's own exceptions (``Unverifiable``, ``Uncopyable``,
@@ -79,4 +80,11 @@ class GitError(CodeflashError):
 
     Never reported as a property of the files (such as "uncommitted changes"): the message
     names what git said and how to fix it.
+    """
+
+
+class PullRequestError(CodeflashError):
+    """``--codeflash-pr`` cannot open a pull request: the message says what refused and why.
+
+    Never carries the token: messages are built from git's and the API's answers only.
     """

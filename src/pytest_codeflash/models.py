@@ -16,6 +16,7 @@ Backend = Literal["rules", "openai", "codeflash-service", "none"]
 Effort = Literal["low", "medium", "high"]
 Status = Literal["optimized", "not_optimized", "skipped", "error"]
 Verdict = Literal["accepted", "rejected", "error"]
+PullRequestMode = Literal["each", "single"]
 
 
 class _Frozen(BaseModel):
@@ -36,6 +37,13 @@ class Settings(_Frozen):
     apply: bool = False
     apply_force: bool = False
     pr: bool = False
+    pr_mode: PullRequestMode = "each"  # --codeflash-pr=single: one pull request for the run
+    github_api_url: str = "https://api.github.com"
+    github_repo: str | None = None  # OWNER/NAME; else GITHUB_REPOSITORY, else the remote's URL
+    report_md: Path | None = None
+    no_cache: bool = False  # --codeflash-no-cache: evaluate again, reuse no verdict
+    shard: tuple[int, int] | None = None  # (K, N) of --codeflash-shard=K/N, K from 1
+    workers: int | None = Field(default=None, ge=1)  # None: the CPUs, within the memory
     dry_run: bool = False
     max_functions: int | None = Field(default=None, ge=1)
     effort: Effort = "medium"
@@ -215,6 +223,25 @@ class GeneratedTests(_Frozen):
     kept: list[str] = Field(default_factory=list)
     dropped: list[str] = Field(default_factory=list)
     error: str | None = None
+class RuntimeRow(_Frozen):
+    """One group of verification inputs of a candidate, and its timing if it was timed.
+
+    ``group`` is ``"existing tests"`` (the calls the tests made, each compared),
+    ``"replayed calls"`` (the captured calls, replayed outside the tests),
+    ``"generated inputs"``, or ``"10x"``/``"100x"`` (the captured calls scaled up).
+    ``inputs`` counts the inputs whose behaviour was compared (or timed, for a scale);
+    the times are sums over the ``timed`` inputs of the per-input statistic the timing
+    decided on, ``None`` for a group that was not timed.
+    """
+
+    group: str
+    inputs: int = 0
+    timed: int = 0
+    original_ns: int | None = None
+    candidate_ns: int | None = None
+    speedup: float | None = None
+    speedup_ci: tuple[float, float] | None = None
+    rounds: int = 0
 
 
 class CandidateResult(_Frozen):
@@ -243,6 +270,8 @@ class CandidateResult(_Frozen):
     # Differences seen only on generated inputs outside the invariants of the captured
     # calls (FunctionResult.invariants): reported, not held against the candidate.
     notes: list[str] = Field(default_factory=list)
+    runtime: list[RuntimeRow] = Field(default_factory=list)  # per group of inputs (#16)
+    cached: bool = False  # the verdict of an earlier run, reused (#16)
 
 
 class LLMUsage(_Frozen):
@@ -291,6 +320,9 @@ class FunctionResult(_Frozen):
     apply_notes: list[str] = Field(default_factory=list)  # formatters that failed
     llm: LLMUsage | None = None  # language-model back-ends only
     generated_tests: GeneratedTests | None = None  # language-model back-ends only
+    pr_url: str | None = None  # the pull request opened with --codeflash-pr (#16)
+    pr_error: str | None = None  # why --codeflash-pr opened none for this function (#16)
+    cached: bool = False  # every verdict came from an earlier run; nothing ran (#16)
 
 
 class Report(_Frozen):
@@ -359,6 +391,8 @@ class Summary(_Frozen):
     functions: list[FunctionResult] = Field(default_factory=list)
     discovery: DiscoverySummary | None = None
     planned: list[PlannedTarget] = Field(default_factory=list)
+    shard: tuple[int, int] | None = None  # (K, N) of --codeflash-shard
+    written: list[str] = Field(default_factory=list)  # the reports written, as shown
 
     @property
     def report(self) -> Report:

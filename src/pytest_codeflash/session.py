@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from .deliver.apply import Optimization
     from .discover.discovery import Discovery
     from .discover.ranking import Ranking
+    from .evaluate.cache import VerdictCache
     from .runner.sandbox import Sandbox
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,13 @@ class CodeflashSession:
                 self._load_candidate_files()
         except CodeflashError as err:
             raise pytest.UsageError(str(err)) from None
+        if self.settings.pr and not self.is_worker:  # refuse before the tests run, not after
+            from .deliver.pr import preflight
+
+            try:
+                preflight(self.settings)
+            except CodeflashError as err:
+                raise pytest.UsageError(str(err)) from None
         if not self.is_worker and "rules" in self.settings.backends:
             from .candidates.rules import RulesSource
 
@@ -247,34 +255,65 @@ class CodeflashSession:
             return
         from .deliver.apply import deliver, with_delivery
         from .deliver.terminal import delivery_lines
+        from .discover.shard import take_shard
+        from .evaluate.scheduler import run_parallel, worker_count
+
+        chosen = take_shard(self.targets[: self.settings.max_functions], self.settings.shard)
+        if self.settings.shard is not None:
+            k, n = self.settings.shard
+            self._progress(f"shard {k}/{n}: {len(chosen)} of the chosen function(s)")
+        workers, note = worker_count(
+            self.settings.workers, self.settings.memory_limit_mb, len(chosen)
+        )
+        if note:
+            self._progress(note)
+        optimizations: list[Optimization] = []
+        cache = self._verdict_cache()
+        evaluated = run_parallel(
+            lambda target, sandbox, say: self._optimize(target, sandbox, say, cache),
+            chosen,
+            workers=workers,
+            make_sandbox=self._sandbox,
+            progress=self._progress,
+        )
+        for result, optimization in evaluated:
+            self.config.hook.pytest_codeflash_function_done(result=result, settings=self.settings)
+            self.results.append(result)
+            if optimization is not None:
+                optimizations.append(optimization)
+        if self.settings.pr:  # from HEAD, before --codeflash-apply changes the working tree
+            from .deliver.pr import with_pull_requests
+
+            self.results = with_pull_requests(self.results, self.settings, self._progress)
+        deliveries = {d.qualified_name: d for d in deliver(optimizations, self.settings)}
+        self.results = [with_delivery(r, deliveries.get(r.qualified_name)) for r in self.results]
+        for delivery in deliveries.values():
+            for line in delivery_lines(delivery):
+                self._progress(line)
+        from .deliver.outputs import write_outputs
+
+        self.summary = write_outputs(self._summary("finished"), self.settings)
+        self.config.hook.pytest_codeflash_report(report=self.summary.report, settings=self.settings)
+
+    def _sandbox(self) -> Sandbox:
         from .runner.sandbox import Sandbox
 
-        sandbox = Sandbox.for_config(
+        return Sandbox.for_config(
             self.config,
             self.settings.rootdir,
             memory_limit_mb=self.settings.memory_limit_mb,
             secret_names=(*self.settings.api_key_env, *self.settings.llm_api_key_env),
         )
-        optimizations: list[Optimization] = []
-        try:
-            for target in self.targets[: self.settings.max_functions]:
-                result, optimization = self._optimize(target, sandbox)
-                self.results.append(result)
-                if optimization is not None:
-                    optimizations.append(optimization)
-        finally:
-            sandbox.close()
-        deliveries = {d.qualified_name: d for d in deliver(optimizations, self.settings)}
-        for delivery in deliveries.values():
-            for line in delivery_lines(delivery):
-                self._progress(line)
-        self.results = [with_delivery(r, deliveries.get(r.qualified_name)) for r in self.results]
-        self.summary = self._summary("finished")
-        if self.settings.report is not None:
-            from .deliver.report_json import write_report
 
-            write_report(self.summary.report, self.settings.report)
-        self.config.hook.pytest_codeflash_report(report=self.summary.report, settings=self.settings)
+    def _verdict_cache(self) -> VerdictCache | None:
+        """The verdicts of earlier runs, in pytest's cache (none with -p no:cacheprovider)."""
+        store = getattr(self.config, "cache", None)
+        if store is None:
+            return None
+        from .evaluate.cache import VerdictCache
+
+        inifile = [Path(self.config.inipath)] if self.config.inipath else []
+        return VerdictCache(store, self.settings, extra_files=inifile)
 
     def _summary(self, state: str) -> Summary:
         """The summary of this run so far, for the renderers."""
@@ -298,11 +337,17 @@ class CodeflashSession:
             functions=list(self.results),
             discovery=discovery,
             planned=planned,
+            shard=self.settings.shard,
         )
 
     def _optimize(
-        self, target: TargetFunction, sandbox: Sandbox
+        self,
+        target: TargetFunction,
+        sandbox: Sandbox,
+        progress: Callable[[str], None],
+        cache: VerdictCache | None = None,
     ) -> tuple[FunctionResult, Optimization | None]:
+        """Evaluate one target (in a worker thread with --codeflash-workers)."""
         from .deliver.apply import Optimization
         from .deliver.patches import make_patch
         from .evaluate.evaluation import Evaluation
@@ -317,8 +362,9 @@ class CodeflashSession:
             sorted(trace.tests),
             self.settings,
             sandbox,
-            self._progress,
+            progress,
             samples=list(trace.samples),
+            cache=cache.for_function(target, source, trace.tests) if cache else None,
         )
         sources: list[CandidateSource] = [
             Given(self.file_candidates.get(target.qualified_name, [])),
@@ -341,7 +387,6 @@ class CodeflashSession:
             from .candidates.llm import usage_of
 
             result = result.model_copy(update={"llm": usage_of(self.llm_sources, target)})
-        self.config.hook.pytest_codeflash_function_done(result=result, settings=self.settings)
         return result, optimization
 
     def _llm_rounds(self) -> list[LLMRounds]:

@@ -87,6 +87,12 @@ class FakeEvaluation:
         self.tests_kept = True
         return GeneratedTests(kept=["gen.py::test_a"])
 
+    def reused(self, first_round: Sequence[Candidate]) -> FunctionResult | None:
+        return None  # no earlier run
+
+    def keep(self, result: FunctionResult) -> None:
+        pass  # nothing kept between runs here
+
     def summarise(self, results: list[CandidateResult]) -> FunctionResult:
         accepted = [r for r in results if r.verdict == "accepted"]
         best = max(accepted, key=lambda r: r.speedup or 0.0) if accepted else None

@@ -21,6 +21,7 @@ from ..models import (
     Summary,
 )
 from ..source.paths import relative_path
+from .markdown import duration
 
 __all__ = ["delivery_lines", "function_lines", "render_summary", "result_line"]
 
@@ -29,7 +30,7 @@ def render_summary(
     terminal: pytest.TerminalReporter, summary: Summary, *, verbosity: int, rootdir: Path
 ) -> None:
     """Write the ``codeflash`` section for ``summary`` at ``verbosity``."""
-    if verbosity < 0 and not summary.functions and summary.state != "dry_run":
+    if verbosity < 0 and not (summary.functions or summary.written) and summary.state != "dry_run":
         return
     terminal.section("codeflash")
     lines: list[tuple[str, dict[str, Any]]] = []
@@ -49,6 +50,7 @@ def render_summary(
         for result in summary.functions:
             lines += function_lines(result, verbosity)
         lines.append((result_line(summary.functions), {}))
+    lines += _plain(summary.written)  # every file written, -q included
     for text, markup in lines:
         terminal.write_line(text, **markup)
 
@@ -107,7 +109,37 @@ def function_lines(result: FunctionResult, verbosity: int) -> list[tuple[str, di
                 )
             )
             lines += _plain(f"      note: {note}" for note in candidate.notes[:3])
-    return lines + _delivery(result)
+    lines += _plain(_winner_lines(result, verbosity))
+    return lines + _delivery(result) + _pull_request(result)
+
+
+def _winner_lines(result: FunctionResult, verbosity: int) -> list[str]:
+    """The accepted rewrite: why it is faster; with ``-v`` its runtime table and its diff."""
+    best = next((c for c in result.candidates if c.id == result.best_candidate), None)
+    if best is None:
+        return []
+    lines = []
+    if best.explanation:
+        lines.append(f"    what changed: {' '.join(best.explanation.split())}")
+    if best.cached:
+        lines.append(
+            "    verdicts reused from an earlier run (--codeflash-no-cache evaluates again)"
+        )
+    if verbosity <= 0:
+        return lines
+    for row in best.runtime:
+        if row.speedup is None or row.original_ns is None or row.candidate_ns is None:
+            lines.append(f"    {row.group}: {row.inputs} compared, not timed")
+            continue
+        low, high = row.speedup_ci or (row.speedup, row.speedup)
+        lines.append(
+            f"    {row.group}: {row.inputs} compared, {row.timed} timed: "
+            f"{duration(row.original_ns)} -> {duration(row.candidate_ns)}, "
+            f"{row.speedup:.2f}x ({low:.2f}x-{high:.2f}x)"
+        )
+    if result.patch:
+        lines += ["    diff:", *(f"      {line}" for line in result.patch.splitlines())]
+    return lines
 
 
 def _llm_lines(usage: LLMUsage, verbosity: int) -> list[str]:
@@ -138,6 +170,15 @@ def _delivery(result: FunctionResult) -> list[tuple[str, dict[str, Any]]]:
         return [(refused, {"red": True, "bold": True})]
     if result.patch_file:
         return [(f"    patch saved{apply_it}", {})]
+    return []
+
+
+def _pull_request(result: FunctionResult) -> list[tuple[str, dict[str, Any]]]:
+    """The pull request opened for the function, or why none was; every verbosity."""
+    if result.pr_url:
+        return [(f"    pull request: {result.pr_url}", {"green": True})]
+    if result.pr_error:
+        return [(f"    NO PULL REQUEST: {result.pr_error}", {"red": True, "bold": True})]
     return []
 
 

@@ -38,9 +38,11 @@ from ..runner.protocol import (
 from ..runner.sandbox import ChildRun, Sandbox
 from ..source.normalise import candidate_key, normalise
 from ..source.paths import relative_path
+from .cache import FunctionCache
 from .findings import baseline_facts, differences_of
 from .generated import GeneratedTestSet
 from .known import known_verdict
+from .runtime import with_runtime
 from .verdicts import baseline_problem, diff_size, judge, select_best
 
 Progress = Callable[[str], None]
@@ -75,6 +77,7 @@ class Evaluation:
         sandbox: Sandbox,
         progress: Progress,
         samples: Sequence[bytes] = (),
+        cache: FunctionCache | None = None,
     ) -> None:
         self.target = target
         self.samples = list(samples)  # arguments captured in the user's own test run
@@ -97,6 +100,7 @@ class Evaluation:
         self._original_key = normalise(original_source)  # docstrings, local names aside
         # One clock for the inputs every run of this function replays (see RunnerSpec).
         self.clock_epoch = float(int(time.time()))
+        self.cache = cache  # verdicts of earlier runs (evaluate/cache.py)
 
     def start(self, *, describe: bool = False) -> FunctionResult | None:
         """Run the baseline; a result instead if it cannot judge candidates (skipped, error).
@@ -175,10 +179,20 @@ class Evaluation:
         self._candidates.append(candidate)
         if known is not None:
             return Judged(candidate, known, with_generated_tests=bool(self.generated.tests))
+        # -- verdicts of earlier runs (#16); generated tests are not part of their key ------
+        cache = self.cache if not self.generated.tests else None
+        cached = cache.verdict(candidate) if cache is not None and not again else None
+        if cached is not None:
+            self.progress(f"{label}: {cached.verdict} in an earlier run: {cached.reason}")
+            self._seen[candidate_key(candidate)] = cached
+            return Judged(candidate, cached, with_generated_tests=False)
+        # ----------------------------------------------------------------------------------
         self.progress(f"{label}: verifying and timing")
         verdict, run = self._evaluate(candidate)
         self.progress(f"{label}: {verdict.verdict}: {verdict.reason}")
         self._seen[candidate_key(candidate)] = verdict
+        if cache is not None:
+            cache.keep_verdict(candidate, verdict)
         found = differences_of(run) if verdict.verdict == "rejected" else None
         return Judged(candidate, verdict, found, with_generated_tests=bool(self.generated.tests))
 
@@ -200,6 +214,7 @@ class Evaluation:
         tests = [*self.tests, *self.generated.tests]
         run = self.sandbox.run(spec, tests, timeout, self.generated.files)
         verdict = judge(candidate, run, self.target, spec.baseline_tests)
+        verdict = with_runtime(verdict, run.result)  # the runtime table (#16)
         return _with_times(verdict, run, began), run
 
     def _candidate_timeout(self, baseline: ChildRun) -> float:
@@ -234,8 +249,27 @@ class Evaluation:
         )
 
     def candidate(self, candidate_id: str) -> Candidate:
-        """The candidate judged under ``candidate_id``."""
-        return next(c for c in self._candidates if c.id == candidate_id)
+        """The candidate judged under ``candidate_id`` (or the winner of a reused result)."""
+        found = next((c for c in self._candidates if c.id == candidate_id), None)
+        if found is None and self.cache is not None and self.cache.winner is not None:
+            found = self.cache.winner  # the winner of a result reused from an earlier run
+        assert found is not None, candidate_id
+        return found
+
+    # -- whole results of earlier runs (#16) ----------------------------------------------
+    def reused(self, first_round: Sequence[Candidate]) -> FunctionResult | None:
+        """The result of an earlier run, if the code, tests, settings and these first-round
+        candidates are all unchanged (nothing is run then)."""
+        reused = self.cache.result(first_round) if self.cache is not None else None
+        if reused is not None:
+            name = self.target.qualified_name
+            self.progress(f"{name}: verdicts reused from an earlier run, nothing changed")
+        return reused
+
+    def keep(self, result: FunctionResult) -> None:
+        """Keep ``result`` for the next run (under the key :meth:`reused` computed)."""
+        if self.cache is not None and not self.generated.tests:
+            self.cache.keep_result(result, self._candidates)
 
     # -- the function's result ------------------------------------------------------------
     def summarise(self, results: list[CandidateResult]) -> FunctionResult:

@@ -70,6 +70,9 @@ class Rounds:
         try:
             for source in self.sources:
                 self._add(source, source.propose(target, original, None), "proposal")
+            reused = self._reused()
+            if reused is not None:
+                return reused
             stop = e.start(describe=any(source.uses_facts for source in self.sources))
             if stop is not None:
                 return stop
@@ -81,10 +84,23 @@ class Rounds:
             for source in self.sources:
                 self._add(source, source.propose_follow_ups(target, original, first), "candidates")
             self._drain()
-            return self._explained(e.summarise([j.verdict for j in self.judged]))
+            result = self._explained(e.summarise([j.verdict for j in self.judged]))
+            e.keep(result)
+            return result
         finally:
             for pending in self._pending:
                 pending.future.cancel()
+
+    def _reused(self) -> FunctionResult | None:
+        """An earlier run's result, when every source answered at once (files, rules) with
+        the same first-round candidates and nothing else changed (see evaluate/cache.py)."""
+        if any(s.uses_facts for s in self.sources) or not all(
+            p.future.done() and not p.future.cancelled() and p.future.exception() is None
+            for p in self._pending
+        ):
+            return None
+        first = [c for p in self._pending for c in p.future.result() or []]
+        return self.evaluation.reused(first)
 
     # -- answers as they arrive -----------------------------------------------------------
     def _add(self, source: CandidateSource, future: Future[Any] | None, kind: Kind) -> None:

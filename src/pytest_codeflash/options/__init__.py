@@ -67,9 +67,12 @@ def add_options(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--codeflash-pr",
-        action="store_true",
-        default=False,
-        help="Open a pull request with the accepted optimizations",
+        nargs="?",
+        const="each",
+        default=None,
+        metavar="MODE",
+        help="Open a pull request per optimized function (needs GITHUB_TOKEN); "
+        "--codeflash-pr=single opens one for the whole run",
     )
     group.addoption(
         "--codeflash-dry-run",

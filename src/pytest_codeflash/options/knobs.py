@@ -18,7 +18,7 @@ class _Knob:
     """One setting that may come from the command line, the ini file and/or pyproject."""
 
     field: str  # the Settings field; the option, ini and pyproject names follow from it
-    kind: str  # "str", "int", "float", "list", "bool", "backends", "url", "envname"
+    kind: str  # "str", "int", "float", "list", "bool", "backends", "url", "envname", "shard"
     help: str = ""  # "": a [tool.codeflash] key only, with no option and no ini key
     metavar: str = ""
 
@@ -52,6 +52,13 @@ _KNOBS = (
         "NAME",
     ),
     _Knob("report", "str", "Write the JSON report to this path", "PATH"),
+    _Knob(
+        "report_md",
+        "str",
+        "Write the run as Markdown to this path (also appended to $GITHUB_STEP_SUMMARY when "
+        "that is set)",
+        "PATH",
+    ),
     _Knob("max_functions", "int", "Optimize at most N functions", "N"),
     _Knob("effort", "str", "How hard to try: low, medium or high (default: medium)", "LEVEL"),
     _Knob(
@@ -124,6 +131,37 @@ _KNOBS = (
         "url",
         "Base URL of the Codeflash AI service (default: https://app.codeflash.ai)",
         "URL",
+    ),
+    _Knob(
+        "no_cache",
+        "bool",
+        "Evaluate every function again instead of reusing the verdicts of earlier runs",
+    ),
+    _Knob(
+        "workers",
+        "int",
+        "Functions evaluated in parallel (default: the number of CPUs, as many as the "
+        "runner's memory limit allows)",
+        "N",
+    ),
+    _Knob(
+        "shard",
+        "shard",
+        "Evaluate only share K of N of the chosen functions (e.g. 2/4), for CI matrix jobs",
+        "K/N",
+    ),
+    _Knob(
+        "github_api_url",
+        "url",
+        "Base URL of the GitHub REST API for --codeflash-pr (default: https://api.github.com)",
+        "URL",
+    ),
+    _Knob(
+        "github_repo",
+        "str",
+        "The GitHub repository pull requests go to (default: $GITHUB_REPOSITORY, else read "
+        "from the git remote's URL)",
+        "OWNER/NAME",
     ),
     _Knob("module_root", "str"),
     _Knob("tests_root", "str"),

@@ -45,18 +45,18 @@ def resolve_settings(config: pytest.Config) -> Settings:
         candidates=tuple(Path(c) for c in config.getoption("codeflash_candidate")),
         apply=config.getoption("codeflash_apply"),
         apply_force=config.getoption("codeflash_apply_force"),
-        pr=config.getoption("codeflash_pr"),
+        **_pull_request(config.getoption("codeflash_pr")),
         dry_run=config.getoption("codeflash_dry_run"),
         changed_since=config.getoption("codeflash_changed_since"),
         verbosity=config.get_verbosity(),
     )
-    if values.get("report"):
-        # Like --junitxml: a path given on the command line is relative to where pytest was
-        # started; one from a configuration file is relative to the project root.
-        base = (
-            Path(config.invocation_params.dir) if config.getoption("codeflash_report") else rootdir
-        )
-        values["report"] = base / Path(values["report"]).expanduser()
+    for name in ("report", "report_md"):
+        if values.get(name):
+            # Like --junitxml: a path given on the command line is relative to where pytest
+            # was started; one from a configuration file is relative to the project root.
+            given = config.getoption(f"codeflash_{name}")
+            base = Path(config.invocation_params.dir) if given else rootdir
+            values[name] = base / Path(values[name]).expanduser()
     try:
         settings = Settings(**values)
     except ValidationError as err:
@@ -132,6 +132,8 @@ def _convert(knob: _Knob, raw: Any, where: str) -> Any:
             raise ValueError
         if knob.kind == "url":
             return _url(raw.strip(), where, knob)
+        if knob.kind == "shard":
+            return _shard(raw.strip(), where)
         if knob.kind == "envname":
             name = raw.strip()
             if not (name.isascii() and name.isidentifier()):  # [A-Za-z_][A-Za-z0-9_]*
@@ -198,6 +200,31 @@ def _backends(raw: Any, where: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in parts)
 
 
+def _shard(value: str, where: str) -> tuple[int, int]:
+    """``K/N``: the K-th of N shares, 1 <= K <= N."""
+    index, slash, count = value.partition("/")
+    if not slash or not index.strip().isdigit() or not count.strip().isdigit():
+        raise pytest.UsageError(f"{where} is not of the form K/N. {_FIX['shard']}")
+    k, n = int(index), int(count)
+    if n < 1 or not 1 <= k <= n:
+        raise pytest.UsageError(f"{where}: K must be between 1 and N. {_FIX['shard']}")
+    return k, n
+
+
+def _pull_request(value: str | None) -> dict[str, Any]:
+    """``--codeflash-pr`` alone (one pull request per function) or ``=single``."""
+    if value is None:
+        return {"pr": False}
+    mode = value.strip().lower()
+    if mode in ("each", "single"):
+        return {"pr": True, "pr_mode": mode}
+    raise pytest.UsageError(
+        f"--codeflash-pr={value!r} is not a mode. Give --codeflash-pr (one pull request per "
+        "optimized function) or --codeflash-pr=single (one for the run); a test path given "
+        "right after --codeflash-pr is read as its mode, so put paths before it."
+    )
+
+
 def _url(value: str, where: str, knob: _Knob) -> str:
     from urllib.parse import urlsplit
 
@@ -212,6 +239,14 @@ _FIX = {
     + ", ".join(BACKENDS)
     + "; combine several with commas, e.g. rules,openai.",
     "report": "Give a file path, e.g. --codeflash-report=codeflash.json.",
+    "report_md": "Give a file path, e.g. --codeflash-report-md=codeflash.md.",
+    "no_cache": "Give true or false.",
+    "workers": "Give a positive number, e.g. 2, or omit it to use every CPU.",
+    "shard": "Give the share and the number of shares, e.g. --codeflash-shard=1/4 in the "
+    "first of four CI jobs.",
+    "github_api_url": "Give the API's base URL, e.g. https://api.github.com, or "
+    "https://HOST/api/v3 for GitHub Enterprise Server.",
+    "github_repo": "Give the repository as OWNER/NAME, e.g. octo-org/octo-repo.",
     "max_functions": "Give a positive number; to skip optimization, omit --codeflash.",
     "effort": "Use one of: " + ", ".join(EFFORTS) + ".",
     "min_speedup": "Give a fraction such as 0.05 (5 % faster).",
@@ -283,10 +318,7 @@ def _check_combinations(settings: Settings) -> None:
     """Refuse settings that are each valid but do not go together, or not in this version."""
     _check_platform()
     if settings.pr:
-        raise pytest.UsageError(
-            "--codeflash-pr is not available in this version. Use the patch written under "
-            ".codeflash/patches/ or --codeflash-apply instead."
-        )
+        _check_pull_request(settings)
     what = f"--codeflash-target={settings.targets[0]}" if settings.targets else "--codeflash"
     if settings.targets and settings.changed_since:
         raise pytest.UsageError(
@@ -300,6 +332,27 @@ def _check_combinations(settings: Settings) -> None:
             f"{what} has no candidate source: the {settings.backend!r} backend proposes no "
             "rewrites. Give your own rewrite with --codeflash-candidate=FILE, or use "
             "--codeflash-backend=rules."
+        )
+
+
+def _check_pull_request(settings: Settings) -> None:
+    """What ``--codeflash-pr`` needs that the settings alone can tell (git is checked later)."""
+    if not os.environ.get("GITHUB_TOKEN", "").strip():
+        raise pytest.UsageError(
+            "--codeflash-pr needs a GitHub token in the GITHUB_TOKEN environment variable, "
+            "and it is not set. Set it (in GitHub Actions: env: GITHUB_TOKEN: "
+            "${{ secrets.GITHUB_TOKEN }}, with pull-requests: write permission), or drop "
+            "--codeflash-pr."
+        )
+    repo = settings.github_repo
+    if repo is not None and (repo.count("/") != 1 or not all(repo.split("/"))):
+        raise pytest.UsageError(
+            f"--codeflash-github-repo={repo!r} is not OWNER/NAME. {_FIX['github_repo']}"
+        )
+    if settings.dry_run:
+        raise pytest.UsageError(
+            "--codeflash-pr cannot be combined with --codeflash-dry-run, which evaluates "
+            "nothing. Drop one of them."
         )
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from .calls import Args, dump_args, load_args
 from .differential import Differential, Side
-from .protocol import RunnerSpec, TimingSummary
+from .protocol import RunnerSpec, SizeTiming, TimingSummary
 from .replay import MAX_TIMED_INPUTS, Facts, InputFacts
 from .reset import StateReset
 from .scale import FACTORS, scaled
@@ -69,6 +69,7 @@ def time_candidate(
     deadline = time.monotonic() + budget
     result = _measure(differential, inputs, spec, captured, facts, _time_left(spec, captured))
     result.by_scale = {"1": result.speedup}
+    result.sizes = [_size(result, 1)]
     if result.verdict == FASTER and growing:
         # Proven faster already: the 10x inputs are one more set of verification inputs.
         deadline = time.monotonic() + SCALE_CHECK_SHARE * budget
@@ -96,11 +97,25 @@ def time_candidate(
             break  # a verdict at this size needs more rounds than the budget has left
         timing = _measure(differential, affordable, spec, share_end - time.monotonic(), {})
         result.by_scale[str(factor)] = timing.speedup
+        result.sizes.append(_size(timing, factor))
         if timing.verdict == FASTER:
             timing.factor = factor
             result.scaled = timing
             return result
     return result
+
+
+def _size(timing: TimingSummary, factor: int) -> SizeTiming:
+    """One size's figures, as measured: no input is timed again for them."""
+    return SizeTiming(
+        factor=factor,
+        inputs=timing.inputs,
+        original_ns=timing.baseline_ns,
+        candidate_ns=timing.candidate_ns,
+        speedup=timing.speedup,
+        ci=list(timing.ci),
+        rounds=timing.rounds,
+    )
 
 
 # What a verdict costs, in rounds of every timed input: calibration, the state probe and a
@@ -201,6 +216,7 @@ def _measure(
         stopped_by=result.stopped_by,
         caches=caches,
         baseline_ns=_baseline_ns(result.orig),
+        candidate_ns=_baseline_ns(result.cand),
         inputs=len(inputs),
     )
 

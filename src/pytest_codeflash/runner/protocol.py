@@ -33,6 +33,7 @@ __all__ = [
     "ReplaySummary",
     "RunnerResult",
     "RunnerSpec",
+    "SizeTiming",
     "TimingSpec",
     "TimingSummary",
     "ToolError",
@@ -173,6 +174,23 @@ class GeneratedSummary:
 
 
 @dataclass
+class SizeTiming:
+    """The timing figures of one size of inputs, for the report's runtime table.
+
+    ``original_ns`` and ``candidate_ns`` are sums over the timed inputs of the per-input
+    statistic the timing decided on (nothing is timed again for them).
+    """
+
+    factor: int = 1
+    inputs: int = 0
+    original_ns: int = 0
+    candidate_ns: int = 0
+    speedup: float = 1.0
+    ci: list[float] = field(default_factory=lambda: [1.0, 1.0])
+    rounds: int = 0
+
+
+@dataclass
 class TimingSummary:
     """The interleaved timing of original and candidate at one size of inputs."""
 
@@ -201,6 +219,10 @@ class TimingSummary:
     scaled: TimingSummary | None = None
     """The timing at a larger size that decided, if the captured size did not."""
     scale_differences: list[DifferenceRecord] = field(default_factory=list)
+    candidate_ns: int = 0
+    """The candidate's counterpart of ``baseline_ns``."""
+    sizes: list[SizeTiming] = field(default_factory=list)
+    """Every size that was timed, the captured one first."""
 
 
 @dataclass

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import GitError
 
@@ -123,3 +128,156 @@ def _parse_diff(diff: str, top: Path) -> dict[Path, set[int]]:
             # A pure deletion (count 0) sits between two lines: both count as touched.
             current.update(range(first, first + size) if size else (first, first + 1))
     return changed
+
+
+# -- --codeflash-pr ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Checkout:
+    """Where a pull request starts: the repository, its current branch and HEAD, the remote."""
+
+    top: Path
+    branch: str
+    head: str  # the full commit hash of HEAD
+    remote: str
+    remote_url: str
+
+
+def pull_request_checkout(rootdir: Path, remote: str) -> Checkout:
+    """The checkout a pull request is opened from, or a refusal that says how to fix it.
+
+    :raises GitError: not a git repository, a detached HEAD, no commit yet, or no such remote.
+    """
+    import git
+
+    try:
+        repo = git.Repo(rootdir, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise GitError(
+            f"{rootdir} is not inside a git repository, so no branch can be pushed. Run it in "
+            "a git checkout, or drop --codeflash-pr."
+        ) from None
+    try:
+        top = Path(repo.working_tree_dir or rootdir).resolve()
+        try:
+            repo.git.rev_parse("--git-dir")
+        except git.GitCommandError as err:
+            raise GitError(describe_failure(err, top)) from None
+        if not repo.head.is_valid():
+            raise GitError(f"the repository at {top} has no commit yet; commit your code first")
+        head = repo.head.commit.hexsha
+        if repo.head.is_detached:
+            raise GitError(
+                f"HEAD is detached (at {head[:7]}), and a pull request needs a branch to go "
+                "into. Check out the branch first (git switch NAME); in GitHub Actions, "
+                "check out the pull request's branch: actions/checkout with ref: "
+                "${{ github.head_ref }}."
+            )
+        names = [r.name for r in repo.remotes]
+        if remote not in names:
+            known = ", ".join(names) if names else "none"
+            raise GitError(
+                f"there is no git remote {remote!r} to push to (remotes: {known}). Add it (git "
+                "remote add origin URL) or name another with git-remote in [tool.codeflash]."
+            )
+        url = repo.git.remote("get-url", remote).strip()
+        return Checkout(top, repo.head.reference.name, head, remote, url)
+    finally:
+        repo.close()
+
+
+def push_branch(
+    checkout: Checkout, branch: str, patches: list[tuple[str, str]], message: str
+) -> str:
+    """Commit ``patches`` on a new ``branch`` from HEAD in a temporary worktree; push it.
+
+    ``patches`` are ``(rootdir-relative directory, unified diff)`` pairs (``git apply``
+    form).  The user's branch, index and working tree are never touched: the branch is
+    made in a worktree of its own, removed afterwards.
+
+    :returns: the new commit's hash.
+    :raises GitError: the branch exists, a patch does not apply to HEAD, or the push fails.
+    """
+    import git
+
+    repo = git.Repo(checkout.top)
+    folder = Path(tempfile.mkdtemp(prefix="codeflash-pr-"))
+    worktree = folder / "tree"
+    keep_branch = True  # unless a step after its creation fails
+    try:
+        try:
+            repo.git.worktree("add", "-q", "-b", branch, str(worktree), checkout.head)
+        except git.GitCommandError as err:
+            if "already exists" in str(err.stderr):
+                raise GitError(
+                    f"a branch {branch} already exists (an earlier --codeflash-pr from the "
+                    f"same commit?); delete it (git branch -D {branch}) to open it again"
+                ) from None
+            raise GitError(describe_failure(err, checkout.top)) from None
+        tree = git.Repo(worktree)
+        try:
+            return _commit_and_push(tree, checkout, branch, patches, message, folder)
+        except GitError:
+            keep_branch = False
+            raise
+        finally:
+            tree.close()
+    finally:
+        with contextlib.suppress(git.GitCommandError):
+            repo.git.worktree("remove", "--force", str(worktree))
+        with contextlib.suppress(git.GitCommandError):
+            repo.git.worktree("prune")
+        if not keep_branch:  # a branch that went nowhere would block the next attempt
+            with contextlib.suppress(git.GitCommandError):
+                repo.git.branch("-D", branch)
+        shutil.rmtree(folder, ignore_errors=True)
+        repo.close()
+
+
+def _commit_and_push(
+    tree: Any,
+    checkout: Checkout,
+    branch: str,
+    patches: list[tuple[str, str]],
+    message: str,
+    folder: Path,
+) -> str:
+    import git
+
+    for number, (directory, patch) in enumerate(patches):
+        patch_file = folder / f"{number}.patch"
+        patch_file.write_bytes(patch.encode("utf-8", "surrogateescape"))
+        where = [f"--directory={directory}"] if directory else []
+        try:
+            tree.git.apply("--index", *where, str(patch_file))
+        except git.GitCommandError as err:
+            raise GitError(
+                "the optimization does not apply to the committed file (HEAD "
+                f"{checkout.head[:7]}): {describe_failure(err, checkout.top)}"
+            ) from None
+    try:
+        tree.git.commit("-q", "--no-verify", "-m", message, env=_identity(tree))
+        commit = str(tree.head.commit.hexsha)
+        tree.git.push("-q", checkout.remote, f"refs/heads/{branch}:refs/heads/{branch}")
+    except git.GitCommandError as err:
+        raise GitError(describe_failure(err, checkout.top)) from None
+    return commit
+
+
+def _identity(tree: Any) -> dict[str, str]:
+    """The configured author, or a stand-in so that a CI machine without one can commit."""
+    import git
+
+    def configured(key: str) -> str:
+        try:
+            return str(tree.git.config(key)).strip()
+        except git.GitCommandError:
+            return ""
+
+    name = configured("user.name") or "pytest-codeflash"
+    email = configured("user.email") or "pytest-codeflash@users.noreply.github.com"
+    return {
+        "GIT_AUTHOR_NAME": name,
+        "GIT_AUTHOR_EMAIL": email,
+        "GIT_COMMITTER_NAME": name,
+        "GIT_COMMITTER_EMAIL": email,
+    }

@@ -123,9 +123,10 @@ def test_a_reply_slower_than_the_read_timeout(openai_server: ScriptedServer) -> 
 
 def test_the_deadline_bounds_everything(openai_server: ScriptedServer) -> None:
     openai_server.default(PATH, lambda seen: Scripted({}, 500))
-    client = _client(openai_server.url, retry=RetryPolicy(10, base_s=1.0, cap_s=1.0))
+    retry = RetryPolicy(10, base_s=1.0, cap_s=1.0)
+    client = _client(openai_server.url, retry=retry, jitter=lambda: 1.0)
     with pytest.raises(ServiceUnavailable, match="no time left for another attempt"):
-        _run(client, client.post("thing", {}, deadline=time.monotonic() + 1.5))
+        _run(client, client.post("thing", {}, deadline=time.monotonic() + 1.9))
     # Ten attempts were allowed, each 1 s after the last: the deadline stopped them.
     assert 1 <= len(openai_server.requests(PATH)) <= 2
     openai_server.default(PATH, lambda seen: Scripted({}, 200, delay=1.0))
