@@ -223,6 +223,8 @@ class GeneratedTests(_Frozen):
     kept: list[str] = Field(default_factory=list)
     dropped: list[str] = Field(default_factory=list)
     error: str | None = None
+
+
 class RuntimeRow(_Frozen):
     """One group of verification inputs of a candidate, and its timing if it was timed.
 
