@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -269,9 +270,23 @@ class CodeflashSession:
             self._progress(note)
         optimizations: list[Optimization] = []
         cache = self._verdict_cache()
+        started = time.monotonic()
+
+        def optimize(
+            item: tuple[int, TargetFunction], sandbox: Sandbox, say: Callable[[str], None]
+        ) -> tuple[FunctionResult, Optimization | None]:
+            from .evaluate.progress import FunctionProgress
+
+            index, target = item
+            progress = FunctionProgress(say, target.qualified_name, index, len(chosen), started)
+            with progress:
+                result, optimization = self._optimize(target, sandbox, progress, cache)
+                progress.done(result)
+            return result, optimization
+
         evaluated = run_parallel(
-            lambda target, sandbox, say: self._optimize(target, sandbox, say, cache),
-            chosen,
+            optimize,
+            list(enumerate(chosen, 1)),
             workers=workers,
             make_sandbox=self._sandbox,
             progress=self._progress,

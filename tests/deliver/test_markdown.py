@@ -26,7 +26,7 @@ def optimized() -> FunctionResult:
         id="min",
         source="rules:min",
         verdict="accepted",
-        reason="3.00x (95% CI 2.80-3.20, 12 rounds) faster, identical on 4 call(s)",
+        reason="3.00x faster (99% CI 2.80-3.20, 12 rounds), identical on 4 call(s)",
         speedup=3.0,
         speedup_ci=(2.8, 3.2),
         explanation="Takes the minimum\nwithout sorting.",

@@ -96,7 +96,7 @@ def _reason(run: ChildRun) -> tuple[str, str]:
 def test_an_agreeing_faster_run_is_accepted_with_its_interval() -> None:
     verdict, reason = _reason(_run(_agreed()))
     assert verdict == "accepted"
-    assert reason.startswith("4.00x (99% CI 3.50-4.50, 6 rounds) faster, identical on 3 call(s)")
+    assert reason.startswith("4.00x faster (99% CI 3.50-4.50, 6 rounds), identical on 3 call(s)")
 
 
 def test_what_ended_the_run_comes_first() -> None:
@@ -168,4 +168,4 @@ def test_timing_words_say_what_happened() -> None:
         "not significantly faster: 1.00x (1 round, too few for an interval)"
     )
     huge = timed(speedup=50.0, ci=[30.0, 60.0], verdict="faster", method="separation", rounds=4)
-    assert huge.startswith("50.00x (every round at least 30.00x faster, 4 rounds) faster")
+    assert huge.startswith("50.00x faster (every round at least 30.00x faster, 4 rounds)")

@@ -124,7 +124,7 @@ def timing_verdict(candidate: Candidate, result: RunnerResult, name: str) -> Can
         checked += f" ({skipped} call(s) in the tests not compared: inputs that cannot be copied"
         checked += " or past the cap)"
     deciding = timing.scaled or timing
-    figures = _figures(timing, deciding)
+    figures = _figures(timing, deciding, "faster" if deciding.verdict == "faster" else "")
     caches = "; it keeps a cache between calls, timed from a cold cache" if timing.caches else ""
     baseline_ns = timing.baseline_ns or None
     low, high = deciding.ci
@@ -138,7 +138,7 @@ def timing_verdict(candidate: Candidate, result: RunnerResult, name: str) -> Can
     }
     if deciding.verdict == "faster":
         return _verdict(
-            candidate, "accepted", f"{figures} faster, {checked}{caches}", result, **common
+            candidate, "accepted", f"{figures}, {checked}{caches}", result, **common
         )
     return _verdict(
         candidate,
@@ -163,9 +163,11 @@ def _not_faster(timing: TimingSummary) -> str:
     return "not significantly faster"
 
 
-def _figures(timing: TimingSummary, deciding: TimingSummary) -> str:
+def _figures(timing: TimingSummary, deciding: TimingSummary, word: str = "") -> str:
+    """``5.12x faster (99% CI 3.59-10.51, 6 rounds)``, with the sizes when they grew."""
     scale = f" at {deciding.factor}x the captured input sizes" if deciding is not timing else ""
-    figures = f"{deciding.speedup:.2f}x ({_interval(deciding)}){scale}"
+    word = f" {word}" if word else ""
+    figures = f"{deciding.speedup:.2f}x{word} ({_interval(deciding)}){scale}"
     if len(timing.by_scale) > 1:
         sizes = ", ".join(f"{size}x: {value:.2f}x" for size, value in timing.by_scale.items())
         figures += f" ({sizes})"
