@@ -73,6 +73,8 @@ class Rounds:
             reused = self._reused()
             if reused is not None:
                 return reused
+            if self._nothing_proposed():  # no baseline run for nothing to compare with it
+                return e.summarise([])
             stop = e.start(describe=any(source.uses_facts for source in self.sources))
             if stop is not None:
                 return stop
@@ -91,16 +93,24 @@ class Rounds:
             for pending in self._pending:
                 pending.future.cancel()
 
-    def _reused(self) -> FunctionResult | None:
-        """An earlier run's result, when every source answered at once (files, rules) with
-        the same first-round candidates and nothing else changed (see evaluate/cache.py)."""
-        if any(s.uses_facts for s in self.sources) or not all(
-            p.future.done() and not p.future.cancelled() and p.future.exception() is None
-            for p in self._pending
-        ):
+    def _answered_at_once(self) -> list[Candidate] | None:
+        """The first-round candidates, when every source answered at once (files, rules) and
+        none asks again with the baseline's facts; ``None`` otherwise."""
+        if any(s.uses_facts for s in self.sources):
             return None
-        first = [c for p in self._pending for c in p.future.result() or []]
-        return self.evaluation.reused(first)
+        futures = [p.future for p in self._pending]
+        if not all(f.done() and not f.cancelled() and f.exception() is None for f in futures):
+            return None  # a failure is raised where the answers are taken
+        return [c for future in futures for c in future.result() or []]
+
+    def _reused(self) -> FunctionResult | None:
+        """An earlier run's result for the same first-round candidates, if nothing else
+        changed either (see evaluate/cache.py)."""
+        first = self._answered_at_once()
+        return self.evaluation.reused(first) if first is not None else None
+
+    def _nothing_proposed(self) -> bool:
+        return self._answered_at_once() == []
 
     # -- answers as they arrive -----------------------------------------------------------
     def _add(self, source: CandidateSource, future: Future[Any] | None, kind: Kind) -> None:

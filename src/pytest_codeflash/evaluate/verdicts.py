@@ -137,9 +137,7 @@ def timing_verdict(candidate: Candidate, result: RunnerResult, name: str) -> Can
         "caches": timing.caches,
     }
     if deciding.verdict == "faster":
-        return _verdict(
-            candidate, "accepted", f"{figures}, {checked}{caches}", result, **common
-        )
+        return _verdict(candidate, "accepted", f"{figures}, {checked}{caches}", result, **common)
     return _verdict(
         candidate,
         "rejected",
