@@ -4,7 +4,7 @@ Every function's lines go through a :class:`FunctionProgress`: it opens with
 ``function k of N: name (time so far)``, ends with the function's status, its candidate
 count and its time, and repeats the last line with the time it has taken when a phase
 (a baseline run, input generation, timing) stays silent for ``HEARTBEAT_S`` seconds, so a
-long phase shows that it is alive.
+long phase shows that it is alive (then after 40 s, 80 s, ...: twice as long each time).
 """
 
 from __future__ import annotations
@@ -98,15 +98,18 @@ class FunctionProgress:
         )
 
     def _beat(self) -> None:
+        """Repeat the last line after ``heartbeat_s`` of silence, then after twice as long
+        each time, so an hour-long phase does not fill the terminal."""
+        beats, said = 0, ""
         while not self._stop.wait(min(1.0, self.heartbeat_s)):
             with self._lock:
-                silent = time.monotonic() - self._last_at
-                last = self._last
-            if silent < self.heartbeat_s or not last:
+                last, last_at = self._last, self._last_at
+            if last != said:
+                beats, said = 0, last
+            if not last or time.monotonic() - last_at < self.heartbeat_s * 2**beats:
                 continue
-            with self._lock:
-                self._last_at = time.monotonic()
-            took = elapsed(self._last_at - self.started)
+            beats += 1
+            took = elapsed(time.monotonic() - self.started)
             self.say(f"{_still(last)} ({took} on this function)")
 
 
