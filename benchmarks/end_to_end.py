@@ -20,7 +20,8 @@ generation or model latency.  The script prints that lower bound for the same nu
 candidates and the ratio of this plugin's whole wall time to it; the goal (#15) is at
 most one fifth.  Each project is copied to a scratch directory first, and runs three
 times (``--repeat``); the median is printed, with the CPU time of the whole process tree
-beside the wall time (on a busy machine the wall time says more about the load).  Standard library only.
+beside the wall time (on a busy machine the wall time says more about the load).
+Standard library only.
 
     python benchmarks/end_to_end.py [--repeat 3] [--effort medium]
 """
@@ -164,8 +165,8 @@ def main() -> None:
         per = statistics.mean(p.candidates_s) if p.candidates_s else 0.0
         ratio = p.total_s / p.codeflash_floor_s
         print(
-            f"{project.name:<11} {p.total_s:7.1f} {p.cpu_s:6.1f} {p.tests_s:7.1f} {p.baseline_s:8.1f} "
-            f"{len(p.candidates_s):5d} {per:8.1f} {p.delivery_s:8.1f} "
+            f"{project.name:<11} {p.total_s:7.1f} {p.cpu_s:6.1f} {p.tests_s:7.1f} "
+            f"{p.baseline_s:8.1f} {len(p.candidates_s):5d} {per:8.1f} {p.delivery_s:8.1f} "
             f"{p.codeflash_floor_s:11.1f} {ratio:6.2f}"
         )
         print(f"{'':<11} {p.status}")
