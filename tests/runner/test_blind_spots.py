@@ -158,6 +158,20 @@ def test_caches_in_defaults_closures_and_attributes_are_reset() -> None:
     assert module.C.memo == {}
 
 
+def test_an_enums_members_are_left_alone_by_the_reset() -> None:
+    module = _module(
+        "import enum\n\n"
+        "class Unit(enum.Enum):\n    SECONDS = 1\n    DAYS = 2\n\n"
+        "class Registry:\n    seen = {}\n    default = None\n\n"
+        "Registry.default = Registry()\n"
+    )
+    reset = StateReset([module])  # an enum refuses new values for its members
+    module.Registry.seen["k"] = 1
+    reset.reset()
+    assert module.Unit.DAYS.value == 2
+    assert module.Registry.seen == {}
+
+
 def test_a_typeerror_the_function_raises_itself_keeps_its_message() -> None:
     original = (
         "def f(x):\n    if not isinstance(x, int):\n        raise TypeError('need an int')\n"

@@ -106,7 +106,13 @@ def _hidden_state(module: types.ModuleType) -> list[_Slot]:
                 function = getattr(member, "__func__", member)
                 if isinstance(function, types.FunctionType):
                     slots += _function_slots(function)
-                elif not name.startswith("__") and _mutable(member) and not callable(member):
+                elif (
+                    not name.startswith("__")
+                    and _mutable(member)
+                    and not callable(member)
+                    and not isinstance(member, value)  # an enum's members, a singleton
+                    and _settable(value, name, member)
+                ):
                     slots.append(_attribute_slot(value, name))
         elif isinstance(value, types.FunctionType):
             slots += _function_slots(value)
@@ -154,6 +160,15 @@ def _kwdefault_slot(function: types.FunctionType, name: str) -> _Slot:
         function.__kwdefaults__ = {**(function.__kwdefaults__ or {}), name: value}
 
     return _Slot(lambda: (function.__kwdefaults__ or {})[name], put)
+
+
+def _settable(owner: type, name: str, value: object) -> bool:
+    """Whether the class lets its attribute be put back (an enum's members do not)."""
+    try:
+        setattr(owner, name, value)
+    except (AttributeError, TypeError):
+        return False
+    return True
 
 
 def _attribute_slot(owner: Any, name: str) -> _Slot:
