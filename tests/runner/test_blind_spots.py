@@ -63,9 +63,13 @@ def _kinds(differential: Differential) -> list[str]:
 def test_an_unstable_result_leaves_argument_changes_compared() -> None:
     original = "import random\n\ndef f(items):\n    items.append(0)\n    return random.random()\n"
     candidate = original.replace("items.append(0)", "items.append(1)")
-    # The result is an object's address: it differs between the two original runs.
-    unstable = original.replace("random.random()", "id(object())")
-    differential = _differential(unstable, candidate.replace("random.random()", "id(object())"))
+    # The result is the address of an object kept alive elsewhere: it differs between the
+    # two original runs (a freed object's address may come back for the next one).
+    fresh = "id(sys.__dict__.setdefault('_kept_alive', []).append(object()) or sys._kept_alive[-1])"
+    unstable = "import sys\n" + original.replace("random.random()", fresh)
+    differential = _differential(
+        unstable, "import sys\n" + candidate.replace("random.random()", fresh)
+    )
     differential.check((([5],), {}))
     assert differential.tally.unstable
     assert _kinds(differential) == ["argument mutation"]
@@ -188,3 +192,29 @@ def test_a_typeerror_the_function_raises_itself_keeps_its_message() -> None:
     interpreter.lenient_type_errors = True
     interpreter.check(((5,), {}))  # both fail on the ill-typed value, in their own words
     assert _kinds(interpreter) == [], interpreter.tally.differences
+
+
+def test_sets_and_dicts_of_an_enum_each_side_defines_compare_by_member() -> None:
+    source = (
+        "import enum\n\n"
+        "class Unit(enum.Enum):\n    MICRO = 0\n    MILLI = 1\n    SECOND = 2\n    DAY = 3\n\n"
+        "def f(low, keep):\n"
+        "    kept = set(keep)\n"
+        "    for unit in Unit:\n"
+        "        if unit == low:\n            break\n"
+        "        kept.add(unit)\n"
+        "    return kept, {unit: unit.value for unit in sorted(kept, key=lambda u: u.value)}\n"
+    )
+    hoisted = source.replace("        kept.add(unit)\n", "        add(unit)\n").replace(
+        "    for unit in Unit:\n", "    add = kept.add\n    for unit in Unit:\n"
+    )
+    differential = _differential(source, hoisted)
+    mine = differential.candidate.module  # the name the runner imports; each side gets its own
+    differential.check(((mine.Unit.SECOND, [mine.Unit.DAY]), {}))
+    assert _kinds(differential) == [], differential.tally.differences
+    dropped = source.replace(
+        "        kept.add(unit)\n", "        kept.add(unit) if unit.value else None\n"
+    )
+    differential = _differential(source, dropped)
+    differential.check(((mine.Unit.SECOND, [mine.Unit.DAY]), {}))
+    assert _kinds(differential) == ["return value"]

@@ -48,6 +48,9 @@ from .mismatch import (
 CompareHook = Callable[[object, object], "bool | None"]
 
 _MAX_DEPTH = 200
+# Hashed containers whose elements == tells apart only because each side has its own copy
+# of a class are paired up element by element, up to this many elements.
+MAX_TWIN_ELEMENTS = 256
 _UNSET: Any = object()  # an attribute, slot or global that does not exist
 _HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: set for classes made by a class statement
 _POINTER = 8 if sys.maxsize > 2**32 else 4
@@ -288,7 +291,8 @@ class _Comparer:
 
     def _mapping(self, e: Any, a: Any, path: str, depth: int) -> Mismatch | None:
         keys = list(e), list(a)
-        if keys[0] != keys[1]:  # the keys, or their order, differ; the types come below
+        if keys[0] != keys[1] and not self._twins(keys[0], keys[1], path, depth):
+            # The keys, or their order, differ; the types come below.
             parts = [f"missing key {short_repr(k, 40)}" for k in e if k not in a][:1]
             parts += [f"extra key {short_repr(k, 40)}" for k in a if k not in e][:1]
             if parts:
@@ -324,8 +328,45 @@ class _Comparer:
             return self.node(e.maxlen, a.maxlen, path + ".maxlen", depth)
         return None
 
+    def _twins(self, e: list[Any], a: list[Any], path: str, depth: int) -> bool:
+        """Whether keys that ``==`` tells apart are, in order, the same values of classes
+        that both sides define alike (an enum of the original's module and its twin in the
+        candidate's: each side has its own copy of the module, and their members never
+        compare equal)."""
+        if len(e) != len(a) or len(e) > MAX_TWIN_ELEMENTS:
+            return False
+        pairs = list(zip(e, a, strict=True))
+        if not any(type(x) is not type(y) and _same_type(type(x), type(y)) for x, y in pairs):
+            return False
+        return all(self.node(x, y, path, depth) is None for x, y in pairs)
+
+    def _set_twins(self, e: Any, a: Any, path: str, depth: int) -> bool:
+        """Whether every element of ``e`` pairs up with its own element of ``a``, compared
+        strictly, where ``==`` failed only for twin classes (see :meth:`_twins`)."""
+        if len(e) != len(a) or len(e) > MAX_TWIN_ELEMENTS:
+            return False
+        ours, theirs = {type(x) for x in e}, {type(y) for y in a}
+        if not any(t is not u and _same_type(t, u) for t in ours for u in theirs):
+            return False
+        left = list(a)
+        for x in e:
+            match = next(
+                (
+                    i
+                    for i, y in enumerate(left)
+                    if _same_type(type(x), type(y)) and self.node(x, y, path, depth) is None
+                ),
+                None,
+            )
+            if match is None:
+                return False
+            left.pop(match)
+        return True
+
     def _set(self, e: Any, a: Any, path: str, depth: int) -> Mismatch | None:
         if not _eq(e, a, path):
+            if self._set_twins(e, a, path, depth):
+                return None
             parts = [f"missing {short_repr(x, 40)}" for x in e if x not in a][:1]
             parts += [f"extra {short_repr(y, 40)}" for y in a if y not in e][:1]
             return differ(path, e, a, ", ".join(parts) or "values differ")
