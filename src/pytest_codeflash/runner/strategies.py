@@ -269,6 +269,8 @@ def _with_twins(value: list[Any]) -> list[Any] | None:
 def st_words(phrase: str) -> list[str]:
     """One or two words of ``phrase`` (as many as keep the permutation small)."""
     words = phrase.split()
+    if not words:  # only whitespace
+        return []
     return [words[-1]] if len(words) < 3 else [words[0], words[-1]]
 
 

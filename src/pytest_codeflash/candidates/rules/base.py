@@ -52,36 +52,11 @@ class Context:
         self.module = module
         self.target = target
         self.function = function
-        names = gather(module)
-        self.taken: set[str] = names.names | set(parameter_names(function))
-        self.module_assigns: dict[str, cst.BaseExpression] = {}
-        self.module_functions: dict[str, cst.FunctionDef] = {}
-        self.module_imports: dict[str, str] = {}  # bound name -> "module" or "module.attr"
-        self._scan_top_level(module.body)
-
-    def _scan_top_level(self, body: Sequence[cst.BaseStatement]) -> None:
-        for statement in body:
-            if isinstance(statement, cst.FunctionDef):
-                self.module_functions[statement.name.value] = statement
-            if not isinstance(statement, cst.SimpleStatementLine):
-                continue
-            for small in statement.body:
-                assigned = single_assignment(small, annotated=False)
-                if assigned is not None:
-                    if isinstance(assigned[0], cst.Name):
-                        self.module_assigns[assigned[0].value] = assigned[1]
-                elif isinstance(small, cst.Import):
-                    for alias in small.names:
-                        name = code(alias.name)
-                        bound = _asname(alias) or name.split(".")[0]
-                        self.module_imports[bound] = name if _asname(alias) else bound
-                elif isinstance(small, cst.ImportFrom) and small.module is not None:
-                    if small.relative or isinstance(small.names, cst.ImportStar):
-                        continue
-                    source = code(small.module)
-                    for alias in small.names:
-                        name = code(alias.name)
-                        self.module_imports[_asname(alias) or name] = f"{source}.{name}"
+        facts = _module_facts(module)
+        self.taken: set[str] = {*facts.names, *parameter_names(function)}
+        self.module_assigns = facts.assigns
+        self.module_functions = facts.functions
+        self.module_imports = facts.imports
 
     def fresh(self, hint: str) -> str:
         """A new name based on ``hint`` that nothing in the module uses yet (it is reserved)."""
@@ -132,6 +107,56 @@ class Context:
         return (
             name in _BUILTIN_NAMES and not shadowed and name not in parameter_names(self.function)
         )
+
+
+@dataclass(frozen=True)
+class _ModuleFacts:
+    """What every rule's :class:`Context` reads from the whole module: found once per module
+    (every rule, for every target in it, would otherwise walk the whole module again)."""
+
+    names: frozenset[str]
+    assigns: dict[str, cst.BaseExpression]
+    functions: dict[str, cst.FunctionDef]
+    imports: dict[str, str]  # bound name -> "module" or "module.attr"
+
+
+_LAST_FACTS: list[tuple[cst.Module, _ModuleFacts]] = []  # the last module's (one entry)
+
+
+def _module_facts(module: cst.Module) -> _ModuleFacts:
+    last = _LAST_FACTS[0] if _LAST_FACTS else None
+    if last is not None and last[0] is module:
+        return last[1]
+    facts = _scan_top_level(module)
+    _LAST_FACTS[:] = [(module, facts)]
+    return facts
+
+
+def _scan_top_level(module: cst.Module) -> _ModuleFacts:
+    facts = _ModuleFacts(frozenset(gather(module).names), {}, {}, {})
+    for statement in module.body:
+        if isinstance(statement, cst.FunctionDef):
+            facts.functions[statement.name.value] = statement
+        if not isinstance(statement, cst.SimpleStatementLine):
+            continue
+        for small in statement.body:
+            assigned = single_assignment(small, annotated=False)
+            if assigned is not None:
+                if isinstance(assigned[0], cst.Name):
+                    facts.assigns[assigned[0].value] = assigned[1]
+            elif isinstance(small, cst.Import):
+                for alias in small.names:
+                    name = code(alias.name)
+                    bound = _asname(alias) or name.split(".")[0]
+                    facts.imports[bound] = name if _asname(alias) else bound
+            elif isinstance(small, cst.ImportFrom) and small.module is not None:
+                if small.relative or isinstance(small.names, cst.ImportStar):
+                    continue
+                source = code(small.module)
+                for alias in small.names:
+                    name = code(alias.name)
+                    facts.imports[_asname(alias) or name] = f"{source}.{name}"
+    return facts
 
 
 class ReplacingTransformer(cst.CSTTransformer):

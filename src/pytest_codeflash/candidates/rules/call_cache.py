@@ -143,6 +143,12 @@ class CallCacheRule(Rule):
     )
 
     def rewrite(self, function: cst.FunctionDef, context: Context) -> list[Rewrite]:
+        # Sites calling any module function first: telling which functions are pure reads
+        # every function of the module, which most targets never need.
+        anyone = GatherCallsVisitor(set(context.module_functions) - {function.name.value})
+        function.body.visit(anyone)
+        if not anyone.sites:
+            return []
         pure = pure_functions(context) - {function.name.value}
         if not pure:
             return []

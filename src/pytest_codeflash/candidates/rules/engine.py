@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import logging
 from collections.abc import Callable, Sequence
 
@@ -48,7 +49,7 @@ def generate(
             on_error(rule, error)
             continue
         for index, proposal in enumerate(proposals):
-            merged = _merged(original_source, proposal, target)
+            merged = _merged(original_source, module, proposal, target)
             if merged is None or _normalise(merged) in seen:
                 continue
             seen.add(_normalise(merged))
@@ -90,8 +91,8 @@ def compose(
         module the previous ones produced, taking the same proposal number when that rule still
         offers it, else its first proposal.
     """
-    module = _parse(original_source)
-    if module is None:
+    module = original = _parse(original_source)
+    if module is None or original is None:
         return None
     applied: list[Rule] = []
     for name in rule_names:
@@ -106,7 +107,7 @@ def compose(
             continue
         if not proposals:
             continue
-        usable = [p for p in proposals if _merged(original_source, p, target) is not None]
+        usable = [p for p in proposals if _merged(original_source, original, p, target) is not None]
         if not usable:
             continue
         chosen = proposals[index] if index < len(proposals) else usable[0]
@@ -114,7 +115,7 @@ def compose(
         applied.append(rule)
     if len(applied) < 2:
         return None
-    merged = _merged(original_source, module, target)
+    merged = _merged(original_source, original, module, target)
     if merged is None:
         return None
     names = ", ".join(rule.name for rule in applied)
@@ -126,17 +127,28 @@ def compose(
     )
 
 
+@functools.lru_cache(maxsize=4)
 def _parse(source: str) -> cst.Module | None:
+    """The module's tree; the same (immutable) tree for every target of one module."""
     try:
         return cst.parse_module(source)
     except cst.ParserSyntaxError:
         return None
 
 
-def _merged(original_source: str, proposal: cst.Module, target: TargetFunction) -> str | None:
-    """The proposal merged into the original (its other bytes kept), or ``None`` if unusable."""
+def _merged(
+    original_source: str, original: cst.Module, proposal: cst.Module, target: TargetFunction
+) -> str | None:
+    """The proposal merged into the original (its other bytes kept), or ``None`` if unusable.
+
+    Only the statements the rule made or changed are merged: the others are the original's
+    own nodes (a rule rebuilds the module around them), and comparing every one of them
+    with itself again costs seconds on a module of thousands of lines.
+    """
+    kept = {id(statement) for statement in original.body}
+    changed = [statement for statement in proposal.body if id(statement) not in kept]
     try:
-        merged = merge_candidate(original_source, proposal.code, target)
+        merged = merge_candidate(original_source, cst.Module(body=changed).code, target)
     except CandidateError:
         return None
     return None if merged == original_source else merged
