@@ -272,12 +272,12 @@ class CandidateResult(_Frozen):
     # Differences seen only on generated inputs outside the invariants of the captured
     # calls (FunctionResult.invariants): reported, not held against the candidate.
     notes: list[str] = Field(default_factory=list)
-    runtime: list[RuntimeRow] = Field(default_factory=list)  # per group of inputs (#16)
-    cached: bool = False  # the verdict of an earlier run, reused (#16)
+    runtime: list[RuntimeRow] = Field(default_factory=list)  # per group of inputs
+    cached: bool = False  # the verdict of an earlier run, reused
 
 
 class LLMUsage(_Frozen):
-    """What the language-model back-ends spent on one function (report schema, #13).
+    """What the language-model back-ends spent on one function (report schema).
 
     ``requests`` counts the replies asked for, ``cached`` those answered from the reply cache
     (``.codeflash/llm-cache/``) without a request; tokens are those the servers reported for
@@ -322,9 +322,9 @@ class FunctionResult(_Frozen):
     apply_notes: list[str] = Field(default_factory=list)  # formatters that failed
     llm: LLMUsage | None = None  # language-model back-ends only
     generated_tests: GeneratedTests | None = None  # language-model back-ends only
-    pr_url: str | None = None  # the pull request opened with --codeflash-pr (#16)
-    pr_error: str | None = None  # why --codeflash-pr opened none for this function (#16)
-    cached: bool = False  # every verdict came from an earlier run; nothing ran (#16)
+    pr_url: str | None = None  # the pull request opened with --codeflash-pr
+    pr_error: str | None = None  # why --codeflash-pr opened none for this function
+    cached: bool = False  # every verdict came from an earlier run; nothing ran
 
 
 class Report(_Frozen):

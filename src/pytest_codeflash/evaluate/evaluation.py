@@ -179,14 +179,13 @@ class Evaluation:
         self._candidates.append(candidate)
         if known is not None:
             return Judged(candidate, known, with_generated_tests=bool(self.generated.tests))
-        # -- verdicts of earlier runs (#16); generated tests are not part of their key ------
+        # Verdicts of earlier runs; generated tests are not part of their key.
         cache = self.cache if not self.generated.tests else None
         cached = cache.verdict(candidate) if cache is not None and not again else None
         if cached is not None:
             self.progress(f"{label}: {cached.verdict} in an earlier run: {cached.reason}")
             self._seen[candidate_key(candidate)] = cached
             return Judged(candidate, cached, with_generated_tests=False)
-        # ----------------------------------------------------------------------------------
         self.progress(f"{label}: verifying and timing")
         verdict, run = self._evaluate(candidate)
         self.progress(f"{label}: {verdict.verdict}: {verdict.reason}")
@@ -214,7 +213,7 @@ class Evaluation:
         tests = [*self.tests, *self.generated.tests]
         run = self.sandbox.run(spec, tests, timeout, self.generated.files)
         verdict = judge(candidate, run, self.target, spec.baseline_tests)
-        verdict = with_runtime(verdict, run.result)  # the runtime table (#16)
+        verdict = with_runtime(verdict, run.result)  # the runtime table
         return _with_times(verdict, run, began), run
 
     def _candidate_timeout(self, baseline: ChildRun) -> float:
@@ -256,7 +255,7 @@ class Evaluation:
         assert found is not None, candidate_id
         return found
 
-    # -- whole results of earlier runs (#16) ----------------------------------------------
+    # -- whole results of earlier runs ----------------------------------------------------
     def reused(self, first_round: Sequence[Candidate]) -> FunctionResult | None:
         """The result of an earlier run, if the code, tests, settings and these first-round
         candidates are all unchanged (nothing is run then)."""
