@@ -106,3 +106,25 @@ def test_the_callers_list_iterator_is_left_where_the_call_left_it() -> None:
     assert _take_two(*live[0]) == [10, 20]
     rewind_source(args, live)
     assert list(caller) == [30, 40]
+
+
+def _guarded_count() -> Iterator[int]:
+    """An endless count with a safety valve, as tests pass to check nothing reads too far."""
+    n = 1
+    while True:
+        yield n
+        n += 1
+        if n >= 10:
+            raise IndexError("consuming too many values")
+
+
+def test_an_iterator_argument_that_ends_by_raising_is_replayed_raising() -> None:
+    args = materialise_iterators(((_guarded_count(),), {}))  # no error while reading it
+    first = _observe(_take_two, *clone_args(args, "observed", MODULE)[0])
+    second = _observe(_take_two, *clone_args(args, "observed", MODULE)[0])
+    assert first.returned == second.returned == [1, 2]
+    assert compare_outcomes(first, second) is None
+    live = live_args(args)[0][0]
+    assert list(itertools.islice(live, 9)) == list(range(1, 10))
+    with pytest.raises(IndexError, match="consuming too many values"):
+        next(live)

@@ -87,7 +87,11 @@ def materialise_iterators(args: Args) -> Args:
             # until :func:`rewind_source` advances it; any other is consumed here.
             seekable = type(value).__name__ in _SEEKABLE
             reading = copy.copy(value) if seekable else value
-            items = list(itertools.islice(reading, MAX_ITERATOR_ITEMS + 1))
+            items: list[Any] = []
+            try:
+                items.extend(itertools.islice(reading, MAX_ITERATOR_ITEMS + 1))
+            except Exception as err:  # it ends by raising: each replay raises it there too
+                return _Replayable(items, None, err)
             if len(items) > MAX_ITERATOR_ITEMS:
                 raise Uncopyable("an iterator argument yields too many items to replay")
             return _Replayable(items, value if seekable else None)
@@ -107,15 +111,30 @@ class _Replayable:
     consumed its copy.  Any other iterator was consumed to make the snapshot.
     """
 
-    def __init__(self, items: list[Any], source: Any = None) -> None:
+    def __init__(
+        self, items: list[Any], source: Any = None, error: BaseException | None = None
+    ) -> None:
         self.items = items
         self.source = source
+        self.error = error  # what the iterator raised after its items, if it did
 
     def __repr__(self) -> str:
         return f"iter({self.items!r})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_Replayable, (self.items,))
+        return (_Replayable, (self.items, None, self.error))
+
+    def replay(self, items: list[Any]) -> Iterator[Any]:
+        """An iterator over ``items`` (a copy of :attr:`items`) that ends as the original
+        did: exhausted, or raising (a copy of) what it raised."""
+        if self.error is None:
+            return iter(items)
+        return _then_raise(items, self.error)
+
+
+def _then_raise(items: list[Any], error: BaseException) -> Iterator[Any]:
+    yield from items
+    raise copy.copy(error)
 
 
 def rewind_source(materialised: Args, used: Args) -> None:
@@ -147,7 +166,7 @@ def clone_args(args: Args, module_name: str, module: types.ModuleType) -> Args:
     positional, keywords = cloned
 
     def unwrap(value: Any) -> Any:
-        return iter(value.items) if isinstance(value, _Replayable) else value
+        return value.replay(value.items) if isinstance(value, _Replayable) else value
 
     return tuple(unwrap(a) for a in positional), {k: unwrap(v) for k, v in keywords.items()}
 
@@ -164,7 +183,7 @@ def live_args(args: Args) -> Args:
     positional, keywords = args
 
     def unwrap(value: Any) -> Any:
-        return iter(list(value.items)) if isinstance(value, _Replayable) else value
+        return value.replay(list(value.items)) if isinstance(value, _Replayable) else value
 
     return tuple(unwrap(a) for a in positional), {k: unwrap(v) for k, v in keywords.items()}
 
