@@ -218,3 +218,15 @@ def test_sets_and_dicts_of_an_enum_each_side_defines_compare_by_member() -> None
     differential = _differential(source, dropped)
     differential.check(((mine.Unit.SECOND, [mine.Unit.DAY]), {}))
     assert _kinds(differential) == ["return value"]
+
+
+def test_c_objects_without_eq_compare_by_what_they_pickle_as() -> None:
+    import operator
+
+    from pytest_codeflash.runner.compare import compare_values
+
+    assert compare_values(operator.itemgetter(0), operator.itemgetter(0)) is None
+    differs = compare_values(operator.itemgetter(0), operator.itemgetter(1))
+    assert differs is not None
+    assert differs.path == ".__reduce__()[1][0]"
+    assert compare_values(operator.methodcaller("m", 1), operator.methodcaller("m", 2))

@@ -385,6 +385,11 @@ class _Comparer:
         if type(e) is object:
             return None  # a bare sentinel has no state
         if not (_has_state(e) and _explained_layout(type(e), type(a))):
+            reduced = _reduced(e), _reduced(a)
+            if reduced[0] is not None and reduced[1] is not None:
+                # A C type that pickles by what it holds (operator.itemgetter(0)): that is
+                # its state.
+                return self.node(reduced[0], reduced[1], f"{path}.__reduce__()", depth + 1)
             why = "has no __eq__, and its state is not all in __dict__ or __slots__"
             raise Unverifiable(f"{full_name(type(e))} value{at(path)} {why}")
         return self._state(e, a, path, depth)
@@ -411,6 +416,26 @@ class _Comparer:
             shown = ["<unset>" if v is _UNSET else short_repr(v) for v in (x, y)]
             return Mismatch(path, shown[0], shown[1], "set on one side only")
         return self.node(x, y, path, depth)
+
+
+def _reduced(value: object) -> tuple[Any, ...] | None:
+    """What a type written in C gives pickle to rebuild ``value``, when it has its own way:
+    the callable and arguments that make it again."""
+    kind = type(value)
+    own = [
+        method
+        for method in (kind.__reduce_ex__, kind.__reduce__)
+        if method not in (object.__reduce_ex__, object.__reduce__)
+    ]
+    if not own or any(isinstance(method, types.FunctionType) for method in own):
+        return None  # object's generic pickling, or a class's own Python code
+    try:
+        reduced = value.__reduce_ex__(4)
+    except Exception:
+        return None
+    if not isinstance(reduced, tuple) or len(reduced) < 2:
+        return None
+    return reduced[:3]
 
 
 def _plainly_equal(x: object, y: object) -> bool:
