@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import sys
 import types
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -106,3 +107,31 @@ def test_the_callers_list_iterator_is_left_where_the_call_left_it() -> None:
     assert _take_two(*live[0]) == [10, 20]
     rewind_source(args, live)
     assert list(caller) == [30, 40]
+
+
+class _Barrel(list):  # type: ignore[type-arg]
+    """Keeps its items elsewhere, like boltons' BarrelList: its base list stays empty."""
+
+    def __init__(self, items: Any = ()) -> None:
+        self.lists = [list(items)]
+
+    def extend(self, items: Any) -> None:
+        self.lists[-1].extend(items)
+
+    def append(self, item: Any) -> None:
+        self.lists[-1].append(item)
+
+    def __iter__(self) -> Any:
+        return (item for part in self.lists for item in part)
+
+    def __len__(self) -> int:
+        return sum(len(part) for part in self.lists)
+
+
+def test_a_list_subclass_keeping_its_items_elsewhere_clones_once() -> None:
+    barrel = _Barrel(range(5))
+    ((copied,), _) = clone_args(((barrel,), {}), __name__, sys.modules[__name__])
+    assert type(copied) is _Barrel
+    assert list(copied) == [0, 1, 2, 3, 4]  # not twice over, and it loads at all
+    assert copied.lists is not barrel.lists
+    assert list.__len__(copied) == 0  # its own storage as it was
