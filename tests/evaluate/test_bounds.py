@@ -11,8 +11,10 @@ from pytest_codeflash.evaluate.bounds import (
     compare_budget_s,
     function_phases,
 )
-from pytest_codeflash.models import CandidateResult, Settings
+from pytest_codeflash.evaluate.evaluation import Evaluation
+from pytest_codeflash.models import CandidateResult, Settings, TargetFunction
 from pytest_codeflash.runner.protocol import RunnerSpec
+from pytest_codeflash.runner.sandbox import ChildRun
 
 
 def _settings(**values: object) -> Settings:
@@ -63,3 +65,49 @@ def test_phases_split_the_baseline_and_the_candidates_time() -> None:
         [_verdict(4.0, 1.5), _verdict(3.0, 0.5), _verdict(9.0, 9.0, cached=True)],
     )
     assert phases == {"baseline": 4.0, "generation": 2.0, "verification": 5.0, "timing": 2.0}
+
+
+class _Sandbox:
+    """Stands in for the runner: the baseline runs past its limit."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.workdir = tmp
+        self.timeouts: list[float] = []
+
+    def run(self, spec: RunnerSpec, tests: list[str], timeout: float) -> ChildRun:
+        self.timeouts.append(timeout)
+        return ChildRun(
+            result=None,
+            io_dir=self.workdir,
+            returncode=None,
+            timed_out=True,
+            wall_s=timeout,
+            progress="running tests/test_b.py::test_pop",
+            output_tail="",
+        )
+
+
+def test_a_baseline_past_its_limit_is_skipped_with_a_clear_status(tmp_path: Path) -> None:
+    target = TargetFunction(module="pkg.b", qualname="B.pop", file=tmp_path / "pkg/b.py", lineno=1)
+    sandbox = _Sandbox(tmp_path)
+    settings = Settings(rootdir=tmp_path)
+    evaluation = Evaluation(
+        target,
+        "class B:\n    def pop(self):\n        return 1\n",
+        ["tests/test_b.py::test_pop"],
+        settings,
+        sandbox,  # type: ignore[arg-type]
+        progress=lambda line: None,
+        plain=(30.0, 10_001),
+    )
+    result = evaluation.start()
+    assert result is not None
+    assert sandbox.timeouts == [baseline_limit_s(settings, 30.0)]
+    assert result.status == "skipped"
+    limit = f"{sandbox.timeouts[0]:.0f}"
+    assert result.reason.startswith(
+        f"baseline exceeded {limit} s: the tests call pkg.b.B.pop 10,001 time(s)"
+    )
+    assert "last tests/test_b.py::test_pop" in result.reason
+    assert result.phases_s is not None
+    assert result.phases_s["baseline"] == sandbox.timeouts[0]
