@@ -120,7 +120,9 @@ def timing_verdict(candidate: Candidate, result: RunnerResult, name: str) -> Can
         f"{generated} generated input(s)"
     )
     if calls is not None and calls.unchecked:
-        checked += f"; {calls.unchecked} more call(s) in the tests only executed ({calls.sampling})"
+        checked += (
+            f"; {calls.unchecked:,} more call(s) in the tests only executed ({calls.sampling})"
+        )
     if calls is not None and calls.uncopyable_count:
         checked += (
             f" ({calls.uncopyable_count} call(s) in the tests not compared: inputs that "
