@@ -79,7 +79,7 @@ def check_summary(result: pytest.RunResult) -> None:
             "codeflash: listy.core.unique: candidate 1/3 fast.py: verifying and timing",
             "*= codeflash =*",
             "listy.core.unique (src/listy/core.py): OPTIMIZED *x [[]1/3 candidates accepted]*",
-            "    accepted fast.py (file): *x (*",
+            "    accepted fast.py (file): *x faster (*",
             "    rejected wrong.py (file): return value differs at*; "
             "input (?0, 319, *) from *test_large",
             "1 of 1 function(s) optimized",

@@ -263,7 +263,8 @@ class CandidateResult(_Frozen):
     explanation: str = ""
     duplicate_of: str | None = None
     calls_compared: int = 0
-    calls_not_compared: int = 0  # calls with inputs that cannot be copied, or past the cap
+    calls_not_compared: int = 0  # calls with inputs that cannot be copied, or only executed
+    calls_only_executed: int = 0  # calls in the tests that only ran, not compared
     tests_run: int = 0
     # Wall time of this candidate's evaluation (sandbox copy, runner start, tests, inputs,
     # timing) and how the runner spent it, by phase.
@@ -325,6 +326,10 @@ class FunctionResult(_Frozen):
     pr_url: str | None = None  # the pull request opened with --codeflash-pr
     pr_error: str | None = None  # why --codeflash-pr opened none for this function
     cached: bool = False  # every verdict came from an earlier run; nothing ran
+    # Calls in the baseline's tests that only ran, beside the ``calls_captured`` compared, and
+    # seconds per phase: baseline, generation, verification, timing.
+    calls_only_executed: int = 0
+    phases_s: dict[str, float] | None = None
 
 
 class Report(_Frozen):

@@ -53,6 +53,7 @@ class CodeflashSession:
         self.results: list[FunctionResult] = []
         self.summary = Summary(state="not_run")
         self.collection_failed = False
+        self.test_s: dict[str, float] = {}  # each test's plain cost: bounds the baseline
         self._progress_started = False
         self._sources: dict[Path, str] = {}
         self.tracer = Tracer([])
@@ -206,6 +207,9 @@ class CodeflashSession:
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             self.collection_failed = True
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.test_s[report.nodeid] = self.test_s.get(report.nodeid, 0.0) + report.duration
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
@@ -379,6 +383,7 @@ class CodeflashSession:
             sandbox,
             progress,
             samples=list(trace.samples),
+            plain=(sum(self.test_s.get(t, 0.0) for t in trace.tests), trace.calls),
             cache=cache.for_function(target, source, trace.tests) if cache else None,
         )
         sources: list[CandidateSource] = [

@@ -99,6 +99,15 @@ def test_an_agreeing_faster_run_is_accepted_with_its_interval() -> None:
     assert reason.startswith("4.00x faster (99% CI 3.50-4.50, 6 rounds), identical on 3 call(s)")
 
 
+def test_calls_only_executed_are_counted_in_the_verdict() -> None:
+    sampling = "compared the first 100 calls per test and one in 50 after"
+    calls = CallsSummary(compared=300, unchecked=9_800, sampled_tests=1, sampling=sampling)
+    verdict = judge(CANDIDATE, _run(_agreed(calls=calls)), TARGET, PASSED)
+    assert verdict.verdict == "accepted"
+    assert f"; 9,800 more call(s) in the tests only executed ({sampling})" in verdict.reason
+    assert verdict.calls_only_executed == 9_800
+
+
 def test_what_ended_the_run_comes_first() -> None:
     assert _reason(_run(_agreed(), timed_out=True, progress="timing"))[1] == (
         "timeout: killed after 1.0 s (while timing)"

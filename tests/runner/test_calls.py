@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import sys
 import types
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -128,3 +129,31 @@ def test_an_iterator_argument_that_ends_by_raising_is_replayed_raising() -> None
     assert list(itertools.islice(live, 9)) == list(range(1, 10))
     with pytest.raises(IndexError, match="consuming too many values"):
         next(live)
+
+
+class _Barrel(list):  # type: ignore[type-arg]
+    """Keeps its items elsewhere, like boltons' BarrelList: its base list stays empty."""
+
+    def __init__(self, items: Any = ()) -> None:
+        self.lists = [list(items)]
+
+    def extend(self, items: Any) -> None:
+        self.lists[-1].extend(items)
+
+    def append(self, item: Any) -> None:
+        self.lists[-1].append(item)
+
+    def __iter__(self) -> Any:
+        return (item for part in self.lists for item in part)
+
+    def __len__(self) -> int:
+        return sum(len(part) for part in self.lists)
+
+
+def test_a_list_subclass_keeping_its_items_elsewhere_clones_once() -> None:
+    barrel = _Barrel(range(5))
+    ((copied,), _) = clone_args(((barrel,), {}), __name__, sys.modules[__name__])
+    assert type(copied) is _Barrel
+    assert list(copied) == [0, 1, 2, 3, 4]  # not twice over, and it loads at all
+    assert copied.lists is not barrel.lists
+    assert list.__len__(copied) == 0  # its own storage as it was

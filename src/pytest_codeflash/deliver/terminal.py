@@ -82,6 +82,17 @@ def function_lines(result: FunctionResult, verbosity: int) -> list[tuple[str, di
                 {},
             )
         )
+    if result.calls_only_executed:  # the tests call it too often to compare every call
+        lines.append(
+            (
+                f"    compared {result.calls_captured:,} call(s) in the tests, "
+                f"{result.calls_only_executed:,} only executed",
+                {},
+            )
+        )
+    if verbosity > 0 and result.phases_s:
+        spent = ", ".join(f"{name} {seconds:.1f}" for name, seconds in result.phases_s.items())
+        lines.append((f"    seconds per phase: {spent}", {}))
     coverage = result.coverage or {}
     if verbosity > 0 and coverage.get("lines"):
         (ran, total), (taken, branches) = coverage["lines"], coverage.get("branches") or (0, 0)

@@ -38,6 +38,7 @@ from ..runner.protocol import (
 from ..runner.sandbox import ChildRun, Sandbox
 from ..source.normalise import candidate_key, normalise
 from ..source.paths import relative_path
+from .bounds import baseline_exceeded, baseline_limit_s, compare_budget_s, function_phases
 from .cache import FunctionCache
 from .findings import baseline_facts, differences_of
 from .generated import GeneratedTestSet
@@ -46,9 +47,6 @@ from .runtime import with_runtime
 from .verdicts import baseline_problem, diff_size, judge, select_best
 
 Progress = Callable[[str], None]
-# The baseline measures the original; --codeflash-timeout bounds candidates, which are judged
-# against it, so the original's own run only has this generous safety limit.
-BASELINE_TIMEOUT_S = 600.0
 # For sources that read the baseline's facts: the line profile's budget (at most) and the
 # number of captured calls described for prompts.
 PROFILE_BUDGET_S = 1.0
@@ -78,9 +76,12 @@ class Evaluation:
         progress: Progress,
         samples: Sequence[bytes] = (),
         cache: FunctionCache | None = None,
+        plain: tuple[float, int] = (0.0, 0),
     ) -> None:
         self.target = target
         self.samples = list(samples)  # arguments captured in the user's own test run
+        # What the user's own run of the tests measured: their seconds, the target's calls.
+        self.plain_s, self.traced_calls = plain
         self.original_source = original_source
         self.tests = sorted(tests)
         self.settings = settings
@@ -93,6 +94,7 @@ class Evaluation:
         self.baseline: ChildRun | None = None
         self.facts = BaselineFacts()
         self.calls_compared = 0
+        self.calls_only_executed = 0
         self.unstable: list[str] = []
         self.generated = GeneratedTestSet()  # generated tests that passed with the original
         self._candidates: list[Candidate] = []
@@ -117,6 +119,8 @@ class Evaluation:
             )
         self.progress(f"{name}: baseline run of {len(self.tests)} test(s)")
         baseline = self.baseline = self._baseline(describe)
+        if baseline.timed_out:
+            return self._result("skipped", self._exceeded(baseline))
         problem = baseline_problem(baseline, name)
         if problem:
             return self._result("error", problem)
@@ -135,6 +139,7 @@ class Evaluation:
             self.invariants = list(drawn.invariants)
             self.drawn = (drawn.inputs, drawn.inside)
         self.calls_compared, self.unstable = calls.compared, sorted(calls.unstable)
+        self.calls_only_executed = calls.unchecked
         coverage = baseline.result.coverage
         if coverage is not None and coverage.original is not None:
             import dataclasses
@@ -152,8 +157,15 @@ class Evaluation:
             seeds = self.sandbox.workdir / f"seeds-{self.target.qualified_name}.pickle"
             seeds.write_bytes(pickle.dumps(self.samples))
             spec.seed_inputs_path = str(seeds)
-        timeout = max(self.settings.timeout or 0.0, BASELINE_TIMEOUT_S)
-        return self.sandbox.run(spec, self.tests, timeout)
+        return self.sandbox.run(spec, self.tests, baseline_limit_s(self.settings, self.plain_s))
+
+    def _exceeded(self, baseline: ChildRun) -> str:
+        """The status of a baseline stopped at its limit."""
+        spec = self._spec("baseline", self.original_source)
+        where = baseline.progress.removeprefix("running ").strip()
+        name = self.target.qualified_name
+        limit = baseline_limit_s(self.settings, self.plain_s)
+        return baseline_exceeded(limit, name, self.traced_calls, spec, where)
 
     # -- generated tests ------------------------------------------------------------------
     def add_tests(self, modules: Sequence[str]) -> GeneratedTests:
@@ -221,8 +233,8 @@ class Evaluation:
         budget = EFFORT_BUDGET_S[self.settings.effort]
         # Generated inputs and timing (up to three sizes), which the user did not ask for.
         ours = 5.0 * budget + 4.0
-        if self.settings.timeout:
-            return self.settings.timeout + ours
+        if self.settings.timeout:  # comparisons may take their budget on top
+            return self.settings.timeout + compare_budget_s(self.settings, self.plain_s) + ours
         return max(10.0, 3.0 * baseline.wall_s + 5.0) + ours
 
     def _spec(self, mode: Mode, source: str) -> RunnerSpec:
@@ -239,6 +251,7 @@ class Evaluation:
             rel_tol=self.settings.float_rel_tol,
             max_inputs=self.settings.max_captured_calls,
             clock_epoch=self.clock_epoch,
+            compare_budget_s=compare_budget_s(self.settings, self.plain_s),
             timing=TimingSpec(
                 min_speedup=self.settings.min_speedup, budget_s=EFFORT_BUDGET_S[effort]
             ),
@@ -324,6 +337,8 @@ class Evaluation:
             candidates=candidates or [],
             tests=list(self.tests),
             calls_captured=compared,
+            calls_only_executed=self.calls_only_executed,
+            phases_s=self._phases(candidates or []),
             unstable=unstable or [],
             coverage=self.coverage,
             invariants=self.invariants,
@@ -331,6 +346,14 @@ class Evaluation:
             generated_inside=self.drawn[1],
             generated_tests=self.generated.report,
         )
+
+    def _phases(self, results: list[CandidateResult]) -> dict[str, float] | None:
+        """Seconds per phase of this function's evaluation (see :func:`.bounds.function_phases`)."""
+        run = self.baseline
+        if run is None:
+            return None
+        spent = dict(run.result.phases_s) if run.result is not None else {}
+        return function_phases(spent, run.wall_s, results)
 
 
 def _with_times(verdict: CandidateResult, run: ChildRun, began: float) -> CandidateResult:

@@ -119,10 +119,15 @@ def timing_verdict(candidate: Candidate, result: RunnerResult, name: str) -> Can
         f"identical on {compared} call(s) in the tests, {replayed} replayed and "
         f"{generated} generated input(s)"
     )
-    skipped = (calls.uncopyable_count + calls.unchecked) if calls is not None else 0
-    if skipped:
-        checked += f" ({skipped} call(s) in the tests not compared: inputs that cannot be copied"
-        checked += " or past the cap)"
+    if calls is not None and calls.unchecked:
+        checked += (
+            f"; {calls.unchecked:,} more call(s) in the tests only executed ({calls.sampling})"
+        )
+    if calls is not None and calls.uncopyable_count:
+        checked += (
+            f" ({calls.uncopyable_count} call(s) in the tests not compared: inputs that "
+            "cannot be copied)"
+        )
     deciding = timing.scaled or timing
     figures = _figures(timing, deciding, "faster" if deciding.verdict == "faster" else "")
     caches = "; it keeps a cache between calls, timed from a cold cache" if timing.caches else ""
@@ -303,6 +308,7 @@ def _verdict(
             if result is not None and result.calls
             else 0
         ),
+        calls_only_executed=result.calls.unchecked if result is not None and result.calls else 0,
         tests_run=len(result.tests) if result is not None else 0,
         coverage=coverage,
         notes=notes,

@@ -70,7 +70,8 @@ _KNOBS = (
     _Knob(
         "timeout",
         "float",
-        "Wall-clock limit in seconds per evaluation (default: scaled from the original)",
+        "Wall-clock limit in seconds for the tests of each runner run, baseline included "
+        "(default: scaled from the original)",
         "S",
     ),
     _Knob(

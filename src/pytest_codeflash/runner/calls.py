@@ -52,7 +52,48 @@ class _RedirectUnpickler(pickle.Unpickler):
 
 def dump_args(args: Args) -> bytes:
     """Serialise a call's inputs (raises on unpicklable values)."""
-    return pickle.dumps(args, protocol=pickle.HIGHEST_PROTOCOL)
+    buffer = io.BytesIO()
+    _ArgsPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(args)
+    return buffer.getvalue()
+
+
+_DEFAULT_REDUCTION: tuple[object, ...] = (object.__reduce_ex__, object.__reduce__)
+
+
+class _ArgsPickler(pickle.Pickler):
+    """Pickles a list or dict subclass that overrides how items are added or listed by its
+    own storage and attributes, never through those methods.
+
+    The usual reduction lists the items with the subclass's ``__iter__`` and adds them back
+    with its ``extend``: a class keeping its items elsewhere (boltons' ``BarrelList`` keeps
+    them in ``self.lists``) fails to load, or comes back with every item twice.
+    """
+
+    def reducer_override(self, obj: Any) -> Any:
+        kind = type(obj)
+        base = list if isinstance(obj, list) else dict if isinstance(obj, dict) else None
+        if base is None or kind is base or isinstance(obj, type):
+            return NotImplemented
+        own: tuple[object, ...] = (kind.__reduce_ex__, kind.__reduce__)
+        if own != _DEFAULT_REDUCTION:
+            return NotImplemented  # its own reduction: trusted
+        names = (
+            ("__iter__", "extend", "append")
+            if base is list
+            else ("__iter__", "items", "update", "__setitem__")
+        )
+        if all(getattr(kind, name) is getattr(base, name) for name in names):
+            return NotImplemented
+        state = obj.__reduce_ex__(pickle.HIGHEST_PROTOCOL)[2]
+        items = list(list.__iter__(obj)) if base is list else dict(dict.items(obj))
+        return (_rebuild_subclass, (kind, items), state)
+
+
+def _rebuild_subclass(kind: type, items: Any) -> Any:
+    """A list or dict subclass with ``items`` in its own storage (see :class:`_ArgsPickler`)."""
+    obj = kind.__new__(kind)  # type: ignore[call-overload]
+    (list.extend if isinstance(obj, list) else dict.update)(obj, items)  # type: ignore[operator]
+    return obj
 
 
 def load_args(data: bytes, module_name: str, module: types.ModuleType) -> Args:

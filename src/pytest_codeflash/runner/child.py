@@ -127,6 +127,9 @@ class ChildRunner:
             max_compared=self.spec.max_compared,
             max_inputs=self.spec.max_inputs,
         )
+        sampler = self.differential.tally.sampler
+        sampler.first, sampler.one_in = self.spec.compare_first, self.spec.compare_one_in
+        sampler.budget_s = self.spec.compare_budget_s
         self.differential.install(owner, name, raw)
 
     def _compare_hook(self, original: object, candidate: object) -> bool | None:

@@ -48,6 +48,7 @@ from .outcomes import (
 )
 from .placement import install
 from .protocol import CallsSummary, DifferenceRecord, ToolError, tool_error
+from .sampling import CallSampler
 
 MAX_RECORDED_DIFFERENCES = 20
 _MISSING: Any = object()
@@ -68,6 +69,8 @@ class Tally:
     tool_errors: list[ToolError] = field(default_factory=list)
     notes: list[DifferenceRecord] = field(default_factory=list)
     """Differences on inputs outside the captured calls' invariants (see .invariants)."""
+    sampler: CallSampler = field(default_factory=CallSampler)
+    """Which calls in the tests are compared; ``unchecked`` counts those only run."""
 
     def summary(self) -> CallsSummary:
         """What the parent is told of these comparisons."""
@@ -79,6 +82,9 @@ class Tally:
             unstable=dict(self.unstable),
             fully_unstable=self.fully_unstable,
             differences=list(self.differences),
+            sampled_tests=len(self.sampler.sampled_tests),
+            most_calls_per_test=self.sampler.most_calls,
+            sampling=self.sampler.describe(),
         )
 
 
@@ -121,7 +127,7 @@ class Differential:
         self.hook = hook
         self.max_compared = max_compared
         self.max_inputs = max_inputs
-        self.tally = Tally()
+        self.tally = Tally(sampler=CallSampler(limit=max_compared))
         self.current_test = ""
         self.enabled = True
         # On generated inputs both sides may fail on ill-typed values; the interpreter's own
@@ -192,7 +198,8 @@ class Differential:
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 if not self._should_compare():
                     return await target(*args, **kwargs)
-                return await self._compare_async((args, kwargs), reraise=True)
+                with self.tally.sampler.timed():
+                    return await self._compare_async((args, kwargs), reraise=True)
 
             return async_wrapper
 
@@ -200,17 +207,18 @@ class Differential:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if not self._should_compare():
                 return target(*args, **kwargs)
-            return self.compare_call((args, kwargs), reraise=True)
+            with self.tally.sampler.timed():
+                return self.compare_call((args, kwargs), reraise=True)
 
         return wrapper
 
     def _should_compare(self) -> bool:
         if self._depth > 0 or not self.enabled:
             return False  # a recursive or nested call: only outermost calls are compared
-        if self.tally.compared >= self.max_compared:
-            self.tally.unchecked += 1
-            return False
-        return True
+        if self.tally.sampler.should_compare(self.current_test):
+            return True
+        self.tally.unchecked += 1  # only run: the test still sees its result
+        return False
 
     # -- one comparison -------------------------------------------------------------------
     def compare_call(

@@ -87,6 +87,13 @@ class RunnerSpec:
     rel_tol: float = 0.0
     max_inputs: int = 64
     max_compared: int = 1000
+    compare_first: int = 100
+    """Calls compared in full at the start of each test; after them, one in
+    ``compare_one_in`` (a deterministic sample), the others only run."""
+    compare_one_in: int = 50
+    compare_budget_s: float = 0.0
+    """Seconds of comparisons in the tests before only each test's first call is compared
+    (0: no limit; see ``runner.sampling``)."""
     seed: int = 0
     clock_epoch: float = 1_700_000_000.0
     """Where the virtual wall clock starts for inputs replayed outside the tests (seconds
@@ -137,11 +144,17 @@ class CallsSummary:
 
     compared: int = 0
     unchecked: int = 0
+    """Calls in the tests only run, not compared (see ``runner.sampling``)."""
     uncopyable: list[str] = field(default_factory=list)
     uncopyable_count: int = 0
     unstable: dict[str, int] = field(default_factory=dict)
     fully_unstable: int = 0
     differences: list[DifferenceRecord] = field(default_factory=list)
+    sampled_tests: int = 0
+    """Tests in which some calls were only run."""
+    most_calls_per_test: int = 0
+    sampling: str = ""
+    """How the compared calls were chosen, when not all were ("" then)."""
 
 
 @dataclass

@@ -1,0 +1,113 @@
+"""The wall-clock bounds of a function's evaluation and its time per phase (#15)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pytest_codeflash.evaluate.bounds import (
+    BASELINE_MIN_S,
+    baseline_exceeded,
+    baseline_limit_s,
+    compare_budget_s,
+    function_phases,
+)
+from pytest_codeflash.evaluate.evaluation import Evaluation
+from pytest_codeflash.models import CandidateResult, Settings, TargetFunction
+from pytest_codeflash.runner.protocol import RunnerSpec
+from pytest_codeflash.runner.sandbox import ChildRun
+
+
+def _settings(**values: object) -> Settings:
+    return Settings(rootdir=Path.cwd(), **values)  # type: ignore[arg-type]
+
+
+def test_the_baseline_limit_grows_with_the_plain_run_and_the_effort() -> None:
+    quick, slow = baseline_limit_s(_settings(), 0.5), baseline_limit_s(_settings(), 100.0)
+    assert BASELINE_MIN_S < quick < slow
+    assert slow >= 10 * 100.0
+    assert baseline_limit_s(_settings(effort="high"), 0.5) > quick
+    assert compare_budget_s(_settings(), 100.0) > compare_budget_s(_settings(), 0.5)
+
+
+def test_the_timeout_option_bounds_the_baseline_tests() -> None:
+    bounded = baseline_limit_s(_settings(timeout=5.0), 100.0)
+    assert bounded < baseline_limit_s(_settings(), 100.0)
+    assert baseline_limit_s(_settings(timeout=5.0), 0.0) < baseline_limit_s(_settings(), 0.0)
+
+
+def test_an_exceeded_baseline_says_what_took_so_long() -> None:
+    spec = RunnerSpec(
+        mode="baseline", module="m", qualname="f", original_source="", candidate_source=""
+    )
+    text = baseline_exceeded(60.4, "pkg.B.pop", 10_001, spec, "tests/test_b.py::test_pop")
+    assert text.startswith("baseline exceeded 60 s: the tests call pkg.B.pop 10,001 time(s)")
+    assert "compared the first 100 calls per test and one in 50 after" in text
+    assert "tests/test_b.py::test_pop" in text
+    assert "--codeflash-timeout" in text
+
+
+def _verdict(evaluation_s: float | None, timing: float, *, cached: bool = False) -> CandidateResult:
+    return CandidateResult(
+        id="c",
+        source="rules",
+        verdict="rejected",
+        reason="",
+        evaluation_s=evaluation_s,
+        phases_s={"timing": timing},
+        cached=cached,
+    )
+
+
+def test_phases_split_the_baseline_and_the_candidates_time() -> None:
+    phases = function_phases(
+        {"collection and tests": 3.0, "generated inputs": 2.0},
+        6.0,
+        [_verdict(4.0, 1.5), _verdict(3.0, 0.5), _verdict(9.0, 9.0, cached=True)],
+    )
+    assert phases == {"baseline": 4.0, "generation": 2.0, "verification": 5.0, "timing": 2.0}
+
+
+class _Sandbox:
+    """Stands in for the runner: the baseline runs past its limit."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.workdir = tmp
+        self.timeouts: list[float] = []
+
+    def run(self, spec: RunnerSpec, tests: list[str], timeout: float) -> ChildRun:
+        self.timeouts.append(timeout)
+        return ChildRun(
+            result=None,
+            io_dir=self.workdir,
+            returncode=None,
+            timed_out=True,
+            wall_s=timeout,
+            progress="running tests/test_b.py::test_pop",
+            output_tail="",
+        )
+
+
+def test_a_baseline_past_its_limit_is_skipped_with_a_clear_status(tmp_path: Path) -> None:
+    target = TargetFunction(module="pkg.b", qualname="B.pop", file=tmp_path / "pkg/b.py", lineno=1)
+    sandbox = _Sandbox(tmp_path)
+    settings = Settings(rootdir=tmp_path)
+    evaluation = Evaluation(
+        target,
+        "class B:\n    def pop(self):\n        return 1\n",
+        ["tests/test_b.py::test_pop"],
+        settings,
+        sandbox,  # type: ignore[arg-type]
+        progress=lambda line: None,
+        plain=(30.0, 10_001),
+    )
+    result = evaluation.start()
+    assert result is not None
+    assert sandbox.timeouts == [baseline_limit_s(settings, 30.0)]
+    assert result.status == "skipped"
+    limit = f"{sandbox.timeouts[0]:.0f}"
+    assert result.reason.startswith(
+        f"baseline exceeded {limit} s: the tests call pkg.b.B.pop 10,001 time(s)"
+    )
+    assert "last tests/test_b.py::test_pop" in result.reason
+    assert result.phases_s is not None
+    assert result.phases_s["baseline"] == sandbox.timeouts[0]
