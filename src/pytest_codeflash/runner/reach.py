@@ -7,7 +7,8 @@ those lines, so the candidate would be rejected as unverified.  First, for a bou
 
 1. the captured calls with their collections 10x and 100x larger and their numbers 10x and
    1000x larger (thresholds on sizes and magnitudes are where fast paths branch off);
-2. Hypothesis exploring around the captured calls (the strategies of :mod:`.strategies`),
+2. Hypothesis exploring around the small captured calls (the strategies of
+   :mod:`.strategies`),
    steered with ``hypothesis.target`` toward inputs that run more of the candidate's lines
    and more steps of them.
 
@@ -22,6 +23,7 @@ too slow for the original); the lines still unrun are the ones the verdict names
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,9 +43,12 @@ __all__ = ["Reach", "reach_changed_lines", "reach_per_spec"]
 MAGNITUDES = (10, 1000)
 MAX_SEEDS = 8
 CALL_LIMIT_S = 0.5
+SMALL_BYTES = 1024
+"""Captured calls up to this size (pickled), or the smallest, seed the Hypothesis search."""
 RUNS_WANTED = 3
 """Inputs that run a changed line before the search stops: one may hit the line and still
-not show a difference (a sort of an already sorted list)."""
+not show a difference (a sort of an already sorted list).  Once every line ran, the search
+goes on for a quarter of its budget at most."""
 
 
 class _Done(BaseException):
@@ -131,6 +136,7 @@ class _Search:
         self.differential = differential
         self.found = Reach(remaining=set(unrun))
         self.deadline = REAL_MONOTONIC() + budget_s
+        self.budget_s = budget_s
         self.call_limit_s = call_limit_s
         self.shape: ArgsShape | None = None
         self.hits: LineHits | None = None
@@ -161,14 +167,18 @@ class _Search:
         lines = ", ".join(map(str, sorted(self.runs)[:8]))
         differential.current_test = f"an input searched to reach changed line(s) {lines}"
         differential.outside = False
+        limit = min(self.call_limit_s, self.deadline - REAL_MONOTONIC())
         try:
-            with time_limit(self.call_limit_s):
+            with time_limit(max(limit, 0.001)):  # and never past the deadline
                 differential.check(args)
         except SlowCall:
             self.slow = True
             return 0, 0
         ran, steps = self.hits.take()
         found.searched += 1
+        if found.remaining and not found.remaining - ran:
+            # Every changed line ran: more inputs that run them get a little more time.
+            self.deadline = min(self.deadline, REAL_MONOTONIC() + self.budget_s / 4)
         found.reached |= ran & found.remaining
         found.remaining -= ran
         for line in ran & self.runs.keys():
@@ -198,7 +208,7 @@ def _mutate(search: _Search, captured: list[Args], budget_s: float) -> None:
     last_size, last_cost = 0, 0.0
     for args in _mutations(captured, search.differential.is_method):
         size = _size(args)
-        if last_size and last_cost * size / last_size > search.call_limit_s / 2:
+        if last_size and last_cost * size / last_size > search.call_limit_s / 4:
             return  # the rest are larger still
         began = REAL_MONOTONIC()
         search.attempt(args)
@@ -251,10 +261,15 @@ def _explore(search: _Search, captured: list[Args], examples: int, seed: int) ->
     """Hypothesis around the captured calls, steered toward running more of the candidate."""
     import hypothesis
     from hypothesis import strategies as st
+    from hypothesis.errors import HypothesisException
 
     is_method = search.differential.is_method
     fill_pool([list(args[0]) + list(args[1].values()) for args in captured])
-    drawing = st.one_of([args_strategy(args, is_method) for args in captured])
+    # Around the small calls only: each example costs a comparison, and one grown from a
+    # large call costs as much as that call (larger sizes were tried as mutations).
+    limit = max(SMALL_BYTES, _size(captured[0]))
+    small = [args for args in captured if _size(args) <= limit]
+    drawing = st.one_of([args_strategy(args, is_method) for args in small])
 
     @hypothesis.settings(
         max_examples=max(examples, 1),
@@ -270,4 +285,5 @@ def _explore(search: _Search, captured: list[Args], examples: int, seed: int) ->
         hypothesis.target(float(lines), label="candidate lines run")
         hypothesis.target(float(steps), label="candidate steps")
 
-    explore()
+    with contextlib.suppress(HypothesisException):  # it found nothing more to draw
+        explore()
