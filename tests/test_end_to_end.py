@@ -10,19 +10,32 @@ from typing import Any
 
 import pytest
 
-from .conftest import tree_digest
+from .conftest import SLOW_MODULE, tree_digest
 
 TARGET = "--codeflash-target=listy.core.unique"
+# The original with a branch for lists that start with a large number: no test passes one,
+# but the captured calls with their numbers magnified 1000x do (#14).
+REACH_RIGHT = SLOW_MODULE.replace(
+    "    result = []\n",
+    "    if items and items[0] >= 1000:\n        return list(dict.fromkeys(items))\n"
+    "    result = []\n",
+    1,
+)
+REACH_WRONG = REACH_RIGHT.replace("list(dict.fromkeys(items))", "sorted(set(items))")
 
 
 def test_first_end_to_end_path(listy: pytest.Pytester) -> None:
     """One real run (they are expensive), checked from every side."""
+    (listy.path / "candidates" / "reach_right.py").write_text(REACH_RIGHT)
+    (listy.path / "candidates" / "reach_wrong.py").write_text(REACH_WRONG)
     before = tree_digest(listy.path)
     result = listy.runpytest_subprocess(
         TARGET,
         "--codeflash-candidate=candidates/fast.py",
         "--codeflash-candidate=candidates/wrong.py",
         "--codeflash-candidate=candidates/untested.py",
+        "--codeflash-candidate=candidates/reach_right.py",
+        "--codeflash-candidate=candidates/reach_wrong.py",
         "--codeflash-report=out/report.json",
         "-v",
     )
@@ -30,6 +43,7 @@ def test_first_end_to_end_path(listy: pytest.Pytester) -> None:
     report = json.loads((listy.path / "out" / "report.json").read_text())
     result.assert_outcomes(passed=5)
     check_verdicts(report)
+    check_reach(report)
     check_unchanged(before, after)
     check_summary(result)
     check_patch(result, listy)
@@ -48,6 +62,7 @@ def check_verdicts(report: dict[str, Any]) -> None:
     assert untested["verdict"] == "rejected"
     assert untested["reason"].startswith("unverified: changed line(s) 7 ")
     assert untested["coverage"]["changed_unrun"] == [7]
+    assert untested["coverage"]["searched"] > 0  # inputs searched to reach line 7 (#14)
     assert function["coverage"]["lines"] == [5, 5]
     assert fast["coverage"]["changed_unrun"] == []
     assert fast["verdict"] == "accepted"
@@ -64,6 +79,18 @@ def check_verdicts(report: dict[str, Any]) -> None:
     assert "got" in wrong["reason"]
 
 
+def check_reach(report: dict[str, Any]) -> None:
+    """Changed lines no test ran, reached by a search for inputs that run them (#14)."""
+    by_id = {c["id"]: c for c in report["functions"][0]["candidates"]}
+    right, wrong = by_id["reach_right.py"], by_id["reach_wrong.py"]
+    assert right["coverage"]["changed_unrun"] == []
+    assert right["coverage"]["reached"] == [7]
+    assert not right["reason"].startswith("unverified")  # verified; timing decided
+    assert wrong["verdict"] == "rejected"
+    assert wrong["reason"].startswith("return value differs")
+    assert "from an input searched to reach changed line(s) 7" in wrong["reason"]
+
+
 def check_unchanged(before: dict[str, str], after: dict[str, str]) -> None:
     created = set(after) - set(before)
     # pytester keeps the run's stdout and stderr files in the project directory.
@@ -76,9 +103,9 @@ def check_summary(result: pytest.RunResult) -> None:
     result.stdout.fnmatch_lines(
         [
             "codeflash: listy.core.unique: baseline run of 4 test(s)",
-            "codeflash: listy.core.unique: candidate 1/3 fast.py: verifying and timing",
+            "codeflash: listy.core.unique: candidate 1/5 fast.py: verifying and timing",
             "*= codeflash =*",
-            "listy.core.unique (src/listy/core.py): OPTIMIZED *x [[]1/3 candidates accepted]*",
+            "listy.core.unique (src/listy/core.py): OPTIMIZED *x [[]1/5 candidates accepted]*",
             "    accepted fast.py (file): *x faster (*",
             "    rejected wrong.py (file): return value differs at*; "
             "input (?0, 319, *) from *test_large",

@@ -83,10 +83,12 @@ def judge(
     unrun = result.coverage.changed_unrun
     if unrun:
         lines = ", ".join(str(n) for n in unrun[:8])
+        searched = result.coverage.searched
+        tried = f", nor under {searched} input(s) searched to reach them" if searched else ""
         return rejected(
             candidate,
             f"unverified: changed line(s) {lines} of the candidate never ran under the "
-            "verification inputs",
+            f"verification inputs{tried}",
             result,
         )
     return timing_verdict(candidate, result, target.qualified_name)

@@ -286,6 +286,8 @@ class ChildRunner:
         with self._guarded(result, "coverage"):
             self._finish_coverage(result)
         unrun = result.coverage.changed_unrun if result.coverage else []
+        if unrun and usable and not differential.tally.differences and not result.tool_errors:
+            unrun = self._reach(result, usable)
         if differential.tally.differences or unrun or not usable or result.tool_errors:
             return
         if differential.tally.tool_errors:
@@ -293,6 +295,18 @@ class ChildRunner:
         with self._guarded(result, "timing"):
             self._write_progress("timing")
             result.timing = time_candidate(differential, usable, self.spec, facts)
+
+    def _reach(self, result: RunnerResult, usable: list[bytes]) -> list[int]:
+        """Search for inputs that run the changed lines nothing ran (see .reach)."""
+        from .reach import reach_per_spec
+
+        assert self.differential is not None
+        assert result.coverage is not None
+        self._write_progress("reaching changed lines")
+        with self._guarded(result, "reaching changed lines"):
+            file = str(self.probe.candidate_file)
+            reach_per_spec(self.differential, result.coverage, usable, self.spec, file)
+        return result.coverage.changed_unrun
 
     def _finish_coverage(self, result: RunnerResult) -> CoverageSummary:
         self.probe.stop()

@@ -23,7 +23,7 @@ from typing import Any, Literal
 from .determinism import REAL_MONOTONIC
 from .protocol import LineProfileSummary, LineTiming
 
-__all__ = ["Backend", "LineProfiler", "default_backend"]
+__all__ = ["Backend", "LineProfiler", "default_backend", "free_tool_id"]
 
 Backend = Literal["sys.monitoring", "sys.settrace"]
 _TOOL_NAME = "pytest-codeflash line profile"
@@ -64,7 +64,7 @@ class LineProfiler:
     # -- the block ------------------------------------------------------------------------
     def __enter__(self) -> LineProfiler:
         if self.backend == "sys.monitoring":
-            self._tool = _free_tool()
+            self._tool = free_tool_id()
             if self._tool is None:  # every tool id is taken: fall back
                 self.backend = "sys.settrace"
         if self.backend == "sys.monitoring":
@@ -202,7 +202,8 @@ class LineProfiler:
         return self._local
 
 
-def _free_tool() -> int | None:
+def free_tool_id() -> int | None:
+    """A ``sys.monitoring`` tool id nobody uses (the profiler's first), or None."""
     monitoring = sys.monitoring  # type: ignore[attr-defined,unused-ignore]
     for tool in (monitoring.PROFILER_ID, 3, 4, 5):
         if monitoring.get_tool(tool) is None:

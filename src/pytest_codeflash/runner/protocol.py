@@ -257,6 +257,10 @@ class CoverageSummary:
     candidate: FunctionCoverage | None = None
     changed_lines: int = 0
     changed_unrun: list[int] = field(default_factory=list)
+    reached: list[int] = field(default_factory=list)
+    """Changed lines no verification input ran that inputs searched for them did."""
+    searched: int = 0
+    """Inputs compared while searching for inputs that run unrun changed lines."""
     error: str = ""
 
 

@@ -1,7 +1,8 @@
 """Replay the captured inputs and the generated ones through the differential check.
 
 Runs inside the runner process after the user's tests, only when every test that passed with
-the original also passed with the candidate.  Inputs arrive pickled (captured during the
+the original also passed with the candidate.  A class method or constructor is also called
+through a subclass (:mod:`.subclass`).  Inputs arrive pickled (captured during the
 baseline run); each side unpickles its own copy with the target module's classes resolved in
 its own module object.  What each check of a captured input showed (its cost, whether the
 call leaves its arguments alone) goes on to the timing, :mod:`.measure`.
@@ -108,6 +109,11 @@ def _replay(
         spent = time.monotonic() - began
         facts[data] = InputFacts(spent, _pure(differential, data, outcome), _lazy(outcome))
         usable.append(data)
+    if len(differential.tally.differences) == before:
+        from .subclass import check_subclass_calls
+
+        progress("calls through a subclass")
+        check_subclass_calls(differential, usable)
     replay = ReplaySummary(
         inputs=len(inputs),
         compared=differential.tally.compared - compared_before,
