@@ -111,14 +111,6 @@ def generate_and_compare(
     deadline = time.monotonic() + budget_s
     before = len(tally.differences)
 
-    @hypothesis.settings(
-        max_examples=examples,
-        database=None,
-        deadline=None,
-        derandomize=False,
-        phases=[hypothesis.Phase.generate],
-        suppress_health_check=list(hypothesis.HealthCheck),
-    )
     def check_one(args: Args) -> None:
         if time.monotonic() > deadline or len(differential.tally.differences) > before:
             return
@@ -143,6 +135,14 @@ def generate_and_compare(
             keep = keep_outcomes and drawn.stable[-1] and quiet and fingerprint is not None
             stored.add(differential, outcome if keep else None, state, fingerprint)
 
+    @hypothesis.settings(
+        max_examples=examples,
+        database=None,
+        deadline=None,  # slow calls are bounded by call_limit_s, and skipped
+        derandomize=False,
+        phases=[hypothesis.Phase.generate],
+        suppress_health_check=list(hypothesis.HealthCheck),
+    )
     @hypothesis.seed(seed)
     @hypothesis.given(drawing)
     def check(args: Args) -> None:
