@@ -235,7 +235,10 @@ def test_c_objects_without_eq_compare_by_what_they_pickle_as() -> None:
 def test_generated_inputs_slower_than_hypothesis_default_deadline_are_no_error() -> None:
     # Calls of about a quarter of a second (case43's realistic size) passed Hypothesis's
     # default 200 ms deadline and made the whole generation a FlakyFailure.
-    slow = "def f(n):\n    total = 0\n    for i in range(3_000_000):\n        total += i\n    return n * 2\n"
+    slow = (
+        "def f(n):\n    total = 0\n    for i in range(3_000_000):\n"
+        "        total += i\n    return n * 2\n"
+    )
     differential = _differential(slow, slow)
     drawn = generate_and_compare(
         differential,
