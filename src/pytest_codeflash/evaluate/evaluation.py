@@ -138,7 +138,9 @@ class Evaluation:
         if drawn is not None:
             self.invariants = list(drawn.invariants)
             self.drawn = (drawn.inputs, drawn.inside)
-        self.calls_compared, self.unstable = calls.compared, sorted(calls.unstable)
+        # The calls the tests made (the tally goes on counting replayed and generated ones).
+        self.calls_compared = baseline.result.tests_compared or calls.compared
+        self.unstable = sorted(calls.unstable)
         self.calls_only_executed = calls.unchecked
         coverage = baseline.result.coverage
         if coverage is not None and coverage.original is not None:
