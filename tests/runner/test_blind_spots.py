@@ -5,55 +5,26 @@ Built in-process on modules made from source, like the runner does around the us
 
 from __future__ import annotations
 
-import sys
 import threading
 import types
-from collections.abc import Iterator
-
-import pytest
 
 from pytest_codeflash.runner.calls import dump_args
 from pytest_codeflash.runner.compare import compare_values
-from pytest_codeflash.runner.determinism import Determinism
-from pytest_codeflash.runner.differential import Differential, Side
+from pytest_codeflash.runner.differential import Differential
 from pytest_codeflash.runner.generate import generate_and_compare, replay_generated
-from pytest_codeflash.runner.overlay import remember_source
 from pytest_codeflash.runner.reset import StateReset
+
+from .twins import load_module, twin_differential
 
 NAME = "blindmod"
 
 
-@pytest.fixture(autouse=True)
-def _module_slot() -> Iterator[None]:
-    yield
-    sys.modules.pop(NAME, None)
-
-
 def _module(source: str) -> types.ModuleType:
-    module = types.ModuleType(NAME)
-    filename = f"<{NAME} {hash(source)}>"
-    remember_source(filename, source)  # as the runner does, so tracebacks show the lines
-    exec(compile(source, filename, "exec"), vars(module))
-    return module
+    return load_module(NAME, source, remember=True)  # tracebacks show the lines, as in the runner
 
 
 def _differential(original: str, candidate: str) -> Differential:
-    mine, theirs = _module(original), _module(candidate)
-    sys.modules[NAME] = theirs
-    return Differential(
-        module_name=NAME,
-        original=Side(mine.f, mine),
-        candidate=Side(theirs.f, theirs),
-        determinism=Determinism(seed=0),
-        guard=None,
-        is_method=False,
-        is_generator=False,
-        is_async=False,
-        rel_tol=0.0,
-        hook=None,
-        max_compared=1000,
-        max_inputs=100,
-    )
+    return twin_differential(NAME, original, candidate, remember=True, max_compared=1000)
 
 
 def _kinds(differential: Differential) -> list[str]:

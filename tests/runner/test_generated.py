@@ -7,17 +7,17 @@ runner process does the same around the user's tests.
 from __future__ import annotations
 
 import sys
-import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from pytest_codeflash.runner.calls import dump_args
-from pytest_codeflash.runner.determinism import Determinism
-from pytest_codeflash.runner.differential import Differential, Side
+from pytest_codeflash.runner.differential import Differential
 from pytest_codeflash.runner.generate import Drawn, generate_and_compare, replay_generated
 from pytest_codeflash.runner.protocol import GeneratedSummary
+
+from .twins import twin_differential
 
 NAME = "genmod"
 ORIGINAL = """\
@@ -48,37 +48,10 @@ def f(n, items):
 CAPTURED = [dump_args(((4, [1, 2, 3, 4, 5]), {}))]
 
 
-@pytest.fixture(autouse=True)
-def _module_slot() -> Iterator[None]:
-    yield
-    sys.modules.pop(NAME, None)
-
-
-def _module(source: str) -> types.ModuleType:
-    module = types.ModuleType(NAME)
-    exec(compile(source, f"<{NAME}>", "exec"), vars(module))
-    return module
-
-
 def _differential(
     original: str, candidate: str, wrap: Callable[[Any], Any] = lambda f: f
 ) -> Differential:
-    mine, theirs = _module(original), _module(candidate)
-    sys.modules[NAME] = theirs  # the candidate's module is the importable one, as in the runner
-    return Differential(
-        module_name=NAME,
-        original=Side(wrap(mine.f), mine),
-        candidate=Side(theirs.f, theirs),
-        determinism=Determinism(seed=0),
-        guard=None,
-        is_method=False,
-        is_generator=False,
-        is_async=False,
-        rel_tol=0.0,
-        hook=None,
-        max_compared=100_000,
-        max_inputs=100,
-    )
+    return twin_differential(NAME, original, candidate, wrap=wrap)
 
 
 def _baseline(source: str = ORIGINAL, private: tuple[str, ...] = ()) -> Drawn:

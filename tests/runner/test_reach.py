@@ -7,18 +7,17 @@ candidate's under a file name of its own as in the runner.
 from __future__ import annotations
 
 import sys
-import types
-from collections.abc import Iterator
 
 import pytest
 
 from pytest_codeflash.runner.calls import dump_args
 from pytest_codeflash.runner.coverage_probe import changed_lines
-from pytest_codeflash.runner.determinism import Determinism
-from pytest_codeflash.runner.differential import Differential, Side
+from pytest_codeflash.runner.differential import Differential
 from pytest_codeflash.runner.line_hits import LineHits
 from pytest_codeflash.runner.line_profile import Backend
 from pytest_codeflash.runner.reach import Reach, reach_changed_lines
+
+from .twins import load_module, twin_differential
 
 NAME = "reachmod"
 CANDIDATE_FILE = "<reachmod candidate>"
@@ -52,34 +51,13 @@ if hasattr(sys, "monitoring"):
     BACKENDS.append("sys.monitoring")
 
 
-@pytest.fixture(autouse=True)
-def _module_slot() -> Iterator[None]:
-    yield
-    sys.modules.pop(NAME, None)
-
-
-def _module(source: str, filename: str) -> types.ModuleType:
-    module = types.ModuleType(NAME)
-    exec(compile(source, filename, "exec"), vars(module))
-    return module
-
-
 def _search(candidate: str, budget_s: float = 30.0) -> tuple[Reach, Differential]:
-    mine, theirs = _module(ORIGINAL, "<reachmod original>"), _module(candidate, CANDIDATE_FILE)
-    sys.modules[NAME] = theirs
-    differential = Differential(
-        module_name=NAME,
-        original=Side(mine.total, mine),
-        candidate=Side(theirs.total, theirs),
-        determinism=Determinism(seed=0),
-        guard=None,
-        is_method=False,
-        is_generator=False,
-        is_async=False,
-        rel_tol=0.0,
-        hook=None,
-        max_compared=100_000,
-        max_inputs=100,
+    differential = twin_differential(
+        NAME,
+        ORIGINAL,
+        candidate,
+        qualname="total",
+        filenames=("<reachmod original>", CANDIDATE_FILE),
     )
     unrun = sorted(changed_lines(ORIGINAL, candidate))
     found = reach_changed_lines(
@@ -127,8 +105,8 @@ def test_no_time_no_search() -> None:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_line_hits_sees_only_the_watched_file(backend: Backend) -> None:
-    watched = _module(LONG_RIGHT, CANDIDATE_FILE)
-    other = _module(ORIGINAL, "<elsewhere>")
+    watched = load_module(NAME, LONG_RIGHT, CANDIDATE_FILE)
+    other = load_module(NAME, ORIGINAL, "<elsewhere>")
     with LineHits(CANDIDATE_FILE, backend) as hits:
         other.total([1, 2])
         watched.total([1, 2])

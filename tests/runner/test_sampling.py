@@ -6,51 +6,24 @@ In-process, on modules made from source, like the runner's differential check.
 from __future__ import annotations
 
 import sys
-import types
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
-from pytest_codeflash.runner.determinism import Determinism
-from pytest_codeflash.runner.differential import Differential, Side
+from pytest_codeflash.runner.differential import Differential
 from pytest_codeflash.runner.digest import LARGE, digest, rough_size, same_large
 from pytest_codeflash.runner.outcomes import Outcome, compare_outcomes
 from pytest_codeflash.runner.sampling import FIRST_PAST_BUDGET, CallSampler
 
+from .twins import load_module, twin_differential
+
 NAME = "samplemod"
 
 
-@pytest.fixture(autouse=True)
-def _module_slot() -> Iterator[None]:
-    yield
-    sys.modules.pop(NAME, None)
-
-
-def _module(source: str) -> types.ModuleType:
-    module = types.ModuleType(NAME)
-    exec(compile(source, f"<{NAME}>", "exec"), vars(module))
-    return module
-
-
 def _differential(original: str, candidate: str, *, is_method: bool = False) -> Differential:
-    mine, theirs = _module(original), _module(candidate)
-    sys.modules[NAME] = theirs
-
-    def pick(module: types.ModuleType) -> Any:
-        return module.Box.pop if is_method else module.f
-
-    return Differential(
-        module_name=NAME,
-        original=Side(pick(mine), mine),
-        candidate=Side(pick(theirs), theirs),
-        determinism=Determinism(seed=0),
-        guard=None,
-        is_method=is_method,
-        is_generator=False,
-        is_async=False,
-        rel_tol=0.0,
-        hook=None,
+    return twin_differential(
+        NAME,
+        original,
+        candidate,
+        qualname="Box.pop" if is_method else "f",
         max_compared=1000,
         max_inputs=10,
     )
@@ -129,7 +102,7 @@ class Box:
 
 
 def test_large_values_equal_by_their_bytes_across_the_two_modules() -> None:
-    first, second = _module(BOX), _module(BOX)
+    first, second = load_module(NAME, BOX), load_module(NAME, BOX)
     a, b = first.Box(5000), second.Box(5000)
     assert rough_size(a) >= LARGE
     assert same_large(a, b)  # the classes are the same by name, in different modules
@@ -152,7 +125,7 @@ def test_a_value_whose_pickle_may_leave_state_out_is_not_digested() -> None:
 
 
 def test_a_large_self_that_differs_is_still_described_exactly() -> None:
-    first, second = _module(BOX), _module(BOX)
+    first, second = load_module(NAME, BOX), load_module(NAME, BOX)
     a, b = first.Box(5000), second.Box(5000)
     b.items[4321] = -1
     found = compare_outcomes(Outcome(self_after=a), Outcome(self_after=b))

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-import types
-from collections.abc import Iterator
-
 import pytest
 
 from pytest_codeflash.runner.calls import Args, dump_args
-from pytest_codeflash.runner.determinism import Determinism
-from pytest_codeflash.runner.differential import Differential, Side
-from pytest_codeflash.runner.placement import find_function, plain
+from pytest_codeflash.runner.differential import Differential
 from pytest_codeflash.runner.replay import verify_replayed
+
+from .twins import twin_differential
 
 NAME = "shapes_sub"
 ORIGINAL = """\
@@ -35,39 +31,10 @@ INIT_NAMED = ORIGINAL.replace("type(self).__name__", '"Point"')
 NEW_HARD_CODED = ORIGINAL.replace("super().__new__(cls)", "super().__new__(Point)")
 
 
-@pytest.fixture(autouse=True)
-def _module_slot() -> Iterator[None]:
-    yield
-    sys.modules.pop(NAME, None)
-
-
-def _module(source: str) -> types.ModuleType:
-    module = types.ModuleType(NAME)
-    exec(compile(source, f"<{NAME}>", "exec"), vars(module))
-    return module
-
-
 def _replayed(candidate: str, qualname: str) -> Differential:
     """Replay one captured call of ``qualname`` with ``candidate`` against the original."""
-    mine, theirs = _module(ORIGINAL), _module(candidate)
-    sys.modules[NAME] = theirs
-    _, _, raw = find_function(theirs, qualname)
-    _, _, original_raw = find_function(mine, qualname)
-    differential = Differential(
-        module_name=NAME,
-        original=Side(plain(original_raw), mine),
-        candidate=Side(plain(raw), theirs),
-        determinism=Determinism(seed=0),
-        guard=None,
-        is_method=not isinstance(raw, staticmethod),
-        is_generator=False,
-        is_async=False,
-        rel_tol=0.0,
-        hook=None,
-        max_compared=100_000,
-        max_inputs=100,
-    )
-    point = theirs.Point
+    differential = twin_differential(NAME, ORIGINAL, candidate, qualname=qualname)
+    point = differential.candidate.module.Point
     calls: dict[str, Args] = {
         "Point.from_pair": ((point, (1, 2)), {}),
         "Point.__init__": ((point.__new__(point), 1, 2), {}),
@@ -106,21 +73,8 @@ def test_a_rewrite_that_keeps_cls_agrees_through_a_subclass() -> None:
 
 def test_a_plain_function_is_not_called_twice() -> None:
     source = "def double(x):\n    return 2 * x\n"
-    mine, theirs = _module(source), _module(source.replace("2 * x", "x + x"))
-    sys.modules[NAME] = theirs
-    differential = Differential(
-        module_name=NAME,
-        original=Side(mine.double, mine),
-        candidate=Side(theirs.double, theirs),
-        determinism=Determinism(seed=0),
-        guard=None,
-        is_method=False,
-        is_generator=False,
-        is_async=False,
-        rel_tol=0.0,
-        hook=None,
-        max_compared=100_000,
-        max_inputs=100,
+    differential = twin_differential(
+        NAME, source, source.replace("2 * x", "x + x"), qualname="double"
     )
     verify_replayed(differential, [dump_args(((3,), {}))], lambda _: None)
     assert differential.tally.compared == 1
