@@ -213,12 +213,15 @@ class CodeflashSession:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
-        self.tracer.refresh()
-        self.tracer.current_test = item.nodeid
+        self.tracer.begin_test(item.nodeid)
         try:
             return (yield)
         finally:
-            self.tracer.current_test = ""
+            self.tracer.end_test()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> None:
+        self.tracer.rearm()  # the fixtures' set-up may have ended the exact phase
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
