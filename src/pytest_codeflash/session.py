@@ -219,6 +219,18 @@ class CodeflashSession:
         finally:
             self.tracer.end_test()
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: Any
+    ) -> Generator[None, object, object]:
+        with self.tracer.paused():
+            return (yield)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_logreport(self, report: Any) -> Generator[None, object, object]:
+        with self.tracer.paused():
+            return (yield)
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_call(self, item: pytest.Item) -> None:
         self.tracer.rearm()  # the fixtures' set-up may have ended the exact phase

@@ -118,3 +118,20 @@ def test_another_tracer_keeps_its_hook(mod: types.ModuleType) -> None:
         sys.settrace(None)
     assert tracer.traces["phasemod.leaf"].calls == 3010
     assert tracer.traces["phasemod.leaf"].fast_calls == 0
+
+
+@needs_profiler
+def test_a_pause_leaves_the_profiler_off(mod: types.ModuleType) -> None:
+    tracer = _tracer(mod)
+    tracer.start()
+    try:
+        tracer.begin_test("t::paused")  # the set-up: the profiler counts
+        mod.late(1)
+        with tracer.paused():
+            mod.late(2)  # pytest reporting: not counted
+        mod.late(3)
+        tracer.end_test()
+    finally:
+        tracer.stop()
+    assert tracer.traces["phasemod.late"].calls == 2
+    assert tracer.traces["phasemod.late"].tests == {"t::paused"}

@@ -196,6 +196,11 @@ class Tracer:
         if self._phases is not None:
             self._phases.rearm()
 
+    def paused(self) -> _Paused:
+        """A context in which the profiler does not run (pytest's own reporting, before
+        3.12): what runs there is not counted, and costs nothing."""
+        return _Paused(self._phases)
+
     def end_test(self) -> None:
         """The test ends: what the profiler counted since it started is the test's."""
         if self._phases is not None:
@@ -311,3 +316,21 @@ class Tracer:
             for key in ("calls", "own_ns", "total_ns", "cpu_ns", "cpu_wall_ns", "samples_skipped"):
                 setattr(trace, key, getattr(trace, key) + int(item.get(key, 0)))
             trace.tests.update(item.get("tests", ()))
+
+
+class _Paused:
+    """Pauses the fast phase's profiler, if it runs, and starts it again on leaving."""
+
+    __slots__ = ("phases", "was")
+
+    def __init__(self, phases: FastPhases | None) -> None:
+        self.phases = phases
+        self.was = False
+
+    def __enter__(self) -> None:
+        if self.phases is not None:
+            self.was = self.phases.pause()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.was and self.phases is not None:
+            self.phases.resume()

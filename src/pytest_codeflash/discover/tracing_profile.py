@@ -92,6 +92,18 @@ class FastPhases:
         if not self.fast:
             self.to_fast(sys._getframe(1))
 
+    def pause(self) -> bool:
+        """Stop the profiler until :meth:`resume` (pytest reports a test's phase)."""
+        current: Any = sys.getprofile()
+        if not self.fast or current is not self._profiler:
+            return False
+        self._profiler.disable()
+        return True
+
+    def resume(self) -> None:
+        if self.fast and sys.getprofile() is None and sys.gettrace() is None:
+            self._profiler.enable(subcalls=True, builtins=False)
+
     def rearm(self) -> None:
         """Start an exact phase (a test, or its call phase, begins)."""
         self._stop_profiler()
