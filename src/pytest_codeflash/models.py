@@ -20,7 +20,7 @@ PullRequestMode = Literal["each", "single"]
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class Settings(_Frozen):

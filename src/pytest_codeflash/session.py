@@ -218,12 +218,27 @@ class CodeflashSession:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
-        self.tracer.refresh()
-        self.tracer.current_test = item.nodeid
+        self.tracer.begin_test(item.nodeid)
         try:
             return (yield)
         finally:
-            self.tracer.current_test = ""
+            self.tracer.end_test()
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: Any
+    ) -> Generator[None, object, object]:
+        with self.tracer.paused():
+            return (yield)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_logreport(self, report: Any) -> Generator[None, object, object]:
+        with self.tracer.paused():
+            return (yield)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> None:
+        self.tracer.rearm()  # the fixtures' set-up may have ended the exact phase
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:

@@ -126,11 +126,12 @@ def rank(
     cap = settings.max_functions
     ranking.selected = chosen[:cap] if cap else chosen
     kept = {f.qualified_name for f in ranking.selected}
+    ranked = {f.qualified_name for f in chosen}
     for function in candidates:
         name = function.qualified_name
         if name in kept:
             continue
-        if any(f.qualified_name == name for f in chosen):
+        if name in ranked:
             ranking.skipped[name] = f"beyond --codeflash-max-functions={cap}"
         else:
             ranking.skipped[name] = skip_reason(function) or "left out by a rank_functions hook"

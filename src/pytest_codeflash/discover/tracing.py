@@ -51,6 +51,7 @@ from .tracing_events import (
     stop_monitoring,
     trace_function,
 )
+from .tracing_profile import FastPhases
 from .tracing_records import TargetTrace
 from .tracing_support import (
     arguments,
@@ -80,6 +81,8 @@ class Tracer:
     :param files: qualified name -> the file the function must come from (checked when
         its code object is looked up), for the functions whose file is known.
     :param max_samples: inputs kept per function.
+    :param profiler: before Python 3.12, hand the tests' thread to the C profiler between
+        exact phases (see :mod:`.tracing_profile`); otherwise every call is seen exactly.
     """
 
     def __init__(
@@ -89,6 +92,7 @@ class Tracer:
         files: Mapping[str, os.PathLike[str] | str] | None = None,
         max_samples: int = 64,
         seed: int = 0,
+        profiler: bool = True,
     ) -> None:
         files = files or {}
         self.traces: dict[str, TargetTrace] = {}
@@ -109,6 +113,9 @@ class Tracer:
         self._hook: Any = None  # the sys.settrace or sys.setprofile function, before 3.12
         self._active = False
         self._sampler = Sampler(self)
+        self._fast_threads: set[int] = set()
+        self._phases: FastPhases | None = None
+        self._use_profiler = profiler and sys.version_info < (3, 12)
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -125,8 +132,12 @@ class Tracer:
         events = handlers(self, budget, 2, bias)
         if sys.gettrace() is None:  # nobody traces (coverage.py, a debugger): the cheaper hook
             self._hook = trace_function(*events, self._by_code)
-            sys.settrace(self._hook)
             threading.settrace(self._hook)
+            if self._use_profiler and sys.getprofile() is None:
+                self._phases = FastPhases(self, needed=max(4, self.max_samples // 4))
+                sys.settrace(self._phases.install(*events))
+            else:
+                sys.settrace(self._hook)
         else:
             self._hook = profile_function(*events, self._by_code)
             sys.setprofile(self._hook)
@@ -138,7 +149,11 @@ class Tracer:
             return
         self._active = False
         self._sampler.stop()
-        if self._tool is not None:
+        if self._phases is not None:
+            self._phases.stop(self.current_test)
+            threading.settrace(None)  # type: ignore[arg-type]
+            self._phases = None
+        elif self._tool is not None:
             stop_monitoring(self._tool, self._by_code)
             self._tool = None
         elif sys.gettrace() is self._hook:
@@ -166,6 +181,32 @@ class Tracer:
             else:
                 del self._pending[module_name]
 
+    def begin_test(self, nodeid: str) -> None:
+        """A test starts: look up newly imported functions, attribute what follows to it."""
+        self.refresh()
+        self.current_test = nodeid
+        if self._phases is not None:
+            self._phases.skip_exact()
+
+    def rearm(self) -> None:
+        """See the next calls exactly, to sample their inputs (before 3.12, with the profiler).
+
+        Called when a test's call phase starts.
+        """
+        if self._phases is not None:
+            self._phases.rearm()
+
+    def paused(self) -> _Paused:
+        """A context in which the profiler does not run (pytest's own reporting, before
+        3.12): what runs there is not counted, and costs nothing."""
+        return _Paused(self._phases)
+
+    def end_test(self) -> None:
+        """The test ends: what the profiler counted since it started is the test's."""
+        if self._phases is not None:
+            self._phases.end_test(self.current_test)
+        self.current_test = ""
+
     def _resolve(self, trace: TargetTrace, module: types.ModuleType) -> bool:
         """Bind ``trace`` to its code object; ``True`` when done (found or given up)."""
         trace.attempts += 1
@@ -174,7 +215,8 @@ class Tracer:
             return code is not None or trace.attempts >= _RESOLVE_ATTEMPTS
         trace.code = code
         trace.resumable = bool(code.co_flags & _RESUMABLE)
-        trace.start_offset = start_offset(code)
+        if self._tool is None:  # sys.monitoring tells a resumption apart by itself
+            trace.start_offset = start_offset(code)
         self._by_code[code] = trace
         if self._tool is not None:
             monitoring = sys.monitoring  # type: ignore[attr-defined]
@@ -274,3 +316,21 @@ class Tracer:
             for key in ("calls", "own_ns", "total_ns", "cpu_ns", "cpu_wall_ns", "samples_skipped"):
                 setattr(trace, key, getattr(trace, key) + int(item.get(key, 0)))
             trace.tests.update(item.get("tests", ()))
+
+
+class _Paused:
+    """Pauses the fast phase's profiler, if it runs, and starts it again on leaving."""
+
+    __slots__ = ("phases", "was")
+
+    def __init__(self, phases: FastPhases | None) -> None:
+        self.phases = phases
+        self.was = False
+
+    def __enter__(self) -> None:
+        if self.phases is not None:
+            self.was = self.phases.pause()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.was and self.phases is not None:
+            self.phases.resume()

@@ -85,7 +85,10 @@ def handlers(
 
     def on_resume(code: types.CodeType, offset: int, *exception: object) -> None:
         trace = lookup(code)
-        if trace is None or trace.sampled:
+        if trace is None:
+            return
+        trace.resumes += 1
+        if trace.sampled:
             return
         if not trace.depth and trace.activations >= SAMPLED_AFTER:
             tracer.to_sampled(trace)  # a long-lived generator: sampled from now on
@@ -218,6 +221,7 @@ class Sampler:
             while not self._stop.acquire(timeout=pause):
                 now = time.perf_counter_ns()
                 elapsed, last = now - last, now
+                fast = self.tracer._fast_threads
                 for ident, frame in sys._current_frames().items():
                     if ident == me:
                         continue
@@ -225,7 +229,10 @@ class Sampler:
                     spent = -1 if cpu is None else cpu - last_cpu.get(ident, cpu)
                     if cpu is not None:
                         last_cpu[ident] = cpu
-                    self._charge(ident, frame, elapsed, spent)
+                    if ident in fast:
+                        self._charge_cpu(frame, elapsed, spent)
+                    else:
+                        self._charge(ident, frame, elapsed, spent)
                 self.samples += 1
                 # Deep stacks cost more to look at: look less often rather than slow the tests.
                 cost = (time.perf_counter_ns() - now) / 1e9
@@ -260,6 +267,21 @@ class Sampler:
         stack = self.tracer._stacks.get(ident)
         if stack:
             stack[-1][3] += wall_ns
+
+    def _charge_cpu(self, frame: types.FrameType | None, wall_ns: int, cpu_ns: int) -> None:
+        """A thread whose times the profiler measures: only the CPU share of its innermost
+        traced function is learnt here."""
+        lookup = self.tracer._by_code.get
+        while frame is not None and cpu_ns >= 0:
+            code = frame.f_code
+            if code.co_filename in _OWN_FILES:
+                return
+            trace = lookup(code)
+            if trace is not None:
+                trace.cpu_ns += min(cpu_ns, wall_ns)
+                trace.cpu_wall_ns += wall_ns
+                return
+            frame = frame.f_back
 
 
 # Samplers running in this process, and those stopped while it forks: a process with a

@@ -38,6 +38,8 @@ class TargetTrace:
     activations: int = 0  # starts and resumptions measured exactly
     sampled: bool = False  # only its starts are seen now; the sampler measures its time
     sample_cost_ns: int = 0  # time spent keeping its inputs
+    resumes: int = 0  # resumptions seen exactly (a generator's)
+    fast_calls: int = 0  # calls counted by the profiler (before 3.12), not seen exactly
 
     @property
     def cpu_ratio(self) -> float:
@@ -63,6 +65,7 @@ class TracerState(Protocol):
     _by_code: dict[types.CodeType, TargetTrace]
     _stacks: dict[int, list[list[Any]]]
     _tool: int | None
+    _fast_threads: set[int]  # threads whose calls the profiler sees now (before 3.12)
 
     def sample(self, trace: TargetTrace, frame: types.FrameType) -> None: ...
 

@@ -1,0 +1,137 @@
+"""Before Python 3.12: exact phases for inputs, the C profiler for counts and times after."""
+
+from __future__ import annotations
+
+import importlib
+import pickle
+import sys
+import types
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pytest_codeflash.discover.tracing import Tracer
+
+MODULE = """\
+def leaf(n):
+    return n + 1
+
+
+def parent(n):
+    total = 0
+    for i in range(n):
+        total += leaf(i)
+    return total
+
+
+def late(n):
+    return n * 2
+"""
+NAMES = ("leaf", "parent", "late")
+needs_profiler = pytest.mark.skipif(
+    sys.version_info >= (3, 12), reason="3.12+ uses sys.monitoring, not the profiler"
+)
+
+
+@pytest.fixture
+def mod(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[types.ModuleType]:
+    (tmp_path / "phasemod.py").write_text(MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("phasemod")
+    yield module
+    sys.modules.pop("phasemod", None)
+
+
+def _tracer(module: types.ModuleType, profiler: bool = True) -> Tracer:
+    files = {f"phasemod.{n}": str(module.__file__) for n in NAMES}
+    return Tracer([("phasemod", n) for n in NAMES], files=files, max_samples=8, profiler=profiler)
+
+
+def _filler(count: int) -> int:
+    return sum(_one(i) for i in range(count))  # frame starts that are not traced
+
+
+def _one(i: int) -> int:
+    return i
+
+
+def _run(tracer: Tracer, module: types.ModuleType) -> None:
+    tracer.start()
+    try:
+        tracer.begin_test("t::first")
+        tracer.rearm()
+        for i in range(3000):
+            module.leaf(i)
+        module.parent(10)  # leaf runs inside: no profiler while a traced call runs
+        tracer.end_test()
+        tracer.begin_test("t::second")
+        tracer.rearm()
+        _filler(1000)  # the exact phase ends before ...
+        module.late(1)  # ... this call, which only the profiler sees
+        module.late(2)
+        tracer.end_test()
+    finally:
+        tracer.stop()
+
+
+@pytest.mark.parametrize("profiler", [True, False])
+def test_counts_tests_and_inputs_are_exact(mod: types.ModuleType, profiler: bool) -> None:
+    tracer = _tracer(mod, profiler)
+    _run(tracer, mod)
+    leaf, parent, late = (tracer.traces[f"phasemod.{n}"] for n in NAMES)
+    assert leaf.calls == 3010
+    assert parent.calls == 1
+    assert late.calls == 2
+    assert leaf.tests == parent.tests == {"t::first"}
+    assert late.tests == {"t::second"}
+    assert 1 <= len(leaf.samples) <= 8
+    assert all(pickle.loads(s)[0][0] in range(3000) for s in leaf.samples)
+    assert parent.total_ns > 0
+    assert leaf.total_ns > 0
+    assert parent.own_ns > 0
+    assert all(t.depth == 0 for t in tracer.traces.values())
+
+
+@needs_profiler
+def test_the_profiler_counts_after_the_first_calls(mod: types.ModuleType) -> None:
+    tracer = _tracer(mod)
+    _run(tracer, mod)
+    leaf, late = tracer.traces["phasemod.leaf"], tracer.traces["phasemod.late"]
+    assert leaf.fast_calls > 2000  # most calls: the profiler's
+    assert leaf.calls - leaf.fast_calls >= 2  # the first ones: exact, with inputs
+    assert late.fast_calls == 2
+    assert late.samples == []  # seen only by the profiler: no inputs
+
+
+@needs_profiler
+def test_another_tracer_keeps_its_hook(mod: types.ModuleType) -> None:
+    def other(frame: types.FrameType, event: str, arg: object) -> None:
+        return None
+
+    sys.settrace(other)
+    try:
+        tracer = _tracer(mod)
+        _run(tracer, mod)
+        assert sys.gettrace() is other
+    finally:
+        sys.settrace(None)
+    assert tracer.traces["phasemod.leaf"].calls == 3010
+    assert tracer.traces["phasemod.leaf"].fast_calls == 0
+
+
+@needs_profiler
+def test_a_pause_leaves_the_profiler_off(mod: types.ModuleType) -> None:
+    tracer = _tracer(mod)
+    tracer.start()
+    try:
+        tracer.begin_test("t::paused")  # the set-up: the profiler counts
+        mod.late(1)
+        with tracer.paused():
+            mod.late(2)  # pytest reporting: not counted
+        mod.late(3)
+        tracer.end_test()
+    finally:
+        tracer.stop()
+    assert tracer.traces["phasemod.late"].calls == 2
+    assert tracer.traces["phasemod.late"].tests == {"t::paused"}
