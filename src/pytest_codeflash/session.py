@@ -208,9 +208,6 @@ class CodeflashSession:
         if report.failed:
             self.collection_failed = True
 
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        self.test_s[report.nodeid] = self.test_s.get(report.nodeid, 0.0) + report.duration
-
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.tracer.start()
@@ -232,7 +229,11 @@ class CodeflashSession:
             return (yield)
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_logreport(self, report: Any) -> Generator[None, object, object]:
+    def pytest_runtest_logreport(
+        self, report: pytest.TestReport
+    ) -> Generator[None, object, object]:
+        """Each test's plain cost (it bounds the baseline), with the tracer paused."""
+        self.test_s[report.nodeid] = self.test_s.get(report.nodeid, 0.0) + report.duration
         with self.tracer.paused():
             return (yield)
 
