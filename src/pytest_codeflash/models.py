@@ -19,6 +19,10 @@ Verdict = Literal["accepted", "rejected", "error"]
 PullRequestMode = Literal["each", "single"]
 
 
+# The reason of a function for which no source proposed a rewrite (renderers add what could).
+NO_CANDIDATES = "no candidates to evaluate: no source proposed a rewrite"
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 

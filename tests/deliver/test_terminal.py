@@ -31,3 +31,17 @@ def test_calls_only_executed_and_the_phases_are_shown() -> None:
 def test_nothing_is_said_of_sampling_when_every_call_was_compared() -> None:
     result = FunctionResult(qualified_name="m.f", file="m.py", status="skipped", reason="x")
     assert not any("only executed" in line for line in _text(result, 1))
+
+
+def test_what_could_propose_candidates_is_said_once() -> None:
+    from pytest_codeflash.deliver.terminal import _none_proposed
+    from pytest_codeflash.models import NO_CANDIDATES
+
+    results = [
+        FunctionResult(qualified_name=f"m.f{n}", file="m.py", status="not_optimized", reason=why)
+        for n, why in enumerate([NO_CANDIDATES, NO_CANDIDATES, "none of 1 candidate(s)"])
+    ]
+    (line,) = _none_proposed(results)
+    assert line.startswith("2 function(s) got no candidate from the chosen back-ends;")
+    assert "--codeflash-candidate" in line
+    assert _none_proposed(results[2:]) == []

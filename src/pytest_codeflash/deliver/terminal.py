@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from ..models import (
+    NO_CANDIDATES,
     Delivery,
     DiscoverySummary,
     FunctionResult,
@@ -50,6 +51,7 @@ def render_summary(
         for result in summary.functions:
             lines += function_lines(result, verbosity)
         lines.append((result_line(summary.functions), {}))
+        lines += _plain(_none_proposed(summary.functions))
     lines += _plain(summary.written)  # every file written, -q included
     for text, markup in lines:
         terminal.write_line(text, **markup)
@@ -191,6 +193,18 @@ def _pull_request(result: FunctionResult) -> list[tuple[str, dict[str, Any]]]:
     if result.pr_error:
         return [(f"    NO PULL REQUEST: {result.pr_error}", {"red": True, "bold": True})]
     return []
+
+
+def _none_proposed(results: Sequence[FunctionResult]) -> list[str]:
+    """Once, not per function: what could propose rewrites where no source did."""
+    count = sum(1 for r in results if r.reason == NO_CANDIDATES)
+    if not count:
+        return []
+    return [
+        f"{count} function(s) got no candidate from the chosen back-ends; a language model "
+        "(--codeflash-backend=openai) or a rewrite of your own (--codeflash-candidate) may "
+        "propose one"
+    ]
 
 
 def result_line(results: Sequence[FunctionResult]) -> str:

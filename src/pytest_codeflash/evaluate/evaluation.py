@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..models import (
+    NO_CANDIDATES,
     BaselineFacts,
     Candidate,
     CandidateResult,
@@ -300,9 +301,7 @@ class Evaluation:
             return self._result("error", reason, results, baseline_ns, unstable, compared)
         if not accepted:
             reason = (
-                f"none of {len(results)} candidate(s) was accepted"
-                if results
-                else _no_candidates(self.settings.backends)
+                f"none of {len(results)} candidate(s) was accepted" if results else NO_CANDIDATES
             )
             return self._result("not_optimized", reason, results, baseline_ns, unstable, compared)
         diff_sizes = {
@@ -365,14 +364,3 @@ def _with_times(verdict: CandidateResult, run: ChildRun, began: float) -> Candid
     if phases:
         phases = {"start-up": round(max(0.0, total - sum(phases.values())), 4), **phases}
     return verdict.model_copy(update={"evaluation_s": round(total, 4), "phases_s": phases or None})
-
-
-def _no_candidates(backends: Sequence[str]) -> str:
-    """Why nothing was evaluated, and what could propose something."""
-    reason = "no candidates to evaluate: no source proposed a rewrite"
-    if tuple(backends) == ("rules",):
-        reason += (
-            " (no rule of the rule engine applies; a language model, --codeflash-backend=openai,"
-            " or a file of your own, --codeflash-candidate, may)"
-        )
-    return reason
