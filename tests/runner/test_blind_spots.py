@@ -203,6 +203,20 @@ def test_c_objects_without_eq_compare_by_what_they_pickle_as() -> None:
     assert compare_values(operator.methodcaller("m", 1), operator.methodcaller("m", 2))
 
 
+def test_c_iterators_compare_by_their_position_without_being_read() -> None:
+    import itertools
+
+    from pytest_codeflash.runner.compare import compare_values
+
+    counter = itertools.count(5)
+    assert compare_values(counter, itertools.count(5)) is None
+    assert next(counter) == 5  # not consumed by the comparison
+    assert compare_values(itertools.count(5), itertools.count(6)) is not None
+    ahead = iter([1, 2, 3])
+    next(ahead)
+    assert compare_values(iter([1, 2, 3]), ahead) is not None
+
+
 def test_generated_inputs_slower_than_hypothesis_default_deadline_are_no_error() -> None:
     # Calls of about a quarter of a second (case43's realistic size) passed Hypothesis's
     # default 200 ms deadline and made the whole generation a FlakyFailure.

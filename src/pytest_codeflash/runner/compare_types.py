@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 import types
+import warnings
 from typing import Any
 
 from .mismatch import type_name
@@ -45,7 +46,9 @@ def reduced(value: object) -> tuple[Any, ...] | None:
     if not own or any(isinstance(method, types.FunctionType) for method in own):
         return None  # object's generic pickling, or a class's own Python code
     try:
-        reduced = value.__reduce_ex__(4)
+        with warnings.catch_warnings():  # itertools' pickling is deprecated from 3.12 on
+            warnings.simplefilter("ignore", DeprecationWarning)
+            reduced = value.__reduce_ex__(4)
     except Exception:
         return None
     if not isinstance(reduced, tuple) or len(reduced) < 2:
