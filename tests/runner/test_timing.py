@@ -333,3 +333,24 @@ def test_the_timing_gets_what_the_checks_leave_of_the_budget() -> None:
     assert timing_budget(replace(spec, began_monotonic=now - 60)) == TIMING_FLOOR * 2.0
     left = timing_budget(replace(spec, began_monotonic=now - 0.5))
     assert TIMING_FLOOR * 2.0 < left <= 1.5
+
+
+def test_a_slow_comparison_grows_to_the_rounds_faster_needs() -> None:
+    # 2.5 ms a round: the 20 ms budget holds about seven, fewer than the ten that "faster"
+    # needs below the large margin; the interval says faster, so the timing grows to them.
+    clock = FakeClock()
+    result = interleave(
+        [(clock.maker(1_500_000), clock.maker(1_000_000))],
+        min_speedup=0.05,
+        budget_s=0.02,
+        max_budget_s=1.0,
+        clock=clock,
+    )
+    assert (result.stopped_by, result.decision.verdict) == ("decided", FASTER)
+    assert result.decision.rounds == 10
+    same = clock.maker(1_000_000)  # nothing to grow for: no "faster" held back
+    result = interleave(
+        [(same, same)], min_speedup=0.05, budget_s=0.02, max_budget_s=1.0, clock=clock
+    )
+    assert result.decision.verdict == NOT_FASTER
+    assert result.decision.rounds == 5

@@ -215,6 +215,7 @@ def interleave(
     stopped_by = "max_rounds"
     decision: Decision | None = None
     check_ns = 0  # cost of the last interim check; the final decision costs ~4x that
+    held = False  # the interval says faster, but too few rounds for _gate to let it
     slowest_ns = 0
     for rounds in range(1, max_rounds + 1):
         round_start = clock()
@@ -223,13 +224,16 @@ def interleave(
         slowest_ns = max(slowest_ns, round_ns)
         if (rounds >= min_rounds and _due(rounds, min_rounds)) or rounds == SEPARATION_ROUNDS:
             check_start = clock()
-            decision = _check(orig, cand, min_speedup, min_rounds=min_rounds)
+            decision, held = _check(orig, cand, min_speedup, min_rounds=min_rounds)
             if decision is not None:
                 stopped_by = "decided"
                 break
             check_ns = clock() - check_start
-        # A slow comparison may grow to the rounds its first verdict needs.
+        # A slow comparison may grow to the rounds its first verdict needs: "faster" that
+        # the interval shows already needs twice the minimum (see _gate).
         first = SEPARATION_ROUNDS if rounds < SEPARATION_ROUNDS else min_rounds
+        if held:
+            first = 2 * min_rounds
         wanted = clock() + (first - rounds) * slowest_ns + 4 * check_ns
         if deadline < wanted <= hard_deadline:
             deadline = wanted
@@ -276,19 +280,20 @@ def _due(rounds: int, min_rounds: int) -> bool:
 
 def _check(
     orig: list[list[float]], cand: list[list[float]], min_speedup: float, *, min_rounds: int
-) -> Decision | None:
-    """Return a confirmed decision, or None to keep measuring."""
+) -> tuple[Decision | None, bool]:
+    """A confirmed decision, or None to keep measuring; and whether the interval already
+    says "faster" but the rounds cannot support it yet (see :func:`_gate`)."""
     huge = separated(orig, cand, margin=max(LARGE_MARGIN, 1.0 + min_speedup))
     if huge is not None:
-        return huge
+        return huge, False
     quick = decide(
         orig, cand, min_speedup=min_speedup, confidence=CONFIDENCE, resamples=_QUICK_RESAMPLES
     )
     if _gate(quick, min_rounds).verdict == UNDECIDED:
-        return None
+        return None, quick.verdict == FASTER
     # The tail of 250 resamples is coarse; confirm with the full count before stopping.
     full = _gate(decide(orig, cand, min_speedup=min_speedup, confidence=CONFIDENCE), min_rounds)
-    return None if full.verdict == UNDECIDED else full
+    return (None, False) if full.verdict == UNDECIDED else (full, False)
 
 
 def _gate(decision: Decision, min_rounds: int) -> Decision:
