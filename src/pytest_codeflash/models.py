@@ -249,6 +249,13 @@ class RuntimeRow(_Frozen):
     speedup_ci: tuple[float, float] | None = None
     rounds: int = 0
 
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        """The speed-up's interval (low, high) if this group was timed, else ``None``."""
+        if self.speedup is None or self.original_ns is None or self.candidate_ns is None:
+            return None
+        return self.speedup_ci or (self.speedup, self.speedup)
+
 
 class CandidateResult(_Frozen):
     """The verdict on one candidate (report schema)."""

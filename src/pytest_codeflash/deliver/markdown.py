@@ -72,13 +72,14 @@ def runtime_table(rows: Sequence[RuntimeRow]) -> list[str]:
         "| --- | --- | --- | --- | --- |",
     ]
     for row in rows:
-        if row.speedup is None or row.original_ns is None or row.candidate_ns is None:
+        interval = row.interval
+        if interval is None:
             table.append(f"| {row.group} | {row.inputs} | not timed | not timed | |")
             continue
-        low, high = row.speedup_ci or (row.speedup, row.speedup)
+        low, high = interval
         table.append(
-            f"| {row.group} | {row.inputs} | {duration(row.original_ns)} | "
-            f"{duration(row.candidate_ns)} | {row.speedup:.2f}x ({low:.2f}x-{high:.2f}x, "
+            f"| {row.group} | {row.inputs} | {duration(row.original_ns or 0)} | "
+            f"{duration(row.candidate_ns or 0)} | {row.speedup or 0:.2f}x ({low:.2f}x-{high:.2f}x, "
             f"{row.timed} input(s), {row.rounds} rounds) |"
         )
     return table

@@ -141,14 +141,15 @@ def _winner_lines(result: FunctionResult, verbosity: int) -> list[str]:
     if verbosity <= 0:
         return lines
     for row in best.runtime:
-        if row.speedup is None or row.original_ns is None or row.candidate_ns is None:
+        interval = row.interval
+        if interval is None:
             lines.append(f"    {row.group}: {row.inputs} compared, not timed")
             continue
-        low, high = row.speedup_ci or (row.speedup, row.speedup)
+        low, high = interval
         lines.append(
             f"    {row.group}: {row.inputs} compared, {row.timed} timed: "
-            f"{duration(row.original_ns)} -> {duration(row.candidate_ns)}, "
-            f"{row.speedup:.2f}x ({low:.2f}x-{high:.2f}x)"
+            f"{duration(row.original_ns or 0)} -> {duration(row.candidate_ns or 0)}, "
+            f"{row.speedup or 0:.2f}x ({low:.2f}x-{high:.2f}x)"
         )
     if result.patch:
         lines += ["    diff:", *(f"      {line}" for line in result.patch.splitlines())]
