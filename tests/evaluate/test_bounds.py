@@ -111,3 +111,47 @@ def test_a_baseline_past_its_limit_is_skipped_with_a_clear_status(tmp_path: Path
     assert "last tests/test_b.py::test_pop" in result.reason
     assert result.phases_s is not None
     assert result.phases_s["baseline"] == sandbox.timeouts[0]
+
+
+class _Uncopyable(_Sandbox):
+    """Stands in for the runner: the tests call the target, but no call can be copied."""
+
+    def run(self, spec: RunnerSpec, tests: list[str], timeout: float) -> ChildRun:
+        from pytest_codeflash.runner.protocol import CallsSummary, RunnerResult
+
+        calls = CallsSummary(
+            uncopyable=["tests/test_b.py::test_pop: cannot pickle '_thread.RLock' object"],
+            uncopyable_count=3,
+        )
+        result = RunnerResult(
+            phase="done", tests={"tests/test_b.py::test_pop": "passed"}, overlay_used=True
+        )
+        result.calls = calls
+        return ChildRun(
+            result=result,
+            io_dir=self.workdir,
+            returncode=0,
+            timed_out=False,
+            wall_s=1.0,
+            progress="",
+            output_tail="",
+        )
+
+
+def test_calls_that_cannot_be_copied_are_named_not_said_missing(tmp_path: Path) -> None:
+    target = TargetFunction(module="pkg.b", qualname="B.pop", file=tmp_path / "pkg/b.py", lineno=1)
+    evaluation = Evaluation(
+        target,
+        "class B:\n    def pop(self):\n        return 1\n",
+        ["tests/test_b.py::test_pop"],
+        Settings(rootdir=tmp_path),
+        _Uncopyable(tmp_path),  # type: ignore[arg-type]
+        progress=lambda line: None,
+    )
+    result = evaluation.start()
+    assert result is not None
+    assert result.status == "skipped"
+    assert result.reason == (
+        "none of the 3 call(s) of pkg.b.B.pop the tests made in the runner could be compared: "
+        "tests/test_b.py::test_pop: cannot pickle '_thread.RLock' object"
+    )

@@ -133,6 +133,13 @@ class Evaluation:
                 "skipped",
                 f"none of the {len(self.tests)} test(s) that call {name} pass with the original",
             )
+        if calls is not None and not calls.compared and calls.uncopyable_count:
+            why = calls.uncopyable[0] if calls.uncopyable else "they cannot be copied"
+            return self._result(
+                "skipped",
+                f"none of the {calls.uncopyable_count} call(s) of {name} the tests made in the "
+                f"runner could be compared: {why}",
+            )
         if calls is None or not calls.compared:
             return self._result("skipped", f"the tests never called {name} in the runner")
         drawn = baseline.result.generated
