@@ -70,11 +70,13 @@ class Rounds:
         try:
             for source in self.sources:
                 self._add(source, source.propose(target, original, None), "proposal")
-            reused = self._reused()
-            if reused is not None:
-                return reused
-            if self._nothing_proposed():  # no baseline run for nothing to compare with it
-                return e.summarise([])
+            first_round = self._answered_at_once()
+            if first_round is not None:
+                reused = e.reused(first_round)  # an earlier run's result, nothing changed
+                if reused is not None:
+                    return reused
+                if not first_round:  # no baseline run for nothing to compare with it
+                    return e.summarise([])
             stop = e.start(describe=any(source.uses_facts for source in self.sources))
             if stop is not None:
                 return stop
@@ -102,15 +104,6 @@ class Rounds:
         if not all(f.done() and not f.cancelled() and f.exception() is None for f in futures):
             return None  # a failure is raised where the answers are taken
         return [c for future in futures for c in future.result() or []]
-
-    def _reused(self) -> FunctionResult | None:
-        """An earlier run's result for the same first-round candidates, if nothing else
-        changed either (see evaluate/cache.py)."""
-        first = self._answered_at_once()
-        return self.evaluation.reused(first) if first is not None else None
-
-    def _nothing_proposed(self) -> bool:
-        return self._answered_at_once() == []
 
     # -- answers as they arrive -----------------------------------------------------------
     def _add(self, source: CandidateSource, future: Future[Any] | None, kind: Kind) -> None:

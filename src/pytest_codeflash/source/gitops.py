@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,32 @@ def describe_failure(err: Exception, top: Path) -> str:
     return f"git failed in {top}" + (f" (exit code {code})" if code else "") + f": {said}"
 
 
+def _open_repo(
+    rootdir: Path, so: str, option: str, refuse: Callable[[str], Exception]
+) -> tuple[Any, Path]:
+    """The repository around ``rootdir`` and its top folder, once git accepts it.
+
+    Otherwise ``refuse(text)`` is raised: not a repository (so ``so``; the fix is a checkout,
+    or dropping ``option``), or git's own refusal as :func:`describe_failure` words it.
+    """
+    import git
+
+    try:
+        repo = git.Repo(rootdir, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise refuse(
+            f"{rootdir} is not inside a git repository, so {so}. Run it in a git checkout, or "
+            f"drop {option}."
+        ) from None
+    top = Path(repo.working_tree_dir or rootdir).resolve()
+    try:
+        repo.git.rev_parse("--git-dir")  # does git accept the repository at all?
+    except git.GitCommandError as err:
+        repo.close()
+        raise refuse(describe_failure(err, top)) from None
+    return repo, top
+
+
 # -- --codeflash-changed-since -----------------------------------------------------------------
 def changed_lines(rootdir: Path, ref: str) -> dict[Path, set[int]]:
     """Lines of each file that changed since ``ref``: committed, staged, unstaged, untracked.
@@ -77,18 +104,12 @@ def changed_lines(rootdir: Path, ref: str) -> dict[Path, set[int]]:
     from ..errors import ConfigError
 
     flag = f"--codeflash-changed-since={ref}"
-    try:
-        repo = git.Repo(rootdir, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise ConfigError(
-            f"{flag}: {rootdir} is not inside a git repository, so nothing can be compared "
-            "with that ref. Run it in a git checkout, or drop --codeflash-changed-since."
-        ) from None
-    top = Path(repo.working_tree_dir or rootdir).resolve()
-    try:
-        repo.git.rev_parse("--git-dir")  # does git accept the repository at all?
-    except git.GitCommandError as err:
-        raise ConfigError(f"{flag}: {describe_failure(err, top)}") from None
+    repo, top = _open_repo(
+        rootdir,
+        "nothing can be compared with that ref",
+        "--codeflash-changed-since",
+        lambda text: ConfigError(f"{flag}: {text}"),
+    )
     try:
         commit = repo.commit(ref)
     except (git.BadName, git.GitCommandError, ValueError):
@@ -147,21 +168,9 @@ def pull_request_checkout(rootdir: Path, remote: str) -> Checkout:
 
     :raises GitError: not a git repository, a detached HEAD, no commit yet, or no such remote.
     """
-    import git
 
+    repo, top = _open_repo(rootdir, "no branch can be pushed", "--codeflash-pr", GitError)
     try:
-        repo = git.Repo(rootdir, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise GitError(
-            f"{rootdir} is not inside a git repository, so no branch can be pushed. Run it in "
-            "a git checkout, or drop --codeflash-pr."
-        ) from None
-    try:
-        top = Path(repo.working_tree_dir or rootdir).resolve()
-        try:
-            repo.git.rev_parse("--git-dir")
-        except git.GitCommandError as err:
-            raise GitError(describe_failure(err, top)) from None
         if not repo.head.is_valid():
             raise GitError(f"the repository at {top} has no commit yet; commit your code first")
         head = repo.head.commit.hexsha
