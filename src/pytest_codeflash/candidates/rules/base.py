@@ -8,6 +8,7 @@ puts them into the module, leaving every other statement untouched.
 from __future__ import annotations
 
 import builtins
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, TypeVar, cast
@@ -120,16 +121,9 @@ class _ModuleFacts:
     imports: dict[str, str]  # bound name -> "module" or "module.attr"
 
 
-_LAST_FACTS: list[tuple[cst.Module, _ModuleFacts]] = []  # the last module's (one entry)
-
-
+@functools.lru_cache(maxsize=4)  # nodes hash by identity: one entry per parsed module
 def _module_facts(module: cst.Module) -> _ModuleFacts:
-    last = _LAST_FACTS[0] if _LAST_FACTS else None
-    if last is not None and last[0] is module:
-        return last[1]
-    facts = _scan_top_level(module)
-    _LAST_FACTS[:] = [(module, facts)]
-    return facts
+    return _scan_top_level(module)
 
 
 def _scan_top_level(module: cst.Module) -> _ModuleFacts:
