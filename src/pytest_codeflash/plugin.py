@@ -31,3 +31,6 @@ def pytest_configure(config: pytest.Config) -> None:
     session.setup()
     config.stash[session_key] = session
     config.pluginmanager.register(session, "codeflash-session")
+    from .discover.run_hooks import TracingHooks
+
+    config.pluginmanager.register(TracingHooks(session), "codeflash-tracing")

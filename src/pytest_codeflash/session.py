@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -104,6 +104,7 @@ class CodeflashSession:
         self.tracer = Tracer(
             ((t.module, t.qualname) for t in self.targets),
             max_samples=self.settings.max_captured_calls,
+            windows=True,
         )
         if not self.settings.targets:
             self._setup_discovery()
@@ -143,6 +144,7 @@ class CodeflashSession:
             ((f.module, f.qualname) for f in functions),
             files={f.qualified_name: f.file for f in functions},
             max_samples=self.settings.max_captured_calls,
+            windows=True,
         )
 
     @pytest.hookimpl(optionalhook=True)
@@ -212,34 +214,6 @@ class CodeflashSession:
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.tracer.start()
         self.tracer.refresh()
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
-        self.tracer.begin_test(item.nodeid)
-        try:
-            return (yield)
-        finally:
-            self.tracer.end_test()
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: Any
-    ) -> Generator[None, object, object]:
-        with self.tracer.paused():
-            return (yield)
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_logreport(
-        self, report: pytest.TestReport
-    ) -> Generator[None, object, object]:
-        """Each test's plain cost (it bounds the baseline), with the tracer paused."""
-        self.test_s[report.nodeid] = self.test_s.get(report.nodeid, 0.0) + report.duration
-        with self.tracer.paused():
-            return (yield)
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_call(self, item: pytest.Item) -> None:
-        self.tracer.rearm()  # the fixtures' set-up may have ended the exact phase
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:

@@ -135,3 +135,29 @@ def test_a_pause_leaves_the_profiler_off(mod: types.ModuleType) -> None:
         tracer.stop()
     assert tracer.traces["phasemod.late"].calls == 2
     assert tracer.traces["phasemod.late"].tests == {"t::paused"}
+
+
+@needs_profiler
+def test_the_profiler_runs_only_inside_windows(mod: types.ModuleType) -> None:
+    """In a session, pytest's own work between windows is not profiled: calls there go
+    uncounted, those in a window (fixtures, the test's call, its teardown) are counted."""
+    files = {f"phasemod.{n}": str(mod.__file__) for n in NAMES}
+    tracer = Tracer([("phasemod", n) for n in NAMES], files=files, max_samples=8, windows=True)
+    tracer.start()
+    try:
+        tracer.begin_test("t::only")
+        tracer.rearm()
+        _filler(1000)  # the exact phase ends here
+        mod.late(1)  # outside any window: pytest's own work
+        with tracer.window():
+            mod.late(2)
+            with tracer.window():  # nested: the fixture set-up inside the call
+                mod.late(3)
+            mod.late(4)
+        mod.late(5)
+        tracer.end_test()
+    finally:
+        tracer.stop()
+    late = tracer.traces["phasemod.late"]
+    assert late.calls == 3
+    assert late.tests == {"t::only"}

@@ -100,7 +100,7 @@ def test_a_dead_server_is_an_error_not_a_hang(tmp_path: Path) -> None:
 def test_the_sandbox_starts_processes_itself_when_the_server_cannot_start(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(env: dict[str, str], cwd: Path) -> ForkServer:
+    def broken(env: dict[str, str], cwd: Path, project: Path | None = None) -> ForkServer:
         raise ForkServerError("cannot start: for this test")
 
     monkeypatch.setattr(sandbox, "ForkServer", broken)
@@ -117,3 +117,45 @@ def test_the_sandbox_starts_processes_itself_when_the_server_cannot_start(
         assert box._popen(command, project, env, output, 60) == (0, False), output.read_text()
     finally:
         box.close()
+
+
+def test_installed_plugins_are_preloaded_but_not_the_projects_own(tmp_path: Path) -> None:
+    from importlib.metadata import entry_points
+
+    from pytest_codeflash.runner import forkserver
+
+    names = {e.value.partition(":")[0] for e in entry_points(group="pytest11")}
+    assert "pytest_codeflash.plugin" in names
+    # Run in a fresh interpreter: this one has imported everything already.
+    code = (
+        "import sys; from pytest_codeflash.runner import forkserver as f; "
+        "print(sorted(f.preload_plugins(sys.argv[1])))"
+    )
+    import subprocess
+
+    here = Path(forkserver.__file__).resolve().parents[2]  # the checkout (or site-packages)
+    elsewhere = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True
+    )
+    assert "pytest_codeflash.plugin" in elsewhere.stdout
+    own = subprocess.run(
+        [sys.executable, "-c", code, str(here)], capture_output=True, text=True, check=True
+    )
+    assert "pytest_codeflash.plugin" not in own.stdout  # its code lives under that root
+
+
+def test_a_server_with_threads_refuses_to_fork(tmp_path: Path) -> None:
+    """A preloaded module that started a thread makes forking unsafe: the server says so
+    (the sandbox then starts processes of its own)."""
+    import subprocess
+
+    code = (
+        "import threading, time; "
+        "threading.Thread(target=time.sleep, args=(60,), daemon=True).start(); "
+        "from pytest_codeflash.runner import forkserver; forkserver.main(['--project', '.'])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], input="", capture_output=True, text=True, timeout=60
+    )
+    assert '"refused"' in done.stdout, done.stdout + done.stderr
+    assert "threads" in done.stdout

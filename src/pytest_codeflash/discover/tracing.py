@@ -83,6 +83,8 @@ class Tracer:
     :param max_samples: inputs kept per function.
     :param profiler: before Python 3.12, hand the tests' thread to the C profiler between
         exact phases (see :mod:`.tracing_profile`); otherwise every call is seen exactly.
+    :param windows: the profiler runs only inside :meth:`window` contexts (the session opens
+        them where the user's code runs); otherwise whenever a fast phase runs.
     """
 
     def __init__(
@@ -93,6 +95,7 @@ class Tracer:
         max_samples: int = 64,
         seed: int = 0,
         profiler: bool = True,
+        windows: bool = False,
     ) -> None:
         files = files or {}
         self.traces: dict[str, TargetTrace] = {}
@@ -116,6 +119,7 @@ class Tracer:
         self._fast_threads: set[int] = set()
         self._phases: FastPhases | None = None
         self._use_profiler = profiler and sys.version_info < (3, 12)
+        self._windows = windows
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -134,7 +138,9 @@ class Tracer:
             self._hook = trace_function(*events, self._by_code)
             threading.settrace(self._hook)
             if self._use_profiler and sys.getprofile() is None:
-                self._phases = FastPhases(self, needed=max(4, self.max_samples // 4))
+                self._phases = FastPhases(
+                    self, needed=max(4, self.max_samples // 4), windows=self._windows
+                )
                 sys.settrace(self._phases.install(*events))
             else:
                 sys.settrace(self._hook)
@@ -200,6 +206,11 @@ class Tracer:
         """A context in which the profiler does not run (pytest's own reporting, before
         3.12): what runs there is not counted, and costs nothing."""
         return _Paused(self._phases)
+
+    def window(self) -> _Window:
+        """A context in which the user's code runs (fixtures, a test's call, its teardown):
+        before 3.12, the fast phase's profiler runs only inside one."""
+        return _Window(self._phases)
 
     def end_test(self) -> None:
         """The test ends: what the profiler counted since it started is the test's."""
@@ -334,3 +345,20 @@ class _Paused:
     def __exit__(self, *exc: object) -> None:
         if self.was and self.phases is not None:
             self.phases.resume()
+
+
+class _Window:
+    """Opens a window for the fast phase's profiler, if there are fast phases."""
+
+    __slots__ = ("phases",)
+
+    def __init__(self, phases: FastPhases | None) -> None:
+        self.phases = phases
+
+    def __enter__(self) -> None:
+        if self.phases is not None:
+            self.phases.window(True)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.phases is not None:
+            self.phases.window(False)

@@ -11,7 +11,11 @@ thread that runs the tests alternates between two phases:
   them, as soon as no traced call is running (its end would go unseen);
 - a *fast* phase, with the C profiler of :mod:`cProfile` (``_lsprof``) and no Python-level
   hook: at the end of each test its figures are added to the traced functions' (calls, own
-  and total time, and the test), and the profiler starts afresh.
+  and total time, and the test), and the profiler starts afresh.  The profiler runs only
+  inside *windows* (:meth:`FastPhases.window`): the fixtures' set-up, the test's call and
+  its teardown, where the user's code runs.  pytest's own work around them (hooks,
+  reports, the terminal) costs nothing; on a suite of many short tests it is most of the
+  calls there are.
 
 Own time (time not spent in other traced functions) comes from the profiler's call graph:
 a function's time in untraced callees counts as its own, except the share of the callees'
@@ -45,9 +49,13 @@ class FastPhases:
     :param needed: starts a function must be seen exactly before it stops extending the
         exact phase (its inputs are sampled from those).
     :param frames: how long an exact phase lasts after the last such start.
+    :param windows: the profiler runs only inside windows (see :meth:`window`); without,
+        in every fast phase.
     """
 
-    def __init__(self, tracer: TracerState, needed: int, frames: int = EXACT_FRAMES) -> None:
+    def __init__(
+        self, tracer: TracerState, needed: int, frames: int = EXACT_FRAMES, windows: bool = False
+    ) -> None:
         self.tracer = tracer
         self.by_code = tracer._by_code
         self.fast_threads = tracer._fast_threads
@@ -60,6 +68,8 @@ class FastPhases:
         self._profiler = _lsprof.Profiler()
         self._used = False
         self._orphans: list[Any] = []  # profilers another tool displaced: never freed
+        self._windowed = windows
+        self._windows = 0 if windows else 1  # open windows: the profiler runs inside one
 
     def install(self, on_start: Any, on_resume: Any, on_leave: Any) -> Any:
         """Make and return the exact phase's trace hook (the caller sets it)."""
@@ -81,10 +91,26 @@ class FastPhases:
         if sys.gettrace() not in (self.hook, None) or sys.getprofile() is not None:
             return False  # another tool's hook: leave it alone
         sys.settrace(None)
-        self._profiler.enable(subcalls=True, builtins=False)
-        self.fast = self._used = True
+        if self._windows:
+            self._profiler.enable(subcalls=True, builtins=False)
+            self._used = True
+        self.fast = True
         self.fast_threads.add(self._thread)
         return True
+
+    def window(self, opening: bool) -> None:
+        """Open (or close) a window in which the fast phase's profiler runs: user code
+        (fixtures, the test, its teardown) runs inside one, pytest's own work outside."""
+        if not self._windowed or threading.get_ident() != self._thread:
+            return
+        if opening:
+            self._windows += 1
+            if self._windows == 1:
+                self.resume()
+        elif self._windows:
+            self._windows -= 1
+            if not self._windows:
+                self.pause()
 
     def skip_exact(self) -> None:
         """Hand the thread to the profiler now, if it is in an exact phase (a test starts:
@@ -101,8 +127,9 @@ class FastPhases:
         return True
 
     def resume(self) -> None:
-        if self.fast and sys.getprofile() is None and sys.gettrace() is None:
+        if self.fast and self._windows and sys.getprofile() is None and sys.gettrace() is None:
             self._profiler.enable(subcalls=True, builtins=False)
+            self._used = True
 
     def rearm(self) -> None:
         """Start an exact phase (a test, or its call phase, begins)."""

@@ -127,6 +127,7 @@ class ChildRunner:
             max_compared=self.spec.max_compared,
             max_inputs=self.spec.max_inputs,
         )
+        self.differential.self_check = self.spec.mode == "baseline"
         sampler = self.differential.tally.sampler
         sampler.first, sampler.one_in = self.spec.compare_first, self.spec.compare_one_in
         sampler.budget_s = self.spec.compare_budget_s

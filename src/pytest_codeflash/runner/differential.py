@@ -130,12 +130,11 @@ class Differential:
         self.tally = Tally(sampler=CallSampler(limit=max_compared))
         self.current_test = ""
         self.enabled = True
-        # On generated inputs both sides may fail on ill-typed values; the interpreter's own
-        # wording of a TypeError or AttributeError is then not the function's behaviour.
+        self.self_check = False  # the baseline run: see compare_call
+        # On generated inputs both sides may fail on ill-typed values (the interpreter's own
+        # wording of a TypeError or AttributeError is not the function's behaviour then).
         self.lenient_type_errors = False
-        # The input being compared breaks an invariant of the captured calls: a difference
-        # on it is a note, not a reason to reject.
-        self.outside = False
+        self.outside = False  # the input breaks an invariant: a difference is only a note
         self.invariants: ArgsShape | None = None  # of the captured calls, once known
         self._placement: tuple[Any, str, Any] = (candidate.module, "", None)
         self._depth = 0
@@ -230,6 +229,7 @@ class Differential:
         checked it twice), so it runs once; nothing is masked as unstable then.
         ``expected``: what the original did on these inputs, stored by the baseline run
         (stable, and from the same random state); the original does not run at all.
+        ``self_check`` (the baseline run): the candidate's run is the original's second.
         """
         self._depth += 1
         try:
@@ -255,7 +255,8 @@ class Differential:
                 first = second = expected
             else:
                 first = self._run_original(args, caller_state)
-                second = first if once else self._run_original(args, caller_state)
+                one_run = once or self.self_check
+                second = first if one_run else self._run_original(args, caller_state)
         except Uncopyable as err:
             self.tally.uncopyable.append(f"{self.current_test}: {err}")
             return self.candidate.function(*live_args(args)[0], **live_args(args)[1])
@@ -265,6 +266,7 @@ class Differential:
         live = live_args(args)
         outcome = self._run(self.candidate, live, "candidate", caller_state)
         rewind_source(args, live)  # the caller's iterators: where the candidate left them
+        second = outcome if self.self_check and expected is None and not once else second
         random.setstate(outcome.globals_after[RANDOM_STATE])  # type: ignore[arg-type]
         try:
             self._judge(args, first, second, outcome)

@@ -8,6 +8,14 @@ pytest_codeflash.runner.forkserver``, with the runner's environment) and asks it
 run: the server has those modules imported -- never the user's code, and it never runs
 pytest itself -- and forks a child that becomes the run.
 
+It also imports the pytest plugins that installed packages declare (the ``pytest11`` entry
+points), which pytest would otherwise import in every child, and warms the package metadata
+those entry points are read from.  A plugin that belongs to the project under test (its code
+under the project's root, or a top-level name the project also has) is left for the child to
+import from the project copy; and if any import leaves a second thread running, the server
+refuses to start, since forking a process with threads is unsafe: the sandbox then starts
+every run as a new process.
+
 The child starts a new session (so a timeout can kill its whole process group), moves into
 the run's project copy, takes the run's environment, output file and limits, dies with the
 server (which dies with pytest), and runs ``pytest`` with the run's arguments, exactly as
@@ -45,16 +53,24 @@ PRELOAD = (
 )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     import importlib
 
+    args = sys.argv[1:] if argv is None else argv
+    project = args[args.index("--project") + 1] if "--project" in args else None
     for name in PRELOAD:
         try:
             importlib.import_module(name)
         except Exception:  # optional: the child imports what it needs itself
             continue
+    preload_plugins(project)
     die_with_parent()
     requests, replies = sys.stdin.buffer, sys.stdout
+    threads = thread_count()
+    if threads > 1:  # a preloaded module started a thread: forking is not safe here
+        replies.write(json.dumps({"refused": f"{threads} threads after preloading"}) + "\n")
+        replies.flush()
+        return
     replies.write(json.dumps({"ready": os.getpid()}) + "\n")
     replies.flush()
     for line in requests:
@@ -72,6 +88,65 @@ def main() -> None:
         _, status = os.waitpid(pid, 0)
         replies.write(json.dumps({"pid": pid, "returncode": _returncode(status)}) + "\n")
         replies.flush()
+
+
+def preload_plugins(project: str | None) -> list[str]:
+    """Import the ``pytest11`` entry points' modules, except the project's own; the names
+    imported.  Reading the entry points also fills the metadata caches the children inherit."""
+    import importlib
+    from importlib.metadata import entry_points
+
+    try:
+        found = list(entry_points(group="pytest11"))
+    except Exception:
+        return []
+    imported = []
+    for entry in found:
+        name = entry.value.partition(":")[0].strip()
+        if not name or name in sys.modules or _belongs_to(name, project):
+            continue
+        try:
+            importlib.import_module(name)
+        except BaseException:  # the child meets the same failure, and reports it
+            continue
+        imported.append(name)
+    return imported
+
+
+def _belongs_to(module: str, project: str | None) -> bool:
+    """Whether ``module`` is (or may be) the project's own code: never imported here."""
+    if not project:
+        return False
+    import importlib.util
+
+    top = module.partition(".")[0]
+    root = os.path.realpath(project)
+    for base in (root, os.path.join(root, "src")):
+        if os.path.exists(os.path.join(base, top)) or os.path.exists(
+            os.path.join(base, top + ".py")
+        ):
+            return True
+    try:
+        spec = importlib.util.find_spec(top)
+    except Exception:
+        return True  # cannot tell: leave it to the child
+    origin = getattr(spec, "origin", None) if spec is not None else None
+    locations = [origin, *(getattr(spec, "submodule_search_locations", None) or [])]
+    for location in filter(None, locations):
+        path = os.path.realpath(location)
+        if path == root or path.startswith(root + os.sep):
+            return True
+    return False
+
+
+def thread_count() -> int:
+    """Threads in this process, the ones Python did not start included (Linux)."""
+    import threading
+
+    try:
+        return max(len(os.listdir("/proc/self/task")), threading.active_count())
+    except OSError:
+        return threading.active_count()
 
 
 def _returncode(status: int) -> int:

@@ -27,6 +27,10 @@ from .protocol import GeneratedSummary, RunnerSpec
 from .strategies import annotation_strategy, args_strategy, edge_cases, fill_pool
 
 
+class _Enough(Exception):
+    """Stops Hypothesis once the time is up or a difference was found."""
+
+
 class SlowCall(BaseException):
     """Raised by the per-call alarm; BaseException so user code's ``except Exception`` misses."""
 
@@ -146,6 +150,8 @@ def generate_and_compare(
     @hypothesis.seed(seed)
     @hypothesis.given(drawing)
     def check(args: Args) -> None:
+        if time.monotonic() > deadline or len(differential.tally.differences) > before:
+            raise _Enough  # drawing more examples (large ones cost) would be for nothing
         check_one(args)
 
     notes_before = len(differential.tally.notes)
@@ -153,7 +159,8 @@ def generate_and_compare(
         # The edge cases first, every one of them; then Hypothesis explores around them.
         for probe in edge_cases(captured, differential.is_method):
             check_one(shape.repair(probe) if shape is not None else probe)
-        check()
+        with contextlib.suppress(_Enough):
+            check()
     summary.differences = differential.tally.differences[before:]
     summary.notes = differential.tally.notes[notes_before:]
     summary.inputs = len(drawn.inputs)

@@ -211,7 +211,9 @@ class Sandbox:
             server_dir = self.workdir / "server"
             (server_dir / "tmp").mkdir(parents=True, exist_ok=True)
             try:
-                self._server = ForkServer(self._environment(server_dir), server_dir)
+                self._server = ForkServer(
+                    self._environment(server_dir), server_dir, project=self.rootdir
+                )
             except ForkServerError:
                 self._server_failed = True
         return self._server
@@ -286,11 +288,15 @@ class ForkServerError(Exception):
 class ForkServer:
     """The parent's handle on :mod:`.forkserver`: one run at a time, with a timeout."""
 
-    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+    def __init__(self, env: dict[str, str], cwd: Path, project: Path | None = None) -> None:
+        """:param project: the project's root: plugins of its own are not preloaded."""
         self._buffer = b""
+        command = [sys.executable, "-m", "pytest_codeflash.runner.forkserver"]
+        if project is not None:
+            command += ["--project", str(project)]
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "pytest_codeflash.runner.forkserver"],
+                command,
                 cwd=cwd,
                 env=env,
                 stdin=subprocess.PIPE,
@@ -301,8 +307,9 @@ class ForkServer:
         except OSError as err:
             raise ForkServerError(f"cannot start: {err}") from err
         try:
-            if "ready" not in self._reply(60.0):
-                raise ForkServerError("unexpected greeting")
+            greeting = self._reply(60.0)
+            if "ready" not in greeting:
+                raise ForkServerError(str(greeting.get("refused", "unexpected greeting")))
         except BaseException:
             self.close()
             raise
