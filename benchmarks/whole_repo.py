@@ -1,9 +1,14 @@
-"""Wall time of a whole-repository run: one worker, two workers, and two shards in turn.
+"""Wall time of a whole-repository run: as a user runs it, then one worker, two workers, and
+two shards in turn.
 
 Builds a scratch virtual environment with this checkout of pytest-codeflash installed, takes
-a real project's source distribution from the package index (toolz or more-itertools, with
-its tests), and runs ``python -m pytest --codeflash`` over the whole project four ways:
+a real project's source distribution from the package index (toolz, more-itertools or
+boltons, with its tests), and runs ``python -m pytest --codeflash`` over the whole project
+five ways:
 
+0. ``--codeflash`` alone (``discovery``): discovery, tracing and every function it ranks,
+   with no ``--codeflash-max-functions``; it prints each function's status, how many ended
+   in each, and the seconds each optimized function took (from ``phases_s``);
 1. ``--codeflash-workers=1``;
 2. ``--codeflash-workers=2``;
 3. ``--codeflash-shard=1/2`` then ``--codeflash-shard=2/2``, one after the other (what two
@@ -41,6 +46,7 @@ PROJECTS = {
     # name on the index, its tests inside the unpacked source distribution
     "toolz": ("toolz", "toolz/tests"),
     "more-itertools": ("more-itertools", "tests"),
+    "boltons": ("boltons", "tests"),
 }
 
 
@@ -50,7 +56,9 @@ def main() -> int:
     parser.add_argument("--version", default="", help="the project's version (default: latest)")
     parser.add_argument("--effort", choices=("low", "medium", "high"), default="low")
     parser.add_argument("--workdir", default="", help="scratch folder (default: a new temp one)")
-    parser.add_argument("--skip", default="", help="comma-separated runs to skip: w1,w2,shards")
+    parser.add_argument(
+        "--skip", default="", help="comma-separated runs to skip: discovery,w1,w2,shards"
+    )
     args = parser.parse_args()
     work = Path(args.workdir or tempfile.mkdtemp(prefix="codeflash-whole-repo-")).resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -67,6 +75,17 @@ def main() -> int:
     ]  # fmt: skip
     skip = set(filter(None, args.skip.split(",")))
     rows = []
+    if "discovery" not in skip:
+        report = work / "discovery.json"
+        command = [
+            *plain,
+            "--codeflash",
+            "--codeflash-no-cache",
+            f"--codeflash-effort={args.effort}",
+        ]
+        wall = _run([*command, f"--codeflash-report={report}"], project)
+        rows.append(("--codeflash (as a user runs it)", wall, *_counts(report)))
+        _statuses(report)
     for workers in (1, 2):
         if f"w{workers}" in skip:
             continue
@@ -88,11 +107,37 @@ def main() -> int:
         merge_wall = _run([*merge, f"--json={merged}", f"--md={work / 'merged.md'}"], project)
         rows.append(("2 shards in turn + merge", sum(walls) + merge_wall, *_counts(merged)))
     print(f"\n{args.project} ({project.name}), effort {args.effort}, scratch {work}")
-    print(f"{'run':<30} {'wall s':>8} {'functions':>10} {'s/function':>11} {'optimized':>10}")
+    header = f"{'run':<32} {'wall s':>8} {'functions':>10} {'s/function':>11} {'optimized':>10}"
+    print(f"{header} {'s/optimized':>12}")
     for name, wall, functions, optimized in rows:
         each = f"{wall / functions:.1f}" if functions else "-"
-        print(f"{name:<30} {wall:>8.1f} {functions:>10} {each:>11} {optimized:>10}")
+        per_win = f"{wall / optimized:.1f}" if optimized else "-"
+        print(f"{name:<32} {wall:>8.1f} {functions:>10} {each:>11} {optimized:>10} {per_win:>12}")
     return 0
+
+
+def _statuses(report: Path) -> None:
+    """Each function's status and seconds; the count per status; the optimized ones' times."""
+    try:
+        functions = json.loads(report.read_text(encoding="utf-8"))["functions"]
+    except (OSError, ValueError, KeyError):
+        print("  no report")
+        return
+    counts: dict[str, int] = {}
+    for function in functions:
+        counts[function["status"]] = counts.get(function["status"], 0) + 1
+        seconds = sum((function.get("phases_s") or {}).values())
+        reason = (function.get("reason") or "")[:90]
+        print(
+            f"  {function['status']:<14} {seconds:>6.1f} s  {function['qualified_name']}  {reason}"
+        )
+    print("  statuses: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
+    for function in functions:
+        if function["status"] == "optimized":
+            seconds = sum((function.get("phases_s") or {}).values())
+            speedup = function.get("speedup") or 0.0
+            name = function["qualified_name"]
+            print(f"  optimized: {name} {speedup:.2f}x in {seconds:.1f} s of evaluation")
 
 
 def _environment(work: Path) -> Path:

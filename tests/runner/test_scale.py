@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from pytest_codeflash.runner.measure import ROUNDS_FOR_A_VERDICT, _affordable
+from pytest_codeflash.runner.measure import ROUNDS_FOR_A_VERDICT, _affordable, _cheap_first
+from pytest_codeflash.runner.replay import InputFacts
 from pytest_codeflash.runner.scale import scaled, size_of
 
 
@@ -89,3 +90,17 @@ def test_a_difference_that_only_shows_at_scale_rejects(pytester: pytest.Pytester
     # Faster on the captured inputs or not, the 10x inputs are checked before a verdict.
     assert "differs" in candidate["reason"]
     assert "scaled up" in candidate["reason"]
+
+
+def test_the_check_at_scale_takes_the_cheap_inputs_that_fit() -> None:
+    """A candidate proven faster is checked on 10x inputs only where that can end in time:
+    the cheapest first, none whose check would outlast the share (a quadratic original on
+    its largest input would take the whole share and check nothing)."""
+    facts = {
+        b"big": InputFacts(0.3, pure=True, lazy=False),
+        b"small": InputFacts(0.001, pure=True, lazy=False),
+        b"medium": InputFacts(0.01, pure=True, lazy=False),
+    }
+    inputs = [b"big", b"unknown", b"medium", b"small"]
+    assert _cheap_first(inputs, facts, 10, 0.2) == [b"small", b"medium", b"unknown"]
+    assert _cheap_first(inputs, facts, 10, 5.0) == [b"small", b"medium", b"big", b"unknown"]

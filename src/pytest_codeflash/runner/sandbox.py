@@ -356,14 +356,17 @@ class ForkServer:
         return int(ended["returncode"]), timed_out
 
     def close(self) -> None:
-        """End the server (it exits when its input closes) and release the pipes."""
+        """End the server and release the pipes.  No run is going on and the server keeps no
+        state: it is killed rather than left to tear its interpreter down (a few tenths of a
+        second with everything it preloads)."""
         try:
             if self.process.stdin is not None:
                 self.process.stdin.close()
-            self.process.wait(timeout=5.0)
-        except (OSError, subprocess.TimeoutExpired):
+        except OSError:
+            pass
+        if self.process.poll() is None:
             self.process.kill()
-            self.process.wait()
+        self.process.wait()
         if self.process.stdout is not None:
             self.process.stdout.close()
 
