@@ -132,9 +132,11 @@ def test_shapes(pytester: pytest.Pytester, target: str) -> None:
     assert verdicts["bad.py"]["verdict"] == "rejected"
     assert kind in verdicts["bad.py"]["reason"], verdicts["bad.py"]["reason"]
     good_reason = verdicts["good.py"]["reason"]
-    # The correct rewrite is never called different; it may be too small to be faster.
+    # The correct rewrite is never called different; it may be too small to be faster, and
+    # on a busy machine its timing may say slower or run out of rounds.
     assert "differs" not in good_reason
-    assert good_reason.startswith(("not ", "1.", "2.", "3.", "4.", "5.", "6.", "7.", "8.", "9."))
+    timing = ("not ", "slower", "undecided")
+    assert good_reason.startswith((*timing, "1.", "2.", "3.", "4.", "5.", "6.", "7.", "8.", "9."))
     assert function["unstable"] == []
 
 
