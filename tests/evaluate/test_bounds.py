@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+import pytest
 
 from pytest_codeflash.evaluate.bounds import (
     BASELINE_MIN_S,
@@ -155,3 +158,45 @@ def test_calls_that_cannot_be_copied_are_named_not_said_missing(tmp_path: Path) 
         "none of the 3 call(s) of pkg.b.B.pop the tests made in the runner could be compared: "
         "tests/test_b.py::test_pop: cannot pickle '_thread.RLock' object"
     )
+
+
+APPLY = """\
+def apply_all(func, values):
+    out = []
+    for value in values:
+        out.append(func(value))
+    return out
+"""
+
+
+def test_a_function_whose_calls_cannot_be_kept_is_skipped_before_any_candidate(
+    pytester: pytest.Pytester,
+) -> None:
+    """Its inputs (a lambda) do not pickle and nothing can be generated: every candidate
+    would end "unverifiable" after its whole run, so none runs."""
+    pytester.makepyprojecttoml('[tool.pytest.ini_options]\npythonpath = ["src"]\n')
+    package = pytester.path / "src" / "appl"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "core.py").write_text(APPLY)
+    pytester.makepyfile(
+        test_apply="from appl.core import apply_all\n\n"
+        "def test_apply():\n    assert apply_all(lambda v: v + 1, [1, 2]) == [2, 3]\n"
+    )
+    (pytester.path / "fast.py").write_text(
+        "def apply_all(func, values):\n    return [func(value) for value in values]\n"
+    )
+    result = pytester.runpytest_subprocess(
+        "--codeflash-target=appl.core.apply_all",
+        "--codeflash-candidate=fast.py",
+        "--codeflash-report=report.json",
+        "--codeflash-effort=low",
+    )
+    result.assert_outcomes(passed=1)
+    (function,) = json.loads((pytester.path / "report.json").read_text())["functions"]
+    assert function["status"] == "skipped"
+    assert function["reason"] == (
+        "no call of appl.core.apply_all could be kept to replay (its inputs cannot be "
+        "pickled) and no input could be generated, so no candidate could be timed"
+    )
+    assert function["candidates"] == []

@@ -143,6 +143,14 @@ class Evaluation:
         if calls is None or not calls.compared:
             return self._result("skipped", f"the tests never called {name} in the runner")
         drawn = baseline.result.generated
+        untimeable = drawn is not None and not drawn.error and not drawn.inputs
+        if untimeable and not baseline.result.inputs_captured:
+            # Every candidate would end "unverifiable" (nothing to time): none is run.
+            return self._result(
+                "skipped",
+                f"no call of {name} could be kept to replay (its inputs cannot be "
+                "pickled) and no input could be generated, so no candidate could be timed",
+            )
         if drawn is not None:
             self.invariants = list(drawn.invariants)
             self.drawn = (drawn.inputs, drawn.inside)

@@ -192,8 +192,8 @@ class ChildRunner:
             captured = self.differential.tally.inputs
             if not captured:
                 captured = read_pickle(self.spec.seed_inputs_path) or []
-            inputs = pickle.dumps(captured)
-            _write_atomic(Path(self.spec.output_dir) / INPUTS_FILE, inputs)
+            result.inputs_captured = len(captured)
+            _write_atomic(Path(self.spec.output_dir) / INPUTS_FILE, pickle.dumps(captured))
             with self._guarded(result, "coverage"):
                 self._finish_coverage(result)
             self._phase("generated inputs")

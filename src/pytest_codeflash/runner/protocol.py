@@ -334,6 +334,9 @@ class RunnerResult:
     """The baseline only, when asked for: the original's per-line profile."""
     examples: list[str] = field(default_factory=list)
     """The baseline only, when asked for: captured calls written as Python, shortened."""
+    inputs_captured: int = -1
+    """The baseline only: captured calls kept (pickled) for the candidates to replay and
+    time; -1 when not known."""
 
 
 def dump(value: Any) -> str:
