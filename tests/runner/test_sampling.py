@@ -145,3 +145,33 @@ def test_a_method_on_a_large_instance_is_compared_and_fed_to_the_test() -> None:
     assert len(box.items) == 4800
     assert not differential.tally.differences
     assert differential.tally.unchecked > 0
+
+
+SLOW_SOURCE = """\
+import time
+
+def f(n):
+    time.sleep(0.02)
+    return n
+"""
+
+
+def test_replaying_the_captured_calls_stops_at_its_budget() -> None:
+    """Each replay runs the original twice and the candidate once; past the budget the
+    rest are left out (their calls were compared in the tests already), the first never."""
+    from pytest_codeflash.runner.calls import dump_args
+    from pytest_codeflash.runner.replay import verify_replayed
+
+    from .twins import twin_differential
+
+    differential = twin_differential("slowreplay", SLOW_SOURCE, SLOW_SOURCE)
+    inputs = [dump_args(((n,), {})) for n in range(20)]
+    summary, usable, _ = verify_replayed(differential, inputs, lambda _: None, 0.1)
+    assert 1 <= len(usable) < 20
+    assert summary.compared == len(usable)
+    assert summary.inputs == 20
+    whole, all_usable, _ = verify_replayed(differential, inputs[:3], lambda _: None, 0.0)
+    assert len(all_usable) == 3
+    assert whole.compared == 3
+    _, first, _ = verify_replayed(differential, inputs, lambda _: None, 1e-9)
+    assert len(first) == 1

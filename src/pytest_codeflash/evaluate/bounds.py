@@ -7,7 +7,8 @@ Every phase has a limit derived from what the original costs and from the effort
   measured while tracing (at least a minute), plus the comparison budget below and its
   own input generation;
 - **comparisons** in the tests stop being made, beyond each test's first call, after
-  :func:`compare_budget_s` seconds (the other calls only run; see ``runner.sampling``);
+  :func:`compare_budget_s` seconds (the other calls only run; see ``runner.sampling``),
+  and a candidate's replay of the captured calls stops after as long again;
 - **generated inputs** and **timing** have their budgets by effort (``EFFORT_BUDGET_S``);
 - each **candidate** run is bounded by :meth:`.evaluation.Evaluation._candidate_timeout`.
 
@@ -27,21 +28,26 @@ BASELINE_FACTOR = 10.0
 """The baseline's tests may take this many times the plain run: the original runs twice per
 compared call and its inputs are copied."""
 COMPARE_FACTOR = 2.0
+COMPARE_EFFORT_FACTOR = 4.0
+"""Comparisons in the tests, and replays of captured calls, may each cost this many times
+the effort's budget (or ``COMPARE_FACTOR`` times the plain run, if longer)."""
 STARTUP_S = 10.0
 """For the sandbox copy, the interpreter and pytest starting, coverage."""
 
 
 def compare_budget_s(settings: Settings, plain_s: float) -> float:
     """Seconds of comparisons in the tests of one run, after which only each test's first
-    call is compared: ten times the effort's budget, or twice the plain run if longer."""
-    return max(10.0 * EFFORT_BUDGET_S[settings.effort], COMPARE_FACTOR * plain_s)
+    call is compared (four times the effort's budget, or twice the plain run if longer);
+    replaying the captured calls gets as long again."""
+    return max(COMPARE_EFFORT_FACTOR * EFFORT_BUDGET_S[settings.effort], COMPARE_FACTOR * plain_s)
 
 
 def baseline_limit_s(settings: Settings, plain_s: float) -> float:
     """The wall-clock limit of the baseline run (see the module docstring)."""
     budget = EFFORT_BUDGET_S[settings.effort]
     tests = settings.timeout or max(BASELINE_MIN_S, BASELINE_FACTOR * plain_s)
-    # Generated inputs get twice the budget, the line profile at most one second.
+    # Generated inputs get the budget (and one slow call past it), the line profile one
+    # second at most.
     ours = 2.0 * budget + 1.0 + STARTUP_S
     return round(tests + compare_budget_s(settings, plain_s) + ours, 1)
 

@@ -277,7 +277,7 @@ class ChildRunner:
         facts: Facts = {}
         with self._guarded(result, "replay"):
             result.replay, usable, facts = verify_replayed(
-                differential, saved, self._write_progress
+                differential, saved, self._write_progress, self.spec.compare_budget_s
             )
         if not differential.tally.differences and not result.tool_errors:
             with self._guarded(result, "generated inputs"):

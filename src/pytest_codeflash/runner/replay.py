@@ -40,10 +40,17 @@ Facts = dict[bytes, InputFacts]
 
 
 def verify_replayed(
-    differential: Differential, inputs: list[bytes], progress: Callable[[str], None]
+    differential: Differential,
+    inputs: list[bytes],
+    progress: Callable[[str], None],
+    budget_s: float = 0.0,
 ) -> tuple[ReplaySummary, list[bytes], Facts]:
-    """Replay the captured inputs: the summary, the inputs that loaded, and what each cost."""
-    return _replay(differential, inputs, progress)
+    """Replay the captured inputs: the summary, the inputs that loaded, and what each cost.
+
+    ``budget_s`` (0: none): once replaying has taken that long, the remaining inputs are
+    left out (their calls were compared in the tests already); the first always runs.
+    """
+    return _replay(differential, inputs, progress, budget_s)
 
 
 def _learn_invariants(differential: Differential, inputs: list[bytes]) -> None:
@@ -90,14 +97,20 @@ def verify_generated(
 
 
 def _replay(
-    differential: Differential, inputs: list[bytes], progress: Callable[[str], None]
+    differential: Differential,
+    inputs: list[bytes],
+    progress: Callable[[str], None],
+    budget_s: float = 0.0,
 ) -> tuple[ReplaySummary, list[bytes], Facts]:
     before = len(differential.tally.differences)
     compared_before = differential.tally.compared
     usable: list[bytes] = []
     facts: Facts = {}
     _learn_invariants(differential, inputs)
+    deadline = time.monotonic() + budget_s if budget_s > 0 else None
     for index, data in enumerate(inputs):
+        if deadline is not None and usable and time.monotonic() > deadline:
+            break
         progress(f"replay {index}")
         differential.current_test = f"replay of captured call #{index}"
         try:
