@@ -249,12 +249,12 @@ class Evaluation:
     def _candidate_timeout(self, baseline: ChildRun) -> float:
         """The user's limit (or one scaled from the baseline run) plus our own budgets."""
         budget = EFFORT_BUDGET_S[self.settings.effort]
-        # Generated inputs and timing (up to three sizes), which the user did not ask for,
-        # and the replay of the captured calls (the baseline has none).
-        compare = compare_budget_s(self.settings, self.plain_s)
-        ours = 5.0 * budget + 4.0 + compare
-        if self.settings.timeout:  # comparisons in the tests may take their budget on top
-            return self.settings.timeout + compare + ours
+        # Generated inputs and timing (up to three sizes), which the user did not ask for.
+        ours = 5.0 * budget + 4.0
+        if self.settings.timeout:
+            # The comparisons in the tests, and the replay, may each take their budget on top
+            # (without a timeout of the user's, three times the baseline's covers them).
+            return self.settings.timeout + 2 * compare_budget_s(self.settings, self.plain_s) + ours
         return max(10.0, 3.0 * baseline.wall_s + 5.0) + ours
 
     def _spec(self, mode: Mode, source: str) -> RunnerSpec:
