@@ -226,8 +226,8 @@ class Tracer:
             return code is not None or trace.attempts >= _RESOLVE_ATTEMPTS
         trace.code = code
         trace.resumable = bool(code.co_flags & _RESUMABLE)
-        if self._tool is None:  # sys.monitoring tells a resumption apart by itself
-            trace.start_offset = start_offset(code)
+        if self._tool is None and trace.resumable:  # only a resumable frame starts again
+            trace.start_offset = start_offset(code)  # (sys.monitoring tells them apart)
         self._by_code[code] = trace
         if self._tool is not None:
             monitoring = sys.monitoring  # type: ignore[attr-defined]

@@ -13,6 +13,7 @@ import math
 import os
 import pickle
 import random
+import sys
 import types
 import warnings
 from collections.abc import Iterator
@@ -20,7 +21,10 @@ from typing import Any
 
 
 def start_offset(code: types.CodeType) -> int:
-    """``f_lasti`` of a fresh frame under ``sys.setprofile``: its first RESUME, or -1."""
+    """``f_lasti`` of a fresh frame under ``sys.setprofile``: its first RESUME, or -1
+    (always before 3.11, which has no RESUME)."""
+    if sys.version_info < (3, 11):
+        return -1
     import dis
 
     for instruction in dis.get_instructions(code):
