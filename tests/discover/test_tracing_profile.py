@@ -161,3 +161,30 @@ def test_the_profiler_runs_only_inside_windows(mod: types.ModuleType) -> None:
     late = tracer.traces["phasemod.late"]
     assert late.calls == 3
     assert late.tests == {"t::only"}
+
+
+@needs_profiler
+def test_windows_leave_no_profiler_behind(mod: types.ModuleType) -> None:
+    """A profiler paused when its window closed is still ours at the end of the test: it is
+    reused, never kept as one another tool displaced (a leak of one profiler per test)."""
+    files = {f"phasemod.{n}": str(mod.__file__) for n in NAMES}
+    tracer = Tracer([("phasemod", n) for n in NAMES], files=files, max_samples=8, windows=True)
+    tracer.start()
+    try:
+        for index in range(20):
+            tracer.begin_test(f"t::{index}")
+            with tracer.window():  # the fixtures
+                mod.late(index)
+            tracer.rearm()
+            _filler(1000)
+            with tracer.window():  # the call
+                mod.late(index)
+            with tracer.window():  # the teardown
+                mod.late(index)
+            tracer.end_test()
+        phases = tracer._phases
+        assert phases is not None
+        assert phases._orphans == []
+    finally:
+        tracer.stop()
+    assert tracer.traces["phasemod.late"].calls == 60

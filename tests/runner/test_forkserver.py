@@ -100,7 +100,9 @@ def test_a_dead_server_is_an_error_not_a_hang(tmp_path: Path) -> None:
 def test_the_sandbox_starts_processes_itself_when_the_server_cannot_start(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(env: dict[str, str], cwd: Path, project: Path | None = None) -> ForkServer:
+    def broken(
+        env: dict[str, str], cwd: Path, project: Path | None = None, plugins: bool = True
+    ) -> ForkServer:
         raise ForkServerError("cannot start: for this test")
 
     monkeypatch.setattr(sandbox, "ForkServer", broken)
@@ -159,3 +161,40 @@ def test_a_server_with_threads_refuses_to_fork(tmp_path: Path) -> None:
     )
     assert '"refused"' in done.stdout, done.stdout + done.stderr
     assert "threads" in done.stdout
+
+
+def _installed_plugin(site: Path, body: str) -> None:
+    """A pytest plugin ``fakeplug`` installed in ``site`` (a ``pytest11`` entry point)."""
+    info = site / "fakeplug-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fakeplug\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[pytest11]\nfakeplug = fakeplug\n")
+    (site / "fakeplug.py").write_text(body)
+
+
+def _server_env(tmp_path: Path, *paths: Path) -> dict[str, str]:
+    env = _env(tmp_path)
+    env["PYTHONPATH"] = os.pathsep.join([*map(str, paths), *(p for p in sys.path if p)])
+    return env
+
+
+def test_what_a_plugin_prints_when_imported_does_not_break_the_server(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    _installed_plugin(site, "print('hello from a plugin')\n")
+    server = ForkServer(_server_env(tmp_path, site), tmp_path, project=tmp_path / "project")
+    server.close()
+
+
+def test_a_plugin_that_imports_the_project_makes_the_server_start_without_plugins(
+    tmp_path: Path,
+) -> None:
+    """Every run would otherwise use the project's module the server imported, not its own
+    copy's: the server refuses, and the sandbox starts one without plugins."""
+    site, project = tmp_path / "site", tmp_path / "project"
+    _installed_plugin(site, "import mylib\n")
+    (project / "mylib").mkdir(parents=True)
+    (project / "mylib" / "__init__.py").write_text("")
+    env = _server_env(tmp_path, site, project)
+    with pytest.raises(ForkServerError, match="project's module mylib"):
+        ForkServer(env, tmp_path, project=project)
+    ForkServer(env, tmp_path, project=project, plugins=False).close()

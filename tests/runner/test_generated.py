@@ -161,3 +161,60 @@ def test_outcomes_that_mention_the_runs_own_directory_are_not_kept() -> None:
     drawn = _baseline(WHERE, private=("/sandbox/run-1",))
     assert drawn.inputs
     assert not any(drawn.expected)
+
+
+BAD_REPR = """\
+class Box:
+    def __init__(self, n):
+        self.n = n
+
+    def __eq__(self, other):
+        return isinstance(other, Box) and other.n == self.n
+
+    def __repr__(self):
+        raise RuntimeError("no repr")
+
+    def __reduce__(self):
+        return (Box, (self.n,))
+
+
+def f(box, items):
+    return box.n + len(items)
+"""
+
+
+def test_generation_stops_when_its_time_is_up_without_failing() -> None:
+    """Past its deadline Hypothesis is told to stop; the example it then reports (whose
+    repr may raise) is not a failure of ours, and drawing ends well short of the examples."""
+    differential = _differential(BAD_REPR, BAD_REPR)
+    box = differential.candidate.module.Box
+    drawn = generate_and_compare(
+        differential,
+        [dump_args(((box(3), [1, 2]), {}))],
+        examples=10_000,
+        seed=1,
+        budget_s=0.0,
+        call_limit_s=5.0,
+        keep_outcomes=True,
+    )
+    assert len(drawn.inputs) < 10_000
+    assert not drawn.summary.differences
+
+
+def test_the_baseline_runs_the_original_once_its_own_run_being_the_second() -> None:
+    """With ``self_check`` (the baseline, whose candidate is the original) a call costs two
+    runs, not three, and what differs between them is unstable, never a difference."""
+    calls: list[int] = []
+    differential = _differential(ORIGINAL, ORIGINAL, _counting(calls))
+    differential.self_check = True
+    differential.check(((4, [1, 2, 3]), {}))
+    assert len(calls) == 1
+    differential.self_check = False
+    differential.check(((4, [1, 2, 3]), {}))
+    assert len(calls) == 3
+    varying = "def f(n, items):\n    return repr(object()), sum(items)\n"
+    baseline = _differential(varying, varying)
+    baseline.self_check = True
+    baseline.check(((1, [1]), {}))
+    assert baseline.tally.unstable
+    assert not baseline.tally.differences

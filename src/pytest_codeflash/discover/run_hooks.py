@@ -56,7 +56,8 @@ class TracingHooks:
     def pytest_runtest_call(self, item: pytest.Item) -> None:
         self.owner.tracer.rearm()  # the fixtures' set-up may have ended the exact phase
 
-    # The user's code runs inside these three: only there is the profiler needed.
+    # The user's code runs inside these three: only there is the profiler needed.  (Code
+    # that conftest hooks run around them is not profiled, nor counted, after an exact phase.)
     @pytest.hookimpl(wrapper=True)
     def pytest_fixture_setup(
         self, fixturedef: Any, request: Any
@@ -66,6 +67,8 @@ class TracingHooks:
 
     @pytest.hookimpl(wrapper=True, specname="pytest_runtest_call")
     def pytest_runtest_call_window(self, item: pytest.Item) -> Generator[None, object, object]:
+        """The call's window opens before ``pytest_runtest_call`` above starts the exact
+        phase (which stops the profiler); the fast phase that follows it runs inside."""
         with self.owner.tracer.window():
             return (yield)
 

@@ -67,6 +67,7 @@ class FastPhases:
         self._reset: Callable[[], None] = lambda: None
         self._profiler = _lsprof.Profiler()
         self._used = False
+        self._enabled = False  # our profiler is installed (not paused, not displaced)
         self._orphans: list[Any] = []  # profilers another tool displaced: never freed
         self._windowed = windows
         self._windows = 0 if windows else 1  # open windows: the profiler runs inside one
@@ -92,8 +93,7 @@ class FastPhases:
             return False  # another tool's hook: leave it alone
         sys.settrace(None)
         if self._windows:
-            self._profiler.enable(subcalls=True, builtins=False)
-            self._used = True
+            self._enable()
         self.fast = True
         self.fast_threads.add(self._thread)
         return True
@@ -124,12 +124,16 @@ class FastPhases:
         if not self.fast or current is not self._profiler:
             return False
         self._profiler.disable()
+        self._enabled = False
         return True
 
     def resume(self) -> None:
         if self.fast and self._windows and sys.getprofile() is None and sys.gettrace() is None:
-            self._profiler.enable(subcalls=True, builtins=False)
-            self._used = True
+            self._enable()
+
+    def _enable(self) -> None:
+        self._profiler.enable(subcalls=True, builtins=False)
+        self._enabled = self._used = True
 
     def rearm(self) -> None:
         """Start an exact phase (a test, or its call phase, begins)."""
@@ -159,9 +163,13 @@ class FastPhases:
         current: Any = sys.getprofile()  # _lsprof installs itself as the profile object
         if current is self._profiler:
             self._profiler.disable()
+            self._enabled = False
+            return
+        if not self._enabled:  # paused outside a window, or never started: nothing to undo
             return
         # A test replaced the profile hook: disabling (or freeing) our profiler would remove
         # theirs.  Take its figures so far, and keep the object.
+        self._enabled = False
         absorb(self._profiler.getstats(), self.by_code, self.tracer.current_test)
         self._orphans.append(self._profiler)
         self._profiler = _lsprof.Profiler()

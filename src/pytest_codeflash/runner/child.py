@@ -127,7 +127,9 @@ class ChildRunner:
             max_compared=self.spec.max_compared,
             max_inputs=self.spec.max_inputs,
         )
-        self.differential.self_check = self.spec.mode == "baseline"
+        spec = self.spec  # the baseline: the "candidate" is the original itself
+        baseline = spec.mode == "baseline" and spec.candidate_source == spec.original_source
+        self.differential.self_check = baseline
         sampler = self.differential.tally.sampler
         sampler.first, sampler.one_in = self.spec.compare_first, self.spec.compare_one_in
         sampler.budget_s = self.spec.compare_budget_s

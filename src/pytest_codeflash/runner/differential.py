@@ -1,4 +1,5 @@
-"""Differential execution: every call runs the original twice and the candidate once.
+"""Differential execution: every call runs the original twice and the candidate once
+(in the baseline, where the candidate is the original, its run is the second).
 
 Runs inside the runner process.  ``Differential.wrapper`` replaces the target in the
 candidate module, so the user's tests call it exactly as they called the original.  For each

@@ -54,21 +54,35 @@ PRELOAD = (
 
 
 def main(argv: list[str] | None = None) -> None:
+    import argparse
     import importlib
 
-    args = sys.argv[1:] if argv is None else argv
-    project = args[args.index("--project") + 1] if "--project" in args else None
-    for name in PRELOAD:
-        try:
-            importlib.import_module(name)
-        except Exception:  # optional: the child imports what it needs itself
-            continue
-    preload_plugins(project)
+    parser = argparse.ArgumentParser(prog="pytest_codeflash.runner.forkserver")
+    parser.add_argument("--project", default=None, help="the project's root")
+    parser.add_argument("--no-plugins", action="store_true", help="preload no pytest plugin")
+    options = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    # What an import prints must not mix with the replies: fd 1 goes nowhere meanwhile.
+    replies_fd, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    sys.stdout.flush()
+    os.dup2(null, 1)
+    try:
+        for name in PRELOAD:
+            try:
+                importlib.import_module(name)
+            except Exception:  # optional: the child imports what it needs itself
+                continue
+        if not options.no_plugins and not os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
+            preload_plugins(options.project)
+        sys.stdout.flush()
+    finally:
+        os.dup2(replies_fd, 1)
+        os.close(replies_fd)
+        os.close(null)
     die_with_parent()
     requests, replies = sys.stdin.buffer, sys.stdout
-    threads = thread_count()
-    if threads > 1:  # a preloaded module started a thread: forking is not safe here
-        replies.write(json.dumps({"refused": f"{threads} threads after preloading"}) + "\n")
+    refused = _unsafe_to_fork(options.project)
+    if refused:
+        replies.write(json.dumps({"refused": refused}) + "\n")
         replies.flush()
         return
     replies.write(json.dumps({"ready": os.getpid()}) + "\n")
@@ -137,6 +151,31 @@ def _belongs_to(module: str, project: str | None) -> bool:
         if path == root or path.startswith(root + os.sep):
             return True
     return False
+
+
+def _unsafe_to_fork(project: str | None) -> str:
+    """Why this server must not fork runs, or ``""``: a thread runs (forking a process with
+    threads is unsafe), or a preloaded plugin imported the project's own code (every run
+    would use that module instead of its project copy's)."""
+    threads = thread_count()
+    if threads > 1:
+        return f"{threads} threads run after preloading"
+    if not project:
+        return ""
+    import sysconfig
+
+    root = os.path.realpath(project)
+    stdlib = os.path.realpath(sysconfig.get_paths()["stdlib"])
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if not path or "." in name:
+            continue
+        where = os.path.realpath(path)
+        if where.startswith(stdlib + os.sep):  # a project folder may share a stdlib name
+            continue
+        if where.startswith(root + os.sep) or _belongs_to(name, project):
+            return f"preloading imported the project's module {name} ({path})"
+    return ""
 
 
 def thread_count() -> int:

@@ -74,9 +74,9 @@ def time_candidate(
         # Proven faster already: the 10x inputs are one more set of verification inputs,
         # the cheapest first, and only those whose check can end within the share.
         share = SCALE_CHECK_SHARE * budget
-        cheap = _cheap_first(sample, facts, FACTORS[0], share)
-        bigger = _scaled_inputs(differential, cheap, FACTORS[0]) if cheap else []
         deadline = time.monotonic() + share
+        cheap = _cheap_first(sample, facts, FACTORS[0], share)
+        bigger = _scaled_inputs(differential, cheap, FACTORS[0])
         if _check_at_scale(differential, bigger, spec, deadline).problem == "differs":
             result.scale_differences = differential.tally.differences[-1:]
         return result

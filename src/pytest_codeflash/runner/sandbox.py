@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 import os
 import shutil
 import signal
@@ -31,6 +32,8 @@ from .determinism import child_environment
 from .forkserver import die_with_parent, limit_memory
 from .guard import scrub_environment
 from .protocol import RunnerResult, RunnerSpec
+
+log = logging.getLogger(__name__)
 
 # Directories never copied into the sandbox: VCS data, environments, caches, build output.
 SKIP_DIRS = frozenset(
@@ -210,12 +213,17 @@ class Sandbox:
         if self._server is None and not self._server_failed:
             server_dir = self.workdir / "server"
             (server_dir / "tmp").mkdir(parents=True, exist_ok=True)
+            env = self._environment(server_dir)
             try:
-                self._server = ForkServer(
-                    self._environment(server_dir), server_dir, project=self.rootdir
-                )
-            except ForkServerError:
-                self._server_failed = True
+                self._server = ForkServer(env, server_dir, project=self.rootdir)
+            except ForkServerError as err:
+                # Most likely a plugin (a thread, the project's code): try without plugins.
+                log.info("codeflash: the runner's fork server without plugins: %s", err)
+                try:
+                    self._server = ForkServer(env, server_dir, self.rootdir, plugins=False)
+                except ForkServerError as again:
+                    log.info("codeflash: runs start as new processes: %s", again)
+                    self._server_failed = True
         return self._server
 
     def _command(self, spec_path: Path, project: Path, tests: Sequence[str]) -> list[str]:
@@ -288,12 +296,17 @@ class ForkServerError(Exception):
 class ForkServer:
     """The parent's handle on :mod:`.forkserver`: one run at a time, with a timeout."""
 
-    def __init__(self, env: dict[str, str], cwd: Path, project: Path | None = None) -> None:
-        """:param project: the project's root: plugins of its own are not preloaded."""
+    def __init__(
+        self, env: dict[str, str], cwd: Path, project: Path | None = None, plugins: bool = True
+    ) -> None:
+        """:param project: the project's root: plugins of its own are not preloaded.
+        :param plugins: preload the installed pytest plugins."""
         self._buffer = b""
         command = [sys.executable, "-m", "pytest_codeflash.runner.forkserver"]
         if project is not None:
             command += ["--project", str(project)]
+        if not plugins:
+            command.append("--no-plugins")
         try:
             self.process = subprocess.Popen(
                 command,
