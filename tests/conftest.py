@@ -80,16 +80,23 @@ UNTESTED = FAST.replace(
 )
 
 
+def src_project(
+    pytester: pytest.Pytester, package: str, core: str, *, testpaths: bool = False
+) -> None:
+    """A src-layout project: ``src/<package>/core.py`` holding ``core``, ``src`` on the path
+    (and ``tests`` as the test path, with ``testpaths``)."""
+    ini = '[tool.pytest.ini_options]\npythonpath = ["src"]\n'
+    pytester.makepyprojecttoml(ini + ('testpaths = ["tests"]\n' if testpaths else ""))
+    folder = pytester.path / "src" / package
+    folder.mkdir(parents=True)
+    (folder / "__init__.py").write_text("")
+    (folder / "core.py").write_text(core)
+
+
 @pytest.fixture
 def listy(pytester: pytest.Pytester) -> pytest.Pytester:
     """A src-layout project ``listy`` with a slow ``unique`` and two candidate files."""
-    pytester.makepyprojecttoml(
-        '[tool.pytest.ini_options]\npythonpath = ["src"]\ntestpaths = ["tests"]\n'
-    )
-    package = pytester.path / "src" / "listy"
-    package.mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    (package / "core.py").write_text(SLOW_MODULE)
+    src_project(pytester, "listy", SLOW_MODULE, testpaths=True)
     (pytester.path / "tests").mkdir()
     (pytester.path / "tests" / "test_core.py").write_text(TESTS)
     candidates = pytester.path / "candidates"

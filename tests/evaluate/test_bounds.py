@@ -19,6 +19,8 @@ from pytest_codeflash.models import CandidateResult, Settings, TargetFunction
 from pytest_codeflash.runner.protocol import RunnerSpec
 from pytest_codeflash.runner.sandbox import ChildRun
 
+from ..conftest import src_project
+
 
 def _settings(**values: object) -> Settings:
     return Settings(rootdir=Path.cwd(), **values)  # type: ignore[arg-type]
@@ -174,11 +176,7 @@ def test_a_function_whose_calls_cannot_be_kept_is_skipped_before_any_candidate(
 ) -> None:
     """Its inputs (a lambda) do not pickle and nothing can be generated: every candidate
     would end "unverifiable" after its whole run, so none runs."""
-    pytester.makepyprojecttoml('[tool.pytest.ini_options]\npythonpath = ["src"]\n')
-    package = pytester.path / "src" / "appl"
-    package.mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    (package / "core.py").write_text(APPLY)
+    src_project(pytester, "appl", APPLY)
     pytester.makepyfile(
         test_apply="from appl.core import apply_all\n\n"
         "def test_apply():\n    assert apply_all(lambda v: v + 1, [1, 2]) == [2, 3]\n"

@@ -12,6 +12,8 @@ import json
 
 import pytest
 
+from ..conftest import src_project
+
 MODULE = '''\
 import time
 from datetime import date, datetime
@@ -92,13 +94,7 @@ def test_sleep_then_read():
 
 @pytest.fixture
 def clocked(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makepyprojecttoml(
-        '[tool.pytest.ini_options]\npythonpath = ["src"]\ntestpaths = ["tests"]\n'
-    )
-    package = pytester.path / "src" / "clocked"
-    package.mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    (package / "core.py").write_text(MODULE)
+    src_project(pytester, "clocked", MODULE, testpaths=True)
     (pytester.path / "tests").mkdir()
     (pytester.path / "tests" / "test_core.py").write_text(TESTS)
     (pytester.path / "fast.py").write_text(FAST)

@@ -10,6 +10,8 @@ import json
 
 import pytest
 
+from ..conftest import src_project
+
 MODULE = """\
 import random
 import time
@@ -109,11 +111,7 @@ CASES = {
 @pytest.mark.parametrize("target", sorted(CASES))
 def test_shapes(pytester: pytest.Pytester, target: str) -> None:
     good, bad, kind = CASES[target]
-    pytester.makepyprojecttoml('[tool.pytest.ini_options]\npythonpath = ["src"]\n')
-    package = pytester.path / "src" / "shapes"
-    package.mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    (package / "core.py").write_text(MODULE)
+    src_project(pytester, "shapes", MODULE)
     pytester.makepyfile(test_shapes=TESTS)
     if target.endswith("Tally.count"):
         good, bad = (f"class Tally:\n{code}" for code in (good, bad))
@@ -185,11 +183,7 @@ def open_accounts(owners):
 @pytest.mark.parametrize("with_hook", [True, False])
 def test_compare_hook_teaches_new_types(pytester: pytest.Pytester, with_hook: bool) -> None:
     """A value holding a lock is unverifiable, unless a conftest hook says how to compare it."""
-    pytester.makepyprojecttoml('[tool.pytest.ini_options]\npythonpath = ["src"]\n')
-    package = pytester.path / "src" / "bank"
-    package.mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    (package / "core.py").write_text(HOOK_MODULE)
+    src_project(pytester, "bank", HOOK_MODULE)
     pytester.makepyfile(
         test_bank="from bank.core import open_accounts\n\n"
         "def test_open():\n"

@@ -114,10 +114,12 @@ def generate_and_compare(
     tally = differential.tally
     deadline = time.monotonic() + budget_s
     before = len(tally.differences)
-    stopped: list[bool] = []  # set when ``check`` told Hypothesis to stop
+
+    def enough() -> bool:  # once true, it stays true
+        return time.monotonic() > deadline or len(differential.tally.differences) > before
 
     def check_one(args: Args) -> None:
-        if time.monotonic() > deadline or len(differential.tally.differences) > before:
+        if enough():
             return
         differential.outside = shape is not None and not shape.holds(args)
         try:
@@ -151,8 +153,7 @@ def generate_and_compare(
     @hypothesis.seed(seed)
     @hypothesis.given(drawing)
     def check(args: Args) -> None:
-        if time.monotonic() > deadline or len(differential.tally.differences) > before:
-            stopped.append(True)
+        if enough():
             raise _Enough  # drawing more examples (large ones cost) would be for nothing
         check_one(args)
 
@@ -166,7 +167,7 @@ def generate_and_compare(
         except Exception:
             # Hypothesis reports the example that raised _Enough; whatever fails in that
             # report (a repr that raises) is not our failure once we asked it to stop.
-            if not stopped:
+            if not enough():
                 raise
     summary.differences = differential.tally.differences[before:]
     summary.notes = differential.tally.notes[notes_before:]
