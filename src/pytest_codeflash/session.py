@@ -145,6 +145,7 @@ class CodeflashSession:
             files={f.qualified_name: f.file for f in functions},
             max_samples=self.settings.max_captured_calls,
             windows=True,
+            duty=True,
         )
 
     @pytest.hookimpl(optionalhook=True)

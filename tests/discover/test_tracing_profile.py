@@ -5,8 +5,10 @@ from __future__ import annotations
 import importlib
 import pickle
 import sys
+import threading
+import time
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -188,3 +190,96 @@ def test_windows_leave_no_profiler_behind(mod: types.ModuleType) -> None:
     finally:
         tracer.stop()
     assert tracer.traces["phasemod.late"].calls == 60
+
+
+def test_another_thread_has_the_main_thread_run_a_function() -> None:
+    from pytest_codeflash.discover.tracing_support import call_in_main_thread
+
+    ran: list[str] = []
+    queued: list[bool] = []
+
+    def ask() -> None:
+        queued.append(call_in_main_thread(lambda: ran.append(threading.current_thread().name)))
+
+    asker = threading.Thread(target=ask)
+    asker.start()
+    asker.join()
+    deadline = time.monotonic() + 10
+    while not ran and time.monotonic() < deadline:
+        sum(range(100))  # bytecodes, between which the main thread runs what was queued
+    assert queued == [True]
+    assert ran == [threading.main_thread().name]
+
+
+def _duty_tracer(module: types.ModuleType) -> Tracer:
+    files = {f"phasemod.{n}": str(module.__file__) for n in NAMES}
+    return Tracer(
+        [("phasemod", n) for n in NAMES], files=files, max_samples=8, windows=True, duty=True
+    )
+
+
+def _until_switched(tracer: Tracer, work: Callable[[], int], switches: int = 3) -> int:
+    """Run ``work`` until the duty cycle has switched the profiler ``switches`` times (or
+    ten seconds have passed); the calls of ``leaf`` it made."""
+    phases = tracer._phases
+    assert phases is not None
+    calls, deadline = 0, time.monotonic() + 10
+    while phases.switches < switches and time.monotonic() < deadline:
+        calls += work()
+    assert phases.switches >= switches
+    return calls
+
+
+@needs_profiler
+def test_a_duty_cycle_estimates_calls_and_keeps_tests(mod: types.ModuleType) -> None:
+    """In a long test the profiler runs part of the time: the sampler measures the rest,
+    the counts of calls are scaled up, and the test is still known."""
+    tracer = _duty_tracer(mod)
+    tracer.start()
+    try:
+        tracer.begin_test("t::long")
+        with tracer.window():
+            tracer.rearm()
+            calls = _until_switched(tracer, lambda: (mod.parent(1000), 1000)[1])
+        tracer.end_test()
+        phases = tracer._phases
+        assert phases is not None
+        assert phases.quiet_since == 0
+        assert not phases.handed
+    finally:
+        tracer.stop()
+    leaf, parent = tracer.traces["phasemod.leaf"], tracer.traces["phasemod.parent"]
+    assert calls / 4 <= leaf.calls <= calls * 4  # an estimate, the right order
+    assert leaf.fast_calls < calls  # the profiler did not see them all
+    assert leaf.tests == parent.tests == {"t::long"}
+    assert parent.total_ns >= leaf.total_ns > 0
+    assert all(t.depth == 0 for t in tracer.traces.values())
+
+
+@needs_profiler
+def test_a_long_traced_call_is_handed_over(mod: types.ModuleType) -> None:
+    """With a duty cycle the exact phase does not wait for a long traced call to end: it
+    counts it once, and the sampler measures the rest of its time."""
+    tracer = _duty_tracer(mod)
+    tracer.start()
+    try:
+        tracer.begin_test("t::handed")
+        with tracer.window():
+            tracer.rearm()
+            phases = tracer._phases
+            assert phases is not None
+            outer = 0
+            deadline = time.monotonic() + 10
+            while phases.switches < 2 and time.monotonic() < deadline:
+                mod.parent(200_000)  # one call: the exact phase ends inside it
+                outer += 1
+            assert phases.switches >= 2
+        tracer.end_test()
+    finally:
+        tracer.stop()
+    parent = tracer.traces["phasemod.parent"]
+    assert 1 <= parent.calls <= outer * 4
+    assert parent.tests == {"t::handed"}
+    assert parent.total_ns > 0
+    assert not tracer._stacks.get(threading.get_ident())
+    assert all(t.depth == 0 for t in tracer.traces.values())

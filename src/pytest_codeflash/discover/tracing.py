@@ -85,6 +85,8 @@ class Tracer:
         exact phases (see :mod:`.tracing_profile`); otherwise every call is seen exactly.
     :param windows: the profiler runs only inside :meth:`window` contexts (the session opens
         them where the user's code runs); otherwise whenever a fast phase runs.
+    :param duty: with windows, the profiler runs only part of the time inside one, and the
+        sampler measures the rest; calls there are estimated (see :mod:`.tracing_profile`).
     """
 
     def __init__(
@@ -96,6 +98,7 @@ class Tracer:
         seed: int = 0,
         profiler: bool = True,
         windows: bool = False,
+        duty: bool = False,
     ) -> None:
         files = files or {}
         self.traces: dict[str, TargetTrace] = {}
@@ -120,6 +123,7 @@ class Tracer:
         self._phases: FastPhases | None = None
         self._use_profiler = profiler and sys.version_info < (3, 12)
         self._windows = windows
+        self._duty = duty
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -139,7 +143,10 @@ class Tracer:
             threading.settrace(self._hook)
             if self._use_profiler and sys.getprofile() is None:
                 self._phases = FastPhases(
-                    self, needed=max(4, self.max_samples // 4), windows=self._windows
+                    self,
+                    needed=max(4, self.max_samples // 4),
+                    windows=self._windows,
+                    duty=self._duty,
                 )
                 sys.settrace(self._phases.install(*events))
             else:
@@ -169,6 +176,9 @@ class Tracer:
             sys.setprofile(None)
             threading.setprofile(None)  # type: ignore[arg-type]
         self._hook = None
+        for trace in self.traces.values():
+            if not trace.calls and trace.total_ns:  # seen only by the sampler (a duty cycle)
+                trace.calls = 1
         self._by_code.clear()  # threads that still call our hooks find nothing to record
         self._stacks.clear()
 

@@ -26,7 +26,8 @@ CPU_CLOCK_SHARE = 0.05  # at most this share of a function's time goes to readin
 # its time.  Tracing costs most in functions that run often; sampling costs them nothing.
 SAMPLED_AFTER = 500
 SAMPLE_INTERVAL_S = 0.001  # the sampler looks this often, at most ...
-SAMPLER_SHARE = 0.01  # ... and spends at most about this share of the time looking
+SAMPLER_SHARE = 0.01  # ... and spends at most about this share of the time looking,
+SAMPLE_PAUSE_MAX_S = 0.05  # ... but waits no longer than this (a slow look may be a one-off)
 _OWN_FILES = frozenset(
     os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
     for name in ("tracing.py", "tracing_events.py", "tracing_support.py")
@@ -219,9 +220,9 @@ class Sampler:
         pause = self.interval
         try:
             while not self._stop.acquire(timeout=pause):
-                now = time.perf_counter_ns()
-                elapsed, last = now - last, now
-                fast = self.tracer._fast_threads
+                now, began = time.perf_counter_ns(), time.thread_time_ns()
+                elapsed, before, last = now - last, last, now
+                fast, phases = self.tracer._fast_threads, self.tracer._phases
                 for ident, frame in sys._current_frames().items():
                     if ident == me:
                         continue
@@ -231,12 +232,18 @@ class Sampler:
                         last_cpu[ident] = cpu
                     if ident in fast:
                         self._charge_cpu(frame, elapsed, spent)
+                        if phases is not None and (phases.quiet_since or phases.handed):
+                            since = max(phases.quiet_since, before)
+                            self._charge_quiet(frame, now - since, phases)
                     else:
                         self._charge(ident, frame, elapsed, spent)
+                if phases is not None:
+                    phases.tick(now)
                 self.samples += 1
                 # Deep stacks cost more to look at: look less often rather than slow the tests.
-                cost = (time.perf_counter_ns() - now) / 1e9
-                pause = max(self.interval, cost / SAMPLER_SHARE)
+                # (This thread's CPU time: its wall time includes waits for the interpreter.)
+                cost = (time.thread_time_ns() - began) / 1e9
+                pause = min(max(self.interval, cost / SAMPLER_SHARE), SAMPLE_PAUSE_MAX_S)
             self._stop.release()
         finally:
             self._done.release()
@@ -267,6 +274,35 @@ class Sampler:
         stack = self.tracer._stacks.get(ident)
         if stack:
             stack[-1][3] += wall_ns
+
+    def _charge_quiet(self, frame: types.FrameType | None, wall_ns: int, phases: Any) -> None:
+        """A thread with a duty cycle (see :mod:`.tracing_profile`).  While it has stopped
+        the profiler, the time goes to the traced functions on the stack (total time, the
+        running test) and the innermost one's own time; while the profiler runs, only to the
+        calls handed over to the sampler, which the profiler does not see."""
+        if wall_ns <= 0:
+            return
+        lookup, test, handed = self.tracer._by_code.get, self.tracer.current_test, phases.handed
+        quiet = phases.quiet_since != 0
+        seen: list[TargetTrace] = []
+        innermost = True
+        while frame is not None:
+            code = frame.f_code
+            if code.co_filename in _OWN_FILES:
+                return
+            trace = lookup(code)
+            if trace is not None:
+                if quiet or handed.get(id(frame)) is frame:
+                    if innermost:
+                        trace.own_ns += wall_ns
+                    if not any(t is trace for t in seen):
+                        seen.append(trace)
+                innermost = False
+            frame = frame.f_back
+        for trace in seen:
+            trace.total_ns += wall_ns
+            if test:
+                trace.tests.add(test)
 
     def _charge_cpu(self, frame: types.FrameType | None, wall_ns: int, cpu_ns: int) -> None:
         """A thread whose times the profiler measures: only the CPU share of its innermost

@@ -17,6 +17,19 @@ thread that runs the tests alternates between two phases:
   reports, the terminal) costs nothing; on a suite of many short tests it is most of the
   calls there are.
 
+Even in a window the profiler costs: while any hook is set, these Pythons run every
+instruction on their slow path, and a test body full of calls runs about twice as long.  So,
+with a *duty cycle* (in the main thread), a window's profiler runs for ``DUTY_ON_NS``, then
+stops for as long as keeps it to ``DUTY_SHARE`` of the time, and so on.  While it is stopped
+no hook runs at all: the sampler thread charges the time it sees to the traced functions on
+the thread's stack (total time to each, own time to the innermost, and the running test to
+all), and it is also the sampler that turns the profiler off and on again, through
+:func:`.tracing_support.call_in_main_thread`.  The profiler's counts of calls in a test are
+scaled by the time its windows were open over the time it ran in them, as ``perf`` scales a
+multiplexed counter.  Short tests (most tests) run with the profiler throughout.  With a
+duty cycle, a long traced call no longer holds the exact phase to its end: after
+``HANDOVER_AFTER`` tries it is handed over to the sampler (see :meth:`FastPhases.to_fast`).
+
 Own time (time not spent in other traced functions) comes from the profiler's call graph:
 a function's time in untraced callees counts as its own, except the share of the callees'
 time that they spend in traced functions.  The profiler counts a generator's resumptions
@@ -29,15 +42,25 @@ from __future__ import annotations
 import _lsprof
 import sys
 import threading
+import time
 import types
 from collections.abc import Callable
 from typing import Any
 
 from .tracing_records import TargetTrace, TracerState
+from .tracing_support import call_in_main_thread, can_call_in_main_thread
 
 # An exact phase ends this many frame starts after it began or after its last start of a
 # function that needs inputs (and as soon after as no traced call is running).
 EXACT_FRAMES = 100
+# With a duty cycle, an exact phase that could not end this many times (every quarter of
+# EXACT_FRAMES frame starts) because a traced call was running hands that call over: the
+# exact phase sees the calls of a long traced call for a while (their inputs), not to its end.
+HANDOVER_AFTER = 400
+# The duty cycle: inside a window the profiler runs at least this long at a time ...
+DUTY_ON_NS = 2_000_000
+# ... and then stays off until it has run for about this share of the window's time.
+DUTY_SHARE = 0.1
 _NS = 1e9  # the profiler reports seconds
 
 
@@ -51,10 +74,17 @@ class FastPhases:
     :param frames: how long an exact phase lasts after the last such start.
     :param windows: the profiler runs only inside windows (see :meth:`window`); without,
         in every fast phase.
+    :param duty: inside a window, the profiler runs only part of the time, and the sampler
+        measures the rest (with windows, in the main thread only; see the module's text).
     """
 
     def __init__(
-        self, tracer: TracerState, needed: int, frames: int = EXACT_FRAMES, windows: bool = False
+        self,
+        tracer: TracerState,
+        needed: int,
+        frames: int = EXACT_FRAMES,
+        windows: bool = False,
+        duty: bool = False,
     ) -> None:
         self.tracer = tracer
         self.by_code = tracer._by_code
@@ -71,31 +101,67 @@ class FastPhases:
         self._orphans: list[Any] = []  # profilers another tool displaced: never freed
         self._windowed = windows
         self._windows = 0 if windows else 1  # open windows: the profiler runs inside one
+        self._duty = (
+            duty
+            and windows
+            and self._thread == threading.main_thread().ident
+            and can_call_in_main_thread()
+        )
+        # When the duty cycle stopped the profiler in an open window (perf_counter_ns), or 0:
+        # the sampler charges the thread's time to what is on its stack since then.
+        self.quiet_since = 0
+        self._on_since = 0  # when the profiler last started
+        self._period_since = 0  # ... and when it last started after being off a while
+        self._paused_quiet = False  # paused (pytest reports) while the duty cycle had it off
+        self._rest_since = 0  # when the duty cycle last stopped it
+        self._on_ns = DUTY_ON_NS  # how long it ran before it last stopped
+        self._asked = False  # a switch is queued for the main thread
+        self._refusals = 0  # times this exact phase could not end, for a traced call running
+        self.switches = 0  # times the duty cycle stopped or started the profiler
+        self._profiled_ns = self._quiet_ns = 0  # in this test's windows, with a duty cycle
+        self._call_cost_ns = -1.0  # the profiler's cost per call it sees, once measured
+        # Frames of traced calls that were counted but whose end nobody will see (handed over
+        # from an exact phase, or running when the duty cycle stopped the profiler), by id:
+        # the sampler measures the rest of their time, as time, not as more calls.  Held
+        # until the window closes (an id alone could be a later frame's).
+        self.handed: dict[int, types.FrameType] = {}
+        self._on_leave: Any = None
 
     def install(self, on_start: Any, on_resume: Any, on_leave: Any) -> Any:
         """Make and return the exact phase's trace hook (the caller sets it)."""
+        self._on_leave = on_leave
         self.hook, self._reset = switching_trace_function(
             on_start, on_resume, on_leave, self, self.frames, self.needed
         )
         return self.hook
 
     def to_fast(self, caller: types.FrameType | None) -> bool:
-        """Hand the thread to the profiler, unless a traced call is still running.
+        """Hand the thread to the profiler.  Unless there is a duty cycle, not while a
+        traced call is still running (its end would go unseen); with one, such calls are
+        *handed over*: their time so far is theirs, the sampler measures the rest.
 
         :param caller: the frame below the one starting now.
         """
-        frame, lookup = caller, self.by_code.get
-        while frame is not None:
-            if lookup(frame.f_code) is not None:
-                return False
-            frame = frame.f_back
+        running = self._traced_frames(caller)
+        if running and (not self._duty or self._refusals < HANDOVER_AFTER):
+            self._refusals += 1
+            return False
         if sys.gettrace() not in (self.hook, None) or sys.getprofile() is not None:
             return False  # another tool's hook: leave it alone
+        if running:
+            stack = self.tracer._stacks.get(self._thread)
+            while stack:  # end their exact measurement here, innermost first
+                size = len(stack)
+                self._on_leave(stack[-1][0].code, 0, None)
+                if len(stack) == size:
+                    stack.pop()
+            for frame in running:
+                self.handed[id(frame)] = frame
         sys.settrace(None)
-        if self._windows:
-            self._enable()
         self.fast = True
         self.fast_threads.add(self._thread)
+        if self._windows:
+            self._enable()
         return True
 
     def window(self, opening: bool) -> None:
@@ -106,11 +172,14 @@ class FastPhases:
         if opening:
             self._windows += 1
             if self._windows == 1:
-                self.resume()
+                self._paused_quiet = False
+                self.resume(fresh=True)
         elif self._windows:
             self._windows -= 1
             if not self._windows:
                 self.pause()
+                self.handed.clear()
+                self._paused_quiet = False
 
     def skip_exact(self) -> None:
         """Hand the thread to the profiler now, if it is in an exact phase (a test starts:
@@ -120,24 +189,112 @@ class FastPhases:
 
     def pause(self) -> bool:
         """Stop the profiler until :meth:`resume` (pytest reports a test's phase)."""
+        if self.quiet_since:  # the duty cycle had stopped it: so it stays after resume()
+            self._end_quiet()
+            self._paused_quiet = True
+            return True
         current: Any = sys.getprofile()
         if not self.fast or current is not self._profiler:
             return False
-        self._profiler.disable()
-        self._enabled = False
+        self._disable()
         return True
 
-    def resume(self) -> None:
-        if self.fast and self._windows and sys.getprofile() is None and sys.gettrace() is None:
-            self._enable()
+    def resume(self, fresh: bool = False) -> None:
+        """Start the profiler again after :meth:`pause`, or in a window that opens
+        (``fresh``); with a duty cycle, where it was stopped, leave it so."""
+        if not self.fast or not self._windows:
+            return
+        if self._paused_quiet:
+            self._paused_quiet = False
+            self.quiet_since = time.perf_counter_ns()
+        elif sys.getprofile() is None and sys.gettrace() is None:
+            self._enable(fresh)
 
-    def _enable(self) -> None:
+    def _enable(self, period: bool = True) -> None:
+        """Start our profiler; ``period``: a new period of the duty cycle starts too."""
         self._profiler.enable(subcalls=True, builtins=False)
         self._enabled = self._used = True
+        self._end_quiet()
+        if self._duty:
+            self._on_since = time.perf_counter_ns()
+            if period:
+                self._period_since = self._on_since
+
+    def _disable(self) -> None:
+        """Stop our profiler (the thread's profile hook now)."""
+        self._profiler.disable()
+        self._enabled = False
+        if self._duty:
+            self._profiled_ns += time.perf_counter_ns() - self._on_since
+
+    def _end_quiet(self) -> None:
+        if self.quiet_since:
+            self._quiet_ns += time.perf_counter_ns() - self.quiet_since
+            self.quiet_since = 0
+
+    def _scale(self, stats: list[Any]) -> float:
+        """By how much to multiply the profiler's counts of calls since the test began: the
+        time its windows were open over the time the profiler ran in them (as ``perf`` scales
+        a multiplexed counter), less the profiler's own cost for the calls it saw (``stats``)."""
+        profiled, quiet = self._profiled_ns, self._quiet_ns
+        self._profiled_ns = self._quiet_ns = 0
+        if profiled <= 0 or quiet <= 0:
+            return 1.0
+        if self._call_cost_ns < 0:
+            self._call_cost_ns = profiler_call_cost_ns() if sys.getprofile() is None else 0.0
+        seen: int = sum(entry.callcount for entry in stats)
+        worked = max(profiled - seen * self._call_cost_ns, profiled / 5)
+        return float((worked + quiet) / worked)
+
+    # -- the duty cycle ---------------------------------------------------------------------
+    def tick(self, now: int) -> None:
+        """The sampler thread looks (``now``, perf_counter_ns): time to stop or start the
+        profiler?  The switch itself runs in the main thread, between two bytecodes."""
+        if not self._duty or self._asked or not self.fast or not self._windows:
+            return
+        if self.quiet_since:
+            rest = self._on_ns * (1.0 - DUTY_SHARE) / DUTY_SHARE
+            if now - self._rest_since < rest:
+                return
+        elif not self._enabled or now - self._period_since < DUTY_ON_NS:
+            return
+        self._asked = True
+        if not call_in_main_thread(self._switch):
+            self._duty = self._asked = False
+
+    def _switch(self) -> None:
+        self._asked = False
+        if not self.fast or not self._windows:
+            return
+        self.switches += 1
+        if self.quiet_since:
+            if sys.getprofile() is None and sys.gettrace() is None:
+                self._enable()
+        elif self._enabled and self._profiler_installed():
+            self._disable()  # it counts the calls still running as ended here
+            now = time.perf_counter_ns()
+            self._on_ns = max(DUTY_ON_NS, now - self._period_since)
+            self.quiet_since = self._rest_since = now
+            for frame in self._traced_frames(sys._getframe(1)):
+                self.handed[id(frame)] = frame
+
+    def _profiler_installed(self) -> bool:
+        current: Any = sys.getprofile()  # _lsprof installs itself as the profile object
+        return current is self._profiler
+
+    def _traced_frames(self, frame: types.FrameType | None) -> list[types.FrameType]:
+        """The frames of traced functions from ``frame`` down."""
+        lookup, found = self.by_code.get, []
+        while frame is not None:
+            if lookup(frame.f_code) is not None:
+                found.append(frame)
+            frame = frame.f_back
+        return found
 
     def rearm(self) -> None:
         """Start an exact phase (a test, or its call phase, begins)."""
         self._stop_profiler()
+        self._refusals = 0
         if sys.gettrace() is None:
             sys.settrace(self.hook)
         self._reset()
@@ -146,9 +303,12 @@ class FastPhases:
         """Add what the profiler saw since the last call to the traces, as ``test``'s."""
         self._stop_profiler()
         if self._used:
-            absorb(self._profiler.getstats(), self.by_code, test)
+            stats = self._profiler.getstats()
+            absorb(stats, self.by_code, test, self._scale(stats))
             self._profiler = _lsprof.Profiler()
             self._used = False
+        else:
+            self._scale([])
 
     def stop(self, test: str) -> None:
         self.end_test(test)
@@ -156,21 +316,24 @@ class FastPhases:
             sys.settrace(None)
 
     def _stop_profiler(self) -> None:
+        self._end_quiet()
+        self.handed.clear()
+        self._paused_quiet = False
         if not self.fast:
             return
         self.fast = False
         self.fast_threads.discard(self._thread)
         current: Any = sys.getprofile()  # _lsprof installs itself as the profile object
         if current is self._profiler:
-            self._profiler.disable()
-            self._enabled = False
+            self._disable()
             return
         if not self._enabled:  # paused outside a window, or never started: nothing to undo
             return
         # A test replaced the profile hook: disabling (or freeing) our profiler would remove
         # theirs.  Take its figures so far, and keep the object.
         self._enabled = False
-        absorb(self._profiler.getstats(), self.by_code, self.tracer.current_test)
+        stats = self._profiler.getstats()
+        absorb(stats, self.by_code, self.tracer.current_test, self._scale(stats))
         self._orphans.append(self._profiler)
         self._profiler = _lsprof.Profiler()
         self._used = False
@@ -228,8 +391,11 @@ def switching_trace_function(
     return trace, reset
 
 
-def absorb(stats: list[Any], by_code: dict[types.CodeType, TargetTrace], test: str) -> None:
-    """Add the profiler's figures (``getstats()``) for the traced functions to their traces."""
+def absorb(
+    stats: list[Any], by_code: dict[types.CodeType, TargetTrace], test: str, scale: float = 1.0
+) -> None:
+    """Add the profiler's figures (``getstats()``) for the traced functions to their traces,
+    with its counts of calls multiplied by ``scale`` (it ran only part of the time)."""
     lookup = by_code.get
     entries: dict[Any, Any] | None = None
     shares: dict[Any, float] = {}
@@ -247,6 +413,8 @@ def absorb(stats: list[Any], by_code: dict[types.CodeType, TargetTrace], test: s
         calls = entry.callcount
         if trace.resumable:
             calls = _starts(trace, calls)
+        if scale != 1.0:
+            calls = round(calls * scale)
         trace.calls += calls
         trace.fast_calls += calls
         trace.own_ns += max(0, int(own * _NS))
@@ -288,3 +456,26 @@ def _starts(trace: TargetTrace, activations: int) -> int:
     if not seen or not activations:
         return activations
     return max(1, round(activations * starts / seen))
+
+
+def profiler_call_cost_ns(calls: int = 2000) -> float:
+    """What the profiler adds to one call of a trivial Python function (best of three)."""
+
+    def nothing() -> None:
+        return None
+
+    clock, best = time.perf_counter_ns, float("inf")
+    for _ in range(3):
+        began = clock()
+        for _ in range(calls):
+            nothing()
+        plain = clock() - began
+        profiler = _lsprof.Profiler()
+        profiler.enable(subcalls=True, builtins=False)
+        began = clock()
+        for _ in range(calls):
+            nothing()
+        profiled = clock() - began
+        profiler.disable()
+        best = min(best, (profiled - plain) / calls)
+    return max(0.0, best)

@@ -66,6 +66,7 @@ class TracerState(Protocol):
     _stacks: dict[int, list[list[Any]]]
     _tool: int | None
     _fast_threads: set[int]  # threads whose calls the profiler sees now (before 3.12)
+    _phases: Any  # the tests' thread's FastPhases (before 3.12), or None
 
     def sample(self, trace: TargetTrace, frame: types.FrameType) -> None: ...
 

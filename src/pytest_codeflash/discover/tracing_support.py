@@ -6,6 +6,7 @@ Standard library only, like :mod:`.tracing`.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import inspect
 import io
@@ -16,7 +17,7 @@ import random
 import sys
 import types
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 
@@ -145,3 +146,53 @@ def _functions_in(raw: Any) -> Iterator[Any]:
             with contextlib.suppress(ValueError):
                 if callable(cell.cell_contents):
                     queue.append(cell.cell_contents)
+
+
+# -- running a function in the main thread, from another ----------------------------------------
+
+_QUEUE: collections.deque[Callable[[], None]] = collections.deque()
+_ADD: Any = None  # Py_AddPendingCall, once looked up; False where it cannot be used
+_CALLBACK: Any = None  # the C callback it is given: kept alive for the process's lifetime
+
+
+def _run_queued(_arg: object) -> int:
+    while _QUEUE:
+        with contextlib.suppress(BaseException):  # nothing may escape into the interpreter
+            _QUEUE.popleft()()
+    return 0
+
+
+def can_call_in_main_thread() -> bool:
+    """Whether :func:`call_in_main_thread` works here (it looks, the first time: call this
+    from the main thread before another thread needs it)."""
+    global _ADD, _CALLBACK
+    if _ADD is None:
+        _ADD = False
+        try:
+            import ctypes
+
+            callback_type = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
+            prototype = ctypes.PYFUNCTYPE(ctypes.c_int, callback_type, ctypes.c_void_p)
+            add = prototype(("Py_AddPendingCall", ctypes.pythonapi))
+        except (ImportError, AttributeError, OSError):
+            return False
+        _CALLBACK = callback_type(_run_queued)
+        _ADD = add
+    return _ADD is not False
+
+
+def call_in_main_thread(function: Callable[[], None]) -> bool:
+    """Have the main thread run ``function`` between two of its bytecodes, as it runs signal
+    handlers (``Py_AddPendingCall``), without a signal: no system call is interrupted.
+
+    Callable from any thread.  ``False`` where the interpreter offers no way to (not CPython,
+    or its queue is full); the caller then does without.
+    """
+    if not can_call_in_main_thread():
+        return False
+    _QUEUE.append(function)
+    if _ADD(_CALLBACK, None) == 0:
+        return True
+    with contextlib.suppress(ValueError):
+        _QUEUE.remove(function)
+    return False
