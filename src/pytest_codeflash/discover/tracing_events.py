@@ -27,7 +27,7 @@ CPU_CLOCK_SHARE = 0.05  # at most this share of a function's time goes to readin
 SAMPLED_AFTER = 500
 SAMPLE_INTERVAL_S = 0.001  # the sampler looks this often, at most ...
 SAMPLER_SHARE = 0.01  # ... and spends at most about this share of the time looking,
-SAMPLE_PAUSE_MAX_S = 0.05  # ... but waits no longer than this (a slow look may be a one-off)
+SAMPLE_PAUSE_MAX_S = 0.25  # ... but waits no longer than this (a slow look may be a one-off)
 _OWN_FILES = frozenset(
     os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
     for name in ("tracing.py", "tracing_events.py", "tracing_support.py")
@@ -285,6 +285,7 @@ class Sampler:
         lookup, test, handed = self.tracer._by_code.get, self.tracer.current_test, phases.handed
         quiet = phases.quiet_since != 0
         seen: list[TargetTrace] = []
+        on_stack: set[int] = set()
         innermost = True
         while frame is not None:
             code = frame.f_code
@@ -292,13 +293,16 @@ class Sampler:
                 return
             trace = lookup(code)
             if trace is not None:
-                if quiet or handed.get(id(frame)) is frame:
+                on_stack.add(id(frame))
+                if quiet or handed.get(id(frame)) is code:
                     if innermost:
                         trace.own_ns += wall_ns
                     if not any(t is trace for t in seen):
                         seen.append(trace)
                 innermost = False
             frame = frame.f_back
+        for key in [k for k in list(handed) if k not in on_stack]:
+            handed.pop(key, None)  # returned (an id alone could soon be a later frame's)
         for trace in seen:
             trace.total_ns += wall_ns
             if test:

@@ -40,6 +40,8 @@ in the exact phases.  Standard library only.
 from __future__ import annotations
 
 import _lsprof
+import functools
+import os
 import sys
 import threading
 import time
@@ -62,6 +64,21 @@ DUTY_ON_NS = 2_000_000
 # ... and then stays off until it has run for about this share of the window's time.
 DUTY_SHARE = 0.1
 _NS = 1e9  # the profiler reports seconds
+
+
+def _guarded(method: Callable[..., Any]) -> Callable[..., Any]:
+    """A method of :class:`FastPhases` during which a switch of the duty cycle (queued for
+    the main thread) does nothing: it would find the state half changed."""
+
+    @functools.wraps(method)
+    def run(self: FastPhases, *args: Any, **kwargs: Any) -> Any:
+        self._busy += 1
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._busy -= 1
+
+    return run
 
 
 class FastPhases:
@@ -121,11 +138,18 @@ class FastPhases:
         self._profiled_ns = self._quiet_ns = 0  # in this test's windows, with a duty cycle
         self._call_cost_ns = -1.0  # the profiler's cost per call it sees, once measured
         # Frames of traced calls that were counted but whose end nobody will see (handed over
-        # from an exact phase, or running when the duty cycle stopped the profiler), by id:
-        # the sampler measures the rest of their time, as time, not as more calls.  Held
-        # until the window closes (an id alone could be a later frame's).
-        self.handed: dict[int, types.FrameType] = {}
+        # from an exact phase, or running when the duty cycle switched the profiler): id ->
+        # code.  The sampler measures the rest of their time, as time, not as more calls, and
+        # forgets those no longer on the stack (no frame is kept alive).
+        self.handed: dict[int, types.CodeType] = {}
         self._on_leave: Any = None
+        self._pid = os.getpid()
+        self._busy = 0  # in one of our own methods: a switch now would catch it half done
+        self._blocked = False  # another tool's hook is in the way: no switching in this window
+        # The profiler's counts at the duty cycle's first stop in this test, and its time so
+        # far: calls until then were all seen, only those after it are scaled.
+        self._first_counts: dict[Any, int] | None = None
+        self._first_ns = 0
 
     def install(self, on_start: Any, on_resume: Any, on_leave: Any) -> Any:
         """Make and return the exact phase's trace hook (the caller sets it)."""
@@ -135,6 +159,7 @@ class FastPhases:
         )
         return self.hook
 
+    @_guarded
     def to_fast(self, caller: types.FrameType | None) -> bool:
         """Hand the thread to the profiler.  Unless there is a duty cycle, not while a
         traced call is still running (its end would go unseen); with one, such calls are
@@ -156,7 +181,7 @@ class FastPhases:
                 if len(stack) == size:
                     stack.pop()
             for frame in running:
-                self.handed[id(frame)] = frame
+                self.handed[id(frame)] = frame.f_code
         sys.settrace(None)
         self.fast = True
         self.fast_threads.add(self._thread)
@@ -164,6 +189,7 @@ class FastPhases:
             self._enable()
         return True
 
+    @_guarded
     def window(self, opening: bool) -> None:
         """Open (or close) a window in which the fast phase's profiler runs: user code
         (fixtures, the test, its teardown) runs inside one, pytest's own work outside."""
@@ -172,7 +198,7 @@ class FastPhases:
         if opening:
             self._windows += 1
             if self._windows == 1:
-                self._paused_quiet = False
+                self._paused_quiet = self._blocked = False
                 self.resume(fresh=True)
         elif self._windows:
             self._windows -= 1
@@ -187,6 +213,7 @@ class FastPhases:
         if not self.fast:
             self.to_fast(sys._getframe(1))
 
+    @_guarded
     def pause(self) -> bool:
         """Stop the profiler until :meth:`resume` (pytest reports a test's phase)."""
         if self.quiet_since:  # the duty cycle had stopped it: so it stays after resume()
@@ -199,6 +226,7 @@ class FastPhases:
         self._disable()
         return True
 
+    @_guarded
     def resume(self, fresh: bool = False) -> None:
         """Start the profiler again after :meth:`pause`, or in a window that opens
         (``fresh``); with a duty cycle, where it was stopped, leave it so."""
@@ -232,25 +260,30 @@ class FastPhases:
             self._quiet_ns += time.perf_counter_ns() - self.quiet_since
             self.quiet_since = 0
 
-    def _scale(self, stats: list[Any]) -> float:
-        """By how much to multiply the profiler's counts of calls since the test began: the
-        time its windows were open over the time the profiler ran in them (as ``perf`` scales
-        a multiplexed counter), less the profiler's own cost for the calls it saw (``stats``)."""
-        profiled, quiet = self._profiled_ns, self._quiet_ns
-        self._profiled_ns = self._quiet_ns = 0
+    def _scale(self, stats: list[Any]) -> tuple[float, dict[Any, int]]:
+        """How to scale the profiler's counts of calls in this test: the counts at the duty
+        cycle's first stop stay (the profiler saw every call until then); those after it are
+        multiplied by the time since over the time the profiler ran since, less its own cost
+        for the calls it saw (as ``perf`` scales a multiplexed counter)."""
+        first, first_ns = self._first_counts or {}, self._first_ns
+        profiled, quiet = self._profiled_ns - first_ns, self._quiet_ns
+        if profiled <= 0:  # it never ran again after its first stop: scale all it saw
+            first, profiled = {}, self._profiled_ns
+        self._profiled_ns = self._quiet_ns = self._first_ns = 0
+        self._first_counts = None
         if profiled <= 0 or quiet <= 0:
-            return 1.0
-        if self._call_cost_ns < 0:
-            self._call_cost_ns = profiler_call_cost_ns() if sys.getprofile() is None else 0.0
-        seen: int = sum(entry.callcount for entry in stats)
-        worked = max(profiled - seen * self._call_cost_ns, profiled / 5)
-        return float((worked + quiet) / worked)
+            return 1.0, first
+        if self._call_cost_ns < 0 and sys.getprofile() is None:
+            self._call_cost_ns = profiler_call_cost_ns()
+        seen: int = sum(entry.callcount - first.get(entry.code, 0) for entry in stats)
+        worked = max(profiled - seen * max(0.0, self._call_cost_ns), profiled / 5)
+        return float((worked + quiet) / worked), first
 
     # -- the duty cycle ---------------------------------------------------------------------
     def tick(self, now: int) -> None:
         """The sampler thread looks (``now``, perf_counter_ns): time to stop or start the
         profiler?  The switch itself runs in the main thread, between two bytecodes."""
-        if not self._duty or self._asked or not self.fast or not self._windows:
+        if not self._duty or self._asked or self._blocked or not self.fast or not self._windows:
             return
         if self.quiet_since:
             rest = self._on_ns * (1.0 - DUTY_SHARE) / DUTY_SHARE
@@ -263,20 +296,30 @@ class FastPhases:
             self._duty = self._asked = False
 
     def _switch(self) -> None:
+        """Run by the main thread between two bytecodes: stop or start the profiler."""
         self._asked = False
-        if not self.fast or not self._windows:
-            return
-        self.switches += 1
+        if self._busy or not self.fast or not self._windows or os.getpid() != self._pid:
+            return  # half-way through our own method, or a forked child: leave it
         if self.quiet_since:
-            if sys.getprofile() is None and sys.gettrace() is None:
-                self._enable()
+            if sys.getprofile() is not None or sys.gettrace() is not None:
+                self._blocked = True  # another tool's hook: not ours to displace
+                return
+            self._enable()
         elif self._enabled and self._profiler_installed():
             self._disable()  # it counts the calls still running as ended here
             now = time.perf_counter_ns()
             self._on_ns = max(DUTY_ON_NS, now - self._period_since)
             self.quiet_since = self._rest_since = now
-            for frame in self._traced_frames(sys._getframe(1)):
-                self.handed[id(frame)] = frame
+            if self._first_counts is None:
+                self._first_counts = {e.code: e.callcount for e in self._profiler.getstats()}
+                self._first_ns = self._profiled_ns
+        else:
+            self._blocked = True
+            return
+        self.switches += 1
+        # Calls running now: counted (or not) by the profiler, which will not see them end.
+        for frame in self._traced_frames(sys._getframe(1)):
+            self.handed[id(frame)] = frame.f_code
 
     def _profiler_installed(self) -> bool:
         current: Any = sys.getprofile()  # _lsprof installs itself as the profile object
@@ -291,6 +334,7 @@ class FastPhases:
             frame = frame.f_back
         return found
 
+    @_guarded
     def rearm(self) -> None:
         """Start an exact phase (a test, or its call phase, begins)."""
         self._stop_profiler()
@@ -299,12 +343,13 @@ class FastPhases:
             sys.settrace(self.hook)
         self._reset()
 
+    @_guarded
     def end_test(self, test: str) -> None:
         """Add what the profiler saw since the last call to the traces, as ``test``'s."""
         self._stop_profiler()
         if self._used:
             stats = self._profiler.getstats()
-            absorb(stats, self.by_code, test, self._scale(stats))
+            absorb(stats, self.by_code, test, *self._scale(stats))
             self._profiler = _lsprof.Profiler()
             self._used = False
         else:
@@ -315,6 +360,7 @@ class FastPhases:
         if sys.gettrace() is self.hook:
             sys.settrace(None)
 
+    @_guarded
     def _stop_profiler(self) -> None:
         self._end_quiet()
         self.handed.clear()
@@ -333,7 +379,7 @@ class FastPhases:
         # theirs.  Take its figures so far, and keep the object.
         self._enabled = False
         stats = self._profiler.getstats()
-        absorb(stats, self.by_code, self.tracer.current_test, self._scale(stats))
+        absorb(stats, self.by_code, self.tracer.current_test, *self._scale(stats))
         self._orphans.append(self._profiler)
         self._profiler = _lsprof.Profiler()
         self._used = False
@@ -392,10 +438,15 @@ def switching_trace_function(
 
 
 def absorb(
-    stats: list[Any], by_code: dict[types.CodeType, TargetTrace], test: str, scale: float = 1.0
+    stats: list[Any],
+    by_code: dict[types.CodeType, TargetTrace],
+    test: str,
+    scale: float = 1.0,
+    seen_all: dict[Any, int] | None = None,
 ) -> None:
     """Add the profiler's figures (``getstats()``) for the traced functions to their traces,
-    with its counts of calls multiplied by ``scale`` (it ran only part of the time)."""
+    with its counts of calls multiplied by ``scale`` (it ran only part of the time), except
+    the first ``seen_all[code]`` of a function's (made while it ran all the time)."""
     lookup = by_code.get
     entries: dict[Any, Any] | None = None
     shares: dict[Any, float] = {}
@@ -411,10 +462,11 @@ def absorb(
                 entries = {e.code: e for e in stats}
             own += sub.totaltime * (1.0 - _traced_share(sub.code, entries, lookup, shares))
         calls = entry.callcount
+        if scale != 1.0:
+            exact = min(calls, seen_all.get(entry.code, 0)) if seen_all else 0
+            calls = exact + round((calls - exact) * scale)
         if trace.resumable:
             calls = _starts(trace, calls)
-        if scale != 1.0:
-            calls = round(calls * scale)
         trace.calls += calls
         trace.fast_calls += calls
         trace.own_ns += max(0, int(own * _NS))

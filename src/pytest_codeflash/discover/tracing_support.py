@@ -15,6 +15,7 @@ import os
 import pickle
 import random
 import sys
+import threading
 import types
 import warnings
 from collections.abc import Callable, Iterator
@@ -157,9 +158,22 @@ _CALLBACK: Any = None  # the C callback it is given: kept alive for the process'
 
 def _run_queued(_arg: object) -> int:
     while _QUEUE:
-        with contextlib.suppress(BaseException):  # nothing may escape into the interpreter
+        try:
             _QUEUE.popleft()()
+        except Exception:  # nothing may escape into the interpreter loop
+            pass
+        except BaseException as exc:  # a signal handler's (KeyboardInterrupt, a timeout's)
+            _raise_in_main_thread(type(exc))
     return 0
+
+
+def _raise_in_main_thread(kind: type[BaseException]) -> None:
+    """Raise ``kind`` in the main thread as soon as it runs Python again: a C callback cannot
+    pass an exception on, and a signal handler's must not be lost."""
+    import ctypes
+
+    ident = threading.main_thread().ident or 0
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(kind))
 
 
 def can_call_in_main_thread() -> bool:
