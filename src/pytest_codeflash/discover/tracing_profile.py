@@ -49,7 +49,8 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-from .tracing_records import TargetTrace, TracerState
+from .tracing_figures import absorb, profiler_call_cost_ns
+from .tracing_records import TracerState
 from .tracing_support import call_in_main_thread, can_call_in_main_thread
 
 # An exact phase ends this many frame starts after it began or after its last start of a
@@ -63,7 +64,6 @@ HANDOVER_AFTER = 400
 DUTY_ON_NS = 2_000_000
 # ... and then stays off until it has run for about this share of the window's time.
 DUTY_SHARE = 0.1
-_NS = 1e9  # the profiler reports seconds
 
 
 def _guarded(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -435,99 +435,3 @@ def switching_trace_function(
         left = frames
 
     return trace, reset
-
-
-def absorb(
-    stats: list[Any],
-    by_code: dict[types.CodeType, TargetTrace],
-    test: str,
-    scale: float = 1.0,
-    seen_all: dict[Any, int] | None = None,
-) -> None:
-    """Add the profiler's figures (``getstats()``) for the traced functions to their traces,
-    with its counts of calls multiplied by ``scale`` (it ran only part of the time), except
-    the first ``seen_all[code]`` of a function's (made while it ran all the time)."""
-    lookup = by_code.get
-    entries: dict[Any, Any] | None = None
-    shares: dict[Any, float] = {}
-    for entry in stats:
-        trace = lookup(entry.code)
-        if trace is None:
-            continue
-        own = entry.inlinetime
-        for sub in entry.calls or ():
-            if lookup(sub.code) is not None:
-                continue
-            if entries is None:
-                entries = {e.code: e for e in stats}
-            own += sub.totaltime * (1.0 - _traced_share(sub.code, entries, lookup, shares))
-        calls = entry.callcount
-        if scale != 1.0:
-            exact = min(calls, seen_all.get(entry.code, 0)) if seen_all else 0
-            calls = exact + round((calls - exact) * scale)
-        if trace.resumable:
-            calls = _starts(trace, calls)
-        trace.calls += calls
-        trace.fast_calls += calls
-        trace.own_ns += max(0, int(own * _NS))
-        trace.total_ns += int(entry.totaltime * _NS)
-        if test:
-            trace.tests.add(test)
-
-
-def _traced_share(
-    code: Any, entries: dict[Any, Any], lookup: Any, shares: dict[Any, float], depth: int = 0
-) -> float:
-    """The share of an untraced function's time spent in traced functions, from its callees.
-
-    The profiler keeps one level of the call graph: like gprof, this assumes a callee's
-    time is spent the same way whoever calls it.
-    """
-    known = shares.get(code)
-    if known is not None:
-        return known
-    entry = entries.get(code)
-    if entry is None or entry.totaltime <= 0 or not entry.calls or depth > 50:
-        return 0.0
-    shares[code] = 0.0  # a cycle in the call graph counts as untraced
-    inside = 0.0
-    for sub in entry.calls:
-        if lookup(sub.code) is not None:
-            inside += sub.totaltime
-        else:
-            inside += sub.totaltime * _traced_share(sub.code, entries, lookup, shares, depth + 1)
-    share: float = min(1.0, inside / entry.totaltime)
-    shares[code] = share
-    return share
-
-
-def _starts(trace: TargetTrace, activations: int) -> int:
-    """A generator's starts among ``activations``, from its exact starts and resumptions."""
-    starts = trace.calls - trace.fast_calls
-    seen = starts + trace.resumes
-    if not seen or not activations:
-        return activations
-    return max(1, round(activations * starts / seen))
-
-
-def profiler_call_cost_ns(calls: int = 2000) -> float:
-    """What the profiler adds to one call of a trivial Python function (best of three)."""
-
-    def nothing() -> None:
-        return None
-
-    clock, best = time.perf_counter_ns, float("inf")
-    for _ in range(3):
-        began = clock()
-        for _ in range(calls):
-            nothing()
-        plain = clock() - began
-        profiler = _lsprof.Profiler()
-        profiler.enable(subcalls=True, builtins=False)
-        began = clock()
-        for _ in range(calls):
-            nothing()
-        profiled = clock() - began
-        profiler.disable()
-        best = min(best, (profiled - plain) / calls)
-    return max(0.0, best)

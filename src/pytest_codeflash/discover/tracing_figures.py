@@ -1,0 +1,114 @@
+"""The C profiler's figures, added to the traced functions' (before Python 3.12).
+
+:func:`absorb` takes ``_lsprof``'s statistics at the end of a test: calls (scaled where a
+duty cycle stopped the profiler part of the time, see :mod:`.tracing_profile`), own and total
+time, and the test.  :func:`profiler_call_cost_ns` measures what the profiler adds to a call,
+which that scaling takes out.  Standard library only.
+"""
+
+from __future__ import annotations
+
+import _lsprof
+import time
+import types
+from typing import Any
+
+from .tracing_records import TargetTrace
+
+_NS = 1e9  # the profiler reports seconds
+
+
+def absorb(
+    stats: list[Any],
+    by_code: dict[types.CodeType, TargetTrace],
+    test: str,
+    scale: float = 1.0,
+    seen_all: dict[Any, int] | None = None,
+) -> None:
+    """Add the profiler's figures (``getstats()``) for the traced functions to their traces,
+    with its counts of calls multiplied by ``scale`` (it ran only part of the time), except
+    the first ``seen_all[code]`` of a function's (made while it ran all the time)."""
+    lookup = by_code.get
+    entries: dict[Any, Any] | None = None
+    shares: dict[Any, float] = {}
+    for entry in stats:
+        trace = lookup(entry.code)
+        if trace is None:
+            continue
+        own = entry.inlinetime
+        for sub in entry.calls or ():
+            if lookup(sub.code) is not None:
+                continue
+            if entries is None:
+                entries = {e.code: e for e in stats}
+            own += sub.totaltime * (1.0 - _traced_share(sub.code, entries, lookup, shares))
+        calls = entry.callcount
+        if scale != 1.0:
+            exact = min(calls, seen_all.get(entry.code, 0)) if seen_all else 0
+            calls = exact + round((calls - exact) * scale)
+        if trace.resumable:
+            calls = _starts(trace, calls)
+        trace.calls += calls
+        trace.fast_calls += calls
+        trace.own_ns += max(0, int(own * _NS))
+        trace.total_ns += int(entry.totaltime * _NS)
+        if test:
+            trace.tests.add(test)
+
+
+def _traced_share(
+    code: Any, entries: dict[Any, Any], lookup: Any, shares: dict[Any, float], depth: int = 0
+) -> float:
+    """The share of an untraced function's time spent in traced functions, from its callees.
+
+    The profiler keeps one level of the call graph: like gprof, this assumes a callee's
+    time is spent the same way whoever calls it.
+    """
+    known = shares.get(code)
+    if known is not None:
+        return known
+    entry = entries.get(code)
+    if entry is None or entry.totaltime <= 0 or not entry.calls or depth > 50:
+        return 0.0
+    shares[code] = 0.0  # a cycle in the call graph counts as untraced
+    inside = 0.0
+    for sub in entry.calls:
+        if lookup(sub.code) is not None:
+            inside += sub.totaltime
+        else:
+            inside += sub.totaltime * _traced_share(sub.code, entries, lookup, shares, depth + 1)
+    share: float = min(1.0, inside / entry.totaltime)
+    shares[code] = share
+    return share
+
+
+def _starts(trace: TargetTrace, activations: int) -> int:
+    """A generator's starts among ``activations``, from its exact starts and resumptions."""
+    starts = trace.calls - trace.fast_calls
+    seen = starts + trace.resumes
+    if not seen or not activations:
+        return activations
+    return max(1, round(activations * starts / seen))
+
+
+def profiler_call_cost_ns(calls: int = 2000) -> float:
+    """What the profiler adds to one call of a trivial Python function (best of three)."""
+
+    def nothing() -> None:
+        return None
+
+    clock, best = time.perf_counter_ns, float("inf")
+    for _ in range(3):
+        began = clock()
+        for _ in range(calls):
+            nothing()
+        plain = clock() - began
+        profiler = _lsprof.Profiler()
+        profiler.enable(subcalls=True, builtins=False)
+        began = clock()
+        for _ in range(calls):
+            nothing()
+        profiled = clock() - began
+        profiler.disable()
+        best = min(best, (profiled - plain) / calls)
+    return max(0.0, best)
