@@ -220,7 +220,7 @@ def _duty_tracer(module: types.ModuleType) -> Tracer:
 
 def _until_switched(tracer: Tracer, work: Callable[[], int], switches: int = 3) -> int:
     """Run ``work`` until the duty cycle has switched the profiler ``switches`` times (or
-    ten seconds have passed); the calls of ``leaf`` it made."""
+    ten seconds have passed); the sum of what it returned (the calls it made)."""
     phases = tracer._phases
     assert phases is not None
     calls, deadline = 0, time.monotonic() + 10
@@ -265,14 +265,8 @@ def test_a_long_traced_call_is_handed_over(mod: types.ModuleType) -> None:
         tracer.begin_test("t::handed")
         with tracer.window():
             tracer.rearm()
-            phases = tracer._phases
-            assert phases is not None
-            outer = 0
-            deadline = time.monotonic() + 10
-            while phases.switches < 2 and time.monotonic() < deadline:
-                mod.parent(200_000)  # one call: the exact phase ends inside it
-                outer += 1
-            assert phases.switches >= 2
+            # One call of parent at a time: the exact phase ends inside it.
+            outer = _until_switched(tracer, lambda: (mod.parent(200_000), 1)[1], switches=2)
         tracer.end_test()
     finally:
         tracer.stop()
