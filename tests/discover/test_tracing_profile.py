@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from pytest_codeflash.discover.tracing import Tracer
+from pytest_codeflash.discover.tracing_profile import FastPhases
 
 MODULE = """\
 def leaf(n):
@@ -230,24 +231,33 @@ def _until_switched(tracer: Tracer, work: Callable[[], int], switches: int = 3) 
     return calls
 
 
+def _long_test(
+    mod: types.ModuleType, name: str, work: Callable[[], int], switches: int = 3
+) -> tuple[Tracer, FastPhases, int]:
+    """One test, in a window with a duty cycle, that runs ``work`` until the profiler has
+    been switched ``switches`` times; the tracer (stopped), its phases and the calls made."""
+    tracer = _duty_tracer(mod)
+    tracer.start()
+    try:
+        phases = tracer._phases
+        assert phases is not None
+        tracer.begin_test(name)
+        with tracer.window():
+            tracer.rearm()
+            calls = _until_switched(tracer, work, switches)
+        tracer.end_test()
+    finally:
+        tracer.stop()
+    return tracer, phases, calls
+
+
 @needs_profiler
 def test_a_duty_cycle_estimates_calls_and_keeps_tests(mod: types.ModuleType) -> None:
     """In a long test the profiler runs part of the time: the sampler measures the rest,
     the counts of calls are scaled up, and the test is still known."""
-    tracer = _duty_tracer(mod)
-    tracer.start()
-    try:
-        tracer.begin_test("t::long")
-        with tracer.window():
-            tracer.rearm()
-            calls = _until_switched(tracer, lambda: (mod.parent(1000), 1000)[1])
-        tracer.end_test()
-        phases = tracer._phases
-        assert phases is not None
-        assert phases.quiet_since == 0
-        assert not phases.handed
-    finally:
-        tracer.stop()
+    tracer, phases, calls = _long_test(mod, "t::long", lambda: (mod.parent(1000), 1000)[1])
+    assert phases.quiet_since == 0
+    assert not phases.handed
     leaf, parent = tracer.traces["phasemod.leaf"], tracer.traces["phasemod.parent"]
     assert calls / 4 <= leaf.calls <= calls * 4  # an estimate, the right order
     assert leaf.tests == parent.tests == {"t::long"}
@@ -259,17 +269,8 @@ def test_a_duty_cycle_estimates_calls_and_keeps_tests(mod: types.ModuleType) -> 
 def test_a_long_traced_call_is_handed_over(mod: types.ModuleType) -> None:
     """With a duty cycle the exact phase does not wait for a long traced call to end: it
     counts it once, and the sampler measures the rest of its time."""
-    tracer = _duty_tracer(mod)
-    tracer.start()
-    try:
-        tracer.begin_test("t::handed")
-        with tracer.window():
-            tracer.rearm()
-            # One call of parent at a time: the exact phase ends inside it.
-            outer = _until_switched(tracer, lambda: (mod.parent(200_000), 1)[1], switches=2)
-        tracer.end_test()
-    finally:
-        tracer.stop()
+    # One call of parent at a time: the exact phase ends inside it.
+    tracer, _, outer = _long_test(mod, "t::handed", lambda: (mod.parent(200_000), 1)[1], 2)
     parent = tracer.traces["phasemod.parent"]
     assert 1 <= parent.calls <= outer * 4
     assert parent.tests == {"t::handed"}
