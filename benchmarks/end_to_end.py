@@ -10,8 +10,10 @@ candidates given (no language model, so nothing but this plugin's own work is ti
 
 Every ``codeflash:`` progress line is timestamped as it arrives, which splits the run into
 phases: start-up and your tests with tracing (until the first line about the function),
-the baseline (until the first candidate starts), each candidate's evaluation (verifying
-and timing, until its verdict), and delivery (patch, report) until the process ends.
+the baseline (until the first candidate starts: with a spare CPU, candidates known before
+the baseline start beside its input generation, and side by side), each candidate's
+evaluation (verifying and timing, from its own start line to its verdict, so these overlap),
+and delivery (patch, report) from the last verdict until the process ends.
 
 Codeflash publishes no per-function figure; its timing loop alone spends
 ``CODEFLASH_LOOPING_TIME`` (10 s) on the baseline and up to that on every candidate (see
@@ -127,14 +129,20 @@ def split(stamps: list[tuple[float, str]], total: float) -> Phases:
     phases.tests_s = baseline_at if baseline_at is not None else total
     if baseline_at is not None:
         phases.baseline_s = (first_candidate or total) - baseline_at
-    started: float | None = None
+    # Candidates may be evaluated side by side: each one's lines carry its label
+    # ("name: candidate 2/3 id"), from "verifying and timing" to its verdict.
+    started: dict[str, float] = {}
     last_end = first_candidate or baseline_at or total
     for at, line in stamps:
-        if "verifying and timing" in line:
-            started = at
-        elif started is not None and ("accepted:" in line or "rejected:" in line):
-            phases.candidates_s.append(at - started)
-            started, last_end = None, at
+        label, _, rest = line.partition(": verifying and timing")
+        if rest or line.endswith(": verifying and timing"):
+            started[label] = at
+            continue
+        for verdict in (": accepted:", ": rejected:"):
+            label, found, _ = line.partition(verdict)
+            if found and label in started:
+                phases.candidates_s.append(at - started.pop(label))
+                last_end = max(last_end, at)
         if " done: " in line:
             phases.status = line.split(" done: ", 1)[1]
             last_end = max(last_end, at)

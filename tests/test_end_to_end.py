@@ -37,6 +37,9 @@ def test_first_end_to_end_path(listy: pytest.Pytester) -> None:
         "--codeflash-candidate=candidates/reach_right.py",
         "--codeflash-candidate=candidates/reach_wrong.py",
         "--codeflash-report=out/report.json",
+        # Two at a time, whatever this machine's CPUs: the candidates start beside the
+        # baseline's input generation (evaluate/early.py), and each other.
+        "--codeflash-workers=2",
         "-v",
     )
     after = tree_digest(listy.path)
@@ -67,6 +70,7 @@ def check_verdicts(report: dict[str, Any]) -> None:
     assert fast["coverage"]["changed_unrun"] == []
     assert fast["verdict"] == "accepted"
     assert fast["source"] == "file"
+    assert "waiting for the baseline's generated inputs" in fast["phases_s"]
     low, high = fast["speedup_ci"]
     assert 1.05 < low <= fast["speedup"] <= high
     assert function["speedup"] == fast["speedup"]

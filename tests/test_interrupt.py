@@ -19,6 +19,7 @@ SLOW = "import time\n\ndef unique(items):\n    time.sleep(30)\n    return list(i
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT])
 def test_kill_during_evaluation(listy: pytest.Pytester, how: signal.Signals) -> None:
     (listy.path / "candidates" / "slow.py").write_text(SLOW)
+    (listy.path / "candidates" / "slow2.py").write_text(SLOW.replace("list(items)", "items[:]"))
     before = tree_digest(listy.path)
     # A private temporary root, so this test only looks at its own runner processes.
     scratch = listy.path.parent / f"scratch-{how.name}"
@@ -33,6 +34,8 @@ def test_kill_during_evaluation(listy: pytest.Pytester, how: signal.Signals) -> 
             "no:cacheprovider",
             "--codeflash-target=listy.core.unique",
             "--codeflash-candidate=candidates/slow.py",
+            "--codeflash-candidate=candidates/slow2.py",
+            "--codeflash-workers=2",  # both at once, beside the baseline's generation
         ],
         cwd=listy.path,
         stdout=subprocess.PIPE,
@@ -42,7 +45,7 @@ def test_kill_during_evaluation(listy: pytest.Pytester, how: signal.Signals) -> 
     )
     assert process.stdout is not None
     for line in process.stdout:
-        if "candidate 1/1 slow.py: verifying" in line:
+        if "candidate 2/2 slow2.py: verifying" in line:
             break
     time.sleep(1.0)  # the runner is now inside the candidate's tests
     assert _runners_alive(scratch)  # so that the check below can fail

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -62,10 +63,13 @@ class CodeflashSession:
         self.ranking: Ranking | None = None
         self.changed_lines: dict[Path, set[int]] | None = None
         self.llm_sources: list[LLMSource] = []  # the language-model back-ends in use
+        self._warm: Sandbox | None = None  # started while the tests run (see _warm_up)
+        self._lock = threading.Lock()
 
     # -- set-up (pytest_configure) --------------------------------------------------------
     def setup(self) -> None:
         """Resolve targets and load candidate files; raise ``pytest.UsageError`` on bad input."""
+        from .discover.eligibility import refuse_excluded
         from .discover.targets import resolve_target
         from .source.paths import project_import_roots
 
@@ -77,7 +81,7 @@ class CodeflashSession:
             if not self.is_worker:
                 for spec, target in zip(self.settings.targets, self.targets, strict=True):
                     self.source_of(target)  # what apply will compare against at the end
-                    _refuse_excluded(spec, target, self.source_of(target), self.settings)
+                    refuse_excluded(spec, target, self.source_of(target), self.settings)
                 self._load_candidate_files()
         except CodeflashError as err:
             raise pytest.UsageError(str(err)) from None
@@ -213,8 +217,23 @@ class CodeflashSession:
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self._warm_up()
         self.tracer.start()
         self.tracer.refresh()
+
+    def _warm_up(self) -> None:
+        """Start the first runner's fork server now, on a spare CPU, so that it has imported
+        pytest and the plugins by the time the tests are done (not on one CPU, where it
+        would slow the tests that are being profiled)."""
+        from .evaluate.scheduler import default_workers
+
+        if self.is_worker or self.settings.dry_run or self.collection_failed:
+            return
+        if default_workers(self.settings.memory_limit_mb) < 2:
+            return
+        # With the targets named, their number is known; otherwise the sandbox of the
+        # first worker gets one server now, and the rest when the evaluation starts.
+        self._warm = self._sandbox(self._slots(len(self.targets))[1] if self.targets else 1)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
@@ -225,6 +244,14 @@ class CodeflashSession:
     # -- after the test run ---------------------------------------------------------------
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        try:
+            self._finish(exitstatus)
+        finally:
+            if self._warm is not None:  # not taken by the evaluation
+                self._warm.close()
+                self._warm = None
+
+    def _finish(self, exitstatus: int) -> None:
         self.tracer.stop()
         if self.is_worker:
             self.config.workeroutput[_WORKER_KEY] = json.dumps(  # type: ignore[attr-defined]
@@ -252,15 +279,13 @@ class CodeflashSession:
         from .deliver.apply import deliver, with_delivery
         from .deliver.terminal import delivery_lines
         from .discover.shard import take_shard
-        from .evaluate.scheduler import run_parallel, worker_count
+        from .evaluate.scheduler import run_parallel
 
         chosen = take_shard(self.targets[: self.settings.max_functions], self.settings.shard)
         if self.settings.shard is not None:
             k, n = self.settings.shard
             self._progress(f"shard {k}/{n}: {len(chosen)} of the chosen function(s)")
-        workers, note = worker_count(
-            self.settings.workers, self.settings.memory_limit_mb, len(chosen)
-        )
+        workers, slots, note = self._slots(len(chosen))
         if note:
             self._progress(note)
         optimizations: list[Optimization] = []
@@ -283,7 +308,7 @@ class CodeflashSession:
             optimize,
             list(enumerate(chosen, 1)),
             workers=workers,
-            make_sandbox=self._sandbox,
+            make_sandbox=lambda: self._sandbox(slots),
             progress=self._progress,
         )
         for result, optimization in evaluated:
@@ -305,15 +330,34 @@ class CodeflashSession:
         self.summary = write_outputs(self._summary("finished"), self.settings)
         self.config.hook.pytest_codeflash_report(report=self.summary.report, settings=self.settings)
 
-    def _sandbox(self) -> Sandbox:
+    def _slots(self, functions: int) -> tuple[int, int, str]:
+        """How many functions are evaluated at once, how many runs each may have, and a
+        note if the memory limit cut down the workers asked for."""
+        from .evaluate.scheduler import slots_per_function, worker_count
+
+        asked, memory = self.settings.workers, self.settings.memory_limit_mb
+        workers, note = worker_count(asked, memory, functions)
+        return workers, slots_per_function(asked, memory, workers), note
+
+    def _sandbox(self, slots: int) -> Sandbox:
+        """A sandbox for one worker, running ``slots`` children at once: the one warmed up
+        during the tests first.  Its fork servers start now, without waiting: one per slot,
+        and one more for the baseline when candidates may start beside it (see
+        ``evaluate.early``)."""
         from .runner.sandbox import Sandbox
 
-        return Sandbox.for_config(
-            self.config,
-            self.settings.rootdir,
-            memory_limit_mb=self.settings.memory_limit_mb,
-            secret_names=(*self.settings.api_key_env, *self.settings.llm_api_key_env),
-        )
+        with self._lock:  # worker threads ask at once
+            sandbox, self._warm = self._warm, None
+        if sandbox is None:
+            sandbox = Sandbox.for_config(
+                self.config,
+                self.settings.rootdir,
+                memory_limit_mb=self.settings.memory_limit_mb,
+                secret_names=(*self.settings.api_key_env, *self.settings.llm_api_key_env),
+            )
+        sandbox.slots = slots
+        sandbox.warm(slots + 1 if slots > 1 else 1)
+        return sandbox
 
     def _verdict_cache(self) -> VerdictCache | None:
         """The verdicts of earlier runs, in pytest's cache (none with -p no:cacheprovider)."""
@@ -436,28 +480,3 @@ class CodeflashSession:
             terminal.write("\n")
         self._progress_started = True
         terminal.write_line(f"codeflash: {message}")
-
-
-def _refuse_excluded(spec: str, target: TargetFunction, source: str, settings: Settings) -> None:
-    """An explicit target that ``# codeflash: skip`` or ``exclude`` rules out is refused.
-
-    The marker often guards code whose slowness is the point (constant-time comparisons,
-    rate limits), so naming the function does not silently override it.
-    """
-    from .discover.eligibility import exclusion
-    from .source.paths import relative_path
-
-    reason = exclusion(
-        target, source, relative_path(target.file, settings.rootdir), settings.exclude
-    )
-    if not reason:
-        return
-    fix = (
-        "narrow the pattern in exclude, or clear the list for this run with --codeflash-exclude="
-        if "pattern" in reason
-        else "remove the '# codeflash: skip' comment first"
-    )
-    raise pytest.UsageError(
-        f"--codeflash-target={spec}: {target.qualified_name} is {reason}, and excluded functions "
-        f"are never optimized, even when named. To optimize it, {fix}."
-    )

@@ -79,7 +79,9 @@ class _Sandbox:
         self.workdir = tmp
         self.timeouts: list[float] = []
 
-    def run(self, spec: RunnerSpec, tests: list[str], timeout: float) -> ChildRun:
+    def run(
+        self, spec: RunnerSpec, tests: list[str], timeout: float, started: object = None
+    ) -> ChildRun:
         self.timeouts.append(timeout)
         return ChildRun(
             result=None,
@@ -121,7 +123,9 @@ def test_a_baseline_past_its_limit_is_skipped_with_a_clear_status(tmp_path: Path
 class _Uncopyable(_Sandbox):
     """Stands in for the runner: the tests call the target, but no call can be copied."""
 
-    def run(self, spec: RunnerSpec, tests: list[str], timeout: float) -> ChildRun:
+    def run(
+        self, spec: RunnerSpec, tests: list[str], timeout: float, started: object = None
+    ) -> ChildRun:
         from pytest_codeflash.runner.protocol import CallsSummary, RunnerResult
 
         calls = CallsSummary(

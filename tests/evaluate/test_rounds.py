@@ -8,7 +8,7 @@ accepted candidate again.  The real thing, end to end: ``tests/candidates/llm/te
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, cast
@@ -60,12 +60,22 @@ class FakeEvaluation:
     def progress(self, message: str) -> None:
         self.events.append(message)
 
-    def start(self, *, describe: bool = False) -> FunctionResult | None:
+    slots = 1
+
+    def start(self, *, describe: bool = False, early: bool = False) -> FunctionResult | None:
         self.described = describe
         self.asked_before_the_baseline = list(self.sources[0].asked) if self.sources else []
-        self.events.append("baseline")
+        self.events.append("baseline begins" if early else "baseline")
         self.facts = FACTS
         return None
+
+    def finish(self) -> FunctionResult | None:
+        self.events.append("baseline ends")
+        return None
+
+    def evaluate_all(self, work: Sequence[tuple[Candidate, str]]) -> Iterator[Judged]:
+        for item, label in work:
+            yield self.evaluate(item, label)
 
     def evaluate(self, candidate: Candidate, label: str, *, again: bool = False) -> Judged:
         self.events.append(f"evaluate {candidate.id}" + (" again" if again else ""))
@@ -183,6 +193,33 @@ def test_sources_that_answer_at_once_keep_the_plain_sequence() -> None:
     assert evaluation.described is False  # no line profile, no examples: no extra time
     assert evaluation.events[:3] == ["baseline", "evaluate one", "evaluate two"]
     assert [c.explanation for c in result.candidates] == ["", ""]
+
+
+def test_with_a_spare_slot_known_candidates_are_verified_before_the_baseline_ends() -> None:
+    """Their runs wait for its generated inputs (see evaluate.early); the follow-ups, which
+    read the first verdicts, come after it."""
+    evaluation = FakeEvaluation()
+    evaluation.slots = 2
+    run(evaluation, Given([candidate("one"), candidate("two")]))
+    assert evaluation.events[:4] == [
+        "baseline begins",
+        "evaluate one",
+        "evaluate two",
+        "baseline ends",
+    ]
+
+
+def test_a_baseline_that_fails_after_the_candidates_started_decides_the_function() -> None:
+    evaluation = FakeEvaluation()
+    evaluation.slots = 2
+    failed = FunctionResult(
+        qualified_name=TARGET.qualified_name,
+        file="pkg/mod.py",
+        status="skipped",
+        reason="baseline exceeded 60 s",
+    )
+    evaluation.finish = lambda: failed  # type: ignore[method-assign]
+    assert run(evaluation, Given([candidate("one")])) is failed
 
 
 def test_a_source_that_does_not_answer_in_time_is_left_behind() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from pytest_codeflash.evaluate import scheduler
-from pytest_codeflash.evaluate.scheduler import run_parallel, worker_count
+from pytest_codeflash.evaluate.scheduler import run_parallel, slots_per_function, worker_count
 
 
 class FakeSandbox:
@@ -96,3 +96,14 @@ def test_workers_never_exceed_what_the_memory_holds(monkeypatch: pytest.MonkeyPa
     assert worker_count(4, 1024, 3) == (3, "")  # never more workers than functions
     assert worker_count(None, 4096, 20)[0] <= 2
     assert worker_count(None, 64, 1) == (1, "")
+
+
+def test_cpus_the_functions_leave_go_to_their_candidates(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scheduler, "memory_mb", lambda: 100_000)
+    monkeypatch.setattr(scheduler, "default_workers", lambda memory_limit_mb: 4)
+    assert slots_per_function(None, 4096, 1) == 4  # one function: four candidates at once
+    assert slots_per_function(None, 4096, 2) == 2
+    assert slots_per_function(None, 4096, 4) == 1
+    assert slots_per_function(1, 4096, 1) == 1  # --codeflash-workers=1: one run at a time
+    assert slots_per_function(2, 4096, 1) == 2
+    assert slots_per_function(8, 40_000, 1) == 2  # what the memory holds

@@ -27,7 +27,7 @@ def test_where_am_i():
 def test_sleeps_when_asked():
     if os.environ.get("SLEEP"):
         import time
-        time.sleep(60)
+        time.sleep(float(os.environ["SLEEP"]))
 """
 
 
@@ -69,7 +69,7 @@ def test_a_child_past_its_timeout_is_killed_and_the_server_goes_on(
     server: ForkServer, tmp_path: Path
 ) -> None:
     project, tmp = _project(tmp_path, "slow")
-    env = _env(tmp, RUN_MARK="slow", SLEEP="1")
+    env = _env(tmp, RUN_MARK="slow", SLEEP="60")
     code, timed_out = server.run(ARGS, project, env, tmp_path / "out1.txt", 4096, 2)
     assert timed_out
     assert code == -9
@@ -77,6 +77,32 @@ def test_a_child_past_its_timeout_is_killed_and_the_server_goes_on(
         ARGS, project, _env(tmp, RUN_MARK="slow"), tmp_path / "out2.txt", 4096, 60
     )
     assert (code, timed_out) == (0, False), (tmp_path / "out2.txt").read_text()
+
+
+def test_a_child_granted_more_time_is_not_killed(server: ForkServer, tmp_path: Path) -> None:
+    """What ``grace()`` grants (a candidate's wait for the baseline) adds to the limit."""
+    project, tmp = _project(tmp_path, "granted")
+    env = _env(tmp, RUN_MARK="granted", SLEEP="1.5")
+    output = tmp_path / "output.txt"
+    code, timed_out = server.run(ARGS, project, env, output, 4096, 0.5, grace=lambda: 60.0)
+    assert (code, timed_out) == (0, False), output.read_text()
+
+
+def test_a_sandbox_runs_one_server_per_slot(tmp_path: Path) -> None:
+    box = Sandbox(
+        tmp_path, inifile=None, extra_args=[], memory_limit_mb=4096, secret_names=[], slots=2
+    )
+    try:
+        box.warm()  # started, not waited for
+        assert len(box._servers) == 2
+        first, second = box._fork_server(), box._fork_server()  # two runs at once
+        assert first is not None
+        assert second is not None
+        assert first is not second
+        assert len(box._servers) == 2
+    finally:
+        box.close()
+    assert box._servers == []
 
 
 def test_failures_and_exit_codes_come_back(server: ForkServer, tmp_path: Path) -> None:
@@ -101,7 +127,11 @@ def test_the_sandbox_starts_processes_itself_when_the_server_cannot_start(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken(
-        env: dict[str, str], cwd: Path, project: Path | None = None, plugins: bool = True
+        env: dict[str, str],
+        cwd: Path,
+        project: Path | None = None,
+        plugins: bool = True,
+        wait: bool = True,
     ) -> ForkServer:
         raise ForkServerError("cannot start: for this test")
 

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import libcst as cst
 
-from ..models import SkippedFunction, TargetFunction
+from ..errors import TargetError
+from ..models import Settings, SkippedFunction, TargetFunction
 from ..source.syntax import dotted
 from .exclude import excluded_by
 
@@ -190,6 +191,31 @@ def exclusion(target: TargetFunction, source: str, rel: str, patterns: Sequence[
         return f"excluded by the exclude pattern {pattern!r}"
     _, skipped = scan_source(source, target.module, target.file, rel)
     return next((s.reason for s in skipped if s.excluded and s.name == target.qualified_name), "")
+
+
+def refuse_excluded(spec: str, target: TargetFunction, source: str, settings: Settings) -> None:
+    """A :class:`TargetError` for an explicit target that ``# codeflash: skip`` or
+    ``exclude`` rules out.
+
+    The marker often guards code whose slowness is the point (constant-time comparisons,
+    rate limits), so naming the function does not silently override it.
+    """
+    from ..source.paths import relative_path
+
+    reason = exclusion(
+        target, source, relative_path(target.file, settings.rootdir), settings.exclude
+    )
+    if not reason:
+        return
+    fix = (
+        "narrow the pattern in exclude, or clear the list for this run with --codeflash-exclude="
+        if "pattern" in reason
+        else "remove the '# codeflash: skip' comment first"
+    )
+    raise TargetError(
+        f"--codeflash-target={spec}: {target.qualified_name} is {reason}, and excluded functions "
+        f"are never optimized, even when named. To optimize it, {fix}."
+    )
 
 
 @dataclass(frozen=True)

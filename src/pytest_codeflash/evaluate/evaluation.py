@@ -10,10 +10,13 @@ and what follows a verdict is the loop's business (:mod:`.rounds`).
 from __future__ import annotations
 
 import pickle
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..models import (
     NO_CANDIDATES,
@@ -29,6 +32,7 @@ from ..models import (
 from ..runner.protocol import (
     EFFORT_BUDGET_S,
     EXAMPLES,
+    GENERATED_DONE,
     GENERATED_FILE,
     INPUTS_FILE,
     GenerationSpec,
@@ -46,6 +50,9 @@ from .generated import GeneratedTestSet
 from .known import known_verdict
 from .runtime import with_runtime
 from .verdicts import baseline_problem, diff_size, judge, select_best
+
+if TYPE_CHECKING:
+    from .early import EarlyBaseline
 
 Progress = Callable[[str], None]
 # For sources that read the baseline's facts: the line profile's budget (at most) and the
@@ -87,12 +94,20 @@ class Evaluation:
         self.tests = sorted(tests)
         self.settings = settings
         self.sandbox = sandbox
-        self.progress = progress
+        lock = threading.Lock()
+
+        def say(message: str) -> None:  # candidates may be evaluated in threads at once
+            with lock:
+                progress(message)
+
+        self.progress = say
         self.rel_file = relative_path(target.file, settings.rootdir)
         self.coverage: dict[str, Any] | None = None
         self.invariants: list[str] = []
         self.drawn = (0, 0)  # generated inputs the baseline checked, and those inside
         self.baseline: ChildRun | None = None
+        self._early: EarlyBaseline | None = None  # a baseline started early, until it ends
+        self._interim: ChildRun | None = None  # what it had when candidates could start
         self.facts = BaselineFacts()
         self.calls_compared = 0
         self.calls_only_executed = 0
@@ -105,11 +120,13 @@ class Evaluation:
         self.clock_epoch = float(int(time.time()))
         self.cache = cache  # verdicts of earlier runs (evaluate/cache.py)
 
-    def start(self, *, describe: bool = False) -> FunctionResult | None:
+    def start(self, *, describe: bool = False, early: bool = False) -> FunctionResult | None:
         """Run the baseline; a result instead if it cannot judge candidates (skipped, error).
 
         ``describe``: also measure the original's line profile and describe example calls
-        (:attr:`facts`), for sources that read them.
+        (:attr:`facts`), for sources that read them.  ``early``: return as soon as the
+        baseline has what candidates need to start (see :mod:`.early`); :meth:`finish`
+        then waits for the rest of it.
         """
         name = self.target.qualified_name
         if not self.tests:
@@ -119,7 +136,33 @@ class Evaluation:
                 "candidate; run the tests that exercise it",
             )
         self.progress(f"{name}: baseline run of {len(self.tests)} test(s)")
-        baseline = self.baseline = self._baseline(describe)
+        if not early:
+            self.baseline = self._baseline(describe)
+            return self._judge_baseline(self.baseline)
+        from .early import EarlyBaseline
+
+        self._early = EarlyBaseline(lambda started: self._baseline(describe, started))
+        interim = self._early.interim()
+        if interim is not None and self._judge_baseline(interim, final=False) is None:
+            self._interim = interim  # candidates may start (see _evaluate)
+            return None
+        return self.finish()
+
+    def finish(self) -> FunctionResult | None:
+        """For a baseline started ``early``: wait for its end, and say what :meth:`start`
+        would have said of it.  Verdicts given meanwhile stand only if this is ``None``."""
+        early, self._early = self._early, None
+        if early is None:
+            return None
+        self.baseline = early.result()
+        self._interim = None
+        return self._judge_baseline(self.baseline)
+
+    def _judge_baseline(self, baseline: ChildRun, final: bool = True) -> FunctionResult | None:
+        """Why ``baseline`` cannot judge candidates, as the function's result, or ``None``
+        (and, if ``final``, the figures it measured are kept).  Not ``final``: the run so far
+        (:meth:`.early.EarlyBaseline.interim`), generation aside."""
+        name = self.target.qualified_name
         if baseline.timed_out:
             return self._result("skipped", self._exceeded(baseline))
         problem = baseline_problem(baseline, name)
@@ -142,6 +185,8 @@ class Evaluation:
             )
         if calls is None or not calls.compared:
             return self._result("skipped", f"the tests never called {name} in the runner")
+        if not final:
+            return None
         drawn = baseline.result.generated
         untimeable = drawn is not None and not drawn.error and not drawn.inputs
         if untimeable and not baseline.result.inputs_captured:
@@ -166,7 +211,7 @@ class Evaluation:
         self.facts = baseline_facts(baseline.result)
         return None
 
-    def _baseline(self, describe: bool) -> ChildRun:
+    def _baseline(self, describe: bool, started: Callable[[Path], None] | None = None) -> ChildRun:
         spec = self._spec("baseline", self.original_source)
         if describe:
             spec.profile_budget_s = min(PROFILE_BUDGET_S, EFFORT_BUDGET_S[self.settings.effort])
@@ -175,7 +220,8 @@ class Evaluation:
             seeds = self.sandbox.workdir / f"seeds-{self.target.qualified_name}.pickle"
             seeds.write_bytes(pickle.dumps(self.samples))
             spec.seed_inputs_path = str(seeds)
-        return self.sandbox.run(spec, self.tests, baseline_limit_s(self.settings, self.plain_s))
+        limit = baseline_limit_s(self.settings, self.plain_s)
+        return self.sandbox.run(spec, self.tests, limit, started=started)
 
     def _exceeded(self, baseline: ChildRun) -> str:
         """The status of a baseline stopped at its limit."""
@@ -200,6 +246,42 @@ class Evaluation:
         return self.generated.record(run, files)
 
     # -- per candidate --------------------------------------------------------------------
+    @property
+    def slots(self) -> int:
+        """How many candidates may be evaluated at once (the sandbox's runs)."""
+        return self.sandbox.slots
+
+    def evaluate_all(self, work: Sequence[tuple[Candidate, str]]) -> Iterator[Judged]:
+        """:meth:`evaluate` for each ``(candidate, label)``, the sandbox's slots at a time;
+        the verdicts in order.
+
+        A candidate whose code is the same as an earlier one's in ``work`` is not run beside
+        it: it waits, and shares its verdict as a duplicate.
+        """
+        if self.slots <= 1 or len(work) <= 1:
+            for candidate, label in work:
+                yield self.evaluate(candidate, label)
+            return
+        from concurrent.futures import Future
+
+        from .scheduler import in_daemon_thread
+
+        gate = threading.Semaphore(self.slots)
+        runs: dict[int, Future[Judged]] = {}
+        keys: set[str] = set()
+        for index, (candidate, label) in enumerate(work):
+            key = candidate_key(candidate)
+            if key not in keys:
+                keys.add(key)
+                call = partial(self.evaluate, candidate, label)
+                runs[index] = in_daemon_thread(call, "codeflash-candidate", gate)
+        try:
+            for index, (candidate, label) in enumerate(work):
+                yield runs[index].result() if index in runs else self.evaluate(candidate, label)
+        finally:
+            for run in runs.values():
+                run.cancel()  # those not started yet, if we stopped early (Ctrl-C)
+
     def evaluate(self, candidate: Candidate, label: str, *, again: bool = False) -> Judged:
         """One isolated run of ``candidate`` (unless its verdict is known), judged.
 
@@ -227,10 +309,12 @@ class Evaluation:
 
     def _evaluate(self, candidate: Candidate) -> tuple[CandidateResult, ChildRun]:
         """One isolated run of ``candidate``, judged."""
-        assert self.baseline is not None
-        baseline = self.baseline
+        baseline = self.baseline or self._interim
+        assert baseline is not None
         began = time.perf_counter()
         spec = self._spec("candidate", candidate.module_source)
+        if self._early is not None:  # started early: wait for its generated inputs
+            spec.generated_done_path = str(baseline.io_dir / GENERATED_DONE)
         spec.baseline_tests = dict(baseline.result.tests) if baseline.result else {}
         spec.baseline_tests.update(dict.fromkeys(self.generated.tests, "passed"))
         spec.inputs_path = str(baseline.io_dir / INPUTS_FILE)
@@ -241,7 +325,9 @@ class Evaluation:
         timeout = self._candidate_timeout(baseline)
         spec.deadline_monotonic = spec.began_monotonic + timeout
         tests = [*self.tests, *self.generated.tests]
-        run = self.sandbox.run(spec, tests, timeout, self.generated.files)
+        # Started early: its limit grows by the time it may have waited for the baseline.
+        grace = None if self._early is None else partial(self._early.waited, time.monotonic())
+        run = self.sandbox.run(spec, tests, timeout, self.generated.files, grace=grace)
         verdict = judge(candidate, run, self.target, spec.baseline_tests)
         verdict = with_runtime(verdict, run.result)  # the runtime table
         return _with_times(verdict, run, began), run

@@ -4,7 +4,9 @@
 
     every source: propose()                  sources work while the baseline runs
     baseline run of the original             (with its line profile and example calls
-                                              when a source reads them)
+                                              when a source reads them; candidates
+                                              known already start beside its input
+                                              generation, see .early)
     every source: propose(facts), propose_tests(facts)
     until nothing is pending:                the first answer that is done, generated
         generated tests -> keep those that   tests first
@@ -77,9 +79,17 @@ class Rounds:
                     return reused
                 if not first_round:  # no baseline run for nothing to compare with it
                     return e.summarise([])
-            stop = e.start(describe=any(source.uses_facts for source in self.sources))
+            # Candidates known already need not wait for the baseline's generated inputs
+            # when there is a spare slot for them (see .early).
+            early = bool(first_round) and e.slots > 1
+            stop = e.start(describe=any(s.uses_facts for s in self.sources), early=early)
             if stop is not None:
                 return stop
+            if early:
+                self._drain()  # the first round, beside the rest of the baseline
+                stop = e.finish()
+                if stop is not None:
+                    return stop
             for source in self.sources:
                 self._add(source, source.propose(target, original, e.facts), "proposal")
                 self._add(source, source.propose_tests(target, e.facts), "tests")
@@ -170,9 +180,12 @@ class Rounds:
         if self._batches > 1:
             self._progress(f"{len(batch)} more candidate(s)")
         name = self.evaluation.target.qualified_name
-        for index, candidate in enumerate(batch, 1):
-            label = f"{name}: candidate {index}/{len(batch)} {candidate.id}"
-            self._record(self.evaluation.evaluate(candidate, label))
+        work = [
+            (candidate, f"{name}: candidate {index}/{len(batch)} {candidate.id}")
+            for index, candidate in enumerate(batch, 1)
+        ]
+        for judged in self.evaluation.evaluate_all(work):
+            self._record(judged)
 
     def _record(self, judged: Judged, replaces: int | None = None) -> None:
         """Keep a verdict; ask for repairs of a candidate that differed."""

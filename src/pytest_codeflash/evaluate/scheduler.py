@@ -1,8 +1,10 @@
 """Evaluate several functions side by side: ``--codeflash-workers``.
 
-Each worker is a thread with a :class:`~..runner.sandbox.Sandbox` of its own (a sandbox
-has one fork server and runs one child at a time); the work itself happens in the runner
-processes, so threads are enough.  Results come back in the order the functions were
+Each worker is a thread with a :class:`~..runner.sandbox.Sandbox` of its own; the work
+itself happens in the runner processes, so threads are enough.  The CPUs left over when
+there are fewer functions than CPUs go to each function's candidates
+(:func:`slots_per_function`: a sandbox runs that many children at once, one fork server
+each).  Results come back in the order the functions were
 given, and progress lines travel through a queue to the calling thread, which alone writes
 to the terminal: each line stays whole and names its function.
 
@@ -11,15 +13,25 @@ With one worker (or one function) everything runs in the calling thread, as befo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from typing import Generic, TypeVar
 
 from ..runner.sandbox import Sandbox
 
-__all__ = ["Progress", "default_workers", "memory_mb", "run_parallel", "worker_count"]
+__all__ = [
+    "Progress",
+    "default_workers",
+    "in_daemon_thread",
+    "memory_mb",
+    "run_parallel",
+    "slots_per_function",
+    "worker_count",
+]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -63,6 +75,40 @@ def worker_count(asked: int | None, memory_limit_mb: int, functions: int) -> tup
             f"this machine's memory, so {cap} work at once (lower memory-limit-mb for more)"
         )
     return max(1, min(asked, cap, functions)), note
+
+
+def slots_per_function(asked: int | None, memory_limit_mb: int, workers: int) -> int:
+    """How many runs one function's evaluation may have at once: the CPUs (or the workers
+    asked for) that the functions evaluated side by side leave over, one each at least.
+
+    With one function on a machine of two CPUs, its candidates are evaluated two at a time,
+    and they start while the baseline still generates inputs (see ``.rounds``).
+    """
+    total = asked if asked is not None else default_workers(memory_limit_mb)
+    return max(1, min(total, memory_cap(memory_limit_mb)) // max(1, workers))
+
+
+def in_daemon_thread(
+    call: Callable[[], R], name: str, gate: threading.Semaphore | None = None
+) -> Future[R]:
+    """``call()`` in a daemon thread of its own (holding ``gate`` while it runs), as a future.
+
+    Daemon threads, unlike an executor's: an interrupted run (Ctrl-C) never waits for them at
+    exit; the sandbox's close ends their runs.
+    """
+    future: Future[R] = Future()
+
+    def run() -> None:
+        with gate or contextlib.nullcontext():
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(call())
+            except BaseException as err:
+                future.set_exception(err)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return future
 
 
 def run_parallel(

@@ -32,6 +32,7 @@ from .guard import Guard
 from .overlay import OverlayFinder, load_shadow
 from .placement import find_function, plain
 from .protocol import (
+    GENERATED_DONE,
     GENERATED_FILE,
     INPUTS_FILE,
     CoverageSummary,
@@ -199,7 +200,10 @@ class ChildRunner:
             with self._guarded(result, "coverage"):
                 self._finish_coverage(result)
             self._phase("generated inputs")
-            self._generate(captured, result)
+            try:
+                self._generate(captured, result)
+            finally:  # candidates started early wait for this
+                _write_atomic(Path(self.spec.output_dir) / GENERATED_DONE, b"done")
             if self.spec.profile_budget_s > 0 or self.spec.examples:
                 self._phase("line profile")
                 self._describe(captured, result)
@@ -282,6 +286,7 @@ class ChildRunner:
                 differential, saved, self._write_progress, self.spec.compare_budget_s
             )
         if not differential.tally.differences and not result.tool_errors:
+            self._wait_for_baseline()
             with self._guarded(result, "generated inputs"):
                 result.generated, usable = verify_generated(
                     differential, usable, self.spec, self._write_progress
@@ -298,6 +303,25 @@ class ChildRunner:
         with self._guarded(result, "timing"):
             self._write_progress("timing")
             result.timing = time_candidate(differential, usable, self.spec, facts)
+
+    def _wait_for_baseline(self) -> None:
+        """For a candidate started while the baseline still generated inputs: wait until its
+        generation is over (the wait counts neither against the timing budget nor against the
+        time limit: the parent grants it as well).  If the
+        baseline ended without drawing them, this run draws its own, as it would have."""
+        marker = self.spec.generated_done_path
+        if not marker:
+            return
+        self._phase("waiting for the baseline's generated inputs")
+        self._write_progress("waiting for the baseline's generated inputs")
+        began = time.monotonic()
+        while not os.path.exists(marker):
+            time.sleep(0.01)
+        waited = time.monotonic() - began
+        if self.spec.began_monotonic is not None:
+            self.spec.began_monotonic += waited
+        if self.spec.deadline_monotonic is not None:  # the parent grants it too
+            self.spec.deadline_monotonic += waited
 
     def _reach(self, result: RunnerResult, usable: list[bytes]) -> list[int]:
         """Search for inputs that run the changed lines nothing ran (see .reach)."""

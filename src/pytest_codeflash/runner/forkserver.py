@@ -23,16 +23,22 @@ server (which dies with pytest), and runs ``pytest`` with the run's arguments, e
 
 Protocol, one JSON object per line: the parent writes ``{"args", "cwd", "env", "output",
 "memory_mb"}``; the server answers ``{"pid": N}`` once the child exists, then ``{"pid": N,
-"returncode": R}`` when it has ended (negative: killed by that signal).  One run at a time.
-Standard library only (plus what it preloads).
+"returncode": R}`` when it has ended (negative: killed by that signal).  One run at a time:
+the sandbox starts one server per run it may have at once.  :class:`ForkServer` is the
+parent's handle on a server.  Standard library only (plus what it preloads).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import subprocess
 import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 # What every run imports before it reaches the user's code.  Anything that fails to import
@@ -257,3 +263,163 @@ def die_with_parent() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# -- the parent's side ------------------------------------------------------------------
+def kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+
+
+class ForkServerError(Exception):
+    """The fork server did not start, answer, or behave; runs fall back to new processes."""
+
+
+class ForkServer:
+    """The parent's handle on :mod:`.forkserver`: one run at a time, with a timeout."""
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        cwd: Path,
+        project: Path | None = None,
+        plugins: bool = True,
+        *,
+        wait: bool = True,
+    ) -> None:
+        """:param project: the project's root: plugins of its own are not preloaded.
+        :param plugins: preload the installed pytest plugins.
+        :param wait: wait until the server is ready (otherwise the first run waits)."""
+        self._buffer = b""
+        self.plugins = plugins
+        self._ready = False
+        command = [sys.executable, "-m", "pytest_codeflash.runner.forkserver"]
+        if project is not None:
+            command += ["--project", str(project)]
+        if not plugins:
+            command.append("--no-plugins")
+        try:
+            self.process = subprocess.Popen(
+                command,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError as err:
+            raise ForkServerError(f"cannot start: {err}") from err
+        if wait:
+            self.ready()
+
+    def ready(self) -> None:
+        """Wait for the server's greeting (once); ForkServerError if it refused or broke."""
+        if self._ready:
+            return
+        try:
+            greeting = self._reply(60.0)
+            if "ready" not in greeting:
+                raise ForkServerError(str(greeting.get("refused", "unexpected greeting")))
+        except BaseException:
+            self.close()
+            raise
+        self._ready = True
+
+    def run(
+        self,
+        args: list[str],
+        cwd: Path,
+        env: dict[str, str],
+        output: Path,
+        memory_mb: int,
+        timeout: float,
+        grace: Callable[[], float] | None = None,
+    ) -> tuple[int | None, bool]:
+        """Fork a child that runs ``pytest args`` in ``cwd``; its return code and whether it
+        was killed for running past ``timeout`` seconds (plus what ``grace()`` grants by
+        then)."""
+        self.ready()
+        request = {
+            "args": args,
+            "cwd": str(cwd),
+            "env": env,
+            "output": str(output),
+            "memory_mb": memory_mb,
+        }
+        try:
+            assert self.process.stdin is not None
+            self.process.stdin.write(json.dumps(request).encode() + b"\n")
+            self.process.stdin.flush()
+        except (OSError, ValueError) as err:
+            raise ForkServerError(f"cannot send the request: {err}") from err
+        pid = int(self._reply(30.0).get("pid", 0))
+        if pid <= 0:
+            raise ForkServerError("no child started")
+        ended: dict[str, Any] | None = None
+        timed_out = False
+        try:
+            try:
+                ended = self._read(timeout, grace)
+            except TimeoutError:
+                timed_out = True
+                kill_group(pid)
+                ended = self._reply(30.0)
+        finally:
+            if ended is None:  # interrupted (Ctrl-C) or the server broke: take the child down
+                kill_group(pid)
+        return int(ended["returncode"]), timed_out
+
+    def close(self) -> None:
+        """End the server and release the pipes.  No run is going on and the server keeps no
+        state: it is killed rather than left to tear its interpreter down (a few tenths of a
+        second with everything it preloads)."""
+        try:
+            if self.process.stdin is not None:
+                self.process.stdin.close()
+        except OSError:
+            pass
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+    def _reply(self, timeout: float) -> dict[str, Any]:
+        """Like ``_read``, for replies that must come: a missing one breaks the server."""
+        try:
+            return self._read(timeout)
+        except TimeoutError as err:
+            raise ForkServerError(f"no reply within {timeout:.0f} s") from err
+
+    def _read(self, timeout: float, grace: Callable[[], float] | None = None) -> dict[str, Any]:
+        """The server's next reply line; TimeoutError if none comes within ``timeout``
+        seconds, plus what ``grace()`` grants by then (asked again every second)."""
+        import selectors
+
+        assert self.process.stdout is not None
+        stream = self.process.stdout.fileno()
+        began = time.monotonic()
+        with selectors.DefaultSelector() as selector:
+            selector.register(stream, selectors.EVENT_READ)
+            while b"\n" not in self._buffer:
+                left = began + timeout + (grace() if grace else 0.0) - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError
+                if not selector.select(min(left, 1.0) if grace else left):
+                    continue
+                chunk = os.read(stream, 65536)
+                if not chunk:
+                    raise ForkServerError("the server ended")
+                self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        try:
+            reply = json.loads(line)
+        except ValueError as err:
+            raise ForkServerError(f"unreadable reply {line[:80]!r}") from err
+        if not isinstance(reply, dict):
+            raise ForkServerError(f"unexpected reply {line[:80]!r}")
+        return reply

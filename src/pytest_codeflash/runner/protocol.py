@@ -21,6 +21,7 @@ from typing import Any, Literal, TypeVar, Union
 __all__ = [
     "EFFORT_BUDGET_S",
     "EXAMPLES",
+    "GENERATED_DONE",
     "GENERATED_FILE",
     "INPUTS_FILE",
     "CallsSummary",
@@ -44,6 +45,9 @@ __all__ = [
 INPUTS_FILE = "inputs.pickle"
 """In the baseline's io directory: the captured calls, pickled, for every candidate's replay."""
 GENERATED_FILE = "generated.pickle"
+GENERATED_DONE = "generated.done"
+"""Written by the baseline run once its generation is over (``done``), or by the parent if
+the run ended first (``ended``): a candidate started early waits for it."""
 """In the baseline's io directory: the generated inputs it checked (and kept outcomes)."""
 
 EFFORT_BUDGET_S = {"low": 1.0, "medium": 2.0, "high": 5.0}
@@ -106,6 +110,9 @@ class RunnerSpec:
     baseline_tests: dict[str, str] = field(default_factory=dict)
     inputs_path: str | None = None
     generated_path: str | None = None
+    generated_done_path: str | None = None
+    """Set for a candidate started while the baseline still generates inputs: the marker
+    (:data:`GENERATED_DONE`) to wait for before replaying them."""
     began_monotonic: float | None = None
     """When the parent started this evaluation (``time.monotonic``, system-wide)."""
     deadline_monotonic: float | None = None

@@ -15,21 +15,20 @@ import json
 import logging
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 import pytest
 
 from . import protocol
 from .determinism import child_environment
-from .forkserver import die_with_parent, limit_memory
+from .forkserver import ForkServer, ForkServerError, die_with_parent, kill_group, limit_memory
 from .guard import scrub_environment
 from .protocol import RunnerResult, RunnerSpec
 
@@ -86,22 +85,44 @@ class Sandbox:
         extra_args: Sequence[str],
         memory_limit_mb: int,
         secret_names: Sequence[str],
+        slots: int = 1,
     ) -> None:
         self.rootdir = rootdir
         self.inifile = inifile
         self.extra_args = list(extra_args)
         self.memory_limit_mb = memory_limit_mb
         self.secret_names = list(secret_names)
+        self.slots = max(1, slots)
+        """How many runs may go on at once (from as many threads): one fork server each."""
         self.workdir = Path(tempfile.mkdtemp(prefix="codeflash-"))
         self._count = 0
-        self._server: ForkServer | None = None
+        self._lock = threading.Lock()
+        self._servers: list[ForkServer] = []  # every server started, for close()
+        self._idle: list[ForkServer] = []  # those no run is using
+        self._plugins = True  # whether servers preload the installed plugins
         self._server_failed = not hasattr(os, "fork")
+        self._closed = False
 
     def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            self._server = None
+        with self._lock:
+            self._closed = True  # a run still going on in a thread (Ctrl-C) ends with it
+            servers, self._servers, self._idle = self._servers, [], []
+        for server in servers:
+            server.close()
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def warm(self, servers: int | None = None) -> None:
+        """Start fork servers (one per slot, or ``servers``) now, without waiting for them:
+        they import pytest and the plugins on other CPUs while the parent goes on."""
+        while True:
+            with self._lock:
+                if self._server_failed or len(self._servers) >= (servers or self.slots):
+                    return
+            server = self._start_server(wait=False)
+            if server is None:
+                return
+            with self._lock:
+                self._idle.append(server)
 
     @classmethod
     def for_config(
@@ -128,14 +149,22 @@ class Sandbox:
         tests: Sequence[str],
         timeout: float,
         files: Mapping[str, str] | None = None,
+        started: Callable[[Path], None] | None = None,
+        grace: Callable[[], float] | None = None,
     ) -> ChildRun:
         """Start the child on ``tests`` with ``spec``; wait at most ``timeout`` seconds.
 
         ``files`` (a path relative to the project, with ``/``, to its text) are written into
         this run's copy of the project, never into the user's tree: generated test modules.
+        ``started`` is told the run's io directory before the child starts (to watch the
+        files it writes while it runs); ``grace()`` is added to ``timeout`` as it grows
+        (the time a candidate started early waited for the baseline).
         """
-        self._count += 1
-        run_dir = self.workdir / f"run-{self._count}"
+        with self._lock:
+            if self._closed:
+                raise ForkServerError("the sandbox is closed")
+            self._count += 1
+            run_dir = self.workdir / f"run-{self._count}"
         project = run_dir / "project"
         io_dir = run_dir / "io"  # spec, results, captured inputs, coverage data
         (run_dir / "tmp").mkdir(parents=True)
@@ -153,26 +182,33 @@ class Sandbox:
         )
         spec_path = io_dir / "spec.json"
         spec_path.write_text(protocol.dump(spec), encoding="utf-8")
+        if started is not None:
+            started(io_dir)
         command = self._command(spec_path, project, tests)
         env = self._environment(run_dir)
         output = run_dir / "output.txt"
-        started = time.perf_counter()
+        began = time.perf_counter()
         server = self._fork_server()
         if server is not None:
             try:
                 returncode, timed_out = server.run(
-                    command[3:], project, env, output, self.memory_limit_mb, timeout
+                    command[3:], project, env, output, self.memory_limit_mb, timeout, grace
                 )
             except ForkServerError:
+                if self._closed:
+                    raise
                 self._server_failed = True  # the rest of the session starts processes itself
-                self._server = None
-                server.close()
-                returncode, timed_out = self._popen(command, project, env, output, timeout)
+                self._drop(server)
+                returncode, timed_out = self._popen(command, project, env, output, timeout, grace)
+            else:
+                with self._lock:
+                    if server in self._servers:  # not closed meanwhile
+                        self._idle.append(server)
         else:
-            returncode, timed_out = self._popen(command, project, env, output, timeout)
-        wall = time.perf_counter() - started
+            returncode, timed_out = self._popen(command, project, env, output, timeout, grace)
+        wall = time.perf_counter() - began
         return ChildRun(
-            result=_read_result(io_dir / "result.json"),
+            result=read_result(io_dir / "result.json"),
             io_dir=io_dir,
             returncode=returncode,
             timed_out=timed_out,
@@ -182,10 +218,17 @@ class Sandbox:
         )
 
     def _popen(
-        self, command: list[str], project: Path, env: dict[str, str], output: Path, timeout: float
+        self,
+        command: list[str],
+        project: Path,
+        env: dict[str, str],
+        output: Path,
+        timeout: float,
+        grace: Callable[[], float] | None = None,
     ) -> tuple[int | None, bool]:
         """Run the child as a new process of its own (when no fork server is available)."""
         timed_out = False
+        began = time.monotonic()
         with open(output, "wb") as sink:
             process = subprocess.Popen(
                 command,
@@ -198,33 +241,74 @@ class Sandbox:
                 preexec_fn=self._limits,
             )
             try:
-                returncode: int | None = process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                _kill_group(process.pid)
-                returncode = process.wait()
+                returncode: int | None = None
+                while returncode is None:
+                    left = began + timeout + (grace() if grace else 0.0) - time.monotonic()
+                    if left <= 0:
+                        timed_out = True
+                        kill_group(process.pid)
+                        returncode = process.wait()
+                        break
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        returncode = process.wait(timeout=min(left, 1.0))
             finally:
                 if process.poll() is None:  # interrupted (Ctrl-C): take the child down too
-                    _kill_group(process.pid)
+                    kill_group(process.pid)
         return returncode, timed_out
 
     def _fork_server(self) -> ForkServer | None:
-        """The session's fork server, started on first use; None if it cannot run here."""
-        if self._server is None and not self._server_failed:
-            server_dir = self.workdir / "server"
-            (server_dir / "tmp").mkdir(parents=True, exist_ok=True)
-            env = self._environment(server_dir)
+        """A ready fork server no run is using (started if need be), taken until the run
+        ends; None if none can run here."""
+        while True:
+            with self._lock:
+                if self._server_failed:
+                    return None
+                server = self._idle.pop() if self._idle else None
+            if server is None:
+                server = self._start_server(wait=False)
+                if server is None:
+                    return None
             try:
-                self._server = ForkServer(env, server_dir, project=self.rootdir)
+                server.ready()
+                return server
             except ForkServerError as err:
+                self._drop(server)
+                if not server.plugins:
+                    log.info("codeflash: runs start as new processes: %s", err)
+                    self._server_failed = True
+                    return None
                 # Most likely a plugin (a thread, the project's code): try without plugins.
                 log.info("codeflash: the runner's fork server without plugins: %s", err)
-                try:
-                    self._server = ForkServer(env, server_dir, self.rootdir, plugins=False)
-                except ForkServerError as again:
-                    log.info("codeflash: runs start as new processes: %s", again)
-                    self._server_failed = True
-        return self._server
+                self._plugins = False
+
+    def _start_server(self, *, wait: bool) -> ForkServer | None:
+        """A new fork server (listed for close()); None, for the rest of the session, if it
+        cannot start."""
+        server_dir = self.workdir / "server"
+        (server_dir / "tmp").mkdir(parents=True, exist_ok=True)
+        env = self._environment(server_dir)
+        try:
+            server = ForkServer(env, server_dir, self.rootdir, plugins=self._plugins, wait=wait)
+        except ForkServerError as err:
+            log.info("codeflash: runs start as new processes: %s", err)
+            self._server_failed = True
+            return None
+        with self._lock:
+            closed = self._closed
+            if not closed:
+                self._servers.append(server)
+        if closed:  # closed meanwhile (Ctrl-C)
+            server.close()
+            return None
+        return server
+
+    def _drop(self, server: ForkServer) -> None:
+        with self._lock:
+            if server in self._servers:
+                self._servers.remove(server)
+            if server in self._idle:
+                self._idle.remove(server)
+        server.close()
 
     def _command(self, spec_path: Path, project: Path, tests: Sequence[str]) -> list[str]:
         command = [
@@ -281,145 +365,7 @@ def _write_inside(project: Path, relative: str, text: str) -> None:
     target.write_text(text, encoding="utf-8")
 
 
-def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
-
-
-class ForkServerError(Exception):
-    """The fork server did not start, answer, or behave; runs fall back to new processes."""
-
-
-class ForkServer:
-    """The parent's handle on :mod:`.forkserver`: one run at a time, with a timeout."""
-
-    def __init__(
-        self, env: dict[str, str], cwd: Path, project: Path | None = None, plugins: bool = True
-    ) -> None:
-        """:param project: the project's root: plugins of its own are not preloaded.
-        :param plugins: preload the installed pytest plugins."""
-        self._buffer = b""
-        command = [sys.executable, "-m", "pytest_codeflash.runner.forkserver"]
-        if project is not None:
-            command += ["--project", str(project)]
-        if not plugins:
-            command.append("--no-plugins")
-        try:
-            self.process = subprocess.Popen(
-                command,
-                cwd=cwd,
-                env=env,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        except OSError as err:
-            raise ForkServerError(f"cannot start: {err}") from err
-        try:
-            greeting = self._reply(60.0)
-            if "ready" not in greeting:
-                raise ForkServerError(str(greeting.get("refused", "unexpected greeting")))
-        except BaseException:
-            self.close()
-            raise
-
-    def run(
-        self,
-        args: list[str],
-        cwd: Path,
-        env: dict[str, str],
-        output: Path,
-        memory_mb: int,
-        timeout: float,
-    ) -> tuple[int | None, bool]:
-        """Fork a child that runs ``pytest args`` in ``cwd``; its return code and whether it
-        was killed for running past ``timeout`` seconds."""
-        request = {
-            "args": args,
-            "cwd": str(cwd),
-            "env": env,
-            "output": str(output),
-            "memory_mb": memory_mb,
-        }
-        try:
-            assert self.process.stdin is not None
-            self.process.stdin.write(json.dumps(request).encode() + b"\n")
-            self.process.stdin.flush()
-        except (OSError, ValueError) as err:
-            raise ForkServerError(f"cannot send the request: {err}") from err
-        pid = int(self._reply(30.0).get("pid", 0))
-        if pid <= 0:
-            raise ForkServerError("no child started")
-        ended: dict[str, Any] | None = None
-        timed_out = False
-        try:
-            try:
-                ended = self._read(timeout)
-            except TimeoutError:
-                timed_out = True
-                _kill_group(pid)
-                ended = self._reply(30.0)
-        finally:
-            if ended is None:  # interrupted (Ctrl-C) or the server broke: take the child down
-                _kill_group(pid)
-        return int(ended["returncode"]), timed_out
-
-    def close(self) -> None:
-        """End the server and release the pipes.  No run is going on and the server keeps no
-        state: it is killed rather than left to tear its interpreter down (a few tenths of a
-        second with everything it preloads)."""
-        try:
-            if self.process.stdin is not None:
-                self.process.stdin.close()
-        except OSError:
-            pass
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-
-    def _reply(self, timeout: float) -> dict[str, Any]:
-        """Like ``_read``, for replies that must come: a missing one breaks the server."""
-        try:
-            return self._read(timeout)
-        except TimeoutError as err:
-            raise ForkServerError(f"no reply within {timeout:.0f} s") from err
-
-    def _read(self, timeout: float) -> dict[str, Any]:
-        """The server's next reply line; TimeoutError if none comes within ``timeout``."""
-        import selectors
-
-        assert self.process.stdout is not None
-        stream = self.process.stdout.fileno()
-        deadline = time.monotonic() + timeout
-        with selectors.DefaultSelector() as selector:
-            selector.register(stream, selectors.EVENT_READ)
-            while b"\n" not in self._buffer:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError
-                if not selector.select(left):
-                    continue
-                chunk = os.read(stream, 65536)
-                if not chunk:
-                    raise ForkServerError("the server ended")
-                self._buffer += chunk
-        line, self._buffer = self._buffer.split(b"\n", 1)
-        try:
-            reply = json.loads(line)
-        except ValueError as err:
-            raise ForkServerError(f"unreadable reply {line[:80]!r}") from err
-        if not isinstance(reply, dict):
-            raise ForkServerError(f"unexpected reply {line[:80]!r}")
-        return reply
-
-
-def _read_result(path: Path) -> RunnerResult | None:
+def read_result(path: Path) -> RunnerResult | None:
     try:
         return protocol.load(RunnerResult, json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError, TypeError):

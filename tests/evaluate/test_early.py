@@ -1,0 +1,105 @@
+"""Candidates started before the baseline ends (evaluate/early.py): what they wait for, and
+what happens when the baseline never gets there."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from pytest_codeflash.evaluate.early import EarlyBaseline
+from pytest_codeflash.runner import protocol
+from pytest_codeflash.runner.protocol import GENERATED_DONE, INPUTS_FILE, RunnerResult
+from pytest_codeflash.runner.sandbox import ChildRun
+
+TARGET = "--codeflash-target=listy.core.unique"
+
+
+def _ended(io_dir: Path) -> ChildRun:
+    return ChildRun(RunnerResult(phase="tests"), io_dir, 0, False, 1.0, "", "")
+
+
+def _baseline(io_dir: Path, go_on: threading.Event, *, generated: bool) -> EarlyBaseline:
+    """An EarlyBaseline over a stand-in run that writes what the real one writes."""
+
+    def start(started: Callable[[Path], None]) -> ChildRun:
+        started(io_dir)
+        (io_dir / "result.json").write_text(protocol.dump(RunnerResult(phase="tests")))
+        (io_dir / INPUTS_FILE).write_bytes(b"")
+        go_on.wait(10)
+        if generated:
+            (io_dir / GENERATED_DONE).write_bytes(b"done")
+        return _ended(io_dir)
+
+    return EarlyBaseline(start)
+
+
+@pytest.mark.parametrize("generated", [True, False])
+def test_candidates_start_once_the_captured_calls_are_written(
+    tmp_path: Path, generated: bool
+) -> None:
+    go_on = threading.Event()
+    early = _baseline(tmp_path, go_on, generated=generated)
+    interim = early.interim()
+    assert interim is not None
+    assert interim.result is not None
+    assert interim.io_dir == tmp_path
+    assert interim.returncode is None
+    assert not (tmp_path / GENERATED_DONE).exists()  # candidates wait for it
+    go_on.set()
+    assert early.result().returncode == 0
+    # A baseline that ended without its generated inputs lets the waiting runs go on.
+    expected = b"done" if generated else b"ended"
+    assert (tmp_path / GENERATED_DONE).read_bytes() == expected
+
+
+def test_a_run_that_ends_before_its_captured_calls_has_no_interim(tmp_path: Path) -> None:
+    def start(started: Callable[[Path], None]) -> ChildRun:
+        started(tmp_path)
+        return _ended(tmp_path)
+
+    early = EarlyBaseline(start)
+    assert early.interim() is None
+    assert early.result().returncode == 0
+
+
+CONFTEST = """\
+import os
+import sys
+
+import pytest_codeflash.runner.generate as generate
+
+if any('"mode": "baseline"' in open(a.split("=", 1)[1]).read()
+       for a in sys.argv if a.startswith("--codeflash-runner-spec=")):
+    def _die(*args, **kwargs):
+        os._exit(3)  # the baseline dies while it generates inputs
+
+    generate.generate_per_spec = _die
+"""
+
+
+def test_candidates_waiting_for_a_baseline_that_dies_go_on_without_it(
+    listy: pytest.Pytester,
+) -> None:
+    """No run waits for its time limit: the candidates draw their own inputs, as they do
+    whenever the baseline could not, and get the verdicts they would get one by one."""
+    (listy.path / "tests" / "conftest.py").write_text(CONFTEST)
+    result = listy.runpytest_subprocess(
+        TARGET,
+        "--codeflash-candidate=candidates/fast.py",
+        "--codeflash-candidate=candidates/wrong.py",
+        "--codeflash-workers=2",
+        "--codeflash-effort=low",
+        "--codeflash-report=report.json",
+        "-q",
+        timeout=60,  # without the marker the parent writes, they would wait ~80 s
+    )
+    result.assert_outcomes(passed=5)
+    (function,) = json.loads((listy.path / "report.json").read_text())["functions"]
+    verdicts = {c["id"]: c["verdict"] for c in function["candidates"]}
+    assert verdicts == {"fast.py": "accepted", "wrong.py": "rejected"}
+    (fast,) = [c for c in function["candidates"] if c["id"] == "fast.py"]
+    assert "waiting for the baseline's generated inputs" in fast["phases_s"]
