@@ -69,12 +69,14 @@ def test_a_run_that_ends_before_its_captured_calls_has_no_interim(tmp_path: Path
 CONFTEST = """\
 import os
 import sys
+import time
 
 import pytest_codeflash.runner.generate as generate
 
 if any('"mode": "baseline"' in open(a.split("=", 1)[1]).read()
        for a in sys.argv if a.startswith("--codeflash-runner-spec=")):
     def _die(*args, **kwargs):
+        time.sleep(2)  # the candidates have started by then
         os._exit(3)  # the baseline dies while it generates inputs
 
     generate.generate_per_spec = _die
@@ -103,3 +105,53 @@ def test_candidates_waiting_for_a_baseline_that_dies_go_on_without_it(
     assert verdicts == {"fast.py": "accepted", "wrong.py": "rejected"}
     (fast,) = [c for c in function["candidates"] if c["id"] == "fast.py"]
     assert "waiting for the baseline's generated inputs" in fast["phases_s"]
+
+
+SLOW_GENERATION = """\
+import sys
+import time
+
+import pytest_codeflash.runner.generate as generate
+
+if any('"mode": "baseline"' in open(a.split("=", 1)[1]).read()
+       for a in sys.argv if a.startswith("--codeflash-runner-spec=")):
+    real = generate.generate_per_spec
+
+    def _slow(*args, **kwargs):
+        time.sleep(4)  # the candidates are done with their tests long before
+        return real(*args, **kwargs)
+
+    generate.generate_per_spec = _slow
+"""
+
+# Right on every call the tests make, and on those calls scaled up; sorted on the short
+# lists with a 0 in them that generated inputs bring.  One line, which every call runs.
+WRONG_ON_ZEROS = """\
+def unique(items):
+    return sorted(set(items)) if 0 in items and len(items) < 100 else list(dict.fromkeys(items))
+"""
+
+
+def test_a_candidate_timed_while_the_baseline_generates_is_still_checked_on_its_inputs(
+    listy: pytest.Pytester,
+) -> None:
+    """Timing comes first while the wait would be idle; the verdict still needs every
+    generated input to agree, and a rejection keeps no speed-up."""
+    (listy.path / "tests" / "conftest.py").write_text(SLOW_GENERATION)
+    (listy.path / "candidates" / "zeros.py").write_text(WRONG_ON_ZEROS)
+    result = listy.runpytest_subprocess(
+        TARGET,
+        "--codeflash-candidate=candidates/zeros.py",
+        "--codeflash-workers=2",
+        "--codeflash-effort=low",
+        "--codeflash-report=report.json",
+        "-q",
+    )
+    result.assert_outcomes(passed=5)
+    (function,) = json.loads((listy.path / "report.json").read_text())["functions"]
+    (zeros,) = function["candidates"]
+    assert zeros["verdict"] == "rejected"
+    assert "generated" in zeros["reason"], zeros["reason"]
+    assert zeros["speedup"] is None
+    phases = list(zeros["phases_s"])
+    assert phases.index("timing") < phases.index("waiting for the baseline's generated inputs")

@@ -285,7 +285,15 @@ class ChildRunner:
             result.replay, usable, facts = verify_replayed(
                 differential, saved, self._write_progress, self.spec.compare_budget_s
             )
+        timing = None
         if not differential.tally.differences and not result.tool_errors:
+            with self._timing_turn(bool(usable)) as turn:
+                if turn:  # the wait for the baseline's generated inputs would be idle time
+                    self.probe.stop()  # never time under coverage's tracer
+                    with self._guarded(result, "timing"):
+                        self._write_progress("timing, while the baseline generates inputs")
+                        timing = time_candidate(differential, usable, self.spec, facts)
+                    self.probe.resume()
             self._wait_for_baseline()
             with self._guarded(result, "generated inputs"):
                 result.generated, usable = verify_generated(
@@ -300,9 +308,41 @@ class ChildRunner:
             return
         if differential.tally.tool_errors:
             return
+        if timing is not None:  # the inputs timed are the captured ones, as they would be
+            result.timing = timing
+            return
         with self._guarded(result, "timing"):
             self._write_progress("timing")
             result.timing = time_candidate(differential, usable, self.spec, facts)
+
+    @contextlib.contextmanager
+    def _timing_turn(self, inputs: bool) -> Iterator[bool]:
+        """Whether this run may time now, before the generated inputs are checked: only a
+        candidate started early, with captured calls to time, while the baseline still
+        draws the generated inputs (the candidate would wait idle), and one candidate of the
+        function at a time (a lock on the baseline's file of captured calls), so that no
+        more runs work at once than before.  The timing is kept only if every check after
+        it passes, and it ran on the inputs the timing would use anyway."""
+        marker = self.spec.generated_done_path
+        if not (inputs and marker and self.spec.inputs_path) or os.path.exists(marker):
+            yield False
+            return
+        try:
+            import fcntl
+
+            fd = os.open(self.spec.inputs_path, os.O_RDONLY)
+        except (ImportError, OSError):
+            yield False
+            return
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:  # another candidate is timing
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)  # the lock goes with it
 
     def _wait_for_baseline(self) -> None:
         """For a candidate started while the baseline still generated inputs: wait until its

@@ -48,6 +48,11 @@ class CoverageProbe:
         if self._coverage is not None:
             self._coverage.stop()
 
+    def resume(self) -> None:
+        """Measure again after :meth:`stop`, into the same data."""
+        if self._coverage is not None:
+            self._coverage.start()
+
     def summary(self, qualname: str) -> CoverageSummary:
         """Coverage of the original target and of the candidate's changed lines."""
         if self._coverage is None:
