@@ -231,9 +231,8 @@ class CodeflashSession:
             return
         if default_workers(self.settings.memory_limit_mb) < 2:
             return
-        # With the targets named, their number is known; otherwise the sandbox of the
-        # first worker gets one server now, and the rest when the evaluation starts.
-        self._warm = self._sandbox(self._slots(len(self.targets))[1] if self.targets else 1)
+        # One server: the others start when the evaluation does, beside the baseline.
+        self._warm = self._sandbox(1)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
@@ -470,13 +469,15 @@ class CodeflashSession:
         )
 
     def _progress(self, message: str) -> None:
+        """A progress line, whole: candidates' threads and heartbeats write at once."""
         if self.settings.verbosity < 0:
             return
         terminal = self.config.pluginmanager.get_plugin("terminalreporter")
         if terminal is None:
             return
-        if not self._progress_started and self.config.pluginmanager.has_plugin("dsession"):
-            # xdist's progress line does not end with a newline the reporter knows about.
-            terminal.write("\n")
-        self._progress_started = True
-        terminal.write_line(f"codeflash: {message}")
+        with self._lock:
+            if not self._progress_started and self.config.pluginmanager.has_plugin("dsession"):
+                # xdist's progress line does not end with a newline the reporter knows about.
+                terminal.write("\n")
+            self._progress_started = True
+            terminal.write_line(f"codeflash: {message}")

@@ -75,6 +75,8 @@ def test_phases_split_the_baseline_and_the_candidates_time() -> None:
 class _Sandbox:
     """Stands in for the runner: the baseline runs past its limit."""
 
+    slots = 1
+
     def __init__(self, tmp: Path) -> None:
         self.workdir = tmp
         self.timeouts: list[float] = []

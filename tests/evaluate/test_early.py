@@ -22,7 +22,14 @@ def _ended(io_dir: Path) -> ChildRun:
     return ChildRun(RunnerResult(phase="tests"), io_dir, 0, False, 1.0, "", "")
 
 
-def _baseline(io_dir: Path, go_on: threading.Event, *, generated: bool) -> EarlyBaseline:
+def _baseline(
+    io_dir: Path,
+    go_on: threading.Event,
+    gate: threading.Semaphore,
+    *,
+    generated: bool,
+    stopped: bool,
+) -> EarlyBaseline:
     """An EarlyBaseline over a stand-in run that writes what the real one writes."""
 
     def start(started: Callable[[Path], None]) -> ChildRun:
@@ -32,28 +39,34 @@ def _baseline(io_dir: Path, go_on: threading.Event, *, generated: bool) -> Early
         go_on.wait(10)
         if generated:
             (io_dir / GENERATED_DONE).write_bytes(b"done")
-        return _ended(io_dir)
+        return ChildRun(RunnerResult(phase="tests"), io_dir, 0, stopped, 1.0, "", "")
 
-    return EarlyBaseline(start)
+    return EarlyBaseline(start, gate)
 
 
-@pytest.mark.parametrize("generated", [True, False])
+@pytest.mark.parametrize(
+    ("generated", "stopped", "marker"),
+    [(True, False, b"done"), (False, False, b"ended"), (False, True, b"aborted")],
+)
 def test_candidates_start_once_the_captured_calls_are_written(
-    tmp_path: Path, generated: bool
+    tmp_path: Path, generated: bool, stopped: bool, marker: bytes
 ) -> None:
-    go_on = threading.Event()
-    early = _baseline(tmp_path, go_on, generated=generated)
+    go_on, gate = threading.Event(), threading.Semaphore(2)
+    early = _baseline(tmp_path, go_on, gate, generated=generated, stopped=stopped)
     interim = early.interim()
     assert interim is not None
     assert interim.result is not None
     assert interim.io_dir == tmp_path
     assert interim.returncode is None
     assert not (tmp_path / GENERATED_DONE).exists()  # candidates wait for it
+    assert gate.acquire(blocking=False)  # the baseline holds the other slot
+    assert not gate.acquire(blocking=False)
     go_on.set()
     assert early.result().returncode == 0
-    # A baseline that ended without its generated inputs lets the waiting runs go on.
-    expected = b"done" if generated else b"ended"
-    assert (tmp_path / GENERATED_DONE).read_bytes() == expected
+    assert gate.acquire(blocking=False)  # and frees it when it ends
+    # A baseline that ended without its generated inputs lets the waiting runs go on, and
+    # one stopped at its limit stops them.
+    assert (tmp_path / GENERATED_DONE).read_bytes() == marker
 
 
 def test_a_run_that_ends_before_its_captured_calls_has_no_interim(tmp_path: Path) -> None:

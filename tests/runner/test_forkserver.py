@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from pytest_codeflash.runner import sandbox
+from pytest_codeflash.runner.protocol import RunnerSpec
 from pytest_codeflash.runner.sandbox import ForkServer, ForkServerError, Sandbox
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
@@ -103,6 +105,38 @@ def test_a_sandbox_runs_one_server_per_slot(tmp_path: Path) -> None:
     finally:
         box.close()
     assert box._servers == []
+
+
+def test_a_server_outlives_the_thread_that_asked_for_it(tmp_path: Path) -> None:
+    """A server dies with the thread that started it (PR_SET_PDEATHSIG), and a candidate's
+    thread ends with its run: the sandbox starts every server from one thread of its own."""
+    box = Sandbox(tmp_path, inifile=None, extra_args=[], memory_limit_mb=4096, secret_names=[])
+    taken: list[ForkServer | None] = []
+    try:
+        asker = threading.Thread(target=lambda: taken.append(box._fork_server()))
+        asker.start()
+        asker.join()
+        (server,) = taken
+        assert server is not None
+        project, tmp = _project(tmp_path, "later")
+        output = tmp_path / "output.txt"
+        env = _env(tmp, RUN_MARK="later")
+        assert server.run(ARGS, project, env, output, 4096, 60) == (0, False), output.read_text()
+    finally:
+        box.close()
+
+
+def test_no_run_starts_in_a_closed_sandbox(tmp_path: Path) -> None:
+    """After Ctrl-C, a candidate's thread may still ask: nothing runs, nothing is left."""
+    box = Sandbox(tmp_path, inifile=None, extra_args=[], memory_limit_mb=4096, secret_names=[])
+    box.close()
+    spec = RunnerSpec(
+        mode="candidate", module="m", qualname="f", original_source="", candidate_source=""
+    )
+    with pytest.raises(ForkServerError, match="closed"):
+        box.run(spec, [], 60)
+    assert box._fork_server() is None
+    assert not box.workdir.exists()
 
 
 def test_failures_and_exit_codes_come_back(server: ForkServer, tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..models import CandidateResult, Settings
-from ..runner.protocol import EFFORT_BUDGET_S, RunnerSpec
+from ..runner.protocol import EFFORT_BUDGET_S, WAITING_PHASE, RunnerSpec
 
 BASELINE_MIN_S = 60.0
 """The shortest limit for the baseline's tests, whatever the plain run cost."""
@@ -69,16 +69,20 @@ def function_phases(
     """Seconds per phase of a function's evaluation, for the report's ``phases_s``.
 
     ``baseline``: the original's run, its input generation taken out (``generation``);
-    ``verification``: the candidates' runs, their timing taken out (``timing``).  Verdicts
-    reused from earlier runs cost nothing here.
+    ``verification``: the candidates' runs, their timing taken out (``timing``), and their
+    wait for the baseline's generated inputs (in ``generation`` already, for candidates
+    started beside it).  Candidates evaluated side by side overlap: these are the seconds
+    each phase took, summed, not the wall time.  Verdicts reused from earlier runs cost
+    nothing here.
     """
     generation = baseline.get("generated inputs", 0.0)
     fresh = [r for r in results if not r.cached and r.evaluation_s is not None]
     timing = sum((r.phases_s or {}).get("timing", 0.0) for r in fresh)
+    waited = sum((r.phases_s or {}).get(WAITING_PHASE, 0.0) for r in fresh)
     evaluated = sum(r.evaluation_s or 0.0 for r in fresh)
     return {
         "baseline": round(max(0.0, baseline_wall_s - generation), 3),
         "generation": round(generation, 3),
-        "verification": round(max(0.0, evaluated - timing), 3),
+        "verification": round(max(0.0, evaluated - timing - waited), 3),
         "timing": round(timing, 3),
     }

@@ -11,10 +11,13 @@ its sandbox has more than one slot, they start as soon as the captured calls are
 beside the generation, and each waits in its own run for the marker before it replays the
 generated inputs and times; the wait counts neither against its timing budget nor against
 its time limit (which grows by the time the baseline took after it started).  If the
-baseline ends without drawing them (killed at its limit, crashed), the parent writes the
-marker itself (``ended``), and the waiting runs draw their own, as every candidate's run
-does when the baseline's generation failed.  Verdicts given before the baseline ended count
-only if it can judge candidates at all (:meth:`.evaluation.Evaluation.finish`).
+baseline ends without drawing them, the parent writes the marker itself: ``ended`` if it
+crashed (the waiting runs draw their own, as every candidate's run does when the baseline's
+generation failed), ``aborted`` if it was stopped at its limit (the waiting runs stop: the
+function is skipped).  While the baseline runs it takes one of the function's slots, so the
+candidates beside it use no more CPUs than the function has.  Verdicts given before the
+baseline ended count (and are kept for later runs) only if it can judge candidates at all
+(:meth:`.evaluation.Evaluation.finish`).
 """
 
 from __future__ import annotations
@@ -42,11 +45,17 @@ Start = Callable[[Callable[[Path], None]], ChildRun]
 class EarlyBaseline:
     """The baseline run, in a thread of its own; :meth:`interim` is what candidates need."""
 
-    def __init__(self, start: Start) -> None:
-        """``start(started)`` runs the baseline; ``started`` is told its io directory."""
+    def __init__(self, start: Start, gate: threading.Semaphore | None = None) -> None:
+        """``start(started)`` runs the baseline; ``started`` is told its io directory.  The
+        run holds one of ``gate``'s slots until it ends, so that the candidates started
+        beside it take no more CPUs than the function has."""
         self._io_dir: Path | None = None
         self._began = time.monotonic()
         self._ended_at: float | None = None
+        self._lock = threading.Lock()
+        self._gate = gate
+        if gate is not None:
+            gate.acquire()
         self._future = in_daemon_thread(lambda: start(self._started), "codeflash-baseline")
         self._future.add_done_callback(self._ended)
 
@@ -77,17 +86,25 @@ class EarlyBaseline:
     def result(self) -> ChildRun:
         """The whole run, once it has ended."""
         run = self._future.result()
-        self._ended(None)  # the callback may not have run yet
+        self._ended()  # the callback may not have run yet
         return run
 
-    def _ended(self, _: object) -> None:
-        """As soon as the run ends (in its thread): if it ended without its generated
-        inputs, the candidates waiting for them go on without (and draw their own)."""
-        if self._ended_at is None:
+    def _ended(self, _: object = None) -> None:
+        """As soon as the run ends (in its thread), once: free its slot, and if it ended
+        without its generated inputs, tell the candidates waiting for them: ``ended`` (go on
+        without them, and draw your own), or ``aborted`` if it was stopped at its limit or
+        failed here (it can judge no candidate then: stop)."""
+        with self._lock:  # a second call returns once the first is done
+            if self._ended_at is not None:
+                return
             self._ended_at = time.monotonic()
-        io_dir = self._io_dir
-        if io_dir is not None and not (io_dir / GENERATED_DONE).exists():
-            marker = io_dir / f"{GENERATED_DONE}.{threading.get_ident()}"
-            with contextlib.suppress(OSError):
-                marker.write_bytes(b"ended")
-                os.replace(marker, io_dir / GENERATED_DONE)
+            io_dir = self._io_dir
+            if io_dir is not None and not (io_dir / GENERATED_DONE).exists():
+                failed = self._future.exception() is not None
+                stopped = failed or self._future.result().timed_out
+                marker = io_dir / f"{GENERATED_DONE}.{threading.get_ident()}"
+                with contextlib.suppress(OSError):
+                    marker.write_bytes(b"aborted" if stopped else b"ended")
+                    os.replace(marker, io_dir / GENERATED_DONE)
+            if self._gate is not None:
+                self._gate.release()

@@ -94,13 +94,7 @@ class Evaluation:
         self.tests = sorted(tests)
         self.settings = settings
         self.sandbox = sandbox
-        lock = threading.Lock()
-
-        def say(message: str) -> None:  # candidates may be evaluated in threads at once
-            with lock:
-                progress(message)
-
-        self.progress = say
+        self.progress = progress  # called from several threads: must be safe for that
         self.rel_file = relative_path(target.file, settings.rootdir)
         self.coverage: dict[str, Any] | None = None
         self.invariants: list[str] = []
@@ -108,6 +102,9 @@ class Evaluation:
         self.baseline: ChildRun | None = None
         self._early: EarlyBaseline | None = None  # a baseline started early, until it ends
         self._interim: ChildRun | None = None  # what it had when candidates could start
+        # The runs of this function at once: candidates, and a baseline started early.
+        self._gate = threading.Semaphore(sandbox.slots)
+        self._uncached: list[tuple[Candidate, CandidateResult]] = []  # until the baseline ends
         self.facts = BaselineFacts()
         self.calls_compared = 0
         self.calls_only_executed = 0
@@ -141,7 +138,7 @@ class Evaluation:
             return self._judge_baseline(self.baseline)
         from .early import EarlyBaseline
 
-        self._early = EarlyBaseline(lambda started: self._baseline(describe, started))
+        self._early = EarlyBaseline(lambda started: self._baseline(describe, started), self._gate)
         interim = self._early.interim()
         if interim is not None and self._judge_baseline(interim, final=False) is None:
             self._interim = interim  # candidates may start (see _evaluate)
@@ -156,7 +153,12 @@ class Evaluation:
             return None
         self.baseline = early.result()
         self._interim = None
-        return self._judge_baseline(self.baseline)
+        stop = self._judge_baseline(self.baseline)
+        uncached, self._uncached = self._uncached, []
+        if stop is None and self.cache is not None:  # the verdicts given meanwhile stand
+            for candidate, verdict in uncached:
+                self.cache.keep_verdict(candidate, verdict)
+        return stop
 
     def _judge_baseline(self, baseline: ChildRun, final: bool = True) -> FunctionResult | None:
         """Why ``baseline`` cannot judge candidates, as the function's result, or ``None``
@@ -266,7 +268,6 @@ class Evaluation:
 
         from .scheduler import in_daemon_thread
 
-        gate = threading.Semaphore(self.slots)
         runs: dict[int, Future[Judged]] = {}
         keys: set[str] = set()
         for index, (candidate, label) in enumerate(work):
@@ -274,7 +275,7 @@ class Evaluation:
             if key not in keys:
                 keys.add(key)
                 call = partial(self.evaluate, candidate, label)
-                runs[index] = in_daemon_thread(call, "codeflash-candidate", gate)
+                runs[index] = in_daemon_thread(call, "codeflash-candidate", self._gate)
         try:
             for index, (candidate, label) in enumerate(work):
                 yield runs[index].result() if index in runs else self.evaluate(candidate, label)
@@ -302,7 +303,9 @@ class Evaluation:
         verdict, run = self._evaluate(candidate)
         self.progress(f"{label}: {verdict.verdict}: {verdict.reason}")
         self._seen[candidate_key(candidate)] = verdict
-        if cache is not None:
+        if cache is not None and self._early is not None:
+            self._uncached.append((candidate, verdict))  # kept if the baseline can judge
+        elif cache is not None:
             cache.keep_verdict(candidate, verdict)
         found = differences_of(run) if verdict.verdict == "rejected" else None
         return Judged(candidate, verdict, found, with_generated_tests=bool(self.generated.tests))
@@ -341,7 +344,10 @@ class Evaluation:
             # The comparisons in the tests, and the replay, may each take their budget on top
             # (without a timeout of the user's, three times the baseline's covers them).
             return self.settings.timeout + 2 * compare_budget_s(self.settings, self.plain_s) + ours
-        return max(10.0, 3.0 * baseline.wall_s + 5.0) + ours
+        wall = baseline.wall_s
+        if self._early is not None:  # the run so far: its generation is still to come
+            wall += budget + 1.0
+        return max(10.0, 3.0 * wall + 5.0) + ours
 
     def _spec(self, mode: Mode, source: str) -> RunnerSpec:
         effort = self.settings.effort

@@ -26,7 +26,7 @@ import pytest
 from . import protocol
 from .calls import read_pickle
 from .coverage_probe import CoverageProbe
-from .determinism import Determinism
+from .determinism import REAL_MONOTONIC, Determinism
 from .differential import Differential, Side
 from .guard import Guard
 from .overlay import OverlayFinder, load_shadow
@@ -35,9 +35,11 @@ from .protocol import (
     GENERATED_DONE,
     GENERATED_FILE,
     INPUTS_FILE,
+    WAITING_PHASE,
     CoverageSummary,
     RunnerResult,
     RunnerSpec,
+    ToolError,
     Violation,
     tool_error,
 )
@@ -294,7 +296,9 @@ class ChildRunner:
                         self._write_progress("timing, while the baseline generates inputs")
                         timing = time_candidate(differential, usable, self.spec, facts)
                     self.probe.resume()
-            self._wait_for_baseline()
+            if not self._wait_for_baseline():
+                result.tool_errors.append(ABORTED)
+                return
             with self._guarded(result, "generated inputs"):
                 result.generated, usable = verify_generated(
                     differential, usable, self.spec, self._write_progress
@@ -344,24 +348,29 @@ class ChildRunner:
         finally:
             os.close(fd)  # the lock goes with it
 
-    def _wait_for_baseline(self) -> None:
+    def _wait_for_baseline(self) -> bool:
         """For a candidate started while the baseline still generated inputs: wait until its
         generation is over (the wait counts neither against the timing budget nor against the
-        time limit: the parent grants it as well).  If the
-        baseline ended without drawing them, this run draws its own, as it would have."""
+        time limit: the parent grants it as well).  If the baseline ended without drawing
+        them, this run draws its own, as it would have; False if it was stopped at its
+        limit (it can judge no candidate: this run stops too)."""
         marker = self.spec.generated_done_path
         if not marker:
-            return
-        self._phase("waiting for the baseline's generated inputs")
-        self._write_progress("waiting for the baseline's generated inputs")
-        began = time.monotonic()
+            return True
+        self._phase(WAITING_PHASE)
+        self._write_progress(WAITING_PHASE)
+        began = REAL_MONOTONIC()
         while not os.path.exists(marker):
             time.sleep(0.01)
-        waited = time.monotonic() - began
+        waited = REAL_MONOTONIC() - began
         if self.spec.began_monotonic is not None:
             self.spec.began_monotonic += waited
         if self.spec.deadline_monotonic is not None:  # the parent grants it too
             self.spec.deadline_monotonic += waited
+        try:
+            return Path(marker).read_bytes() != b"aborted"
+        except OSError:
+            return True
 
     def _reach(self, result: RunnerResult, usable: list[bytes]) -> list[int]:
         """Search for inputs that run the changed lines nothing ran (see .reach)."""
@@ -408,6 +417,14 @@ class ChildRunner:
 
     def _write(self, result: RunnerResult) -> None:
         _write_atomic(Path(self.spec.result_path), protocol.dump(result).encode())
+
+
+ABORTED = ToolError(
+    phase="generated inputs",
+    error="the baseline run was stopped at its limit before it drew the generated inputs",
+    where="the baseline run",
+)
+"""Why a candidate started early stops: its verdict is dropped with the baseline's."""
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

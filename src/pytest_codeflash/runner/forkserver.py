@@ -296,6 +296,7 @@ class ForkServer:
         self._buffer = b""
         self.plugins = plugins
         self._ready = False
+        self._running = 0  # the child of the run going on, if any
         command = [sys.executable, "-m", "pytest_codeflash.runner.forkserver"]
         if project is not None:
             command += ["--project", str(project)]
@@ -361,6 +362,7 @@ class ForkServer:
             raise ForkServerError("no child started")
         ended: dict[str, Any] | None = None
         timed_out = False
+        self._running = pid
         try:
             try:
                 ended = self._read(timeout, grace)
@@ -369,14 +371,18 @@ class ForkServer:
                 kill_group(pid)
                 ended = self._reply(30.0)
         finally:
+            self._running = 0
             if ended is None:  # interrupted (Ctrl-C) or the server broke: take the child down
                 kill_group(pid)
         return int(ended["returncode"]), timed_out
 
     def close(self) -> None:
-        """End the server and release the pipes.  No run is going on and the server keeps no
-        state: it is killed rather than left to tear its interpreter down (a few tenths of a
-        second with everything it preloads)."""
+        """End the server (and the run going on, if closed from another thread) and release
+        the pipes.  The server keeps no state: it is killed rather than left to tear its
+        interpreter down (a few tenths of a second with everything it preloads)."""
+        running = self._running
+        if running:  # closed from another thread (Ctrl-C): its child goes too, on any system
+            kill_group(running)
         try:
             if self.process.stdin is not None:
                 self.process.stdin.close()

@@ -24,6 +24,7 @@ __all__ = [
     "GENERATED_DONE",
     "GENERATED_FILE",
     "INPUTS_FILE",
+    "WAITING_PHASE",
     "CallsSummary",
     "CoverageSummary",
     "DifferenceRecord",
@@ -45,10 +46,13 @@ __all__ = [
 INPUTS_FILE = "inputs.pickle"
 """In the baseline's io directory: the captured calls, pickled, for every candidate's replay."""
 GENERATED_FILE = "generated.pickle"
+"""In the baseline's io directory: the generated inputs it checked (and kept outcomes)."""
 GENERATED_DONE = "generated.done"
 """Written by the baseline run once its generation is over (``done``), or by the parent if
-the run ended first (``ended``): a candidate started early waits for it."""
-"""In the baseline's io directory: the generated inputs it checked (and kept outcomes)."""
+the run ended first (``ended``, or ``aborted`` if stopped at its limit): a candidate started
+early waits for it."""
+WAITING_PHASE = "waiting for the baseline's generated inputs"
+"""That candidate's phase (in its ``phases_s``) while it waits."""
 
 EFFORT_BUDGET_S = {"low": 1.0, "medium": 2.0, "high": 5.0}
 """Seconds per candidate evaluation by ``--codeflash-effort``, behaviour checks included."""

@@ -9,6 +9,7 @@ Nothing here writes inside the user's tree.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import dataclasses
 import json
@@ -102,13 +103,22 @@ class Sandbox:
         self._plugins = True  # whether servers preload the installed plugins
         self._server_failed = not hasattr(os, "fork")
         self._closed = False
+        self._spawner: concurrent.futures.ThreadPoolExecutor | None = None
+        self._processes: set[int] = set()  # runs started as processes of their own
 
     def close(self) -> None:
+        """End every server and every run still going on (in a thread, after Ctrl-C), and
+        remove the runs' directories."""
         with self._lock:
-            self._closed = True  # a run still going on in a thread (Ctrl-C) ends with it
+            self._closed = True
             servers, self._servers, self._idle = self._servers, [], []
+            processes, spawner = list(self._processes), self._spawner
         for server in servers:
             server.close()
+        for pid in processes:
+            kill_group(pid)
+        if spawner is not None:
+            spawner.shutdown(wait=False)
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def warm(self, servers: int | None = None) -> None:
@@ -167,7 +177,11 @@ class Sandbox:
             run_dir = self.workdir / f"run-{self._count}"
         project = run_dir / "project"
         io_dir = run_dir / "io"  # spec, results, captured inputs, coverage data
-        (run_dir / "tmp").mkdir(parents=True)
+        try:
+            run_dir.mkdir()  # not parents: the workdir is gone once the sandbox is closed
+        except FileNotFoundError:
+            raise ForkServerError("the sandbox is closed") from None
+        (run_dir / "tmp").mkdir()
         io_dir.mkdir()
         shutil.copytree(self.rootdir, project, ignore=_ignore, symlinks=True)
         for relative, text in (files or {}).items():
@@ -205,6 +219,8 @@ class Sandbox:
                     if server in self._servers:  # not closed meanwhile
                         self._idle.append(server)
         else:
+            if self._closed:
+                raise ForkServerError("the sandbox is closed")
             returncode, timed_out = self._popen(command, project, env, output, timeout, grace)
         wall = time.perf_counter() - began
         return ChildRun(
@@ -240,7 +256,12 @@ class Sandbox:
                 start_new_session=True,
                 preexec_fn=self._limits,
             )
+            with self._lock:
+                self._processes.add(process.pid)
+                closed = self._closed
             try:
+                if closed:
+                    raise ForkServerError("the sandbox is closed")
                 returncode: int | None = None
                 while returncode is None:
                     left = began + timeout + (grace() if grace else 0.0) - time.monotonic()
@@ -254,6 +275,8 @@ class Sandbox:
             finally:
                 if process.poll() is None:  # interrupted (Ctrl-C): take the child down too
                     kill_group(process.pid)
+                with self._lock:
+                    self._processes.discard(process.pid)
         return returncode, timed_out
 
     def _fork_server(self) -> ForkServer | None:
@@ -282,10 +305,31 @@ class Sandbox:
                 self._plugins = False
 
     def _start_server(self, *, wait: bool) -> ForkServer | None:
-        """A new fork server (listed for close()); None, for the rest of the session, if it
-        cannot start."""
+        """A new fork server (listed for close()); None if the sandbox is closed or, for the
+        rest of the session, if none can start.
+
+        Every server is started by one thread that lives as long as the sandbox: a server
+        dies with the thread that started it (``PR_SET_PDEATHSIG`` is per thread), and a
+        candidate's thread ends with its run.
+        """
+        with self._lock:
+            if self._closed:
+                return None
+            if self._spawner is None:
+                self._spawner = concurrent.futures.ThreadPoolExecutor(1, "codeflash-servers")
+            spawner = self._spawner
+        try:
+            return spawner.submit(self._spawn, wait).result()
+        except RuntimeError:  # shut down: the sandbox was closed meanwhile
+            return None
+
+    def _spawn(self, wait: bool) -> ForkServer | None:
         server_dir = self.workdir / "server"
-        (server_dir / "tmp").mkdir(parents=True, exist_ok=True)
+        try:  # not parents: the workdir is gone once the sandbox is closed
+            server_dir.mkdir(exist_ok=True)
+            (server_dir / "tmp").mkdir(exist_ok=True)
+        except FileNotFoundError:
+            return None
         env = self._environment(server_dir)
         try:
             server = ForkServer(env, server_dir, self.rootdir, plugins=self._plugins, wait=wait)
