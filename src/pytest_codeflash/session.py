@@ -69,7 +69,6 @@ class CodeflashSession:
     # -- set-up (pytest_configure) --------------------------------------------------------
     def setup(self) -> None:
         """Resolve targets and load candidate files; raise ``pytest.UsageError`` on bad input."""
-        from .discover.eligibility import refuse_excluded
         from .discover.targets import resolve_target
         from .source.paths import project_import_roots
 
@@ -80,6 +79,8 @@ class CodeflashSession:
             ]
             if not self.is_worker:
                 for spec, target in zip(self.settings.targets, self.targets, strict=True):
+                    from .discover.eligibility import refuse_excluded  # libcst: targets only
+
                     self.source_of(target)  # what apply will compare against at the end
                     refuse_excluded(spec, target, self.source_of(target), self.settings)
                 self._load_candidate_files()
@@ -225,10 +226,10 @@ class CodeflashSession:
         """Start the first runner's fork server now, on a spare CPU, so that it has imported
         pytest and the plugins by the time the tests are done (not on one CPU, where it
         would slow the tests that are being profiled)."""
-        from .evaluate.scheduler import default_workers
-
         if self.is_worker or self.settings.dry_run or self.collection_failed:
             return
+        from .evaluate.scheduler import default_workers
+
         if default_workers(self.settings.memory_limit_mb) < 2:
             return
         # One server: the others start when the evaluation does, beside the baseline.

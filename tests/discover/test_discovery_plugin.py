@@ -169,3 +169,29 @@ def test_alongside_pytest_cov(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["  *. calc.core.slow_sum (*"])
     result.stdout.fnmatch_lines(["*calc/core.py *%*"])  # coverage.py's report too
+
+
+MODULES_AT_EXIT = """\
+import sys
+
+
+def pytest_unconfigure(config):
+    with open("modules.txt", "w") as out:
+        out.write("\\n".join(sorted(sys.modules)))
+"""
+
+
+def test_a_second_dry_run_imports_neither_libcst_nor_the_runner(
+    pytester: pytest.Pytester,
+) -> None:
+    """Whatever a profile costs counts against the test run (issue 15's figures): once the
+    first run has scanned the sources (kept in pytest's cache), libcst loads only for an
+    evaluation, and so does the runner's sandbox."""
+    _project(pytester)
+    (pytester.path / "tests" / "conftest.py").write_text(MODULES_AT_EXIT)
+    for _ in range(2):
+        result = pytester.runpytest_subprocess("--codeflash", "--codeflash-dry-run", "-q")
+        result.assert_outcomes(passed=3)
+    loaded = set((pytester.path / "modules.txt").read_text().split())
+    assert "pytest_codeflash.session" in loaded  # the plugin was on
+    assert not {"libcst", "pytest_codeflash.runner.sandbox"} & loaded

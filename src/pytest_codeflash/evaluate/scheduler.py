@@ -19,9 +19,10 @@ import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-from ..runner.sandbox import Sandbox
+if TYPE_CHECKING:
+    from ..runner.sandbox import Sandbox
 
 __all__ = [
     "Progress",
@@ -36,7 +37,7 @@ __all__ = [
 T = TypeVar("T")
 R = TypeVar("R")
 Progress = Callable[[str], None]
-Work = Callable[[T, Sandbox, Progress], R]
+Work = Callable[[T, "Sandbox", Progress], R]
 
 
 def memory_mb() -> int | None:
