@@ -7,6 +7,7 @@ import json
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -79,62 +80,35 @@ def test_a_run_that_ends_before_its_captured_calls_has_no_interim(tmp_path: Path
     assert early.result().returncode == 0
 
 
-CONFTEST = """\
+def _in_the_baseline(patch: str) -> str:
+    """A ``conftest.py`` that replaces the runner's input generation, in the baseline's run
+    only, by ``patch(real, *args, **kwargs)``."""
+    return f"""\
 import os
 import sys
 import time
 
 import pytest_codeflash.runner.generate as generate
 
-if any('"mode": "baseline"' in open(a.split("=", 1)[1]).read()
-       for a in sys.argv if a.startswith("--codeflash-runner-spec=")):
-    def _die(*args, **kwargs):
-        time.sleep(2)  # the candidates have started by then
-        os._exit(3)  # the baseline dies while it generates inputs
-
-    generate.generate_per_spec = _die
-"""
-
-
-def test_candidates_waiting_for_a_baseline_that_dies_go_on_without_it(
-    listy: pytest.Pytester,
-) -> None:
-    """No run waits for its time limit: the candidates draw their own inputs, as they do
-    whenever the baseline could not, and get the verdicts they would get one by one."""
-    (listy.path / "tests" / "conftest.py").write_text(CONFTEST)
-    result = listy.runpytest_subprocess(
-        TARGET,
-        "--codeflash-candidate=candidates/fast.py",
-        "--codeflash-candidate=candidates/wrong.py",
-        "--codeflash-workers=2",
-        "--codeflash-effort=low",
-        "--codeflash-report=report.json",
-        "-q",
-        timeout=60,  # without the marker the parent writes, they would wait ~80 s
-    )
-    result.assert_outcomes(passed=5)
-    (function,) = json.loads((listy.path / "report.json").read_text())["functions"]
-    verdicts = {c["id"]: c["verdict"] for c in function["candidates"]}
-    assert verdicts == {"fast.py": "accepted", "wrong.py": "rejected"}
-    (fast,) = [c for c in function["candidates"] if c["id"] == "fast.py"]
-    assert "waiting for the baseline's generated inputs" in fast["phases_s"]
-
-
-SLOW_GENERATION = """\
-import sys
-import time
-
-import pytest_codeflash.runner.generate as generate
+{patch}
 
 if any('"mode": "baseline"' in open(a.split("=", 1)[1]).read()
        for a in sys.argv if a.startswith("--codeflash-runner-spec=")):
     real = generate.generate_per_spec
+    generate.generate_per_spec = lambda *args, **kwargs: patch(real, *args, **kwargs)
+"""
 
-    def _slow(*args, **kwargs):
-        time.sleep(4)  # the candidates are done with their tests long before
-        return real(*args, **kwargs)
 
-    generate.generate_per_spec = _slow
+DIES = """\
+def patch(real, *args, **kwargs):
+    time.sleep(2)  # the candidates have started by then
+    os._exit(3)  # the baseline dies while it generates inputs
+"""
+
+SLOW = """\
+def patch(real, *args, **kwargs):
+    time.sleep(4)  # the candidates are done with their tests long before
+    return real(*args, **kwargs)
 """
 
 # Right on every call the tests make, and on those calls scaled up; sorted on the short
@@ -145,24 +119,43 @@ def unique(items):
 """
 
 
+def _optimize(listy: pytest.Pytester, conftest: str, *candidates: str, **run: Any) -> Any:
+    """The report on ``listy.core.unique``, two runs at a time whatever the CPUs."""
+    (listy.path / "tests" / "conftest.py").write_text(conftest)
+    result = listy.runpytest_subprocess(
+        TARGET,
+        *[f"--codeflash-candidate=candidates/{name}" for name in candidates],
+        "--codeflash-workers=2",
+        "--codeflash-effort=low",
+        "--codeflash-report=report.json",
+        "-q",
+        **run,
+    )
+    result.assert_outcomes(passed=5)
+    (function,) = json.loads((listy.path / "report.json").read_text())["functions"]
+    return function
+
+
+def test_candidates_waiting_for_a_baseline_that_dies_go_on_without_it(
+    listy: pytest.Pytester,
+) -> None:
+    """No run waits for its time limit: the candidates draw their own inputs, as they do
+    whenever the baseline could not, and get the verdicts they would get one by one."""
+    # Without the marker the parent writes, they would wait ~80 s.
+    function = _optimize(listy, _in_the_baseline(DIES), "fast.py", "wrong.py", timeout=60)
+    verdicts = {c["id"]: c["verdict"] for c in function["candidates"]}
+    assert verdicts == {"fast.py": "accepted", "wrong.py": "rejected"}
+    (fast,) = [c for c in function["candidates"] if c["id"] == "fast.py"]
+    assert "waiting for the baseline's generated inputs" in fast["phases_s"]
+
+
 def test_a_candidate_timed_while_the_baseline_generates_is_still_checked_on_its_inputs(
     listy: pytest.Pytester,
 ) -> None:
     """Timing comes first while the wait would be idle; the verdict still needs every
     generated input to agree, and a rejection keeps no speed-up."""
-    (listy.path / "tests" / "conftest.py").write_text(SLOW_GENERATION)
     (listy.path / "candidates" / "zeros.py").write_text(WRONG_ON_ZEROS)
-    result = listy.runpytest_subprocess(
-        TARGET,
-        "--codeflash-candidate=candidates/zeros.py",
-        "--codeflash-workers=2",
-        "--codeflash-effort=low",
-        "--codeflash-report=report.json",
-        "-q",
-    )
-    result.assert_outcomes(passed=5)
-    (function,) = json.loads((listy.path / "report.json").read_text())["functions"]
-    (zeros,) = function["candidates"]
+    (zeros,) = _optimize(listy, _in_the_baseline(SLOW), "zeros.py")["candidates"]
     assert zeros["verdict"] == "rejected"
     assert "generated" in zeros["reason"], zeros["reason"]
     assert zeros["speedup"] is None
