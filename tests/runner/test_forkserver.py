@@ -65,6 +65,7 @@ def test_a_child_runs_pytest_in_the_project_copy(server: ForkServer, tmp_path: P
     code, timed_out = server.run(ARGS, project, _env(tmp, RUN_MARK="first"), output, 4096, 60)
     assert (code, timed_out) == (0, False), output.read_text()
     assert "2 passed" in output.read_text()
+    assert "console_main" not in output.read_text()  # as `python -m pytest` runs it
 
 
 def test_a_child_past_its_timeout_is_killed_and_the_server_goes_on(

@@ -354,3 +354,21 @@ def test_a_slow_comparison_grows_to_the_rounds_faster_needs() -> None:
     )
     assert result.decision.verdict == NOT_FASTER
     assert result.decision.rounds == 5
+
+
+def test_a_lazy_result_is_timed_as_far_as_the_comparison_reads_it() -> None:
+    """A generator whose input was scaled up may never end (``gray_product(repeat=50)``):
+    the timing drains it as far as the comparison does, which is the work verified."""
+    from pytest_codeflash.runner.calls import MAX_YIELDED
+    from pytest_codeflash.runner.measure import _call
+
+    taken: list[int] = []
+
+    def endless() -> Iterator[int]:
+        while True:
+            taken.append(len(taken))
+            assert len(taken) <= MAX_YIELDED + 1, "drained past what the comparison reads"
+            yield taken[-1]
+
+    _call(endless, ((), {}), "lazy")
+    assert len(taken) == MAX_YIELDED + 1

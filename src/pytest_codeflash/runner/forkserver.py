@@ -110,6 +110,16 @@ def main(argv: list[str] | None = None) -> None:
         replies.flush()
 
 
+def _console_main() -> Callable[[], int]:
+    """What ``python -m pytest`` runs: ``_console_main`` since pytest 9.1, which deprecated
+    the public ``console_main`` (it warned in every run's output)."""
+    import _pytest.config
+    import pytest
+
+    main: Callable[[], int] = getattr(_pytest.config, "_console_main", pytest.console_main)
+    return main
+
+
 def preload_plugins(project: str | None) -> list[str]:
     """Import the ``pytest11`` entry points' modules, except the project's own; the names
     imported.  Reading the entry points also fills the metadata caches the children inherit."""
@@ -223,9 +233,7 @@ def _become_run(request: dict[str, Any]) -> None:  # pragma: no cover - runs in 
         # ``python -m pytest`` in the project copy puts that directory first on sys.path.
         sys.path[0] = request["cwd"]
         sys.argv = ["pytest", *request["args"]]
-        import pytest
-
-        code = int(pytest.console_main())
+        code = int(_console_main()())
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:
