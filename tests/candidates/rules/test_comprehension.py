@@ -68,5 +68,28 @@ def test_loops_with_other_effects_or_leaking_variables_stay() -> None:
             return out
         return out
     """
-    for source in (leaking, self_reading, in_try):
+    # A context manager may swallow the exception too (more-itertools' _sample_counted).
+    in_suppress = """\
+    def f(population, k):
+        with suppress(StopIteration):
+            out = []
+            for _ in range(k):
+                out.append(next(population))
+        return out
+    """
+    for source in (leaking, self_reading, in_try, in_suppress):
         assert proposals("comprehension", source) == []
+
+
+def test_a_loop_under_open_is_rewritten() -> None:
+    """``open`` lets every exception through: the partly filled list is never seen."""
+    source = """\
+    def f(path):
+        with open(path) as handle:
+            out = []
+            for line in handle:
+                out.append(line.strip())
+        return out
+    """
+    (found,) = proposals("comprehension", source)
+    assert "out = [line.strip() for line in handle]" in found

@@ -4,8 +4,10 @@
 ``out = [f(x) for x in xs if ok(x)]``, which runs in one tighter loop without looking up and
 calling ``append`` each time.  The same holds for ``add`` into a set and ``d[k] = v`` into a
 dict.  The loop variable of a comprehension is its own, so the rewrite applies only when the
-function does not read the loop variable after the loop, and not inside a ``try`` (where an
-exception halfway would leave the container partly filled in the original).
+function does not read the loop variable after the loop, and not inside a ``try`` or a
+``with`` whose context manager might swallow an exception (anything but ``open``): an
+exception halfway would leave the container partly filled in the original, and unbound in
+the rewrite (more-itertools' ``_sample_counted`` under ``suppress(StopIteration)``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from .names import bound_names, code, gather, read_after_loop
 __all__ = ["ComprehensionRule"]
 
 EMPTY = {"list": "[]", "set": "set()", "dict": "{}"}
+NEVER_SUPPRESS = frozenset({"open", "io.open", "codecs.open", "gzip.open", "bz2.open"})
+"""Context managers that let every exception through: a loop under them is rewritten."""
 
 
 def _new_container(statement: cst.BaseStatement) -> tuple[str, str] | None:
@@ -103,19 +107,29 @@ class GatherLoopsVisitor(cst.CSTVisitor):
         super().__init__()
         self.function = function
         self.sites: list[tuple[cst.BaseStatement, cst.For, str, Shape]] = []
-        self._tries = 0
+        self._guards: list[bool] = []  # each enclosing try/with: may it catch an exception?
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         return node is self.function
 
     def visit_Try(self, node: cst.Try) -> None:
-        self._tries += 1
+        self._guards.append(True)
 
     def leave_Try(self, original_node: cst.Try) -> None:
-        self._tries -= 1
+        self._guards.pop()
+
+    def visit_With(self, node: cst.With) -> None:
+        opens = all(
+            isinstance(item.item, cst.Call) and code(item.item.func) in NEVER_SUPPRESS
+            for item in node.items
+        )
+        self._guards.append(not opens)
+
+    def leave_With(self, original_node: cst.With) -> None:
+        self._guards.pop()
 
     def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
-        if not self._tries:
+        if not any(self._guards):
             self._scan(node.body)
 
     def _scan(self, body: Sequence[cst.BaseStatement]) -> None:
