@@ -54,3 +54,18 @@ def test_strings_read_inside_the_loop_are_left_alone() -> None:
         return text
     """
     assert proposals("string-join", source) == []
+
+
+def test_strings_built_where_an_exception_may_be_caught_are_left_alone() -> None:
+    """Halfway through, the original has part of the string; the rewrite, the start."""
+    under_suppress = """\
+    def f(chunks):
+        with suppress(UnicodeDecodeError):
+            text = ""
+            for chunk in chunks:
+                text += chunk.decode()
+            return text
+    """
+    assert proposals("string-join", under_suppress) == []
+    under_open = under_suppress.replace("suppress(UnicodeDecodeError)", "open('log')")
+    assert len(proposals("string-join", under_open)) == 1  # open lets every exception through

@@ -21,6 +21,7 @@ from .names import code, gather
 
 __all__ = [
     "Context",
+    "GuardedBlocksVisitor",
     "ReplacingTransformer",
     "Rewrite",
     "Rule",
@@ -151,6 +152,41 @@ def _scan_top_level(module: cst.Module) -> _ModuleFacts:
                     name = code(alias.name)
                     facts.imports[_asname(alias) or name] = f"{source}.{name}"
     return facts
+
+
+NEVER_SUPPRESS = frozenset({"open", "io.open", "codecs.open", "gzip.open", "bz2.open"})
+"""Context managers that let every exception through."""
+
+
+class GuardedBlocksVisitor(cst.CSTVisitor):
+    """A visitor that knows whether it is under a ``try`` or a ``with`` that may catch an
+    exception (any context manager but ``open``'s): there, state a loop left halfway is seen
+    after the exception, so a rewrite that changes it (a container filled in one go, a
+    string joined at the end) would change behaviour."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._guards: list[bool] = []  # each enclosing try/with: may it catch an exception?
+
+    @property
+    def guarded(self) -> bool:
+        return any(self._guards)
+
+    def visit_Try(self, node: cst.Try) -> None:
+        self._guards.append(True)
+
+    def leave_Try(self, original_node: cst.Try) -> None:
+        self._guards.pop()
+
+    def visit_With(self, node: cst.With) -> None:
+        opens = all(
+            isinstance(item.item, cst.Call) and code(item.item.func) in NEVER_SUPPRESS
+            for item in node.items
+        )
+        self._guards.append(not opens)
+
+    def leave_With(self, original_node: cst.With) -> None:
+        self._guards.pop()
 
 
 class ReplacingTransformer(cst.CSTTransformer):

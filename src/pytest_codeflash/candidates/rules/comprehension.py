@@ -18,14 +18,20 @@ from dataclasses import dataclass
 import libcst as cst
 
 from ...source.syntax import single_assignment
-from .base import Context, Replacement, ReplacingTransformer, Rewrite, Rule, variants
+from .base import (
+    Context,
+    GuardedBlocksVisitor,
+    Replacement,
+    ReplacingTransformer,
+    Rewrite,
+    Rule,
+    variants,
+)
 from .names import bound_names, code, gather, read_after_loop
 
 __all__ = ["ComprehensionRule"]
 
 EMPTY = {"list": "[]", "set": "set()", "dict": "{}"}
-NEVER_SUPPRESS = frozenset({"open", "io.open", "codecs.open", "gzip.open", "bz2.open"})
-"""Context managers that let every exception through: a loop under them is rewritten."""
 
 
 def _new_container(statement: cst.BaseStatement) -> tuple[str, str] | None:
@@ -100,36 +106,19 @@ def _shape(loop: cst.For, name: str, kind: str) -> Shape | None:
             return None if element is None else Shape(clauses, element, targets)
 
 
-class GatherLoopsVisitor(cst.CSTVisitor):
-    """Container creations followed by loops that only fill them."""
+class GatherLoopsVisitor(GuardedBlocksVisitor):
+    """Container creations followed by loops that only fill them (not under a guard)."""
 
     def __init__(self, function: cst.FunctionDef) -> None:
         super().__init__()
         self.function = function
         self.sites: list[tuple[cst.BaseStatement, cst.For, str, Shape]] = []
-        self._guards: list[bool] = []  # each enclosing try/with: may it catch an exception?
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         return node is self.function
 
-    def visit_Try(self, node: cst.Try) -> None:
-        self._guards.append(True)
-
-    def leave_Try(self, original_node: cst.Try) -> None:
-        self._guards.pop()
-
-    def visit_With(self, node: cst.With) -> None:
-        opens = all(
-            isinstance(item.item, cst.Call) and code(item.item.func) in NEVER_SUPPRESS
-            for item in node.items
-        )
-        self._guards.append(not opens)
-
-    def leave_With(self, original_node: cst.With) -> None:
-        self._guards.pop()
-
     def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
-        if not any(self._guards):
+        if not self.guarded:
             self._scan(node.body)
 
     def _scan(self, body: Sequence[cst.BaseStatement]) -> None:

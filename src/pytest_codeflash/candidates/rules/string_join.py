@@ -14,7 +14,16 @@ from dataclasses import dataclass
 import libcst as cst
 
 from ...source.syntax import single_assignment
-from .base import Context, Replacement, ReplacingTransformer, Rewrite, Rule, leading_lines, variants
+from .base import (
+    Context,
+    GuardedBlocksVisitor,
+    Replacement,
+    ReplacingTransformer,
+    Rewrite,
+    Rule,
+    leading_lines,
+    variants,
+)
 from .names import code, gather
 
 __all__ = ["StringJoinRule"]
@@ -175,8 +184,9 @@ class StringJoinTransformer(ReplacingTransformer):
         return updated_node
 
 
-class GatherStartsVisitor(cst.CSTVisitor):
-    """Every block's string-building sites."""
+class GatherStartsVisitor(GuardedBlocksVisitor):
+    """Every block's string-building sites (not under a guard: an exception halfway leaves
+    the string partly built in the original, and the rewrite's as it started)."""
 
     def __init__(self, function: cst.FunctionDef) -> None:
         super().__init__()
@@ -184,6 +194,8 @@ class GatherStartsVisitor(cst.CSTVisitor):
         self.sites: list[Site] = []
 
     def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        if self.guarded:
+            return
         for index, statement in enumerate(node.body):
             found = _site(node.body, index)
             if found is not None:
