@@ -116,8 +116,8 @@ def _console_main() -> Callable[[], int]:
     import _pytest.config
     import pytest
 
-    main: Callable[[], int] = getattr(_pytest.config, "_console_main", pytest.console_main)
-    return main
+    main: Callable[[], int] | None = getattr(_pytest.config, "_console_main", None)
+    return main or pytest.console_main  # before 9.1 (pytest 10 has no console_main)
 
 
 def preload_plugins(project: str | None) -> list[str]:
