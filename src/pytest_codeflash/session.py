@@ -225,12 +225,14 @@ class CodeflashSession:
     def _warm_up(self) -> None:
         """Start the first runner's fork server now, on a spare CPU, so that it has imported
         pytest and the plugins by the time the tests are done (not on one CPU, where it
-        would slow the tests that are being profiled)."""
+        would slow the tests that are being profiled, nor with ``--codeflash-workers=1``,
+        which asks for one process at a time: the server is a child of pytest that the
+        tests could see)."""
         if self.is_worker or self.settings.dry_run or self.collection_failed:
             return
         from .evaluate.scheduler import default_workers
 
-        if default_workers(self.settings.memory_limit_mb) < 2:
+        if self.settings.workers == 1 or default_workers(self.settings.memory_limit_mb) < 2:
             return
         # One server: the others start when the evaluation does, beside the baseline.
         self._warm = self._sandbox(1)

@@ -4,6 +4,7 @@ what happens when the baseline never gets there."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -161,3 +162,53 @@ def test_a_candidate_timed_while_the_baseline_generates_is_still_checked_on_its_
     assert zeros["speedup"] is None
     phases = list(zeros["phases_s"])
     assert phases.index("timing") < phases.index("waiting for the baseline's generated inputs")
+
+
+CHILDREN = """\
+import os
+
+
+def test_count_pytest_children():
+    mine = str(os.getpid())
+    count = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        count += fields[1] == mine
+    with open("children.txt", "w") as out:
+        out.write(str(count))
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc")
+@pytest.mark.parametrize(
+    ("workers", "children"),
+    [
+        ("1", "0"),
+        pytest.param(
+            "2",
+            "1",
+            marks=pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one CPU"),
+        ),
+    ],
+)
+def test_the_first_fork_server_starts_with_the_tests_unless_one_worker_is_asked(
+    listy: pytest.Pytester, workers: str, children: str
+) -> None:
+    """Its imports overlap the tests on a spare CPU; ``--codeflash-workers=1`` asks for one
+    process at a time, and gets no child of pytest that its tests could see."""
+    (listy.path / "tests" / "test_children.py").write_text(CHILDREN)
+    result = listy.runpytest_subprocess(
+        TARGET,
+        "--codeflash-candidate=candidates/fast.py",
+        f"--codeflash-workers={workers}",
+        "--codeflash-effort=low",
+        "-p",
+        "no:randomly",
+        "-q",
+    )
+    result.assert_outcomes(passed=6)
+    assert (listy.path / "children.txt").read_text() == children
