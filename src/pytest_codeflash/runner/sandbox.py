@@ -128,7 +128,7 @@ class Sandbox:
             with self._lock:
                 if self._server_failed or len(self._servers) >= (servers or self.slots):
                     return
-            server = self._start_server(wait=False)
+            server = self._start_server()
             if server is None:
                 return
             with self._lock:
@@ -288,7 +288,7 @@ class Sandbox:
                     return None
                 server = self._idle.pop() if self._idle else None
             if server is None:
-                server = self._start_server(wait=False)
+                server = self._start_server()
                 if server is None:
                     return None
             try:
@@ -304,9 +304,9 @@ class Sandbox:
                 log.info("codeflash: the runner's fork server without plugins: %s", err)
                 self._plugins = False
 
-    def _start_server(self, *, wait: bool) -> ForkServer | None:
-        """A new fork server (listed for close()); None if the sandbox is closed or, for the
-        rest of the session, if none can start.
+    def _start_server(self) -> ForkServer | None:
+        """A new fork server (listed for close()), not waited for (see ``ForkServer.ready``);
+        None if the sandbox is closed or, for the rest of the session, if none can start.
 
         Every server is started by one thread that lives as long as the sandbox: a server
         dies with the thread that started it (``PR_SET_PDEATHSIG`` is per thread), and a
@@ -319,11 +319,11 @@ class Sandbox:
                 self._spawner = concurrent.futures.ThreadPoolExecutor(1, "codeflash-servers")
             spawner = self._spawner
         try:
-            return spawner.submit(self._spawn, wait).result()
+            return spawner.submit(self._spawn).result()
         except RuntimeError:  # shut down: the sandbox was closed meanwhile
             return None
 
-    def _spawn(self, wait: bool) -> ForkServer | None:
+    def _spawn(self) -> ForkServer | None:
         server_dir = self.workdir / "server"
         try:  # not parents: the workdir is gone once the sandbox is closed
             server_dir.mkdir(exist_ok=True)
@@ -332,7 +332,7 @@ class Sandbox:
             return None
         env = self._environment(server_dir)
         try:
-            server = ForkServer(env, server_dir, self.rootdir, plugins=self._plugins, wait=wait)
+            server = ForkServer(env, server_dir, self.rootdir, plugins=self._plugins, wait=False)
         except ForkServerError as err:
             log.info("codeflash: runs start as new processes: %s", err)
             self._server_failed = True
