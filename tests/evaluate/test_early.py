@@ -154,8 +154,8 @@ def test_a_candidate_started_early_is_checked_on_the_generated_inputs_before_any
     listy: pytest.Pytester,
 ) -> None:
     """It waits for the baseline's generated inputs, and a difference there rejects it
-    before it is timed (timing during the wait, beside the baseline's generation, made the
-    intervals too wide: see ``ChildRunner._timing_turn``)."""
+    before it is timed (no timing beside the baseline's generation: see
+    ``ChildRunner._timing_turn``)."""
     (listy.path / "candidates" / "zeros.py").write_text(WRONG_ON_ZEROS)
     (zeros,) = _optimize(listy, _in_the_baseline(SLOW), "zeros.py")["candidates"]
     assert zeros["verdict"] == "rejected"

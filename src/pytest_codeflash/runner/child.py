@@ -311,10 +311,9 @@ class ChildRunner:
     @contextlib.contextmanager
     def _timing_turn(self) -> Iterator[None]:
         """One candidate of the function times at a time, when its candidates run side by
-        side (a lock on the baseline's file of captured calls): two timings at once on a
-        machine of two CPUs widened the intervals enough for a 1.05x candidate, at the
-        threshold, to pass now and then.  The wait counts against neither the timing budget
-        nor this run's own deadline."""
+        side (a lock on the baseline's file of captured calls), and only after every check:
+        a timing never shares the CPUs with another of the same function.  The wait counts
+        against neither the timing budget nor this run's own deadline."""
         try:
             import fcntl
 
