@@ -1,7 +1,8 @@
 """The house plan, checked: the package reads as the pipeline, imports point down, no circles.
 
 These read the source with ``ast`` (nothing is imported), so they are fast and see every
-import, the lazy ones inside functions included.
+import, the lazy ones inside functions included (not those for type checkers only, under
+``if TYPE_CHECKING:``, which never run).
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ import pytest_codeflash
 
 PACKAGE = Path(pytest_codeflash.__file__).parent
 # __main__: the ``python -m pytest_codeflash merge`` command, which only delegates.
-TOP_LEVEL = {"__init__", "__main__", "plugin", "session", "hookspec", "models", "errors"}
-# options/ is a package: the cheap option table, and the resolution that loads pydantic.
+TOP_LEVEL = {"__init__", "__main__", "plugin", "session", "hookspec", "models", "records", "errors"}
+# options/ is a package: the cheap option table, and the resolution into Settings.
 STAGES = {"options", "discover", "source", "candidates", "evaluate", "runner", "deliver", "data"}
 # Modules every layer may import: they import nothing of ours at run time.
 LEAVES = {
     "pytest_codeflash",
     "pytest_codeflash.models",
+    "pytest_codeflash.records",
     "pytest_codeflash.errors",
     "pytest_codeflash.hookspec",
 }
@@ -55,7 +57,17 @@ MODULES = _modules()
 def _imports(name: str, path: Path) -> Iterator[str]:
     """Our modules that ``name`` imports, anywhere in its body."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    typing_only = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
+        for statement in node.body
+        for inner in ast.walk(statement)
+    }
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")

@@ -3,142 +3,36 @@
 Everything here is frozen and forbids unknown fields, so drift between stages (or in a
 report a script reads back) fails loudly.  The report models (``Report`` and below) are a
 public contract: fields may be added, never renamed.
+
+The records of a run up to ranking (``Settings``, ``TargetFunction``, ``RankedFunction``,
+``Summary``, ...) are standard-library dataclasses in :mod:`.records`, so that a profiling
+run never imports pydantic; they are importable from here too.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-Backend = Literal["rules", "openai", "codeflash-service", "none"]
-Effort = Literal["low", "medium", "high"]
+from .records import NO_CANDIDATES as NO_CANDIDATES
+from .records import Backend as Backend
+from .records import DiscoverySummary as DiscoverySummary
+from .records import Effort as Effort
+from .records import PlannedTarget as PlannedTarget
+from .records import PullRequestMode as PullRequestMode
+from .records import RankedFunction as RankedFunction
+from .records import Settings as Settings
+from .records import SkippedFunction as SkippedFunction
+from .records import Summary as Summary
+from .records import TargetFunction as TargetFunction
+
 Status = Literal["optimized", "not_optimized", "skipped", "error"]
 Verdict = Literal["accepted", "rejected", "error"]
-PullRequestMode = Literal["each", "single"]
-
-
-# The reason of a function for which no source proposed a rewrite (renderers add what could).
-NO_CANDIDATES = "no candidates to evaluate: no source proposed a rewrite"
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
-
-
-class Settings(_Frozen):
-    """Every setting, resolved once from CLI > ini > ``[tool.codeflash]`` > defaults."""
-
-    enabled: bool = False
-    rootdir: Path
-    targets: tuple[str, ...] = ()
-    candidates: tuple[Path, ...] = ()
-    backend: Backend = "rules"  # the first of ``backends`` (kept for plugins reading it)
-    backends: tuple[Backend, ...] = ("rules",)  # every chosen back-end, in the order given
-    backend_explicit: bool = False
-    report: Path | None = None
-    apply: bool = False
-    apply_force: bool = False
-    pr: bool = False
-    pr_mode: PullRequestMode = "each"  # --codeflash-pr=single: one pull request for the run
-    github_api_url: str = "https://api.github.com"
-    github_repo: str | None = None  # OWNER/NAME; else GITHUB_REPOSITORY, else the remote's URL
-    report_md: Path | None = None
-    no_cache: bool = False  # --codeflash-no-cache: evaluate again, reuse no verdict
-    shard: tuple[int, int] | None = None  # (K, N) of --codeflash-shard=K/N, K from 1
-    workers: int | None = Field(default=None, ge=1)  # None: the CPUs, within the memory
-    dry_run: bool = False
-    max_functions: int | None = Field(default=None, ge=1)
-    effort: Effort = "medium"
-    min_speedup: float = Field(default=0.05, gt=0)
-    timeout: float | None = Field(default=None, gt=0)
-    float_rel_tol: float = Field(default=0.0, ge=0)
-    memory_limit_mb: int = Field(default=4096, ge=64)
-    max_captured_calls: int = Field(default=64, ge=1)
-    api_key_env: tuple[str, ...] = ("OPENAI_API_KEY", "CODEFLASH_API_KEY", "ANTHROPIC_API_KEY")
-    formatter_cmds: tuple[str, ...] = ()
-    ignore_paths: tuple[str, ...] = ()
-    module_root: str | None = None
-    verbosity: int = 0
-    changed_since: str | None = None  # --codeflash-changed-since
-    tests_root: str | None = None  # [tool.codeflash] tests-root, relative to the rootdir
-    git_remote: str = "origin"  # [tool.codeflash] git-remote, for pull requests
-    exclude: tuple[str, ...] = ()  # qualified-name globs that are never optimized
-    unused_keys: tuple[str, ...] = ()  # Codeflash's [tool.codeflash] keys read but not used
-    # Language-model back-ends.
-    llm_url: str = "https://api.openai.com/v1"
-    llm_model: str = "gpt-4o-mini"
-    llm_api_key_env: tuple[str, ...] = ("CODEFLASH_LLM_API_KEY", "OPENAI_API_KEY")
-    llm_temperature: float | None = Field(default=None, ge=0, le=2)  # None: the model's own
-    llm_candidates: int = Field(default=1, ge=1, le=16)  # choices asked for per request
-    llm_max_tokens: int = Field(default=4096, ge=1)
-    llm_concurrency: int = Field(default=4, ge=1, le=64)
-    llm_timeout: float = Field(default=120.0, gt=0)  # seconds to wait for one reply
-    llm_no_cache: bool = False
-    service_url: str = "https://app.codeflash.ai"
-
-    @model_validator(mode="before")
-    @classmethod
-    def _one_backend_or_several(cls, data: Any) -> Any:
-        """``backend`` alone (the single-value form) or ``backends``: fill in the other."""
-        if isinstance(data, dict):
-            backends, backend = data.get("backends"), data.get("backend")
-            if not backends:
-                data = {**data, "backends": (backend or "rules",)}
-            elif backend is None:
-                data = {**data, "backend": next(iter(backends))}
-        return data
-
-    @model_validator(mode="after")
-    def _backend_is_the_first(self) -> Settings:
-        if self.backend != self.backends[0]:
-            raise ValueError(f"backend {self.backend!r} must be the first of {self.backends}")
-        return self
-
-
-class TargetFunction(_Frozen):
-    """A function chosen for optimization, located in the user's source tree."""
-
-    module: str
-    qualname: str
-    file: Path
-    lineno: int
-    end_lineno: int | None = None  # last line of the body, when discovery found it
-    is_async: bool = False
-    is_generator: bool = False
-    is_method: bool = False
-
-    @property
-    def qualified_name(self) -> str:
-        return f"{self.module}.{self.qualname}"
-
-
-# -- discovery and ranking ---------------------------------------------------------------------
-class RankedFunction(_Frozen):
-    """A discovered function with what the test run measured of it (times in nanoseconds).
-
-    ``own_ns`` excludes time in other traced functions; ``total_ns`` includes it (and counts a
-    recursive function's time once).  CPU figures are scaled from the calls whose CPU time was
-    measured.  ``addressable_ns`` is own time plus the time in callees per call, and ``share``
-    is it over all traced own time of the run.
-    """
-
-    target: TargetFunction
-    calls: int = 0
-    own_ns: int = 0
-    total_ns: int = 0
-    own_cpu_ns: int = 0
-    total_cpu_ns: int = 0
-    addressable_ns: int = 0
-    share: float = 0.0
-    tests: tuple[str, ...] = ()
-    samples: int = 0
-    samples_skipped: int = 0
-
-    @property
-    def qualified_name(self) -> str:
-        return self.target.qualified_name
 
 
 class FileChange(_Frozen):
@@ -350,38 +244,6 @@ class Report(_Frozen):
     functions: list[FunctionResult] = Field(default_factory=list)
 
 
-# -- the run's summary: computed by the session, shown by every renderer ------------------------
-class SkippedFunction(_Frozen):
-    """A function left out by discovery or ranking, and why."""
-
-    name: str
-    reason: str
-    where: str = ""  # the file (discovery), or "" (ranking)
-    stage: Literal["discovery", "ranking"] = "discovery"
-    excluded: bool = False  # left out because the user said so (``# codeflash: skip``, ``exclude``)
-
-
-class DiscoverySummary(_Frozen):
-    """What discovery found, tracing measured and ranking chose (``--codeflash``, no targets)."""
-
-    functions: int
-    files: int
-    ran: int  # functions some test called
-    traced_ns: int
-    selected: list[RankedFunction] = Field(default_factory=list)
-    skipped: list[SkippedFunction] = Field(default_factory=list)
-    changed_since: str | None = None
-
-
-class PlannedTarget(_Frozen):
-    """A ``--codeflash-target`` and what the test run saw of it (``--codeflash-dry-run``)."""
-
-    qualified_name: str
-    calls: int
-    tests: int
-    candidates: int
-
-
 class Delivery(_Frozen):
     """What became of one optimized function: its patch saved, or the change applied.
 
@@ -395,24 +257,3 @@ class Delivery(_Frozen):
     patch_file: str | None = None  # the saved patch, rootdir-relative
     error: str | None = None
     notes: list[str] = Field(default_factory=list)  # formatter problems and the like
-
-
-class Summary(_Frozen):
-    """Everything the renderers (terminal, JSON, Markdown) show of one run.
-
-    ``state`` says how far the run got: ``"finished"`` (functions were evaluated, maybe
-    none), ``"dry_run"``, ``"test_run_failed"`` (collection or the tests failed, nothing was
-    evaluated) or ``"not_run"``.
-    """
-
-    state: Literal["finished", "dry_run", "test_run_failed", "not_run"]
-    functions: list[FunctionResult] = Field(default_factory=list)
-    discovery: DiscoverySummary | None = None
-    planned: list[PlannedTarget] = Field(default_factory=list)
-    shard: tuple[int, int] | None = None  # (K, N) of --codeflash-shard
-    written: list[str] = Field(default_factory=list)  # the reports written, as shown
-
-    @property
-    def report(self) -> Report:
-        """The public JSON report of this run."""
-        return Report(functions=self.functions)

@@ -20,14 +20,7 @@ import pytest
 
 from .discover.tracing import Tracer
 from .errors import CodeflashError
-from .models import (
-    Candidate,
-    FunctionResult,
-    PlannedTarget,
-    Settings,
-    Summary,
-    TargetFunction,
-)
+from .records import PlannedTarget, Settings, Summary, TargetFunction
 
 if TYPE_CHECKING:
     from .candidates.llm import LLMRounds, LLMSource
@@ -35,6 +28,7 @@ if TYPE_CHECKING:
     from .discover.discovery import Discovery
     from .discover.ranking import Ranking
     from .evaluate.cache import VerdictCache
+    from .models import Candidate, FunctionResult
     from .runner.sandbox import Sandbox
 
 log = logging.getLogger(__name__)
@@ -330,7 +324,10 @@ class CodeflashSession:
         from .deliver.outputs import write_outputs
 
         self.summary = write_outputs(self._summary("finished"), self.settings)
-        self.config.hook.pytest_codeflash_report(report=self.summary.report, settings=self.settings)
+        from .models import Report
+
+        report = Report(functions=self.summary.functions)
+        self.config.hook.pytest_codeflash_report(report=report, settings=self.settings)
 
     def _slots(self, functions: int) -> tuple[int, int, str]:
         """How many functions are evaluated at once, how many runs each may have, and a

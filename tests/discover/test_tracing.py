@@ -14,6 +14,7 @@ import time
 import types
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -82,7 +83,7 @@ def hot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[types.Modul
     sys.modules.pop("hotmod", None)
 
 
-def _tracer(module: types.ModuleType, **options: int) -> Tracer:
+def _tracer(module: types.ModuleType, **options: Any) -> Tracer:
     files = {f"hotmod.{n}": str(module.__file__) for n in NAMES}
     tracer = Tracer([("hotmod", n) for n in NAMES], files=files, **options)
     tracer.refresh()

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from pytest_codeflash.runner import sandbox
+from pytest_codeflash.runner.forkserver import ForkServer, ForkServerError
 from pytest_codeflash.runner.protocol import RunnerSpec
-from pytest_codeflash.runner.sandbox import ForkServer, ForkServerError, Sandbox
+from pytest_codeflash.runner.sandbox import Sandbox
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..models import CandidateResult, FunctionResult, RuntimeRow, Summary
+if TYPE_CHECKING:
+    from ..models import CandidateResult, FunctionResult, RuntimeRow, Summary
 
 __all__ = ["append_step_summary", "function_markdown", "run_markdown", "write_markdown"]
 

@@ -7,7 +7,8 @@ the terminal shows them at every verbosity.
 
 from __future__ import annotations
 
-from ..models import Settings, Summary
+from ..models import Report
+from ..records import Settings, Summary
 from ..source.paths import relative_path
 from .markdown import STEP_SUMMARY, append_step_summary, run_markdown, write_markdown
 from .report_json import write_report
@@ -19,7 +20,7 @@ def write_outputs(summary: Summary, settings: Settings) -> Summary:
     """Write the reports ``settings`` ask for; ``summary`` with what was written."""
     written = []
     if settings.report is not None:
-        write_report(summary.report, settings.report)
+        write_report(Report(functions=summary.functions), settings.report)
         written.append(f"JSON report written to {relative_path(settings.report, settings.rootdir)}")
     markdown = run_markdown(summary)
     if settings.report_md is not None:
@@ -33,4 +34,4 @@ def write_outputs(summary: Summary, settings: Settings) -> Summary:
     else:
         if appended is not None:
             written.append(f"Markdown appended to ${STEP_SUMMARY} ({appended})")
-    return summary.model_copy(update={"written": written})
+    return summary.replace(written=written)

@@ -8,19 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ..models import (
-    NO_CANDIDATES,
-    Delivery,
-    DiscoverySummary,
-    FunctionResult,
-    LLMUsage,
-    RankedFunction,
-    Summary,
-)
+from ..records import NO_CANDIDATES
+
+if TYPE_CHECKING:
+    from ..models import Delivery, FunctionResult, LLMUsage
+    from ..records import DiscoverySummary, RankedFunction, Summary
 from ..source.paths import relative_path
 from .markdown import duration
 

@@ -20,12 +20,12 @@ import fnmatch
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import ConfigError
-from ..models import SkippedFunction, TargetFunction
+from ..records import SkippedFunction, TargetFunction
 from ..source.paths import ENV_DIRS, project_import_roots, relative_path, walk_python_files
 from .exclude import excluded_by
 
@@ -59,8 +59,8 @@ class Discovery:
         """Plain JSON, for xdist workers (``workerinput``) and the cache."""
         return json.dumps(
             {
-                "functions": [f.model_dump(mode="json") for f in self.functions],
-                "skipped": [s.model_dump() for s in self.skipped],
+                "functions": [f.to_json() for f in self.functions],
+                "skipped": [asdict(s) for s in self.skipped],
                 "files": self.files,
             }
         )
@@ -69,7 +69,7 @@ class Discovery:
     def from_json(cls, text: str) -> Discovery:
         data = json.loads(text)
         return cls(
-            [TargetFunction.model_validate(f) for f in data.get("functions", [])],
+            [TargetFunction.from_json(f) for f in data.get("functions", [])],
             [SkippedFunction(**s) for s in data.get("skipped", [])],
             int(data.get("files", 0)),
         )
@@ -118,7 +118,7 @@ def discover(
     for source in files:
         entry = _scan_cached(source, root, cached)
         fresh[str(source.path)] = entry
-        result.functions.extend(TargetFunction.model_validate(f) for f in entry["functions"])
+        result.functions.extend(TargetFunction.from_json(f) for f in entry["functions"])
         result.skipped.extend(SkippedFunction(**s) for s in entry["skipped"])
     result.files = len(files)
     if cache is not None and fresh != cached:
@@ -383,8 +383,8 @@ def _scan_cached(source: SourceFile, root: Path, cached: dict[str, Any]) -> dict
         source,
         stat.st_mtime_ns,
         stat.st_size,
-        [f.model_dump(mode="json") for f in functions],
-        [s.model_dump() for s in skipped],
+        [f.to_json() for f in functions],
+        [asdict(s) for s in skipped],
     )
 
 
@@ -401,7 +401,7 @@ def _entry(
 
 
 def _file_skip(source: SourceFile, root: Path, reason: str) -> dict[str, Any]:
-    return _skip(source.module, relative_path(source.path, root), reason).model_dump()
+    return asdict(_skip(source.module, relative_path(source.path, root), reason))
 
 
 def _skip(name: str, where: str, reason: str) -> SkippedFunction:

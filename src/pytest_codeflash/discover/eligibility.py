@@ -25,7 +25,7 @@ from pathlib import Path
 import libcst as cst
 
 from ..errors import TargetError
-from ..models import Settings, SkippedFunction, TargetFunction
+from ..records import Settings, SkippedFunction, TargetFunction
 from ..source.syntax import dotted
 from .exclude import excluded_by
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ..models import (
+from ..records import (
     DiscoverySummary,
     RankedFunction,
     Settings,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from ..models import TargetFunction
+from ..records import TargetFunction
 
 __all__ = ["shard_of", "take_shard"]
 

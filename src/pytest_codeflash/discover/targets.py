@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import TargetError
-from ..models import TargetFunction
+from ..records import TargetFunction
 from ..source.paths import walk_python_files
 
 __all__ = ["resolve_target"]

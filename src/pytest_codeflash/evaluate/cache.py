@@ -86,11 +86,11 @@ class VerdictCache:
         code = project_dependencies([target.file, *test_files], [*self.roots, rootdir])
         code = [p for p in code if p != target.file.resolve()]
         files = sorted({*code, *_conftests(test_files, rootdir), *self.extra_files})
-        settings = self.settings.model_dump(mode="json", include=set(KEYED_SETTINGS))
+        settings = self.settings.keyed(KEYED_SETTINGS)
         data = {
             "version": __version__,
             "python": [sys.version, platform.machine()],
-            "target": target.model_dump(mode="json", exclude={"file"}),
+            "target": {k: v for k, v in target.to_json().items() if k != "file"},
             "source": _digest(source.encode("utf-8", "surrogateescape")),
             "files": {_shown(p, rootdir): _file_digest(p) for p in files},
             "tests": tests,

@@ -16,7 +16,7 @@ import pytest
 from .knobs import _KNOBS, CODEFLASH_ONLY_KEYS, _Knob
 
 if TYPE_CHECKING:
-    from ..models import Settings
+    from ..records import Settings
 
 
 def add_options(parser: pytest.Parser) -> None:

@@ -1,7 +1,7 @@
 """Resolve the settings of a run: every source merged, converted, checked.
 
 Precedence: command line > ini file > ``[tool.codeflash]`` in pyproject.toml > defaults.
-Imported only when the plugin is active: it loads pydantic for :class:`~..models.Settings`.
+Imported only when the plugin is active.
 Every bad value raises ``pytest.UsageError`` naming the value and the fix.
 """
 
@@ -18,14 +18,12 @@ import pytest
 from .knobs import _KNOBS, _TOML_KEYS, BACKENDS, CODEFLASH_ONLY_KEYS, EFFORTS, _Knob
 
 if TYPE_CHECKING:
-    from ..models import Settings
+    from ..records import Settings
 
 
 def resolve_settings(config: pytest.Config) -> Settings:
     """Merge every source into one validated ``Settings``, or raise ``pytest.UsageError``."""
-    from pydantic import ValidationError
-
-    from ..models import Settings
+    from ..records import Settings
 
     rootdir = Path(config.rootpath)
     values: dict[str, Any] = _read_pyproject(rootdir)
@@ -59,8 +57,8 @@ def resolve_settings(config: pytest.Config) -> Settings:
             values[name] = base / Path(values[name]).expanduser()
     try:
         settings = Settings(**values)
-    except ValidationError as err:
-        raise pytest.UsageError(_explain_validation(err)) from None
+    except (TypeError, ValueError) as err:  # checked above: a bug, or a plugin's values
+        raise pytest.UsageError(f"codeflash settings: {err}.") from None
     _check_combinations(settings)
     return settings
 
@@ -306,12 +304,6 @@ def _check_choices(values: dict[str, Any]) -> None:
             "alone (only --codeflash-candidate files), or drop it."
         )
     values["backend"], values["backends"] = backends[0], backends
-
-
-def _explain_validation(err: Any) -> str:
-    first = err.errors()[0]
-    name = ".".join(str(p) for p in first["loc"])
-    return f"codeflash setting {name}={first.get('input')!r}: {first['msg']}."
 
 
 def _check_combinations(settings: Settings) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..errors import CandidateError
-from ..models import TargetFunction
+from ..records import TargetFunction
 
 __all__ = [
     "ENV_DIRS",

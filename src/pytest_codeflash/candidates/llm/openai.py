@@ -241,14 +241,14 @@ def _api_key(settings: Settings, environ: Mapping[str, str]) -> tuple[str | None
     for name in names:
         if environ.get(name, "").strip():
             return environ[name].strip(), name
-    defaults = Settings.model_fields["llm_api_key_env"].default
+    defaults = Settings.default("llm_api_key_env")
     if tuple(names) != tuple(defaults):
         raise ConfigError(
             f"--codeflash-llm-api-key-env={names[0]}: the environment variable {names[0]} is "
             "not set or empty. Export the API key in it, or drop the option for a local "
             "server that needs no key."
         )
-    if settings.llm_url == Settings.model_fields["llm_url"].default:
+    if settings.llm_url == Settings.default("llm_url"):
         raise ConfigError(
             f"--codeflash-backend=openai asks {settings.llm_url}, which needs an API key, but "
             f"none of {', '.join(names)} is set. Export the key in one of them, name another "
