@@ -100,13 +100,14 @@ class CodeflashSession:
                 self.llm_sources = register_sources(self.config.pluginmanager, self.settings)
             except CodeflashError as err:
                 raise pytest.UsageError(str(err)) from None
+        if not self.settings.targets:
+            self._setup_discovery()
+            return
         self.tracer = Tracer(
             ((t.module, t.qualname) for t in self.targets),
             max_samples=self.settings.max_captured_calls,
             windows=True,
         )
-        if not self.settings.targets:
-            self._setup_discovery()
 
     def _setup_discovery(self) -> None:
         """Find the eligible functions to trace: here, or on workers from the controller."""

@@ -58,6 +58,7 @@ from .tracing_support import (
     bounded_dumps,
     code_of,
     merge_samples,
+    real_path,
     reservoir_skip,
     start_offset,
 )
@@ -106,7 +107,7 @@ class Tracer:
         for module, qualname in targets:
             name = f"{module}.{qualname}"
             path = files.get(name)
-            trace = TargetTrace(module, qualname, os.path.realpath(path) if path else None)
+            trace = TargetTrace(module, qualname, real_path(os.fspath(path)) if path else None)
             self.traces[name] = trace
             self._pending.setdefault(module, []).append(trace)
         self.current_test = ""

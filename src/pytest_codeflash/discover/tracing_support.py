@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import inspect
 import io
 import math
@@ -123,9 +124,16 @@ def code_of(module: types.ModuleType, qualname: str, file: str | None) -> types.
         code: types.CodeType = function.__code__
         if code.co_name != parts[-1] or getattr(code, "co_qualname", qualname) != qualname:
             continue
-        if file is None or os.path.realpath(code.co_filename) == file:
+        if file is None or real_path(code.co_filename) == file:
             return code
     return None
+
+
+@functools.lru_cache(maxsize=1024)
+def real_path(path: str) -> str:
+    """``os.path.realpath``, once per path: a run looks up a few files' functions by the
+    hundred, and each look-up stats every folder on the way."""
+    return os.path.realpath(path)
 
 
 def _functions_in(raw: Any) -> Iterator[Any]:
