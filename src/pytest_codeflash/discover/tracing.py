@@ -52,7 +52,7 @@ from .tracing_events import (
     trace_function,
 )
 from .tracing_profile import FastPhases
-from .tracing_records import TargetTrace
+from .tracing_records import ByCode, TargetTrace
 from .tracing_support import (
     arguments,
     bounded_dumps,
@@ -112,7 +112,7 @@ class Tracer:
             self._pending.setdefault(module, []).append(trace)
         self.current_test = ""
         self.max_samples = max_samples
-        self._by_code: dict[types.CodeType, TargetTrace] = {}
+        self._by_code: ByCode = {}  # id(code) -> record
         self._stacks: dict[int, list[list[Any]]] = {}
         self._rng = random.Random(seed)
         self._sample_bytes = 0
@@ -168,7 +168,7 @@ class Tracer:
             threading.settrace(None)  # type: ignore[arg-type]
             self._phases = None
         elif self._tool is not None:
-            stop_monitoring(self._tool, self._by_code)
+            stop_monitoring(self._tool, self._by_code.values())
             self._tool = None
         elif sys.gettrace() is self._hook:
             sys.settrace(None)
@@ -233,13 +233,13 @@ class Tracer:
         """Bind ``trace`` to its code object; ``True`` when done (found or given up)."""
         trace.attempts += 1
         code = code_of(module, trace.qualname, trace.file)
-        if code is None or code in self._by_code:
+        if code is None or id(code) in self._by_code:
             return code is not None or trace.attempts >= _RESOLVE_ATTEMPTS
         trace.code = code
         trace.resumable = bool(code.co_flags & _RESUMABLE)
         if self._tool is None and trace.resumable:  # only a resumable frame starts again
             trace.start_offset = start_offset(code)  # (sys.monitoring tells them apart)
-        self._by_code[code] = trace
+        self._by_code[id(code)] = trace
         if self._tool is not None:
             monitoring = sys.monitoring  # type: ignore[attr-defined]
             monitoring.set_local_events(self._tool, code, local_events())

@@ -17,7 +17,7 @@ import weakref
 from collections.abc import Iterable
 from typing import Any
 
-from .tracing_records import TargetTrace, TracerState
+from .tracing_records import ByCode, TargetTrace, TracerState
 
 _TOOL_NAME = "pytest-codeflash"
 CPU_CLOCK_SHARE = 0.05  # at most this share of a function's time goes to reading the CPU clock
@@ -57,7 +57,7 @@ def handlers(
     disable = getattr(getattr(sys, "monitoring", None), "DISABLE", None)
 
     def on_start(code: types.CodeType, offset: int) -> Any:
-        trace = lookup(code)
+        trace = lookup(id(code))
         if trace is None:
             return disable
         trace.calls += 1
@@ -85,7 +85,7 @@ def handlers(
         return None
 
     def on_resume(code: types.CodeType, offset: int, *exception: object) -> None:
-        trace = lookup(code)
+        trace = lookup(id(code))
         if trace is None:
             return
         trace.resumes += 1
@@ -105,7 +105,7 @@ def handlers(
             stack.append([trace, wall(), -1, 0])
 
     def on_leave(code: types.CodeType, offset: int, value: object) -> None:
-        trace = lookup(code)
+        trace = lookup(id(code))
         if trace is None or trace.sampled:
             return
         stack = stacks.get(get_ident())
@@ -150,7 +150,7 @@ def calibrate(tracer: TracerState, cpu_budget: int) -> tuple[int, int]:
     dummy = TargetTrace("", "", code=code, next_sample=1 << 62)
     dummy.activations = -(1 << 62)
     saved_test, tracer.current_test = tracer.current_test, ""
-    tracer._by_code[code] = dummy
+    tracer._by_code[id(code)] = dummy
     try:
         on_start, _, on_leave = handlers(tracer, cpu_budget, 1)
         for _ in range(20):  # warm-up
@@ -167,7 +167,7 @@ def calibrate(tracer: TracerState, cpu_budget: int) -> tuple[int, int]:
             best_pair = min(best_pair, (time.perf_counter_ns() - began) // 200)
             best_inside = min(best_inside, dummy.own_ns // 200)
     finally:
-        del tracer._by_code[code]
+        del tracer._by_code[id(code)]
         tracer._stacks.clear()
         tracer.current_test = saved_test
     return best_inside, max(0, best_pair - best_inside)
@@ -256,7 +256,7 @@ class Sampler:
             code = frame.f_code
             if code.co_filename in _OWN_FILES:
                 return
-            trace = lookup(code)
+            trace = lookup(id(code))
             if trace is not None:
                 if innermost is None:
                     innermost = trace
@@ -291,7 +291,7 @@ class Sampler:
             code = frame.f_code
             if code.co_filename in _OWN_FILES:
                 return
-            trace = lookup(code)
+            trace = lookup(id(code))
             if trace is not None:
                 on_stack.add(id(frame))
                 if quiet or handed.get(id(frame)) is code:
@@ -316,7 +316,7 @@ class Sampler:
             code = frame.f_code
             if code.co_filename in _OWN_FILES:
                 return
-            trace = lookup(code)
+            trace = lookup(id(code))
             if trace is not None:
                 trace.cpu_ns += min(cpu_ns, wall_ns)
                 trace.cpu_wall_ns += wall_ns
@@ -380,15 +380,13 @@ def _thread_cpu_ns(ident: int, clocks: dict[int, int | None]) -> int | None:
         return None
 
 
-def profile_function(
-    on_start: Any, on_resume: Any, on_leave: Any, by_code: dict[types.CodeType, TargetTrace]
-) -> Any:
+def profile_function(on_start: Any, on_resume: Any, on_leave: Any, by_code: ByCode) -> Any:
     """The ``sys.setprofile`` hook: one dict lookup for code that is not traced."""
     lookup = by_code.get
 
     def profile(frame: types.FrameType, event: str, arg: object) -> None:
         code = frame.f_code
-        trace = lookup(code)
+        trace = lookup(id(code))
         if trace is None:
             return
         if event == "call":
@@ -402,9 +400,7 @@ def profile_function(
     return profile
 
 
-def trace_function(
-    on_start: Any, on_resume: Any, on_leave: Any, by_code: dict[types.CodeType, TargetTrace]
-) -> Any:
+def trace_function(on_start: Any, on_resume: Any, on_leave: Any, by_code: ByCode) -> Any:
     """The ``sys.settrace`` hook, used before 3.12 when no other tracer is installed.
 
     Cheaper than the profile hook: the interpreter calls it only when a Python frame starts
@@ -421,7 +417,7 @@ def trace_function(
 
     def trace(frame: types.FrameType, event: str, arg: object) -> Any:
         code = frame.f_code
-        found = lookup(code)
+        found = lookup(id(code))
         if found is None:
             return None
         if found.resumable and frame.f_lasti > found.start_offset:
@@ -463,16 +459,16 @@ def start_monitoring(tracer: TracerState, on_start: Any, on_resume: Any, on_leav
     # Unwinding and throw() cannot be local events: they are filtered by code object.
     monitoring.set_events(tool, events.PY_UNWIND | events.PY_THROW)
     tracer._tool = tool
-    for code in tracer._by_code:
-        monitoring.set_local_events(tool, code, local_events())
+    for trace in tracer._by_code.values():
+        monitoring.set_local_events(tool, trace.code, local_events())
     return True
 
 
-def stop_monitoring(tool: int, codes: Iterable[types.CodeType]) -> None:
+def stop_monitoring(tool: int, traces: Iterable[TargetTrace]) -> None:
     monitoring = sys.monitoring  # type: ignore[attr-defined]
     monitoring.set_events(tool, 0)
-    for code in codes:
-        monitoring.set_local_events(tool, code, 0)
+    for trace in traces:
+        monitoring.set_local_events(tool, trace.code, 0)
     for name in ("PY_START", "PY_RESUME", "PY_THROW", "PY_RETURN", "PY_YIELD", "PY_UNWIND"):
         monitoring.register_callback(tool, getattr(monitoring.events, name), None)
     monitoring.free_tool_id(tool)

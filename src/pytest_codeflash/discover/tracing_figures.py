@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import _lsprof
 import time
-import types
 from typing import Any
 
-from .tracing_records import TargetTrace
+from .tracing_records import ByCode, TargetTrace
 
 _NS = 1e9  # the profiler reports seconds
 
 
 def absorb(
     stats: list[Any],
-    by_code: dict[types.CodeType, TargetTrace],
+    by_code: ByCode,
     test: str,
     scale: float = 1.0,
     seen_all: dict[Any, int] | None = None,
@@ -29,19 +28,19 @@ def absorb(
     with its counts of calls multiplied by ``scale`` (it ran only part of the time), except
     the first ``seen_all[code]`` of a function's (made while it ran all the time)."""
     lookup = by_code.get
-    entries: dict[Any, Any] | None = None
-    shares: dict[Any, float] = {}
+    entries: dict[int, Any] | None = None  # by id(code), as by_code
+    shares: dict[int, float] = {}
     for entry in stats:
-        trace = lookup(entry.code)
+        trace = lookup(id(entry.code))
         if trace is None:
             continue
         own = entry.inlinetime
         for sub in entry.calls or ():
-            if lookup(sub.code) is not None:
+            if lookup(id(sub.code)) is not None:
                 continue
             if entries is None:
-                entries = {e.code: e for e in stats}
-            own += sub.totaltime * (1.0 - _traced_share(sub.code, entries, lookup, shares))
+                entries = {id(e.code): e for e in stats}
+            own += sub.totaltime * (1.0 - _traced_share(id(sub.code), entries, lookup, shares))
         calls = entry.callcount
         if scale != 1.0:
             exact = min(calls, seen_all.get(entry.code, 0)) if seen_all else 0
@@ -57,28 +56,30 @@ def absorb(
 
 
 def _traced_share(
-    code: Any, entries: dict[Any, Any], lookup: Any, shares: dict[Any, float], depth: int = 0
+    key: int, entries: dict[int, Any], lookup: Any, shares: dict[int, float], depth: int = 0
 ) -> float:
-    """The share of an untraced function's time spent in traced functions, from its callees.
+    """The share of an untraced function's time spent in traced functions, from its callees
+    (``key``: the ``id()`` of its code object).
 
     The profiler keeps one level of the call graph: like gprof, this assumes a callee's
     time is spent the same way whoever calls it.
     """
-    known = shares.get(code)
+    known = shares.get(key)
     if known is not None:
         return known
-    entry = entries.get(code)
+    entry = entries.get(key)
     if entry is None or entry.totaltime <= 0 or not entry.calls or depth > 50:
         return 0.0
-    shares[code] = 0.0  # a cycle in the call graph counts as untraced
+    shares[key] = 0.0  # a cycle in the call graph counts as untraced
     inside = 0.0
     for sub in entry.calls:
-        if lookup(sub.code) is not None:
+        sub_key = id(sub.code)
+        if lookup(sub_key) is not None:
             inside += sub.totaltime
         else:
-            inside += sub.totaltime * _traced_share(sub.code, entries, lookup, shares, depth + 1)
+            inside += sub.totaltime * _traced_share(sub_key, entries, lookup, shares, depth + 1)
     share: float = min(1.0, inside / entry.totaltime)
-    shares[code] = share
+    shares[key] = share
     return share
 
 

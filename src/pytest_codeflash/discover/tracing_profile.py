@@ -329,7 +329,7 @@ class FastPhases:
         """The frames of traced functions from ``frame`` down."""
         lookup, found = self.by_code.get, []
         while frame is not None:
-            if lookup(frame.f_code) is not None:
+            if lookup(id(frame.f_code)) is not None:
                 found.append(frame)
             frame = frame.f_back
         return found
@@ -407,7 +407,7 @@ def switching_trace_function(
     def trace(frame: types.FrameType, event: str, arg: object) -> Any:
         nonlocal left
         code = frame.f_code
-        found = lookup(code)
+        found = lookup(id(code))
         left -= 1
         if found is None:
             if left <= 0:

@@ -54,15 +54,23 @@ class TargetTrace:
         return int(self.total_ns * self.cpu_ratio)
 
 
+# The traced functions' records by the ``id()`` of their code objects.  Not by the code
+# objects: hashing one hashes its constants and names (and from 3.12 its line table) on every
+# lookup, up to a microsecond each, and the hooks and the sampler look up every frame they
+# see.  An id is safe: each record keeps its code object alive, and a live object's id is
+# its own.
+ByCode = dict[int, TargetTrace]
+
+
 class TracerState(Protocol):
     """The part of :class:`.tracing.Tracer` that the event handlers and the sampler use.
 
-    ``_by_code`` maps each traced code object to its record; ``_stacks`` holds, per thread,
-    the activations being measured (see :func:`.tracing_events.handlers`).
+    ``_by_code`` maps the ``id()`` of each traced code object to its record; ``_stacks``
+    holds, per thread, the activations being measured (see :func:`.tracing_events.handlers`).
     """
 
     current_test: str
-    _by_code: dict[types.CodeType, TargetTrace]
+    _by_code: ByCode
     _stacks: dict[int, list[list[Any]]]
     _tool: int | None
     _fast_threads: set[int]  # threads whose calls the profiler sees now (before 3.12)
