@@ -167,6 +167,35 @@ def test_the_profiler_runs_only_inside_windows(mod: types.ModuleType) -> None:
 
 
 @needs_profiler
+def test_an_exact_phase_ends_with_its_window(mod: types.ModuleType) -> None:
+    """pytest's reporting after a test's call runs without any hook: the exact phase that
+    the call started ends when the call's window closes, not some frames later."""
+    files = {f"phasemod.{n}": str(mod.__file__) for n in NAMES}
+    tracer = Tracer([("phasemod", n) for n in NAMES], files=files, max_samples=8, windows=True)
+    tracer.start()
+    try:
+        tracer.begin_test("t::only")
+        with tracer.window():  # the call
+            tracer.rearm()
+            mod.late(1)  # seen exactly
+            phases = tracer._phases
+            assert phases is not None
+            assert not phases.fast
+        assert sys.gettrace() is None
+        assert sys.getprofile() is None
+        mod.late(2)  # pytest's reporting: not counted
+        with tracer.window():  # the teardown
+            mod.late(3)  # the profiler's
+        tracer.end_test()
+    finally:
+        tracer.stop()
+    late = tracer.traces["phasemod.late"]
+    assert late.calls == 2
+    assert late.fast_calls == 1
+    assert len(late.samples) == 1
+
+
+@needs_profiler
 def test_windows_leave_no_profiler_behind(mod: types.ModuleType) -> None:
     """A profiler paused when its window closed is still ours at the end of the test: it is
     reused, never kept as one another tool displaced (a leak of one profiler per test)."""

@@ -58,21 +58,24 @@ class TracingHooks:
 
     # The user's code runs inside these three: only there is the profiler needed.  (Code
     # that conftest hooks run around them is not profiled, nor counted, after an exact phase.)
-    @pytest.hookimpl(wrapper=True)
+    # Each is the innermost wrapper (trylast): pytest's own wrappers (output capture,
+    # logging) stay outside the window, where their calls are neither profiled nor, at each
+    # test's end, listed in the profiler's statistics.
+    @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_fixture_setup(
         self, fixturedef: Any, request: Any
     ) -> Generator[None, object, object]:
         with self.owner.tracer.window():
             return (yield)
 
-    @pytest.hookimpl(wrapper=True, specname="pytest_runtest_call")
+    @pytest.hookimpl(wrapper=True, trylast=True, specname="pytest_runtest_call")
     def pytest_runtest_call_window(self, item: pytest.Item) -> Generator[None, object, object]:
         """The call's window opens before ``pytest_runtest_call`` above starts the exact
         phase (which stops the profiler); the fast phase that follows it runs inside."""
         with self.owner.tracer.window():
             return (yield)
 
-    @pytest.hookimpl(wrapper=True)
+    @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, object, object]:
         with self.owner.tracer.window():
             return (yield)

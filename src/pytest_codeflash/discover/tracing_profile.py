@@ -8,7 +8,8 @@ thread that runs the tests alternates between two phases:
   inputs, exactly).  Each test starts in one, and so does each test's call phase
   (:meth:`FastPhases.rearm`); it lasts while functions that still need inputs start (fewer
   than ``needed`` starts seen exactly), and ends ``frames`` frame starts after the last of
-  them, as soon as no traced call is running (its end would go unseen);
+  them, as soon as no traced call is running (its end would go unseen), or when the test's
+  call ends (its window closes: pytest's reporting follows);
 - a *fast* phase, with the C profiler of :mod:`cProfile` (``_lsprof``) and no Python-level
   hook: at the end of each test its figures are added to the traced functions' (calls, own
   and total time, and the test), and the profiler starts afresh.  The profiler runs only
@@ -192,7 +193,8 @@ class FastPhases:
     @_guarded
     def window(self, opening: bool) -> None:
         """Open (or close) a window in which the fast phase's profiler runs: user code
-        (fixtures, the test, its teardown) runs inside one, pytest's own work outside."""
+        (fixtures, the test, its teardown) runs inside one, pytest's own work outside.  An
+        exact phase ends when its window closes."""
         if not self._windowed or threading.get_ident() != self._thread:
             return
         if opening:
@@ -203,6 +205,8 @@ class FastPhases:
         elif self._windows:
             self._windows -= 1
             if not self._windows:
+                if not self.fast:  # pytest's own work follows: nothing to see exactly there
+                    self.to_fast(sys._getframe(1))
                 self.pause()
                 self.handed.clear()
                 self._paused_quiet = False
