@@ -5,11 +5,12 @@ which makes a test run about 1.6 to 2 times slower before it has recorded anythi
 thread that runs the tests alternates between two phases:
 
 - an *exact* phase, with the ``sys.settrace`` hook of :mod:`.tracing_events` (calls, times,
-  inputs, exactly).  Each test starts in one, and so does each test's call phase
-  (:meth:`FastPhases.rearm`); it lasts while functions that still need inputs start (fewer
-  than ``needed`` starts seen exactly), and ends ``frames`` frame starts after the last of
-  them, as soon as no traced call is running (its end would go unseen), or when the test's
-  call ends (its window closes: pytest's reporting follows);
+  inputs, exactly).  Each test's call phase starts one (:meth:`FastPhases.rearm`; its
+  set-up runs in a fast phase, :meth:`FastPhases.skip_exact`); it lasts while functions
+  that still need inputs start (fewer than ``needed`` starts seen exactly), and ends
+  ``frames`` frame starts after the last of them, as soon as no traced call is running
+  (its end would go unseen), or when the test's call ends (its window closes: pytest's
+  reporting follows);
 - a *fast* phase, with the C profiler of :mod:`cProfile` (``_lsprof``) and no Python-level
   hook: at the end of each test its figures are added to the traced functions' (calls, own
   and total time, and the test), and the profiler starts afresh.  The profiler runs only
