@@ -179,6 +179,26 @@ def test_a_stand_in_is_not_traced(hot: types.ModuleType, monkeypatch: pytest.Mon
     assert tracer.traces["hotmod.parent"].code is not None
 
 
+def test_an_identical_function_elsewhere_is_not_traced(
+    hot: types.ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A copy of a traced module in another file compiles to code objects equal to the
+    traced ones (code equality ignores the file): only the traced objects themselves count."""
+    (tmp_path / "copy").mkdir()
+    (tmp_path / "copy" / "twinmod.py").write_text(MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path / "copy"))
+    twin = importlib.import_module("twinmod")
+    try:
+        assert twin.leaf.__code__ == hot.leaf.__code__
+        with _tracing(hot) as tracer:
+            for _ in range(300):  # in an exact phase and, before 3.12, in the profiler's
+                twin.leaf(0)
+            hot.leaf(0)
+    finally:
+        sys.modules.pop("twinmod", None)
+    assert tracer.traces["hotmod.leaf"].calls == 1
+
+
 def test_frequent_functions_are_counted_then_sampled(
     hot: types.ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
