@@ -258,7 +258,11 @@ def count_instructions(interpreter: Path, project: Path, figures: Figures, suite
         timed(interpreter, project, args)  # bytecode caches, pytest's cache
         command = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null"]
         done = run([*command, str(interpreter), "-m", "pytest", *args], project)
-        match = re.search(r"Collected : (\d+)", done.stderr)
+        # Forked children (the suite's own, the runner's) print their counts too, and before
+        # the parent's: the count wanted is the one of the process that printed first.
+        first = re.search(r"==(\d+)==", done.stderr)
+        pid = first.group(1) if first else r"\d+"
+        match = re.search(rf"=={pid}== Collected : (\d+)", done.stderr)
         if match is None:
             raise SystemExit(f"no instruction count from callgrind:\n{done.stderr[-2000:]}")
         figures.wall[name] = figures.cpu[name] = [float(match.group(1))]
