@@ -182,3 +182,13 @@ def test_bad_pyproject_value(listy: pytest.Pytester) -> None:
     )
     result = listy.runpytest("--codeflash-target=listy.core.unique", "--codeflash-dry-run")
     _usage_error(result, "min-speedup", "greater than zero")
+
+
+def test_a_memory_limit_below_the_runners_minimum(listy: pytest.Pytester) -> None:
+    """Checked where the value comes from, with the fix, like every other bound (the
+    settings object refuses it too, but could not say which option it came from)."""
+    listy.makepyprojecttoml(
+        '[tool.pytest.ini_options]\npythonpath = ["src"]\n[tool.codeflash]\nmemory-limit-mb = 10\n'
+    )
+    result = listy.runpytest("--codeflash-target=listy.core.unique", "--codeflash-dry-run")
+    _usage_error(result, "memory-limit-mb = 10 must be at least 64", "Give the limit in MiB")

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ..records import NO_CANDIDATES
+from ..source.paths import relative_path
+from .markdown import duration
 
 if TYPE_CHECKING:
     from ..models import Delivery, FunctionResult, LLMUsage
     from ..records import DiscoverySummary, RankedFunction, Summary
-from ..source.paths import relative_path
-from .markdown import duration
 
 __all__ = ["delivery_lines", "function_lines", "render_summary", "result_line"]
 

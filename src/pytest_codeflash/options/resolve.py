@@ -153,6 +153,7 @@ def _convert(knob: _Knob, raw: Any, where: str) -> Any:
 
 _ZERO_OK = frozenset({"float_rel_tol", "llm_temperature"})
 _MAXIMUM = {"llm_temperature": 2, "llm_candidates": 16, "llm_concurrency": 64}
+_MINIMUM = {"memory_limit_mb": 64}  # besides 1 for every count
 
 
 def _number(raw: Any, kind: type[int] | type[float]) -> Any:
@@ -162,8 +163,9 @@ def _number(raw: Any, kind: type[int] | type[float]) -> Any:
 
 
 def _bounded(knob: _Knob, value: float, where: str) -> float:
-    if knob.kind == "int" and value < 1:
-        raise pytest.UsageError(f"{where} must be at least 1. {_FIX[knob.field]}")
+    low = _MINIMUM.get(knob.field, 1)
+    if knob.kind == "int" and value < low:
+        raise pytest.UsageError(f"{where} must be at least {low}. {_FIX[knob.field]}")
     if value < 0 or (value == 0 and knob.field not in _ZERO_OK):
         bound = "zero or more" if knob.field in _ZERO_OK else "greater than zero"
         raise pytest.UsageError(f"{where} must be {bound}. {_FIX[knob.field]}")
