@@ -30,7 +30,7 @@ NO_CANDIDATES = "no candidates to evaluate: no source proposed a rewrite"
 
 
 # Bounds of numeric settings: name -> (minimum, the minimum itself allowed, maximum).
-_BOUNDS: dict[str, tuple[float, bool, float | None]] = {
+BOUNDS: dict[str, tuple[float, bool, float | None]] = {
     "workers": (1, True, None),
     "max_functions": (1, True, None),
     "min_speedup": (0, False, None),
@@ -44,6 +44,18 @@ _BOUNDS: dict[str, tuple[float, bool, float | None]] = {
     "llm_concurrency": (1, True, 64),
     "llm_timeout": (0, False, None),
 }
+
+
+_STRING_TUPLES = (
+    "targets",
+    "backends",
+    "api_key_env",
+    "formatter_cmds",
+    "ignore_paths",
+    "exclude",
+    "unused_keys",
+    "llm_api_key_env",
+)
 
 
 def _set(record: object, name: str, value: object) -> None:
@@ -119,9 +131,7 @@ class Settings:
             if getattr(self, name) is not None:
                 _set(self, name, Path(getattr(self, name)))
         _as_tuple(self, "candidates", Path)
-        for name in ("targets", "backends", "api_key_env", "formatter_cmds", "ignore_paths"):
-            _as_tuple(self, name)
-        for name in ("exclude", "unused_keys", "llm_api_key_env"):
+        for name in _STRING_TUPLES:
             _as_tuple(self, name)
         if self.shard is not None:
             _as_tuple(self, "shard", int)
@@ -138,7 +148,7 @@ class Settings:
             raise ValueError(f"effort {self.effort!r} is not one of {', '.join(EFFORTS)}")
         if self.pr_mode not in get_args(PullRequestMode):
             raise ValueError(f"pr_mode {self.pr_mode!r} is not 'each' or 'single'")
-        for name, (low, inclusive, high) in _BOUNDS.items():
+        for name, (low, inclusive, high) in BOUNDS.items():
             value = getattr(self, name)
             if value is None:
                 continue

@@ -151,11 +151,6 @@ def _convert(knob: _Knob, raw: Any, where: str) -> Any:
         raise pytest.UsageError(f"{where} is not {kind}. {_FIX[knob.field]}") from None
 
 
-_ZERO_OK = frozenset({"float_rel_tol", "llm_temperature"})
-_MAXIMUM = {"llm_temperature": 2, "llm_candidates": 16, "llm_concurrency": 64}
-_MINIMUM = {"memory_limit_mb": 64}  # besides 1 for every count
-
-
 def _number(raw: Any, kind: type[int] | type[float]) -> Any:
     if isinstance(raw, bool):
         raise ValueError
@@ -163,15 +158,19 @@ def _number(raw: Any, kind: type[int] | type[float]) -> Any:
 
 
 def _bounded(knob: _Knob, value: float, where: str) -> float:
-    low = _MINIMUM.get(knob.field, 1)
+    """``value`` within the setting's bounds (those ``Settings`` checks), or a usage error
+    that says where the value came from and how to fix it."""
+    from ..records import BOUNDS
+
+    default = (1, True, None) if knob.kind == "int" else (0, False, None)
+    low, low_allowed, top = BOUNDS.get(knob.field, default)
     if knob.kind == "int" and value < low:
-        raise pytest.UsageError(f"{where} must be at least {low}. {_FIX[knob.field]}")
-    if value < 0 or (value == 0 and knob.field not in _ZERO_OK):
-        bound = "zero or more" if knob.field in _ZERO_OK else "greater than zero"
+        raise pytest.UsageError(f"{where} must be at least {low:g}. {_FIX[knob.field]}")
+    if value < low or (value == low and not low_allowed):
+        bound = "zero or more" if low_allowed else "greater than zero"
         raise pytest.UsageError(f"{where} must be {bound}. {_FIX[knob.field]}")
-    top = _MAXIMUM.get(knob.field)
     if top is not None and value > top:
-        raise pytest.UsageError(f"{where} must be at most {top}. {_FIX[knob.field]}")
+        raise pytest.UsageError(f"{where} must be at most {top:g}. {_FIX[knob.field]}")
     return value
 
 
