@@ -87,7 +87,8 @@ class CodeflashSession:
                 preflight(self.settings)
             except CodeflashError as err:
                 raise pytest.UsageError(str(err)) from None
-        if not self.is_worker and "rules" in self.settings.backends:
+        # A dry run asks no source for candidates: it neither imports nor registers them.
+        if not self.is_worker and not self.settings.dry_run and "rules" in self.settings.backends:
             from .candidates.rules import RulesSource
 
             if not self.config.pluginmanager.has_plugin("codeflash-rules"):

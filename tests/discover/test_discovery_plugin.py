@@ -186,8 +186,8 @@ def test_a_second_dry_run_imports_neither_libcst_pydantic_nor_the_runner(
 ) -> None:
     """Whatever a profile costs counts against the test run (issue 15's figures): once the
     first run has scanned the sources (kept in pytest's cache), libcst loads only for an
-    evaluation, and so do pydantic (the settings and the summary are dataclasses) and the
-    runner's sandbox."""
+    evaluation, and so do pydantic (the settings and the summary are dataclasses), the
+    runner's sandbox and the candidate sources."""
     _project(pytester)
     (pytester.path / "tests" / "conftest.py").write_text(MODULES_AT_EXIT)
     for _ in range(2):
@@ -197,3 +197,4 @@ def test_a_second_dry_run_imports_neither_libcst_pydantic_nor_the_runner(
     assert "pytest_codeflash.session" in loaded  # the plugin was on
     assert not {"libcst", "pytest_codeflash.runner.sandbox"} & loaded
     assert not {"pydantic", "pytest_codeflash.models"} & loaded
+    assert "pytest_codeflash.candidates.rules" not in loaded  # no source is asked

@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 import types
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,18 @@ def test_argument_samples(hot: types.ModuleType) -> None:
     assert args[1:] == (3,)
     assert kwargs == {}
     assert pickle.loads(tracer.traces["hotmod.Box.make"].samples[0]) == ((7,), {})
+
+
+def test_pickling_an_input_raises_no_warning_in_the_test(hot: types.ModuleType) -> None:
+    # 3.12+ deprecates pickling itertools objects; the user's test did not cause that.
+    import itertools
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with _tracing(hot) as tracer:
+            hot.takes(itertools.count(3))
+    assert caught == []
+    assert tracer.traces["hotmod.takes"].calls == 1
 
 
 def test_samples_are_bounded(hot: types.ModuleType) -> None:
