@@ -147,6 +147,24 @@ def test_an_enums_members_are_left_alone_by_the_reset() -> None:
     assert module.Registry.seen == {}
 
 
+def test_the_reset_leaves_descriptors_on_classes_alone() -> None:
+    """toolz's ``instanceproperty`` gives ``None`` when read on the class: the reset read it
+    so, and put ``None`` back in place of the descriptor (every ``curry`` broke)."""
+    module = _module(
+        "class InstanceProperty(property):\n"
+        "    def __get__(self, obj, kind=None):\n"
+        "        return None if obj is None else property.__get__(self, obj, kind)\n\n"
+        "class Box:\n"
+        "    memo = {}\n"
+        "    size = InstanceProperty(lambda self: 3)\n"
+    )
+    reset = StateReset([module])
+    module.Box.memo["k"] = 1
+    reset.reset()
+    assert module.Box().size == 3
+    assert module.Box.memo == {}
+
+
 def test_a_typeerror_the_function_raises_itself_keeps_its_message() -> None:
     original = (
         "def f(x):\n    if not isinstance(x, int):\n        raise TypeError('need an int')\n"

@@ -110,10 +110,11 @@ def _hidden_state(module: types.ModuleType) -> list[_Slot]:
                     not name.startswith("__")
                     and _mutable(member)
                     and not callable(member)
+                    and not hasattr(type(member), "__get__")  # a descriptor: behaviour
                     and not isinstance(member, value)  # an enum's members, a singleton
                     and _settable(value, name, member)
                 ):
-                    slots.append(_attribute_slot(value, name))
+                    slots.append(_class_attribute_slot(value, name))
         elif isinstance(value, types.FunctionType):
             slots += _function_slots(value)
     return slots
@@ -169,6 +170,13 @@ def _settable(owner: type, name: str, value: object) -> bool:
     except (AttributeError, TypeError):
         return False
     return True
+
+
+def _class_attribute_slot(owner: type, name: str) -> _Slot:
+    """The attribute as the class holds it (``vars``), not as ``getattr`` finds it: through
+    the class's bases, or a descriptor's ``__get__`` (toolz's ``instanceproperty`` gives
+    ``None`` on the class, and putting that back would replace the descriptor)."""
+    return _Slot(lambda: vars(owner)[name], lambda value: setattr(owner, name, value))
 
 
 def _attribute_slot(owner: Any, name: str) -> _Slot:
