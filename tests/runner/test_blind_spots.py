@@ -5,6 +5,7 @@ Built in-process on modules made from source, like the runner does around the us
 
 from __future__ import annotations
 
+import sys
 import threading
 import types
 
@@ -12,6 +13,8 @@ from pytest_codeflash.runner.calls import dump_args
 from pytest_codeflash.runner.compare import compare_values
 from pytest_codeflash.runner.differential import Differential
 from pytest_codeflash.runner.generate import generate_and_compare, replay_generated
+from pytest_codeflash.runner.measure import _maker
+from pytest_codeflash.runner.placement import find_function
 from pytest_codeflash.runner.reset import StateReset
 
 from .twins import load_module, twin_differential
@@ -163,6 +166,42 @@ def test_the_reset_leaves_descriptors_on_classes_alone() -> None:
     reset.reset()
     assert module.Box().size == 3
     assert module.Box.memo == {}
+
+
+def test_the_target_called_inside_the_originals_run_is_the_original() -> None:
+    """The original can reach the target on the real module's objects (here a registry of
+    nodes the test built): that inner call ran the candidate, so a candidate wrong only
+    there gave the original's run the same wrong total, and the two agreed."""
+    original = (
+        "REGISTRY = {}\n\n"
+        "class Node:\n"
+        "    def __init__(self, value, children=()):\n"
+        "        self.value, self.children = value, list(children)\n\n"
+        "    def total(self):\n"
+        "        result = self.value\n"
+        "        for name in self.children:\n"
+        "            result += REGISTRY[name].total()\n"
+        "        return result\n"
+    )
+    wrong_for_leaves = original.replace("result = self.value\n", "result = self.value + 1\n")
+    wrong_for_leaves = wrong_for_leaves.replace(
+        "        return result", "        return result - 1 if self.children else result"
+    )
+    differential = twin_differential(
+        NAME, original, wrong_for_leaves, qualname="Node.total", remember=True
+    )
+    real = sys.modules[NAME]
+    differential.install(*find_function(real, "Node.total"))
+    real.REGISTRY.update(a=real.Node(1), b=real.Node(2, ["a"]))
+    root = ((real.Node(10, ["a", "b"]),), {})
+    differential.check(root)
+    assert _kinds(differential) == ["return value"]
+    # Timing too: a batch of the original times the original's inner calls, not the
+    # candidate's (which would make both sides cost the same there).
+    with differential.unwrapped():
+        for side, total in ((differential.original, 14), (differential.candidate, 16)):
+            (thunk,) = _maker(differential, side, dump_args(root), None)(1)
+            assert thunk() == total
 
 
 def test_a_typeerror_the_function_raises_itself_keeps_its_message() -> None:

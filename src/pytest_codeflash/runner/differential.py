@@ -139,6 +139,7 @@ class Differential:
         self.invariants: ArgsShape | None = None  # of the captured calls, once known
         self._placement: tuple[Any, str, Any] = (candidate.module, "", None)
         self._depth = 0
+        self._running = ""  # the side whose run is under way: "original", "candidate" or ""
         self._input = ""
         self._input_keys: set[bytes] = set()
         # Globals both modules define: the caller's changes to them are copied to the
@@ -189,6 +190,18 @@ class Differential:
             setattr(owner, name, wrapped)
             self.enabled = True
 
+    def timing(self, side: Side) -> None:
+        """Inside :meth:`unwrapped`, before a timed batch of ``side``: the target on the
+        real module is that side's, so a batch of the original that reaches it on the real
+        module's objects times the original there too, not the candidate."""
+        owner, name, raw = self._placement
+        if not name:  # not installed (a test of our own)
+            return
+        if side is self.original:
+            install(owner, name, raw, self.original.function)
+        else:
+            setattr(owner, name, raw)
+
     def wrapper(self) -> Callable[..., Any]:
         """A callable with the candidate's signature that runs the comparison."""
         target = self.candidate.function
@@ -197,7 +210,7 @@ class Differential:
             @functools.wraps(target)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 if not self._should_compare():
-                    return await target(*args, **kwargs)
+                    return await self._plain(target)(*args, **kwargs)
                 with self.tally.sampler.timed():
                     return await self._compare_async((args, kwargs), reraise=True)
 
@@ -206,11 +219,19 @@ class Differential:
         @functools.wraps(target)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if not self._should_compare():
-                return target(*args, **kwargs)
+                return self._plain(target)(*args, **kwargs)
             with self.tally.sampler.timed():
                 return self.compare_call((args, kwargs), reraise=True)
 
         return wrapper
+
+    def _plain(self, target: Callable[..., Any]) -> Callable[..., Any]:
+        """What a call not compared runs: the candidate, except inside a run of the
+        original, which reaches the target on the real module's objects (a registry, a
+        singleton) and must see the original there, not the candidate's behaviour."""
+        if self._depth > 0 and self._running == "original":
+            return self.original.function
+        return target
 
     def _should_compare(self) -> bool:
         if self._depth > 0 or not self.enabled:
@@ -360,15 +381,19 @@ class Differential:
     def _around(self, phase: str, random_state: Any) -> Callable[[], AbstractContextManager[None]]:
         @contextmanager
         def around() -> Iterator[None]:
-            with self.determinism:
-                # The call sees the caller's random state (tests that seed still work), the
-                # same for all three runs; everything else comes from the patched sources.
-                random.setstate(random_state)
-                if self.guard is None:
-                    yield
-                else:
-                    with self.guard.phase_of(phase):
+            running, self._running = self._running, phase
+            try:
+                with self.determinism:
+                    # The call sees the caller's random state (tests that seed still work),
+                    # the same for all three runs; everything else from the patched sources.
+                    random.setstate(random_state)
+                    if self.guard is None:
                         yield
+                    else:
+                        with self.guard.phase_of(phase):
+                            yield
+            finally:
+                self._running = running
 
         return around
 

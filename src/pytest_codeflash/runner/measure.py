@@ -361,6 +361,7 @@ def _maker(
     shared = load_args(data, name, module) if facts is not None and facts.pure else None
 
     def make(count: int) -> list[Thunk]:
+        differential.timing(side)  # just before the batch is timed: the target is its side's
         if shared is not None:
             return [functools.partial(_call, function, shared, kind)] * count
         thunks: list[Thunk] = []
