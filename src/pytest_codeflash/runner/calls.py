@@ -60,6 +60,17 @@ def dump_args(args: Args) -> bytes:
 _DEFAULT_REDUCTION: tuple[object, ...] = (object.__reduce_ex__, object.__reduce__)
 
 
+# The target module's ``object()`` sentinels (``_MISSING = object()``), by id: the
+# original's twin shares them with the real module (see ``overlay.share_sentinels``), and
+# pickles and copies of values keep them as they are, since identity is all they have.
+SENTINELS: dict[int, tuple[str, str, object]] = {}
+
+
+def _sentinel(module: str, name: str) -> object:
+    """A sentinel, unpickled: the module's own object."""
+    return getattr(sys.modules[module], name)
+
+
 class _ArgsPickler(pickle.Pickler):
     """Pickles a list or dict subclass that overrides how items are added or listed by its
     own storage and attributes, never through those methods.
@@ -71,6 +82,9 @@ class _ArgsPickler(pickle.Pickler):
 
     def reducer_override(self, obj: Any) -> Any:
         kind = type(obj)
+        if kind is object:
+            known = SENTINELS.get(id(obj))
+            return (_sentinel, known[:2]) if known is not None else NotImplemented
         base = list if isinstance(obj, list) else dict if isinstance(obj, dict) else None
         if base is None or kind is base or isinstance(obj, type):
             return NotImplemented
@@ -230,11 +244,14 @@ def live_args(args: Args) -> Args:
 
 
 def snapshot(value: Any) -> Any:
-    """A copy of a module global that later mutation cannot reach (immutables are shared)."""
+    """A copy of a module global that later mutation cannot reach (immutables are shared,
+    and so are ``object()`` sentinels, which have no state to reach)."""
     if isinstance(value, _IMMUTABLE) or callable(value) or isinstance(value, types.ModuleType):
         return value
+    if type(value) is object:
+        return value
     try:
-        return copy.deepcopy(value)
+        return copy.deepcopy(value, {key: known[2] for key, known in SENTINELS.items()})
     except Exception:
         return value
 

@@ -29,7 +29,7 @@ from .coverage_probe import CoverageProbe
 from .determinism import REAL_MONOTONIC, Determinism
 from .differential import Differential, Side
 from .guard import Guard
-from .overlay import OverlayFinder, load_shadow
+from .overlay import OverlayFinder, load_shadow, share_sentinels
 from .placement import find_function, plain
 from .protocol import (
     GENERATED_DONE,
@@ -111,6 +111,7 @@ class ChildRunner:
         except Exception as err:
             self.errors.append(f"the original module failed to load: {err!r}")
             return
+        share_sentinels(shadow, module)
         for each in (module, shadow):
             self.determinism.prepare_module(each)
         owner, name, raw = find_function(module, self.qualname)

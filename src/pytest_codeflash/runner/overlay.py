@@ -109,3 +109,54 @@ def load_shadow(
     code = compile(source, filename, "exec", dont_inherit=True)
     exec(code, shadow.__dict__)
     return shadow
+
+
+def share_sentinels(shadow: types.ModuleType, module: types.ModuleType) -> list[str]:
+    """Give the original's twin the real module's ``object()`` sentinels; their names.
+
+    ``_MISSING = object()`` then ``def get(key, default=_MISSING)``: a twin has a sentinel
+    of its own, in its globals and in its functions' defaults, so ``default is _MISSING``
+    came out otherwise in the original than in the user's run (the globals it is given
+    come from the real module), and a correct candidate looked different.  A bare
+    ``object()`` has no state, only its identity: sharing it is the user's world exactly.
+    The sentinels are registered in :data:`.calls.SENTINELS`, so that copies and pickles of
+    the inputs keep them.
+    """
+    from .calls import SENTINELS
+
+    mine, theirs = vars(shadow), vars(module)
+    swap: dict[int, object] = {}
+    names = []
+    for name, value in list(mine.items()):
+        real = theirs.get(name)
+        if type(value) is object and type(real) is object:
+            swap[id(value)] = real
+            mine[name] = real
+            SENTINELS[id(real)] = (module.__name__, name, real)
+            names.append(name)
+    if not swap:
+        return names
+    seen: set[int] = set()
+
+    def fix(value: object) -> None:
+        if id(value) in seen:
+            return
+        seen.add(id(value))
+        function = getattr(value, "__func__", value)
+        if isinstance(function, types.FunctionType):
+            if function.__defaults__:
+                function.__defaults__ = tuple(swap.get(id(d), d) for d in function.__defaults__)
+            if function.__kwdefaults__:
+                function.__kwdefaults__ = {
+                    k: swap.get(id(d), d) for k, d in function.__kwdefaults__.items()
+                }
+        elif isinstance(value, type) and value.__module__ == shadow.__name__:
+            for attribute, member in list(vars(value).items()):
+                if id(member) in swap:
+                    setattr(value, attribute, swap[id(member)])
+                else:
+                    fix(member)
+
+    for value in list(mine.values()):
+        fix(value)
+    return names
