@@ -240,3 +240,56 @@ def test_compare_hook_teaches_new_types(pytester: pytest.Pytester, with_hook: bo
     else:
         assert candidate["verdict"] == "rejected"
         assert "cannot verify" in candidate["reason"], candidate["reason"]
+
+
+CATALOG_CORE = """\
+class Shape:
+    def __init__(self, sides):
+        self.sides = sides
+
+    def known(self):
+        from reg import catalog
+
+        found = False
+        for shape in catalog.ALL:
+            if isinstance(shape, Shape) and shape.sides == self.sides:
+                found = True
+        return found
+"""
+
+
+def test_objects_the_real_module_made_are_not_foreign_to_the_original(
+    pytester: pytest.Pytester,
+) -> None:
+    """Shapes another module made at import are the real module's: the original's private
+    copy of the module takes its (stateless, unchanged) class, or ``isinstance`` says no
+    there and the correct candidate looks different."""
+    src_project(pytester, "reg", CATALOG_CORE)
+    (pytester.path / "src" / "reg" / "catalog.py").write_text(
+        "from reg.core import Shape\n\nALL = [Shape(3), Shape(4)]\n"
+    )
+    pytester.makepyfile(
+        test_reg="from reg.core import Shape\n\n"
+        "def test_known():\n    assert Shape(4).known()\n    assert not Shape(5).known()\n"
+    )
+    (pytester.path / "good.py").write_text(
+        "class Shape:\n    def known(self):\n        from reg import catalog\n\n"
+        "        return any(\n            isinstance(shape, Shape) and shape.sides == self.sides\n"
+        "            for shape in catalog.ALL\n        )\n"
+    )
+    good = (pytester.path / "good.py").read_text()
+    (pytester.path / "bad.py").write_text(good.replace("return any(", "return int(any(") + ")\n")
+    result = pytester.runpytest_subprocess(
+        "--codeflash-target=reg.core.Shape.known",
+        "--codeflash-candidate=good.py",
+        "--codeflash-candidate=bad.py",
+        "--codeflash-report=report.json",
+        "--codeflash-effort=low",
+    )
+    result.assert_outcomes(passed=1)
+    (function,) = json.loads((pytester.path / "report.json").read_text())["functions"]
+    verdicts = {c["id"]: c for c in function["candidates"]}
+    assert "differs" not in verdicts["good.py"]["reason"], verdicts["good.py"]["reason"]
+    assert verdicts["bad.py"]["verdict"] == "rejected"
+    assert "return value differs" in verdicts["bad.py"]["reason"]  # 1 is not True
+    assert function["unstable"] == []
