@@ -29,7 +29,7 @@ from .coverage_probe import CoverageProbe
 from .determinism import REAL_MONOTONIC, Determinism
 from .differential import Differential, Side
 from .guard import Guard
-from .overlay import OverlayFinder, adopt_classes, load_shadow, share_sentinels
+from .overlay import OverlayFinder, load_shadow, share_sentinels
 from .placement import find_function, plain
 from .protocol import (
     GENERATED_DONE,
@@ -116,11 +116,6 @@ class ChildRunner:
             self.determinism.prepare_module(each)
         owner, name, raw = find_function(module, self.qualname)
         _, _, original_raw = find_function(shadow, self.qualname)
-        # Then the twin's classes are the real ones where that is safe: objects the real
-        # module made are no longer foreign to the original.
-        adopt_classes(
-            shadow, module, self.spec.original_source, self.spec.candidate_source, self.qualname
-        )
         has_self = self.spec.is_method and not isinstance(raw, staticmethod)
         self.differential = Differential(
             module_name=self.module_name,
