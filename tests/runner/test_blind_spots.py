@@ -5,15 +5,18 @@ Built in-process on modules made from source, like the runner does around the us
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import threading
 import types
+from typing import Any
 
-from pytest_codeflash.runner.calls import dump_args
+from pytest_codeflash.runner.calls import Args, clone_args, dump_args
 from pytest_codeflash.runner.compare import compare_values
 from pytest_codeflash.runner.differential import Differential
 from pytest_codeflash.runner.generate import generate_and_compare, replay_generated
 from pytest_codeflash.runner.measure import _maker
+from pytest_codeflash.runner.overlay import load_shadow, share_sentinels
 from pytest_codeflash.runner.placement import find_function
 from pytest_codeflash.runner.reset import StateReset
 
@@ -193,7 +196,7 @@ def test_the_target_called_inside_the_originals_run_is_the_original() -> None:
     real = sys.modules[NAME]
     differential.install(*find_function(real, "Node.total"))
     real.REGISTRY.update(a=real.Node(1), b=real.Node(2, ["a"]))
-    root = ((real.Node(10, ["a", "b"]),), {})
+    root: Args = ((real.Node(10, ["a", "b"]),), {})
     differential.check(root)
     assert _kinds(differential) == ["return value"]
     # Timing too: a batch of the original times the original's inner calls, not the
@@ -202,6 +205,137 @@ def test_the_target_called_inside_the_originals_run_is_the_original() -> None:
         for side, total in ((differential.original, 14), (differential.candidate, 16)):
             (thunk,) = _maker(differential, side, dump_args(root), None)(1)
             assert thunk() == total
+
+
+def _installed(original: str, candidate: str, qualname: str = "f", **options: Any) -> Any:
+    """A differential with its wrapper in place on the real module, as in the runner."""
+    differential = twin_differential(
+        NAME, original, candidate, qualname=qualname, remember=True, **options
+    )
+    differential.install(*find_function(sys.modules[NAME], qualname))
+    return differential
+
+
+def test_a_registry_among_the_globals_holds_the_original_in_the_originals_copy() -> None:
+    """``VISIT = {"tree": walk}`` is copied into the original's module with the real
+    module's ``walk`` in it: the original's inner calls ran the candidate."""
+    original = (
+        "def walk(node):\n"
+        "    total = node['value']\n"
+        "    for child in node['children']:\n"
+        "        total += VISIT[child['kind']](child)\n"
+        "    return total\n\n"
+        "def leaf(node):\n    return node['value']\n\n"
+        "VISIT = {'tree': walk, 'leaf': leaf}\n"
+    )
+    wrong_for_childless = original.replace(
+        "    return total\n", "    return total + (not node['children'])\n"
+    )
+    differential = _installed(original, wrong_for_childless, qualname="walk")
+    inner = {"kind": "tree", "value": 2, "children": []}
+    differential.check((({"kind": "tree", "value": 1, "children": [inner]},), {}))
+    assert _kinds(differential) == ["return value"]
+
+
+def test_a_call_from_another_task_meanwhile_is_the_tests_own() -> None:
+    """While the original of one call runs, another task's call of the target runs the
+    candidate (uncompared), as the test would see it: not the original."""
+    original = "import asyncio\n\nasync def f(x):\n    await asyncio.sleep(0)\n    return x * 2\n"
+    wrong = original.replace("return x * 2", "return 0 if x == 977 else x * 2")
+    _installed(original, wrong, is_async=True)
+    real = sys.modules[NAME]
+
+    async def both() -> list[int]:
+        return list(await asyncio.gather(real.f(1), real.f(977)))
+
+    assert asyncio.run(both()) == [2, 0]
+
+
+def test_a_timed_batch_of_the_original_runs_the_original_through_kept_references() -> None:
+    """Another module that imported the target holds the wrapper: in a timed batch of the
+    original, a call through it runs the original, not the candidate."""
+    original = "def f(n):\n    if n <= 0:\n        return 0\n    return 1 + HELPER(n - 1)\n"
+    wrong = original.replace("return 0\n", "return 100\n")
+    differential = _installed(original, wrong)
+    real = sys.modules[NAME]
+    kept = real.f  # the wrapper, as ``from mod import f`` elsewhere would hold it
+    vars(real)["HELPER"] = vars(differential.original.module)["HELPER"] = kept
+    with differential.unwrapped():
+        for side, result in ((differential.original, 3), (differential.candidate, 103)):
+            (thunk,) = _maker(differential, side, dump_args(((3,), {})), None)(1)
+            assert thunk() == result
+
+
+def test_sentinels_survive_the_copy_of_inputs_that_do_not_pickle() -> None:
+    source = "_MISSING = object()\n\ndef f(items, key):\n    return items\n"
+    real = _module(source)
+    shadow = load_shadow(NAME, source, real, f"<{NAME} original>")
+    share_sentinels(shadow, real)
+    key = lambda item: item  # noqa: E731 - a lambda does not pickle: deepcopy copies
+    (items, kept), _ = clone_args((([real._MISSING], key), {}), NAME, shadow)
+    assert items[0] is real._MISSING
+    assert kept is key
+
+
+def test_the_reset_leaves_protocol_classes_alone() -> None:
+    module = _module(
+        "from typing import Protocol\n\n"
+        "class Sized(Protocol):\n    limits = []\n\n    def size(self) -> int: ...\n"
+    )
+    StateReset([module]).reset()  # isinstance() on a Protocol raises TypeError
+
+
+def _pair(differential: Differential, args: tuple[Any, ...]) -> tuple[Any, Any]:
+    """Timing's thunk makers for original and candidate on ``args``."""
+    data = dump_args((args, {}))
+    return (
+        _maker(differential, differential.original, data, None),
+        _maker(differential, differential.candidate, data, None),
+    )
+
+
+def test_a_cache_the_checks_filled_is_timed_cold() -> None:
+    """The checks before timing fill a memo the candidate keeps in a module global: from
+    the state at the start of timing its calls change nothing, so it looked stateless and
+    was timed warm (a 5x "speed-up").  From the state as imported, it fills."""
+    original = "def f(n):\n    return sum(range(n))\n"
+    candidate = (
+        "_MEMO = {}\n\ndef f(n):\n"
+        "    if n not in _MEMO:\n        _MEMO[n] = sum(range(n))\n    return _MEMO[n]\n"
+    )
+    differential = _installed(original, candidate)
+    real = sys.modules[NAME]
+    cold = StateReset([differential.original.module, real])
+    differential.check(((500,), {}))  # the checks: the memo is warm now
+    assert real._MEMO == {500: 124750}
+    with differential.unwrapped():
+        pairs = [_pair(differential, (500,))]
+        reset = StateReset([differential.original.module, real])
+        assert not reset.detects_state(pairs)  # warm: nothing changes
+        assert reset.detects_state(pairs, cold=cold)
+        reset.reset()
+        assert real._MEMO == {}
+
+
+def test_state_the_original_leaves_too_is_not_called_the_candidates_cache() -> None:
+    original = "LOG = []\n\ndef f(n):\n    LOG.append(n)\n    return n\n"
+    differential = _installed(original, original.replace("return n", "return n + 0"))
+    real = sys.modules[NAME]
+    cold = StateReset([differential.original.module, real])
+    with differential.unwrapped():
+        assert not cold.candidate_fills([_pair(differential, (5,))])
+
+
+def test_a_memo_a_descriptor_keeps_for_its_class_is_reset() -> None:
+    module = _module(
+        "class Slot:\n    def __init__(self):\n        self.data = {}\n\n"
+        "    def __get__(self, obj, owner=None):\n        return self.data\n\n"
+        "class Poly:\n    scratch = Slot()\n"
+    )
+    reset = StateReset([module])
+    module.Poly.scratch["k"] = 1
+    reset.reset()
+    assert module.Poly.scratch == {}
 
 
 def test_a_typeerror_the_function_raises_itself_keeps_its_message() -> None:

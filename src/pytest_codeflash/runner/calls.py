@@ -66,6 +66,15 @@ _DEFAULT_REDUCTION: tuple[object, ...] = (object.__reduce_ex__, object.__reduce_
 SENTINELS: dict[int, tuple[str, str, object]] = {}
 
 
+def _memo(replace: dict[int, Any] | None = None) -> dict[int, Any]:
+    """A ``copy.deepcopy`` memo that keeps the sentinels (and replaces what ``replace``
+    names)."""
+    memo: dict[int, Any] = {key: known[2] for key, known in SENTINELS.items()}
+    if replace:
+        memo.update(replace)
+    return memo
+
+
 def _sentinel(module: str, name: str) -> object:
     """A sentinel, unpickled: the module's own object."""
     return getattr(sys.modules[module], name)
@@ -215,7 +224,7 @@ def clone_args(args: Args, module_name: str, module: types.ModuleType) -> Args:
         cloned = load_args(dump_args(args), module_name, module)
     except Exception:
         try:
-            cloned = copy.deepcopy(args)
+            cloned = copy.deepcopy(args, _memo())
         except Exception as err:
             raise Uncopyable(f"the inputs cannot be copied: {err}") from err
     positional, keywords = cloned
@@ -243,15 +252,16 @@ def live_args(args: Args) -> Args:
     return tuple(unwrap(a) for a in positional), {k: unwrap(v) for k, v in keywords.items()}
 
 
-def snapshot(value: Any) -> Any:
+def snapshot(value: Any, replace: dict[int, Any] | None = None) -> Any:
     """A copy of a module global that later mutation cannot reach (immutables are shared,
-    and so are ``object()`` sentinels, which have no state to reach)."""
+    and so are ``object()`` sentinels, which have no state to reach); objects inside it
+    whose ``id`` is a key of ``replace`` become that key's value."""
     if isinstance(value, _IMMUTABLE) or callable(value) or isinstance(value, types.ModuleType):
         return value
     if type(value) is object:
         return value
     try:
-        return copy.deepcopy(value, {key: known[2] for key, known in SENTINELS.items()})
+        return copy.deepcopy(value, _memo(replace))
     except Exception:
         return value
 

@@ -43,6 +43,7 @@ from .protocol import (
     Violation,
     tool_error,
 )
+from .reset import StateReset
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -138,6 +139,10 @@ class ChildRunner:
         sampler.first, sampler.one_in = self.spec.compare_first, self.spec.compare_one_in
         sampler.budget_s = self.spec.compare_budget_s
         self.differential.install(owner, name, raw)
+        try:  # before any test runs: a cache the candidate keeps is empty here
+            self.differential.cold_state = StateReset([shadow, module])
+        except Exception:
+            self.differential.cold_state = None
 
     def _compare_hook(self, original: object, candidate: object) -> bool | None:
         if self.config is None:

@@ -11,6 +11,7 @@ All three runs start from the same deterministic state and the same module globa
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import hashlib
 import inspect
@@ -139,7 +140,16 @@ class Differential:
         self.invariants: ArgsShape | None = None  # of the captured calls, once known
         self._placement: tuple[Any, str, Any] = (candidate.module, "", None)
         self._depth = 0
-        self._running = ""  # the side whose run is under way: "original", "candidate" or ""
+        # The side whose run is under way in this thread or task ("original", "candidate",
+        # or ""): a call made meanwhile by another thread or task is the test's own.
+        self._running: contextvars.ContextVar[str] = contextvars.ContextVar(
+            "codeflash_running", default=""
+        )
+        self._timed = ""  # the side a timed batch runs (see timing), inside unwrapped()
+        self._as_original: dict[int, Any] = {}  # the candidate's target -> the original's
+        # The modules' state as imported (a reset.StateReset), for timing to tell a cache
+        # the checks filled from state the tests set up; None when it could not be taken.
+        self.cold_state: Any = None
         self._input = ""
         self._input_keys: set[bytes] = set()
         # Globals both modules define: the caller's changes to them are copied to the
@@ -173,7 +183,12 @@ class Differential:
     def install(self, owner: Any, name: str, raw: Any) -> None:
         """Replace the candidate's target (``raw``, found on ``owner``) by the wrapper."""
         self._placement = (owner, name, raw)
-        install(owner, name, raw, self.wrapper())
+        wrapper = self.wrapper()
+        install(owner, name, raw, wrapper)
+        # A registry among the globals holds the target (``{"tree": walk}``): in the
+        # original's copy it is the original.
+        self._as_original = {id(self.candidate.function): self.original.function}
+        self._as_original[id(wrapper)] = self.original.function
         self._as_imported = dict(vars(self.candidate.module))
         self._shadow_as_imported = dict(vars(self.original.module))
 
@@ -189,11 +204,13 @@ class Differential:
         finally:
             setattr(owner, name, wrapped)
             self.enabled = True
+            self._timed = ""
 
     def timing(self, side: Side) -> None:
         """Inside :meth:`unwrapped`, before a timed batch of ``side``: the target on the
         real module is that side's, so a batch of the original that reaches it on the real
         module's objects times the original there too, not the candidate."""
+        self._timed = "original" if side is self.original else "candidate"
         owner, name, raw = self._placement
         if not name:  # not installed (a test of our own)
             return
@@ -229,7 +246,9 @@ class Differential:
         """What a call not compared runs: the candidate, except inside a run of the
         original, which reaches the target on the real module's objects (a registry, a
         singleton) and must see the original there, not the candidate's behaviour."""
-        if self._depth > 0 and self._running == "original":
+        if self._depth > 0 and self._running.get() == "original":
+            return self.original.function
+        if not self.enabled and self._timed == "original":  # a reference kept elsewhere
             return self.original.function
         return target
 
@@ -381,7 +400,7 @@ class Differential:
     def _around(self, phase: str, random_state: Any) -> Callable[[], AbstractContextManager[None]]:
         @contextmanager
         def around() -> Iterator[None]:
-            running, self._running = self._running, phase
+            running = self._running.set(phase)
             try:
                 with self.determinism:
                     # The call sees the caller's random state (tests that seed still work),
@@ -393,7 +412,7 @@ class Differential:
                         with self.guard.phase_of(phase):
                             yield
             finally:
-                self._running = running
+                self._running.reset(running)
 
         return around
 
@@ -402,7 +421,7 @@ class Differential:
         source, target = vars(self.candidate.module), vars(self.original.module)
         for name in self.shared_globals:
             if name in source:
-                target[name] = snapshot(source[name])
+                target[name] = snapshot(source[name], self._as_original)
         self._sync_patches(source, target)
 
     def _sync_patches(self, source: dict[str, Any], target: dict[str, Any]) -> None:

@@ -213,7 +213,7 @@ def _measure(
         redirect_stdout(_DISCARD),
         redirect_stderr(_DISCARD),
     ):
-        caches = reset.detects_state(pairs)
+        caches = reset.detects_state(pairs, cold=differential.cold_state)
         if guard is not None:
             with guard.phase_of("candidate"):
                 result = _interleave(pairs, spec, budget_s, max_budget_s, reset, caches)
