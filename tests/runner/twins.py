@@ -12,9 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 from pytest_codeflash.runner.determinism import Determinism
-from pytest_codeflash.runner.differential import Differential, Side
+from pytest_codeflash.runner.differential import Differential
 from pytest_codeflash.runner.overlay import remember_source
 from pytest_codeflash.runner.placement import find_function, plain
+from pytest_codeflash.runner.tally import Side
 
 _loaded: set[str] = set()
 

@@ -27,7 +27,7 @@ from . import protocol
 from .calls import read_pickle
 from .coverage_probe import CoverageProbe
 from .determinism import REAL_MONOTONIC, Determinism
-from .differential import Differential, Side
+from .differential import Differential
 from .guard import Guard
 from .overlay import OverlayFinder, load_shadow, share_sentinels
 from .placement import find_function, plain
@@ -44,6 +44,7 @@ from .protocol import (
     tool_error,
 )
 from .reset import StateReset
+from .tally import Side
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -20,7 +20,6 @@ import random
 import types
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 from .calls import (
@@ -39,7 +38,7 @@ from .calls import (
 from .determinism import REAL_MONOTONIC, REAL_TIME, Determinism
 from .guard import Guard
 from .invariants import ArgsShape
-from .mismatch import short_repr
+from .mismatch import describe_input
 from .outcomes import (
     RANDOM_STATE,
     Difference,
@@ -49,53 +48,13 @@ from .outcomes import (
     resource_limit,
 )
 from .placement import install
-from .protocol import CallsSummary, DifferenceRecord, ToolError, tool_error
+from .protocol import DifferenceRecord, tool_error
 from .sampling import CallSampler
+from .tally import Side, Tally
 
 MAX_RECORDED_DIFFERENCES = 20
 _MISSING: Any = object()
 MAX_FINGERPRINTED = 1 << 20  # bytes of pickled globals
-
-
-@dataclass
-class Tally:
-    """What the differential runs found, in a form that serialises to JSON."""
-
-    compared: int = 0
-    unchecked: int = 0
-    uncopyable: list[str] = field(default_factory=list)
-    unstable: dict[str, int] = field(default_factory=dict)
-    fully_unstable: int = 0
-    differences: list[DifferenceRecord] = field(default_factory=list)
-    inputs: list[bytes] = field(default_factory=list)
-    tool_errors: list[ToolError] = field(default_factory=list)
-    notes: list[DifferenceRecord] = field(default_factory=list)
-    """Differences on inputs outside the captured calls' invariants (see .invariants)."""
-    sampler: CallSampler = field(default_factory=CallSampler)
-    """Which calls in the tests are compared; ``unchecked`` counts those only run."""
-
-    def summary(self) -> CallsSummary:
-        """What the parent is told of these comparisons."""
-        return CallsSummary(
-            compared=self.compared,
-            unchecked=self.unchecked,
-            uncopyable=self.uncopyable[:5],
-            uncopyable_count=len(self.uncopyable),
-            unstable=dict(self.unstable),
-            fully_unstable=self.fully_unstable,
-            differences=list(self.differences),
-            sampled_tests=len(self.sampler.sampled_tests),
-            most_calls_per_test=self.sampler.most_calls,
-            sampling=self.sampler.describe(),
-        )
-
-
-@dataclass
-class Side:
-    """One implementation: its function and the module whose globals it uses."""
-
-    function: Callable[..., Any]
-    module: types.ModuleType
 
 
 class Differential:
@@ -290,7 +249,7 @@ class Differential:
         try:
             args = materialise_iterators(args)
             self._remember_input(args)
-            self._input = _describe_input(args, self.is_method)  # before anything mutates it
+            self._input = describe_input(args, self.is_method)  # before anything mutates it
             caller_state = random.getstate()
             if expected is not None:
                 first = second = expected
@@ -343,7 +302,7 @@ class Differential:
         try:
             args = materialise_iterators(args)
             self._remember_input(args)
-            self._input = _describe_input(args, self.is_method)
+            self._input = describe_input(args, self.is_method)
             caller_state = random.getstate()
             outcomes = []
             for side, call_args in (
@@ -529,16 +488,3 @@ def _raised_by_own_code(error: BaseException | None) -> bool:
 def _is_code(value: object) -> bool:
     """Functions, classes, modules: what a module binds that is not data."""
     return callable(value) or isinstance(value, types.ModuleType)
-
-
-def _describe_input(args: Args, is_method: bool) -> str:
-    positional, keywords = args
-    shown = positional[1:] if is_method else positional
-    parts = [short_repr(a, 40) for a in shown]
-    parts += [f"{k}={short_repr(v, 40)}" for k, v in keywords.items()]
-    return short_repr_join(parts)
-
-
-def short_repr_join(parts: list[str], limit: int = 120) -> str:
-    text = "(" + ", ".join(parts) + ")"
-    return text if len(text) <= limit else text[: limit - 4] + "...)"

@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .calls import MAX_YIELDED, Args, dump_args, load_args
-from .differential import Differential, Side
+from .differential import Differential
 from .protocol import RunnerSpec, SizeTiming, TimingSummary
 from .replay import MAX_TIMED_INPUTS, Facts, InputFacts
 from .reset import StateReset
 from .scale import FACTORS, scaled
 from .stats import FASTER
+from .tally import Side
 from .timing import MIN_ROUNDS, MakeThunks, Thunk, interleave
 
 CAPTURED_SHARE = 0.75

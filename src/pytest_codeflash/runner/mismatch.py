@@ -103,3 +103,18 @@ def text_differ(path: str, e: Any, a: Any) -> Mismatch:
     start = max(i - 20, 0)
     shown = [("..." if start else "") + short_repr(v[start : start + 50], 60) for v in (e, a)]
     return Mismatch(path, shown[0], shown[1], detail)
+
+
+def describe_input(args: tuple[tuple[Any, ...], dict[str, Any]], is_method: bool) -> str:
+    """A call's inputs in one short line (``self`` left out), for messages."""
+    positional, keywords = args
+    shown = positional[1:] if is_method else positional
+    parts = [short_repr(a, 40) for a in shown]
+    parts += [f"{k}={short_repr(v, 40)}" for k, v in keywords.items()]
+    return short_repr_join(parts)
+
+
+def short_repr_join(parts: list[str], limit: int = 120) -> str:
+    """``(a, b, ...)``, cut to ``limit`` characters."""
+    text = "(" + ", ".join(parts) + ")"
+    return text if len(text) <= limit else text[: limit - 4] + "...)"
