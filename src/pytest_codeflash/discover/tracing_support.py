@@ -72,6 +72,10 @@ class _BoundedBuffer(io.BytesIO):
         return super().write(data)
 
 
+# From 3.12 the standard library warns while pickling some objects (itertools').
+_PICKLING_WARNS = sys.version_info >= (3, 12)
+
+
 def bounded_dumps(value: Any, limit: int) -> bytes:
     """``pickle.dumps(value)``, or an exception once it passes ``limit`` bytes.
 
@@ -89,9 +93,6 @@ def bounded_dumps(value: Any, limit: int) -> bytes:
     else:
         pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
     return buffer.getvalue()
-
-
-_PICKLING_WARNS = sys.version_info >= (3, 12)
 
 
 def reservoir_skip(rng: random.Random, chance: float) -> int:

@@ -20,7 +20,7 @@ import random
 import types
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .calls import (
     Args,
@@ -51,6 +51,9 @@ from .placement import install
 from .protocol import DifferenceRecord, tool_error
 from .sampling import CallSampler
 from .tally import Side, Tally
+
+if TYPE_CHECKING:
+    from .reset import StateReset
 
 MAX_RECORDED_DIFFERENCES = 20
 _MISSING: Any = object()
@@ -108,7 +111,7 @@ class Differential:
         self._as_original: dict[int, Any] = {}  # the candidate's target -> the original's
         # The modules' state as imported (a reset.StateReset), for timing to tell a cache
         # the checks filled from state the tests set up; None when it could not be taken.
-        self.cold_state: Any = None
+        self.cold_state: StateReset | None = None
         self._input = ""
         self._input_keys: set[bytes] = set()
         # Globals both modules define: the caller's changes to them are copied to the
