@@ -58,16 +58,24 @@ class StateReset:
         return marks
 
     def candidate_fills(self, pairs: list[tuple[MakeThunks, MakeThunks]]) -> bool:
-        """From this state, whether the candidate's calls leave state behind and the
-        original's never do (then the state is put back)."""
-        filled = False
-        for make_original, make_candidate in pairs[:3]:
-            if _fills(self, make_original):
-                self.reset()
-                return False
-            filled = filled or _fills(self, make_candidate)
-        self.reset()
-        return filled
+        """From this state, whether the candidate keeps a memo of its inputs: its calls
+        leave state behind that grows with each new input, and the original's never do.
+        A table built once on the first call (it grows on one input only, of several) is
+        set-up, not a memo.  The state is put back."""
+        try:
+            for make_original, _ in pairs[:3]:
+                if _fills(self, make_original):
+                    return False
+            self.reset()
+            grew = 0
+            for _, make_candidate in pairs[:3]:  # in a row: a memo grows at each input
+                before = self.fingerprint()
+                with contextlib.suppress(Exception):
+                    make_candidate(1)[0]()
+                grew += self.fingerprint() != before
+            return grew >= min(2, len(pairs[:3]))
+        finally:
+            self.reset()
 
     def detects_state(
         self, pairs: list[tuple[MakeThunks, MakeThunks]], cold: StateReset | None = None
