@@ -111,8 +111,8 @@ def load_shadow(
     return shadow
 
 
-def share_sentinels(shadow: types.ModuleType, module: types.ModuleType) -> list[str]:
-    """Give the original's twin the real module's ``object()`` sentinels; their names.
+def share_sentinels(shadow: types.ModuleType, module: types.ModuleType) -> None:
+    """Give the original's twin the real module's ``object()`` sentinels.
 
     ``_MISSING = object()`` then ``def get(key, default=_MISSING)``: a twin has a sentinel
     of its own, in its globals and in its functions' defaults, so ``default is _MISSING``
@@ -126,16 +126,14 @@ def share_sentinels(shadow: types.ModuleType, module: types.ModuleType) -> list[
 
     mine, theirs = vars(shadow), vars(module)
     swap: dict[int, object] = {}
-    names = []
     for name, value in list(mine.items()):
         real = theirs.get(name)
         if type(value) is object and type(real) is object:
             swap[id(value)] = real
             mine[name] = real
             SENTINELS[id(real)] = (module.__name__, name, real)
-            names.append(name)
     if not swap:
-        return names
+        return
     seen: set[int] = set()
 
     def fix(value: object) -> None:
@@ -159,4 +157,3 @@ def share_sentinels(shadow: types.ModuleType, module: types.ModuleType) -> list[
 
     for value in list(mine.values()):
         fix(value)
-    return names

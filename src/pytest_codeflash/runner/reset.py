@@ -94,17 +94,9 @@ class StateReset:
             self.hidden, self.hidden_saved = cold.hidden, cold.hidden_saved
             self.reset()
             return True
-        for make_original, make_candidate in pairs[:3]:
-            for make in (make_original, make_candidate):
-                self.reset()
-                before = self.fingerprint()
-                with contextlib.suppress(Exception):
-                    make(1)[0]()
-                if self.fingerprint() != before:
-                    self.reset()
-                    return True
+        found = any(_fills(self, make) for pair in pairs[:3] for make in pair)
         self.reset()
-        return False
+        return found
 
 
 def _fills(reset: StateReset, make: MakeThunks) -> bool:
@@ -150,17 +142,17 @@ def _hidden_state(module: types.ModuleType) -> list[_Slot]:
                 function = getattr(member, "__func__", member)
                 if isinstance(function, types.FunctionType):
                     slots += _function_slots(function)
+                elif callable(member):
+                    continue
+                elif hasattr(type(member), "__get__"):  # a descriptor: only its own memo
+                    slots += _descriptor_slots(member)
                 elif (
                     not name.startswith("__")
                     and _mutable(member)
-                    and not callable(member)
-                    and not hasattr(type(member), "__get__")  # a descriptor: behaviour
                     and not _instance_of(member, value)  # an enum's members, a singleton
                     and _settable(value, name, member)
                 ):
                     slots.append(_class_attribute_slot(value, name))
-                elif hasattr(type(member), "__get__") and not callable(member):
-                    slots += _descriptor_slots(member)
         elif isinstance(value, types.FunctionType):
             slots += _function_slots(value)
     return slots
