@@ -86,6 +86,96 @@ def test_dry_run_finds_the_hot_function(pytester: pytest.Pytester, layout: str) 
     assert "noxfile" not in text  # not imported by the tests
 
 
+PLACES = '''\
+def work(n):
+    total = 0
+    for i in range(n):
+        total += i % 7
+    return total
+
+
+def in_test(n):
+    return work(n)
+
+
+def in_fixture_teardown(n):
+    return work(n)
+
+
+def in_finalizer(n):
+    return work(n)
+
+
+def in_unittest(n):
+    return work(n)
+
+
+def in_doctest(n):
+    """
+    >>> in_doctest(3) > 0
+    True
+    """
+    return work(n)
+'''
+
+PLACE_TESTS = """\
+import unittest
+
+import pytest
+
+from calc.places import in_finalizer, in_fixture_teardown, in_test, in_unittest
+
+
+@pytest.fixture
+def resource():
+    yield 1
+    in_fixture_teardown(2000)
+
+
+def test_fixture(resource):
+    assert resource == 1
+
+
+def test_finalizer(request):
+    request.addfinalizer(lambda: in_finalizer(2000))
+
+
+def test_plain():
+    assert in_test(2000) > 0
+
+
+class TestCase(unittest.TestCase):
+    def test_case(self):
+        self.assertGreater(in_unittest(2000), 0)
+"""
+
+
+def test_every_place_where_user_code_runs_is_traced(pytester: pytest.Pytester) -> None:
+    """A test function's call (windowed at ``pytest_pyfunc_call``), a fixture's teardown, a
+    finalizer, a ``unittest`` case and a doctest (their own ``runtest``): each function is
+    seen, and charged to its test."""
+    _project(pytester)
+    (pytester.path / "src" / "calc" / "places.py").write_text(PLACES)
+    (pytester.path / "tests" / "test_places.py").write_text(PLACE_TESTS)
+    result = pytester.runpytest(
+        "--codeflash",
+        "--codeflash-dry-run",
+        "-v",
+        "-p",
+        "no:randomly",
+        "--doctest-modules",
+        "tests/test_places.py",
+        "src/calc/places.py",
+    )
+    result.assert_outcomes(passed=5)
+    text = result.stdout.str()
+    for name in ("in_test", "in_fixture_teardown", "in_finalizer", "in_unittest", "in_doctest"):
+        assert f"calc.places.{name}: not called" not in text
+    result.stdout.re_match_lines(
+        [r".*calc\.places\.work .*", r".*; 5 call\(s\) from 5 test\(s\).*"]
+    )
+
+
 def test_selection_limits_what_is_ranked(pytester: pytest.Pytester) -> None:
     _project(pytester)
     result = pytester.runpytest(

@@ -158,6 +158,50 @@ def test_pickling_an_input_raises_no_warning_in_the_test(hot: types.ModuleType) 
     assert tracer.traces["hotmod.takes"].calls == 1
 
 
+def _local() -> Any:
+    def inner() -> None:
+        return None
+
+    return inner
+
+
+@pytest.mark.parametrize(
+    ("inputs", "refused"),
+    [
+        (((lambda: 1,), {}), True),
+        (((1, _local()), {}), True),
+        (((), {"key": lambda: 1}), True),
+        (((len, os.path.join, [lambda: 1]), {}), False),  # pickle finds out (the list)
+        (((1, "a"), {"key": None}), False),
+    ],
+)
+def test_what_pickle_refuses_at_a_glance(
+    inputs: tuple[tuple[Any, ...], dict[str, Any]], refused: bool
+) -> None:
+    """A lambda or a local function among the arguments: pickle saves functions by their
+    qualified name, and theirs leads nowhere."""
+    from pytest_codeflash.discover.tracing_support import refused_by_pickle
+
+    assert refused_by_pickle(inputs) is refused
+    if refused:
+        with pytest.raises((pickle.PicklingError, AttributeError)):
+            pickle.dumps(inputs)
+
+
+def test_inputs_that_fail_to_pickle_are_tried_less_often(hot: types.ModuleType) -> None:
+    with _tracing(hot, profiler=False) as tracer:
+        for _ in range(200):
+            hot.takes(threading.Lock())  # pickle tries, and fails: worth fewer tries
+        for _ in range(200):
+            hot.Box.make(lambda: 1)  # refused at a glance, for nothing: every call looked at
+        for i in range(200):
+            hot.takes(i)  # picklable again: back to trying (a success resets the back-off)
+    takes = tracer.traces["hotmod.takes"]
+    assert 5 <= takes.samples_skipped < 30
+    assert len(takes.samples) > 20
+    assert tracer.traces["hotmod.Box.make"].samples_skipped == 200
+
+
 def test_samples_are_bounded(hot: types.ModuleType) -> None:
     with _tracing(hot, max_samples=5) as tracer:
         for i in range(3000):

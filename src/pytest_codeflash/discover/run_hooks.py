@@ -54,9 +54,10 @@ class TracingHooks:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_call(self, item: pytest.Item) -> None:
-        self.owner.tracer.rearm()  # the fixtures' set-up may have ended the exact phase
+        if not _calls_pyfunc(item):  # else in pytest_pyfunc_call, just before the test
+            self.owner.tracer.rearm()  # the fixtures' set-up may have ended the exact phase
 
-    # The user's code runs inside these three: only there is the profiler needed.  (Code
+    # The user's code runs inside these: only there is the profiler needed.  (Code
     # that conftest hooks run around them is not profiled, nor counted, after an exact phase.)
     # Each is the innermost wrapper (trylast): pytest's own wrappers (output capture,
     # logging) stay outside the window, where their calls are neither profiled nor, at each
@@ -71,11 +72,54 @@ class TracingHooks:
     @pytest.hookimpl(wrapper=True, trylast=True, specname="pytest_runtest_call")
     def pytest_runtest_call_window(self, item: pytest.Item) -> Generator[None, object, object]:
         """The call's window opens before ``pytest_runtest_call`` above starts the exact
-        phase (which stops the profiler); the fast phase that follows it runs inside."""
+        phase (which stops the profiler); the fast phase that follows it runs inside.
+        For a plain test function, both wait for ``pytest_pyfunc_call``."""
+        if _calls_pyfunc(item):
+            return (yield)
         with self.owner.tracer.window():
             return (yield)
 
     @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, object, object]:
+        """A test function's call: pytest's own work on the way to it (its hooks, the
+        current-test variable, the look-up of its arguments) stays outside the window."""
+        with self.owner.tracer.window():
+            self.owner.tracer.rearm()
+            return (yield)
+
+    @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, object, object]:
+        if not _tears_down_user_code(item):  # pytest's own work only: no window needed
+            return (yield)
         with self.owner.tracer.window():
             return (yield)
+
+
+_NO_TEARDOWN = pytest.Item.teardown  # a node's own teardown(), unless its class has one
+
+
+def _tears_down_user_code(item: pytest.Item) -> bool:
+    """Whether a teardown may run the user's code: unless every finalizer pytest holds for
+    the nodes set up so far is a node's own ``teardown()`` that does nothing (a fixture, an
+    ``addfinalizer`` or a ``unittest`` case adds others).  Where pytest keeps them otherwise
+    than this knows, it may."""
+    stack = getattr(getattr(item.session, "_setupstate", None), "stack", None)
+    if not isinstance(stack, dict):
+        return True
+    for node, entry in stack.items():
+        finalizers = entry[0] if isinstance(entry, tuple) and entry else None
+        if not isinstance(finalizers, list):
+            return True
+        for finalizer in finalizers:
+            if (
+                getattr(finalizer, "__self__", None) is not node
+                or getattr(finalizer, "__func__", None) is not _NO_TEARDOWN
+            ):
+                return True
+    return False
+
+
+def _calls_pyfunc(item: pytest.Item) -> bool:
+    """Whether the item's call phase runs ``pytest_pyfunc_call`` (a test function; not a
+    doctest, nor a ``unittest`` case, whose class runs the test its own way)."""
+    return type(item).runtest is pytest.Function.runtest

@@ -59,6 +59,7 @@ from .tracing_support import (
     code_of,
     merge_samples,
     real_path,
+    refused_by_pickle,
     reservoir_skip,
     start_offset,
 )
@@ -71,6 +72,12 @@ MAX_TOTAL_SAMPLE_BYTES = 256 << 20  # all inputs of the run, in one process
 # Keeping inputs may cost a function at most this share of its time, after a first allowance.
 SAMPLE_COST_SHARE = 0.05
 SAMPLE_COST_FREE_NS = 500_000
+# After this many calls in a row whose inputs pickle failed on, a function's calls are tried
+# less and less often: 2, 4, ... up to 2 ** REFUSED_BACKOFF_LOG2 calls apart (a success resets
+# it).  Such a function usually gets the same kind of argument each time, and a failure costs
+# about as much as a success.
+REFUSED_BEFORE_BACKOFF = 5
+REFUSED_BACKOFF_LOG2 = 5
 _RESUMABLE = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
 _RESOLVE_ATTEMPTS = 3
 
@@ -275,30 +282,45 @@ class Tracer:
         else:
             slot = self._rng.randrange(k)
             trace.next_sample = calls + 1 + reservoir_skip(self._rng, k / calls)
-        self._keep(trace, frame, slot)
+        pickled = self._keep(trace, frame, slot)
+        if pickled:
+            trace.refused = 0
+        elif pickled is False:  # pickle failed: its next inputs likely do too, try fewer
+            trace.refused += 1
+            if trace.refused >= REFUSED_BEFORE_BACKOFF:
+                skip = 1 << min(trace.refused - REFUSED_BEFORE_BACKOFF + 1, REFUSED_BACKOFF_LOG2)
+                trace.next_sample = max(trace.next_sample, calls + 1 + skip)
         cost = time.perf_counter_ns() - began
         trace.sample_cost_ns += cost
         stack = self._stacks.get(threading.get_ident())
         if stack:  # the caller's own time does not include the pickling
             stack[-1][3] += cost
 
-    def _keep(self, trace: TargetTrace, frame: types.FrameType, slot: int) -> None:
+    def _keep(self, trace: TargetTrace, frame: types.FrameType, slot: int) -> bool | None:
+        """Pickle the call's inputs into the sample (at ``slot``, or added).  ``True`` when
+        they pickled; when they cannot (counted in ``samples_skipped``), ``False`` if pickle
+        had to try, ``None`` if it was plain at a glance (it cost next to nothing)."""
+        inputs = arguments(frame)
+        if refused_by_pickle(inputs):
+            trace.samples_skipped += 1
+            return None
         held = sum(len(s) for s in trace.samples)
         budget = min(MAX_SAMPLE_BYTES, MAX_FUNCTION_SAMPLE_BYTES - held)
         budget = min(budget, MAX_TOTAL_SAMPLE_BYTES - self._sample_bytes)
         try:
-            data = bounded_dumps(arguments(frame), budget)
+            data = bounded_dumps(inputs, budget)
         except Exception:  # unpicklable, too large, or a failing __reduce__
             trace.samples_skipped += 1
-            return
+            return False
         if data in trace.samples:
-            return
+            return True
         if 0 <= slot < len(trace.samples):
             self._sample_bytes -= len(trace.samples[slot])
             trace.samples[slot] = data
         else:
             trace.samples.append(data)
         self._sample_bytes += len(data)
+        return True
 
     # -- results --------------------------------------------------------------------------
     def export(self) -> dict[str, dict[str, Any]]:

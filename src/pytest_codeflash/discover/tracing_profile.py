@@ -169,10 +169,11 @@ class FastPhases:
 
         :param caller: the frame below the one starting now.
         """
-        running = self._traced_frames(caller)
-        if running and (not self._duty or self._refusals < HANDOVER_AFTER):
+        found = self._traced_frame(caller)  # (looking for one is cheaper than listing all)
+        if found and (not self._duty or self._refusals < HANDOVER_AFTER):
             self._refusals += 1
             return False
+        running = self._traced_frames(caller) if found else []  # handed over (a duty cycle)
         if sys.gettrace() not in (self.hook, None) or sys.getprofile() is not None:
             return False  # another tool's hook: leave it alone
         if running:
@@ -329,6 +330,15 @@ class FastPhases:
     def _profiler_installed(self) -> bool:
         current: Any = sys.getprofile()  # _lsprof installs itself as the profile object
         return current is self._profiler
+
+    def _traced_frame(self, frame: types.FrameType | None) -> bool:
+        """Whether a traced function runs from ``frame`` down."""
+        lookup = self.by_code.get
+        while frame is not None:
+            if lookup(id(frame.f_code)) is not None:
+                return True
+            frame = frame.f_back
+        return False
 
     def _traced_frames(self, frame: types.FrameType | None) -> list[types.FrameType]:
         """The frames of traced functions from ``frame`` down."""

@@ -38,6 +38,7 @@ class TargetTrace:
     activations: int = 0  # starts and resumptions measured exactly
     sampled: bool = False  # only its starts are seen now; the sampler measures its time
     sample_cost_ns: int = 0  # time spent keeping its inputs
+    refused: int = 0  # its latest calls whose inputs pickle failed on, in a row
     resumes: int = 0  # resumptions seen exactly (a generator's)
     fast_calls: int = 0  # calls counted by the profiler (before 3.12), not seen exactly
 

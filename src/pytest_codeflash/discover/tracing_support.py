@@ -55,6 +55,21 @@ def arguments(frame: types.FrameType) -> tuple[tuple[Any, ...], dict[str, Any]]:
     return tuple(args), kwargs
 
 
+def refused_by_pickle(inputs: tuple[tuple[Any, ...], dict[str, Any]]) -> bool:
+    """Whether pickle is sure to refuse these ``(args, kwargs)``, at a glance: one of them is a
+    lambda or a function defined inside another.  pickle saves a function by its qualified
+    name, and theirs (``<lambda>``, ``f.<locals>.g``) leads nowhere; finding out by pickling
+    costs as much as pickling what precedes it, and then an exception."""
+    args, kwargs = inputs
+    for value in args:
+        if type(value) is types.FunctionType and "<" in value.__qualname__:
+            return True
+    for value in kwargs.values():
+        if type(value) is types.FunctionType and "<" in value.__qualname__:
+            return True
+    return False
+
+
 class _TooLarge(Exception):
     pass
 
