@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import json
 import os
@@ -165,6 +166,14 @@ def _local() -> Any:
     return inner
 
 
+def _replaced() -> None:
+    return None
+
+
+_replaced_original = _replaced
+_replaced = functools.partial(_replaced)  # type: ignore[assignment]
+
+
 @pytest.mark.parametrize(
     ("inputs", "refused"),
     [
@@ -173,6 +182,9 @@ def _local() -> Any:
         (((), {"key": lambda: 1}), True),
         (((len, os.path.join, [lambda: 1]), {}), False),  # pickle finds out (the list)
         (((1, "a"), {"key": None}), False),
+        (((_replaced_original,), {}), True),  # its name leads to another object
+        (((_local().__class__, type("Made", (), {})), {}), True),  # a class nowhere to be found
+        (((Tracer, _local), {}), False),
     ],
 )
 def test_what_pickle_refuses_at_a_glance(

@@ -56,18 +56,47 @@ def arguments(frame: types.FrameType) -> tuple[tuple[Any, ...], dict[str, Any]]:
 
 
 def refused_by_pickle(inputs: tuple[tuple[Any, ...], dict[str, Any]]) -> bool:
-    """Whether pickle is sure to refuse these ``(args, kwargs)``, at a glance: one of them is a
-    lambda or a function defined inside another.  pickle saves a function by its qualified
-    name, and theirs (``<lambda>``, ``f.<locals>.g``) leads nowhere; finding out by pickling
-    costs as much as pickling what precedes it, and then an exception."""
+    """Whether pickle is sure to refuse these ``(args, kwargs)``, at a glance: one of them is
+    a function or a class that pickle cannot find by its name.
+
+    pickle saves a function (and a class) by reference, its module and qualified name,
+    and checks that the name leads back to the same object: a lambda's or a local
+    function's name (``<lambda>``, ``f.<locals>.g``) leads nowhere, nor does the name of a
+    function that a decorator or an assignment has replaced.  Finding that out by pickling
+    costs as much as pickling everything before it, and then an exception.
+    """
     args, kwargs = inputs
     for value in args:
-        if type(value) is types.FunctionType and "<" in value.__qualname__:
+        if _unpicklable_by_name(value):
             return True
     for value in kwargs.values():
-        if type(value) is types.FunctionType and "<" in value.__qualname__:
+        if _unpicklable_by_name(value):
             return True
     return False
+
+
+_MISSING = object()
+
+
+def _unpicklable_by_name(value: Any) -> bool:
+    kind = type(value)
+    if kind is not types.FunctionType and kind is not type:
+        return False
+    qualname = getattr(value, "__qualname__", None)
+    if not isinstance(qualname, str) or "<" in qualname:
+        return isinstance(qualname, str)
+    module = sys.modules.get(getattr(value, "__module__", None) or "")
+    if module is None:
+        return False  # pickle would import it, or search for it: let it try
+    found: Any = module
+    try:
+        for part in qualname.split("."):
+            found = getattr(found, part, _MISSING)
+            if found is _MISSING:
+                return True
+    except Exception:  # a module's or class's own __getattr__: let pickle see
+        return False
+    return found is not value
 
 
 class _TooLarge(Exception):
