@@ -83,8 +83,8 @@ class TracingHooks:
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, object, object]:
         """A test function's call: pytest's own work on the way to it (its hooks, the
         current-test variable, the look-up of its arguments) stays outside the window."""
+        self.owner.tracer.rearm()  # first: the window then has no profiler to start
         with self.owner.tracer.window():
-            self.owner.tracer.rearm()
             return (yield)
 
     @pytest.hookimpl(wrapper=True, trylast=True)

@@ -66,13 +66,7 @@ def refused_by_pickle(inputs: tuple[tuple[Any, ...], dict[str, Any]]) -> bool:
     costs as much as pickling everything before it, and then an exception.
     """
     args, kwargs = inputs
-    for value in args:
-        if _unpicklable_by_name(value):
-            return True
-    for value in kwargs.values():
-        if _unpicklable_by_name(value):
-            return True
-    return False
+    return any(map(_unpicklable_by_name, args)) or any(map(_unpicklable_by_name, kwargs.values()))
 
 
 _MISSING = object()
