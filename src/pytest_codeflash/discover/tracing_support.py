@@ -77,8 +77,10 @@ def _unpicklable_by_name(value: Any) -> bool:
     if kind is not types.FunctionType and kind is not type:
         return False
     qualname = getattr(value, "__qualname__", None)
-    if not isinstance(qualname, str) or "<" in qualname:
-        return isinstance(qualname, str)
+    if not isinstance(qualname, str):
+        return False
+    if "<" in qualname:  # <lambda>, <locals>: no name leads there
+        return True
     module = sys.modules.get(getattr(value, "__module__", None) or "")
     if module is None:
         return False  # pickle would import it, or search for it: let it try
