@@ -340,6 +340,36 @@ def test_the_sampler_thread_looks_at_the_stacks(
     assert leaf.own_ns > 0
 
 
+def test_the_sampler_charges_the_tests_thread_only_for_its_windows(
+    hot: types.ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between the windows where the user's code runs (pytest's own work) the sampler does
+    not look at the thread that opens them, and what it charges at a look inside one is the
+    time spent in windows since its last look there, not the time in between."""
+    monkeypatch.setattr(tracing_events, "SAMPLED_AFTER", 3)
+    monkeypatch.setattr(tracing_events, "SAMPLE_IDLE_S", 0.001)  # looks as often outside
+    with _tracing(hot, profiler=False) as tracer:
+        for _ in range(4):
+            hot.leaf(0)  # sampled from now on
+        with tracer.window():
+            pass  # the tests' thread is known now; the window lasted next to nothing
+        leaf = tracer.traces["hotmod.leaf"]
+        looked = tracer._sampler.samples
+        deadline = time.monotonic() + 10
+        while tracer._sampler.samples < looked + 5 and time.monotonic() < deadline:
+            hot.leaf(0.01)  # outside every window: seen, never charged
+        outside = leaf.own_ns
+        with tracer.window():
+            looked = tracer._sampler.samples
+            while tracer._sampler.samples < looked + 3 and time.monotonic() < deadline:
+                hot.leaf(0.01)
+    assert tracer._sampler.samples >= looked + 3
+    assert outside < 5_000_000  # the exact activations' few microseconds, and the tiny window
+    assert leaf.own_ns > outside
+    assert tracer.windows_open == 0
+    assert tracer.window_ns > 0
+
+
 def test_start_and_stop_are_idempotent(hot: types.ModuleType) -> None:
     tracer = _tracer(hot)
     tracer.stop()

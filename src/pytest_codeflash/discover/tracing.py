@@ -132,6 +132,12 @@ class Tracer:
         self._use_profiler = profiler and sys.version_info < (3, 12)
         self._windows = windows
         self._duty = duty
+        # The windows (see window()): how many are open, since when, in which thread, and
+        # the time spent in those closed so far.
+        self.windows_open = 0
+        self.window_since = 0
+        self.window_thread: int | None = None
+        self.window_ns = 0
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -227,8 +233,9 @@ class Tracer:
 
     def window(self) -> _Window:
         """A context in which the user's code runs (fixtures, a test's call, its teardown):
-        before 3.12, the fast phase's profiler runs only inside one."""
-        return _Window(self._phases)
+        before 3.12, the fast phase's profiler runs only inside one; and outside every
+        window the sampler leaves the thread that opens them alone (see :class:`Sampler`)."""
+        return _Window(self)
 
     def end_test(self) -> None:
         """The test ends: what the profiler counted since it started is the test's."""
@@ -381,17 +388,28 @@ class _Paused:
 
 
 class _Window:
-    """Opens a window for the fast phase's profiler, if there are fast phases."""
+    """Opens a window: for the fast phase's profiler, if there are fast phases, and for the
+    sampler."""
 
-    __slots__ = ("phases",)
+    __slots__ = ("tracer",)
 
-    def __init__(self, phases: FastPhases | None) -> None:
-        self.phases = phases
+    def __init__(self, tracer: Tracer) -> None:
+        self.tracer = tracer
 
     def __enter__(self) -> None:
-        if self.phases is not None:
-            self.phases.window(True)
+        tracer = self.tracer
+        tracer.windows_open += 1
+        if tracer.windows_open == 1:
+            tracer.window_thread = threading.get_ident()
+            tracer.window_since = time.perf_counter_ns()
+        if tracer._phases is not None:
+            tracer._phases.window(True)
 
     def __exit__(self, *exc: object) -> None:
-        if self.phases is not None:
-            self.phases.window(False)
+        tracer = self.tracer
+        if tracer.windows_open:
+            tracer.windows_open -= 1
+            if not tracer.windows_open:
+                tracer.window_ns += time.perf_counter_ns() - tracer.window_since
+        if tracer._phases is not None:
+            tracer._phases.window(False)

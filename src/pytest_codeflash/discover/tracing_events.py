@@ -28,6 +28,10 @@ SAMPLED_AFTER = 500
 SAMPLE_INTERVAL_S = 0.001  # the sampler looks this often, at most ...
 SAMPLER_SHARE = 0.01  # ... and spends at most about this share of the time looking,
 SAMPLE_PAUSE_MAX_S = 0.25  # ... but waits no longer than this (a slow look may be a one-off)
+# Between the windows where the user's code runs (pytest's own work, most of the time in a
+# suite of short tests) the sampler looks this seldom: each look takes the interpreter from
+# the tests' thread, which on a virtual machine can cost it a millisecond.
+SAMPLE_IDLE_S = 0.05
 _OWN_FILES = frozenset(
     os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
     for name in ("tracing.py", "tracing_events.py", "tracing_support.py")
@@ -142,7 +146,7 @@ def calibrate(tracer: TracerState, cpu_budget: int) -> tuple[int, int]:
     """The handlers' cost that lands inside a measured activation, and outside it.
 
     Times start/leave pairs of a dummy function through the real handlers (without the
-    interpreter's dispatch, which is a little more), best of five rounds of 200: the
+    interpreter's dispatch, which is a little more), best of three rounds of 100: the
     dummy's own time per pair is the cost inside, the rest of the pair's time the cost
     outside.  Activations are never counted below zero.
     """
@@ -158,14 +162,14 @@ def calibrate(tracer: TracerState, cpu_budget: int) -> tuple[int, int]:
             on_leave(code, 0, None)
         dummy.cpu_probes = 1 << 40  # no CPU clock reads, as for most cheap calls
         best_inside = best_pair = 1 << 62
-        for _ in range(5):  # the least disturbed of five rounds
+        for _ in range(3):  # the least disturbed of three rounds
             dummy.own_ns = 0
             began = time.perf_counter_ns()
-            for _ in range(200):
+            for _ in range(100):
                 on_start(code, 0)
                 on_leave(code, 0, None)
-            best_pair = min(best_pair, (time.perf_counter_ns() - began) // 200)
-            best_inside = min(best_inside, dummy.own_ns // 200)
+            best_pair = min(best_pair, (time.perf_counter_ns() - began) // 100)
+            best_inside = min(best_inside, dummy.own_ns // 100)
     finally:
         del tracer._by_code[id(code)]
         tracer._stacks.clear()
@@ -217,15 +221,24 @@ class Sampler:
         clocks: dict[int, int | None] = {}
         last_cpu: dict[int, int] = {}
         last = time.perf_counter_ns()
+        last_window = 0  # the window time (see _window_time) at the last look inside one
         pause = self.interval
         try:
             while not self._stop.acquire(timeout=pause):
                 now, began = time.perf_counter_ns(), time.thread_time_ns()
-                elapsed, before, last = now - last, last, now
-                fast, phases = self.tracer._fast_threads, self.tracer._phases
-                for ident, frame in sys._current_frames().items():
-                    if ident == me:
+                before, last = last, now
+                tracer = self.tracer
+                fast, phases = tracer._fast_threads, tracer._phases
+                # The thread that opens windows, outside them: nothing of the user's runs.
+                idle = tracer.window_thread if not tracer.windows_open else None
+                frames = sys._current_frames()
+                for ident, frame in frames.items():
+                    if ident in (me, idle):
                         continue
+                    elapsed = now - before
+                    if ident == tracer.window_thread:  # the time in windows since its last look
+                        window_time = _window_time(tracer, now)
+                        elapsed, last_window = window_time - last_window, window_time
                     cpu = _thread_cpu_ns(ident, clocks)
                     spent = -1 if cpu is None else cpu - last_cpu.get(ident, cpu)
                     if cpu is not None:
@@ -244,6 +257,8 @@ class Sampler:
                 # (This thread's CPU time: its wall time includes waits for the interpreter.)
                 cost = (time.thread_time_ns() - began) / 1e9
                 pause = min(max(self.interval, cost / SAMPLER_SHARE), SAMPLE_PAUSE_MAX_S)
+                if idle is not None and len(frames) <= 2:  # the tests' thread and this one
+                    pause = max(pause, SAMPLE_IDLE_S)
             self._stop.release()
         finally:
             self._done.release()
@@ -361,6 +376,13 @@ def resume_after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
+
+
+def _window_time(tracer: TracerState, now: int) -> int:
+    """Nanoseconds spent in windows so far: the sampler charges the time in windows since
+    its last look inside one to what it sees (it does not look between windows)."""
+    open_ns = now - tracer.window_since if tracer.windows_open else 0
+    return tracer.window_ns + max(0, open_ns)
 
 
 def _thread_cpu_ns(ident: int, clocks: dict[int, int | None]) -> int | None:
