@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .tracing_records import ByCode, TargetTrace, TracerState
+from .tracing_support import thread_cpu_ns, window_time
 
 _TOOL_NAME = "pytest-codeflash"
 CPU_CLOCK_SHARE = 0.05  # at most this share of a function's time goes to reading the CPU clock
@@ -221,7 +222,7 @@ class Sampler:
         clocks: dict[int, int | None] = {}
         last_cpu: dict[int, int] = {}
         last = time.perf_counter_ns()
-        last_window = 0  # the window time (see _window_time) at the last look inside one
+        last_window = 0  # the window time (see window_time) at the last look inside one
         pause = self.interval
         try:
             while not self._stop.acquire(timeout=pause):
@@ -237,9 +238,9 @@ class Sampler:
                         continue
                     elapsed = now - before
                     if ident == tracer.window_thread:  # the time in windows since its last look
-                        window_time = _window_time(tracer, now)
-                        elapsed, last_window = window_time - last_window, window_time
-                    cpu = _thread_cpu_ns(ident, clocks)
+                        in_windows = window_time(tracer, now)
+                        elapsed, last_window = in_windows - last_window, in_windows
+                    cpu = thread_cpu_ns(ident, clocks)
                     spent = -1 if cpu is None else cpu - last_cpu.get(ident, cpu)
                     if cpu is not None:
                         last_cpu[ident] = cpu
@@ -376,30 +377,6 @@ def resume_after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
-
-
-def _window_time(tracer: TracerState, now: int) -> int:
-    """Nanoseconds spent in windows so far: the sampler charges the time in windows since
-    its last look inside one to what it sees (it does not look between windows)."""
-    open_ns = now - tracer.window_since if tracer.windows_open else 0
-    return tracer.window_ns + max(0, open_ns)
-
-
-def _thread_cpu_ns(ident: int, clocks: dict[int, int | None]) -> int | None:
-    """The CPU time of thread ``ident``, if the platform has per-thread CPU clocks."""
-    if ident not in clocks:
-        try:
-            clocks[ident] = time.pthread_getcpuclockid(ident)
-        except (AttributeError, OSError, OverflowError):
-            clocks[ident] = None
-    clock = clocks[ident]
-    if clock is None:
-        return None
-    try:
-        return time.clock_gettime_ns(clock)
-    except OSError:  # the thread has ended
-        clocks[ident] = None
-        return None
 
 
 def profile_function(on_start: Any, on_resume: Any, on_leave: Any, by_code: ByCode) -> Any:

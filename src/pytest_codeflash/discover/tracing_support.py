@@ -17,10 +17,13 @@ import pickle
 import random
 import sys
 import threading
+import time
 import types
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
+
+from .tracing_records import TracerState
 
 
 def start_offset(code: types.CodeType) -> int:
@@ -215,6 +218,33 @@ def _functions_in(raw: Any) -> Iterator[Any]:
             with contextlib.suppress(ValueError):
                 if callable(cell.cell_contents):
                     queue.append(cell.cell_contents)
+
+
+# -- the sampler's clocks ------------------------------------------------------------------------
+
+
+def window_time(tracer: TracerState, now: int) -> int:
+    """Nanoseconds spent in windows so far: the sampler charges the time in windows since
+    its last look inside one to what it sees (it does not look between windows)."""
+    open_ns = now - tracer.window_since if tracer.windows_open else 0
+    return tracer.window_ns + max(0, open_ns)
+
+
+def thread_cpu_ns(ident: int, clocks: dict[int, int | None]) -> int | None:
+    """The CPU time of thread ``ident``, if the platform has per-thread CPU clocks."""
+    if ident not in clocks:
+        try:
+            clocks[ident] = time.pthread_getcpuclockid(ident)
+        except (AttributeError, OSError, OverflowError):
+            clocks[ident] = None
+    clock = clocks[ident]
+    if clock is None:
+        return None
+    try:
+        return time.clock_gettime_ns(clock)
+    except OSError:  # the thread has ended
+        clocks[ident] = None
+        return None
 
 
 # -- running a function in the main thread, from another ----------------------------------------
