@@ -48,7 +48,7 @@ import sys
 import threading
 import time
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .tracing_figures import absorb, profiler_call_cost_ns
@@ -62,8 +62,8 @@ EXACT_FRAMES = 100
 # EXACT_FRAMES frame starts) because a traced call was running hands that call over: the
 # exact phase sees the calls of a long traced call for a while (their inputs), not to its end.
 # Before 3.11 the trace hook costs about twice what the profiler does (every instruction of
-# every frame looks up its line for it), so there a long call is handed over after about a
-# hundred frame starts past the last function that needed inputs.
+# every frame looks up its line for it), so there a long call is handed over after about
+# 200 frame starts past the last function that needed inputs.
 HANDOVER_AFTER = 400 if sys.version_info >= (3, 11) else 8
 # The duty cycle: inside a window the profiler runs at least this long at a time ...
 DUTY_ON_NS = 2_000_000
@@ -172,11 +172,12 @@ class FastPhases:
 
         :param caller: the frame below the one starting now.
         """
-        found = self._traced_frame(caller)  # (looking for one is cheaper than listing all)
-        if found and (not self._duty or self._refusals < HANDOVER_AFTER):
+        traced = self._traced_frames(caller)
+        first = next(traced, None)  # to refuse, one is enough: the rest of the walk waits
+        if first is not None and (not self._duty or self._refusals < HANDOVER_AFTER):
             self._refusals += 1
             return False
-        running = self._traced_frames(caller) if found else []  # handed over (a duty cycle)
+        running = [] if first is None else [first, *traced]  # handed over (a duty cycle)
         if sys.gettrace() not in (self.hook, None) or sys.getprofile() is not None:
             return False  # another tool's hook: leave it alone
         if running:
@@ -334,23 +335,13 @@ class FastPhases:
         current: Any = sys.getprofile()  # _lsprof installs itself as the profile object
         return current is self._profiler
 
-    def _traced_frame(self, frame: types.FrameType | None) -> bool:
-        """Whether a traced function runs from ``frame`` down."""
+    def _traced_frames(self, frame: types.FrameType | None) -> Iterator[types.FrameType]:
+        """The frames of traced functions from ``frame`` down, innermost first."""
         lookup = self.by_code.get
         while frame is not None:
             if lookup(id(frame.f_code)) is not None:
-                return True
+                yield frame
             frame = frame.f_back
-        return False
-
-    def _traced_frames(self, frame: types.FrameType | None) -> list[types.FrameType]:
-        """The frames of traced functions from ``frame`` down."""
-        lookup, found = self.by_code.get, []
-        while frame is not None:
-            if lookup(id(frame.f_code)) is not None:
-                found.append(frame)
-            frame = frame.f_back
-        return found
 
     @_guarded
     def rearm(self) -> None:

@@ -172,8 +172,7 @@ def code_of(module: types.ModuleType, qualname: str, file: str | None) -> types.
             owner = _static_attribute(owner, part)
     except AttributeError:
         return None
-    raw = owner
-    for function in _functions_in(raw):
+    for function in _functions_in(owner):
         code: types.CodeType = function.__code__
         if code.co_name != parts[-1] or getattr(code, "co_qualname", qualname) != qualname:
             continue
