@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_codeflash.discover import tracing_profile
 from pytest_codeflash.discover.tracing import Tracer
 from pytest_codeflash.discover.tracing_profile import FastPhases
 
@@ -312,9 +313,12 @@ def test_a_long_traced_call_is_handed_over(mod: types.ModuleType) -> None:
 
 
 @needs_profiler
-def test_a_pause_keeps_the_duty_cycles_state(mod: types.ModuleType) -> None:
+def test_a_pause_keeps_the_duty_cycles_state(
+    mod: types.ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """pytest's reports inside a test (subtests) pause the profiler: where the duty cycle had
     stopped it, it stays stopped after the pause instead of starting a new period."""
+    monkeypatch.setattr(tracing_profile, "DUTY_ON_NS", 10**10)  # no switch is due by itself
     tracer = _duty_tracer(mod)
     tracer.start()
     try:
@@ -324,14 +328,14 @@ def test_a_pause_keeps_the_duty_cycles_state(mod: types.ModuleType) -> None:
         tracer.begin_test("t::subtests")
         with tracer.window():
             assert sys.getprofile() is not None  # a window starts with the profiler on
-            phases._switch()  # what the sampler has the main thread run: off
+            phases._flip()  # what the sampler has the main thread do: off
             assert phases.quiet_since
             assert sys.getprofile() is None
             with tracer.paused():
                 assert not phases.quiet_since  # pytest's own work: not charged
             assert phases.quiet_since
             assert sys.getprofile() is None
-            phases._switch()  # on again
+            phases._flip()  # on again
             assert sys.getprofile() is not None
             with tracer.paused():
                 assert sys.getprofile() is None
@@ -340,6 +344,43 @@ def test_a_pause_keeps_the_duty_cycles_state(mod: types.ModuleType) -> None:
         tracer.end_test()
     finally:
         tracer.stop()
+
+
+@needs_profiler
+def test_the_tests_thread_switches_the_duty_cycle_at_a_report(
+    mod: types.ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A thread busy with input and output (pytest reporting subtests) can keep the sampler
+    from looking for a long while: the profiler would then run throughout.  So at each report
+    the tests' thread switches the duty cycle by itself where a switch is due."""
+    monkeypatch.setattr(tracing_profile, "DUTY_ON_NS", 0)  # a switch is due at once
+    tracer = _duty_tracer(mod)
+    tracer.start()
+    try:
+        phases = tracer._phases
+        assert phases is not None
+        phases.tick = lambda now: None  # type: ignore[method-assign]  # the sampler never does
+        tracer.begin_test("t::subtests")
+        with tracer.window():
+            assert sys.getprofile() is not None  # a window starts with the profiler on
+            mod.parent(10)
+            with tracer.paused():
+                pass
+            assert phases.quiet_since  # it ran its share: off after the report
+            assert sys.getprofile() is None
+            deadline = time.monotonic() + 10
+            while sys.getprofile() is None and time.monotonic() < deadline:
+                time.sleep(0.001)  # its rest: nine times as long as it ran
+                with tracer.paused():
+                    pass
+            assert sys.getprofile() is not None  # rested: on again after a report
+            mod.parent(10)
+        tracer.end_test()
+    finally:
+        tracer.stop()
+    assert phases.switches == 2
+    assert tracer.traces["phasemod.parent"].tests == {"t::subtests"}
+    assert sys.getprofile() is None
 
 
 class _Interrupt(BaseException):

@@ -26,11 +26,13 @@ stops for as long as keeps it to ``DUTY_SHARE`` of the time, and so on.  While i
 no hook runs at all: the sampler thread charges the time it sees to the traced functions on
 the thread's stack (total time to each, own time to the innermost, and the running test to
 all), and it is also the sampler that turns the profiler off and on again, through
-:func:`.tracing_support.call_in_main_thread`.  The profiler's counts of calls in a test are
-scaled by the time its windows were open over the time it ran in them, as ``perf`` scales a
-multiplexed counter.  Short tests (most tests) run with the profiler throughout.  With a
-duty cycle, a long traced call no longer holds the exact phase to its end: after
-``HANDOVER_AFTER`` tries it is handed over to the sampler (see :meth:`FastPhases.to_fast`).
+:func:`.tracing_support.call_in_main_thread`, or the thread itself when pytest reports a
+subtest (:meth:`FastPhases.resume`): a thread that writes often keeps the sampler waiting.
+The profiler's counts of calls in a test are scaled by the time its windows were open over
+the time it ran in them, as ``perf`` scales a multiplexed counter.  Short tests (most
+tests) run with the profiler throughout.  With a duty cycle, a long traced call no longer
+holds the exact phase to its end: after ``HANDOVER_AFTER`` tries it is handed over to the
+sampler (see :meth:`FastPhases.to_fast`).
 
 Own time (time not spent in other traced functions) comes from the profiler's call graph:
 a function's time in untraced callees counts as its own, except the share of the callees'
@@ -245,8 +247,13 @@ class FastPhases:
         if self._paused_quiet:
             self._paused_quiet = False
             self.quiet_since = time.perf_counter_ns()
+            if self._due(self.quiet_since):  # its rest is over: start it here
+                self._flip()
         elif sys.getprofile() is None and sys.gettrace() is None:
-            self._enable(fresh)
+            if not fresh and self._due(time.perf_counter_ns(), running=True):
+                self._flip(paused=True)  # it ran its share: it stays stopped from here
+            else:
+                self._enable(fresh)
 
     def _enable(self, period: bool = True) -> None:
         """Start our profiler; ``period``: a new period of the duty cycle starts too."""
@@ -292,31 +299,46 @@ class FastPhases:
     # -- the duty cycle ---------------------------------------------------------------------
     def tick(self, now: int) -> None:
         """The sampler thread looks (``now``, perf_counter_ns): time to stop or start the
-        profiler?  The switch itself runs in the main thread, between two bytecodes."""
+        profiler?  The switch itself runs in the main thread, between two bytecodes.  (The
+        main thread also switches by itself when pytest reports a subtest, see
+        :meth:`resume`: a thread busy with input and output keeps the sampler waiting.)"""
         if not self._duty or self._asked or self._blocked or not self.fast or not self._windows:
             return
-        if self.quiet_since:
-            rest = self._on_ns * (1.0 - DUTY_SHARE) / DUTY_SHARE
-            if now - self._rest_since < rest:
-                return
-        elif not self._enabled or now - self._period_since < DUTY_ON_NS:
+        if not self._due(now):
             return
         self._asked = True
         if not call_in_main_thread(self._switch):
             self._duty = self._asked = False
+
+    def _due(self, now: int, running: bool = False) -> bool:
+        """Whether the duty cycle stops (or starts) the profiler at ``now``; ``running``:
+        count it as running (it is only paused for a report)."""
+        if not self._duty or self._blocked:
+            return False
+        if self.quiet_since:
+            rest = self._on_ns * (1.0 - DUTY_SHARE) / DUTY_SHARE
+            return now - self._rest_since >= rest
+        return (running or self._enabled) and now - self._period_since >= DUTY_ON_NS
 
     def _switch(self) -> None:
         """Run by the main thread between two bytecodes: stop or start the profiler."""
         self._asked = False
         if self._busy or not self.fast or not self._windows or os.getpid() != self._pid:
             return  # half-way through our own method, or a forked child: leave it
+        if self._due(time.perf_counter_ns()):  # (unless the thread switched by itself since)
+            self._flip()
+
+    def _flip(self, paused: bool = False) -> None:
+        """Stop the running profiler (``paused``: it is stopped already, for pytest's
+        report, and stays so), or start it again after its rest."""
         if self.quiet_since:
             if sys.getprofile() is not None or sys.gettrace() is not None:
                 self._blocked = True  # another tool's hook: not ours to displace
                 return
             self._enable()
-        elif self._enabled and self._profiler_installed():
-            self._disable()  # it counts the calls still running as ended here
+        elif paused or (self._enabled and self._profiler_installed()):
+            if not paused:
+                self._disable()  # it counts the calls still running as ended here
             now = time.perf_counter_ns()
             self._on_ns = max(DUTY_ON_NS, now - self._period_since)
             self.quiet_since = self._rest_since = now
