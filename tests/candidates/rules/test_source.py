@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from pytest_codeflash.candidates.rules import RulesSource
-from pytest_codeflash.candidates.rules.engine import parse_id
+from pytest_codeflash.candidates.rules.engine import COMPOSED_ID, parse_id
 from pytest_codeflash.models import Settings
 
 from ...conftest import SLOW_MODULE
@@ -52,6 +52,11 @@ def test_a_run_with_nothing_configured_finds_a_verified_speedup(listy: pytest.Py
     assert best["source"].startswith("rules:")
     assert best["explanation"]
     for candidate in by_id.values():
+        if candidate["id"] == COMPOSED_ID:  # two rules accepted: both applied together
+            names = candidate["source"].removeprefix("rules:").split("+")
+            assert len(names) >= 2
+            assert all(parse_id(name) is not None for name in names)
+            continue
         found = parse_id(candidate["id"])
         assert found is not None
         assert candidate["source"] == f"rules:{found[0].name}"
