@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import pickle
 import sys
@@ -312,6 +313,23 @@ def test_a_long_traced_call_is_handed_over(mod: types.ModuleType) -> None:
     assert all(t.depth == 0 for t in tracer.traces.values())
 
 
+@contextlib.contextmanager
+def _switched_by_hand(mod: types.ModuleType, test: str) -> Iterator[tuple[Tracer, FastPhases]]:
+    """A tracer with a duty cycle that the sampler never switches, inside ``test``; stopped
+    after."""
+    tracer = _duty_tracer(mod)
+    tracer.start()
+    try:
+        phases = tracer._phases
+        assert phases is not None
+        phases.tick = lambda now: None  # type: ignore[method-assign]
+        tracer.begin_test(test)
+        yield tracer, phases
+        tracer.end_test()
+    finally:
+        tracer.stop()
+
+
 @needs_profiler
 def test_a_pause_keeps_the_duty_cycles_state(
     mod: types.ModuleType, monkeypatch: pytest.MonkeyPatch
@@ -319,13 +337,7 @@ def test_a_pause_keeps_the_duty_cycles_state(
     """pytest's reports inside a test (subtests) pause the profiler: where the duty cycle had
     stopped it, it stays stopped after the pause instead of starting a new period."""
     monkeypatch.setattr(tracing_profile, "DUTY_ON_NS", 10**10)  # no switch is due by itself
-    tracer = _duty_tracer(mod)
-    tracer.start()
-    try:
-        phases = tracer._phases
-        assert phases is not None
-        phases.tick = lambda now: None  # type: ignore[method-assign]  # only this test switches
-        tracer.begin_test("t::subtests")
+    with _switched_by_hand(mod, "t::subtests") as (tracer, phases):
         with tracer.window():
             assert sys.getprofile() is not None  # a window starts with the profiler on
             phases._flip()  # what the sampler has the main thread do: off
@@ -341,9 +353,6 @@ def test_a_pause_keeps_the_duty_cycles_state(
                 assert sys.getprofile() is None
             assert sys.getprofile() is not None
         assert sys.getprofile() is None
-        tracer.end_test()
-    finally:
-        tracer.stop()
 
 
 @needs_profiler
@@ -354,30 +363,20 @@ def test_the_tests_thread_switches_the_duty_cycle_at_a_report(
     from looking for a long while: the profiler would then run throughout.  So at each report
     the tests' thread switches the duty cycle by itself where a switch is due."""
     monkeypatch.setattr(tracing_profile, "DUTY_ON_NS", 0)  # a switch is due at once
-    tracer = _duty_tracer(mod)
-    tracer.start()
-    try:
-        phases = tracer._phases
-        assert phases is not None
-        phases.tick = lambda now: None  # type: ignore[method-assign]  # the sampler never does
-        tracer.begin_test("t::subtests")
-        with tracer.window():
-            assert sys.getprofile() is not None  # a window starts with the profiler on
-            mod.parent(10)
+    with _switched_by_hand(mod, "t::subtests") as (tracer, phases), tracer.window():
+        assert sys.getprofile() is not None  # a window starts with the profiler on
+        mod.parent(10)
+        with tracer.paused():
+            pass
+        assert phases.quiet_since  # it ran its share: off after the report
+        assert sys.getprofile() is None
+        deadline = time.monotonic() + 10
+        while sys.getprofile() is None and time.monotonic() < deadline:
+            time.sleep(0.001)  # its rest: nine times as long as it ran
             with tracer.paused():
                 pass
-            assert phases.quiet_since  # it ran its share: off after the report
-            assert sys.getprofile() is None
-            deadline = time.monotonic() + 10
-            while sys.getprofile() is None and time.monotonic() < deadline:
-                time.sleep(0.001)  # its rest: nine times as long as it ran
-                with tracer.paused():
-                    pass
-            assert sys.getprofile() is not None  # rested: on again after a report
-            mod.parent(10)
-        tracer.end_test()
-    finally:
-        tracer.stop()
+        assert sys.getprofile() is not None  # rested: on again after a report
+        mod.parent(10)
     assert phases.switches == 2
     assert tracer.traces["phasemod.parent"].tests == {"t::subtests"}
     assert sys.getprofile() is None
