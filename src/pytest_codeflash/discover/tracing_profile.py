@@ -302,9 +302,7 @@ class FastPhases:
         profiler?  The switch itself runs in the main thread, between two bytecodes.  (The
         main thread also switches by itself when pytest reports a subtest, see
         :meth:`resume`: a thread busy with input and output keeps the sampler waiting.)"""
-        if not self._duty or self._asked or self._blocked or not self.fast or not self._windows:
-            return
-        if not self._due(now):
+        if self._asked or not self.fast or not self._windows or not self._due(now):
             return
         self._asked = True
         if not call_in_main_thread(self._switch):
