@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import random
+import sys
 import time
 from collections.abc import Iterator
 
@@ -239,6 +240,67 @@ def test_a_huge_effect_decides_in_few_rounds() -> None:
     )
     assert (result.stopped_by, result.decision.verdict) == ("decided", FASTER)
     assert (result.decision.rounds, result.decision.method) == (4, "separation")
+
+
+class LoadedClock(FakeClock):
+    """A fake clock on a loaded machine: the batches whose numbers are in ``hit`` are
+    interrupted by another process, which costs them four times their own time."""
+
+    def __init__(self, hit: set[int]) -> None:
+        super().__init__()
+        self.hit = hit
+        self.switches = 0
+        self.batches = 0
+
+    def preemptions(self) -> int:
+        return self.switches
+
+    def loaded(self, cost: int) -> MakeThunks:
+        def make(n: int) -> list[Thunk]:
+            self.batches += 1
+            hit = self.batches in self.hit
+
+            def call() -> None:
+                self.now += cost * 5 if hit else cost
+
+            def switch() -> None:
+                self.switches += 1
+
+            thunks: list[Thunk] = [call] * n
+            return [*thunks, switch] if hit else thunks
+
+        return make
+
+
+def test_a_batch_another_process_interrupted_is_timed_again() -> None:
+    """On a loaded machine the rounds can fall into step with the scheduler's time slices,
+    so that one side is interrupted round after round: an interrupted batch is run again."""
+    clock = LoadedClock(hit={1})
+    assert timing._timed(clock.loaded(1000), 10, None, clock) == 10_000
+    assert clock.batches == 2
+
+
+def test_a_batch_interrupted_at_every_try_counts_its_shortest() -> None:
+    clock = LoadedClock(hit=set(range(1, 10)))
+    assert timing._timed(clock.loaded(1000), 10, None, clock) == 50_000
+    assert clock.batches == timing.PREEMPTED_RETRIES + 1
+
+
+def test_a_long_batch_is_not_timed_again() -> None:
+    """A batch of many time slices is interrupted about in proportion to its length, on
+    both sides: running it again would only cost time."""
+    clock = LoadedClock(hit={1})
+    assert timing._timed(clock.loaded(10_000_000), 1, None, clock) == 50_000_000
+    assert clock.batches == 1
+
+
+def test_the_real_clock_reads_the_threads_context_switches() -> None:
+    switches = timing._involuntary_switches
+    if sys.platform == "win32":
+        assert switches is None
+    else:
+        assert switches is not None
+        assert switches() >= 0
 
 
 def test_no_speedup_is_rejected_at_the_minimum_rounds() -> None:
