@@ -176,8 +176,8 @@ def _timed(
     """One batch's ns, taken again where another process interrupted it (see the module's
     text).  The real clock reads this thread's involuntary context switches; a clock of the
     tests may offer its own count as ``clock.preemptions()``."""
-    switches = _involuntary_switches if clock is _perf_counter_ns else None
-    switches = getattr(clock, "preemptions", switches)
+    real = clock is _perf_counter_ns
+    switches = getattr(clock, "preemptions", _involuntary_switches if real else None)
     best = -1
     for _ in range(PREEMPTED_RETRIES + 1):
         thunks = make(loops)
