@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from pytest_codeflash.runner.differential import Differential
-from pytest_codeflash.runner.digest import LARGE, digest, rough_size, same_large
+from pytest_codeflash.runner.digest import LARGE, digest, rough_size, same_bytes, same_large
 from pytest_codeflash.runner.outcomes import Outcome, compare_outcomes
 from pytest_codeflash.runner.sampling import FIRST_PAST_BUDGET, CallSampler
 
@@ -122,6 +122,40 @@ def test_a_value_whose_pickle_may_leave_state_out_is_not_digested() -> None:
 
     assert digest(Hidden()) is None
     assert not same_large(Hidden(), Hidden())
+
+
+TABLES = """\
+import functools
+
+
+def line(width, pad=1):
+    return "-" * (width + pad)
+
+
+FORMATS = {name: (name, line, functools.partial(line, pad=2)) for name in "abc"}
+"""
+
+
+def test_module_tables_with_functions_equal_by_their_bytes_across_the_two_modules() -> None:
+    """A module's tables of functions and partials (tabulate's formats), in the original's
+    private module and in the candidate's: equal by their bytes, functions by name, with
+    their defaults; a global compared this way is never walked node by node."""
+    first, second = load_module(NAME, TABLES), load_module(NAME, TABLES)
+    assert same_bytes(first.FORMATS, second.FORMATS)
+    other = load_module(NAME, TABLES.replace("pad=1", "pad=3"))
+    assert not same_bytes(first.FORMATS, other.FORMATS)  # another default: compared exactly
+    assert digest([lambda: 1]) is None  # a lambda is known by its code: compared exactly
+    same = compare_outcomes(
+        Outcome(globals_after={"FORMATS": first.FORMATS}),
+        Outcome(globals_after={"FORMATS": second.FORMATS}),
+    )
+    assert same is None
+    found = compare_outcomes(
+        Outcome(globals_after={"FORMATS": first.FORMATS}),
+        Outcome(globals_after={"FORMATS": other.FORMATS}),
+    )
+    assert found is not None
+    assert found.kind == "global state"
 
 
 def test_a_large_self_that_differs_is_still_described_exactly() -> None:

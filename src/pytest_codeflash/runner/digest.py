@@ -12,10 +12,14 @@ a difference is still found and described.
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 import pickle
+import types
 from typing import Any
+
+from .compare import _function_state
 
 LARGE = 1000
 """Elements (counted roughly, see :func:`rough_size`) from which a value is digested first."""
@@ -35,14 +39,21 @@ class _Opaque(Exception):
 
 
 class _DigestPickler(pickle.Pickler):
-    """Pickles classes by name, so the original's private module and the candidate's agree."""
+    """Pickles classes and functions by name, so the original's private module and the
+    candidate's agree."""
 
     def reducer_override(self, obj: Any) -> Any:
         if isinstance(obj, type):
             return (_class, (obj.__module__, obj.__qualname__))
         kind = type(obj)
-        if kind.__module__.partition(".")[0] in _TRUSTED:
-            return NotImplemented
+        if kind is types.FunctionType and obj is not _class:
+            # By name, as the comparison takes it, with what it also compares: defaults and
+            # closure.  A lambda or a function made in a call is compared by its code.
+            if "<" in obj.__qualname__ or not isinstance(obj.__module__, str):
+                raise _Opaque(obj.__qualname__)
+            return (_class, (obj.__module__, obj.__qualname__, *_function_state(obj)))
+        if kind.__module__.partition(".")[0] in _TRUSTED or kind is functools.partial:
+            return NotImplemented  # (a partial's reduction is its whole state)
         own: tuple[object, ...] = (
             kind.__reduce_ex__,
             kind.__reduce__,
@@ -53,8 +64,8 @@ class _DigestPickler(pickle.Pickler):
         return NotImplemented
 
 
-def _class(module: str, qualname: str) -> str:  # pragma: no cover - never unpickled
-    return f"{module}.{qualname}"
+def _class(module: str, qualname: str, *state: object) -> str:  # pragma: no cover
+    return f"{module}.{qualname}"  # never unpickled
 
 
 def rough_size(value: object, limit: int = LARGE) -> int:
@@ -91,7 +102,11 @@ def digest(value: object) -> bytes | None:
 def same_large(expected: object, actual: object) -> bool:
     """Whether two large values are certainly equal by their bytes; ``False`` when unsure
     (small values are never digested: comparing them node by node costs little)."""
-    if rough_size(expected) < LARGE:
-        return False
+    return rough_size(expected) >= LARGE and same_bytes(expected, actual)
+
+
+def same_bytes(expected: object, actual: object) -> bool:
+    """Whether two values are certainly equal by their bytes, whatever their size;
+    ``False`` when unsure."""
     data = digest(expected)
     return data is not None and data == digest(actual)
