@@ -139,6 +139,30 @@ def test_caches_in_defaults_closures_and_attributes_are_reset() -> None:
     assert module.C.memo == {}
 
 
+def test_the_reset_shares_what_cannot_change_and_copies_the_rest() -> None:
+    """Before every timed batch: a module's table of named tuples (tabulate's formats) is
+    put back without rebuilding every tuple; a list inside a tuple, or a dict of them,
+    still comes back fresh."""
+    module = _module(
+        "import collections\n\n"
+        "Row = collections.namedtuple('Row', 'begin sep end')\n"
+        "FORMATS = {'plain': Row('', '  ', ''), 'grid': Row('|', '|', '|')}\n"
+        "MEMO = (1, [])\n"
+    )
+    plain, memo_list = module.FORMATS["plain"], module.MEMO[1]
+    reset = StateReset([module])
+    module.FORMATS["new"] = module.Row("x", "y", "z")
+    module.MEMO[1].append("cached")
+    reset.reset()
+    assert module.FORMATS == {"plain": ("", "  ", ""), "grid": ("|", "|", "|")}
+    assert module.FORMATS["plain"] is reset.saved[0]["FORMATS"]["plain"]  # shared, not rebuilt
+    assert module.MEMO == (1, [])
+    assert module.MEMO[1] is not memo_list
+    module.FORMATS["plain"] = None
+    reset.reset()
+    assert module.FORMATS["plain"] == plain
+
+
 def test_an_enums_members_are_left_alone_by_the_reset() -> None:
     module = _module(
         "import enum\n\n"

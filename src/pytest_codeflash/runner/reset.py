@@ -27,18 +27,27 @@ class StateReset:
         self.saved = [{name: snapshot(vars(m)[name]) for name in data_globals(m)} for m in modules]
         self.hidden = [slot for module in modules for slot in _hidden_state(module)]
         self.hidden_saved = [snapshot(slot.get()) for slot in self.hidden]
+        self.frozen: dict[int, object] = {}  # by id, and kept alive here: see reset()
+        _frozen_parts(
+            [*(v for saved in self.saved for v in saved.values()), *self.hidden_saved], self.frozen
+        )
 
     def reset(self) -> None:
+        """Put every saved value back, as a fresh copy of its mutable parts.  The parts of
+        it that cannot change (tuples, named tuples and frozensets of such) are shared, not
+        rebuilt: before every timed batch, a module's tables of named tuples (tabulate's
+        formats) cost more than the batch."""
         from .calls import snapshot
 
+        frozen = self.frozen
         for module, saved in zip(self.modules, self.saved, strict=False):
             namespace = vars(module)
             for name, value in saved.items():
-                namespace[name] = snapshot(value)
+                namespace[name] = snapshot(value, frozen)
             for value in list(namespace.values()):
                 _clear_caches(value)
         for slot, value in zip(self.hidden, self.hidden_saved, strict=True):
-            slot.put(snapshot(value))
+            slot.put(snapshot(value, frozen))
 
     def fingerprint(self) -> list[Any]:
         marks: list[Any] = []
@@ -92,6 +101,7 @@ class StateReset:
         if cold is not None and cold.candidate_fills(pairs):
             self.modules, self.saved = cold.modules, cold.saved
             self.hidden, self.hidden_saved = cold.hidden, cold.hidden_saved
+            self.frozen = cold.frozen
             self.reset()
             return True
         found = any(_fills(self, make) for pair in pairs[:3] for make in pair)
@@ -106,6 +116,54 @@ def _fills(reset: StateReset, make: MakeThunks) -> bool:
     with contextlib.suppress(Exception):
         make(1)[0]()
     return reset.fingerprint() != before
+
+
+_FROZEN_ATOMS = frozenset(
+    {
+        int,
+        float,
+        complex,
+        str,
+        bytes,
+        bool,
+        type(None),
+        range,
+        type(...),
+        types.FunctionType,
+        types.BuiltinFunctionType,
+        type,
+    }
+)
+
+
+def _frozen_parts(
+    values: list[object], found: dict[int, object], seen: set[int] | None = None, depth: int = 0
+) -> bool:
+    """Whether every one of ``values`` is immutable all the way down; into ``found`` (by
+    ``id``) go the tuples, named tuples and frozensets among them, and inside their
+    mutable containers, that are.  (Functions and classes count as immutable here, as
+    ``copy.deepcopy`` keeps them; their own state is reset as hidden state.)"""
+    seen = set() if seen is None else seen
+    frozen = True
+    for value in values:
+        kind = type(value)
+        if kind in _FROZEN_ATOMS or id(value) in found:
+            continue
+        if id(value) in seen or depth > 50:  # looked at already, and not frozen
+            frozen = False
+            continue
+        seen.add(id(value))
+        if kind in (tuple, frozenset) or (
+            isinstance(value, tuple) and getattr(kind, "__slots__", None) == ()
+        ):  # a named tuple has no other state
+            if _frozen_parts(list(value), found, seen, depth + 1):  # type: ignore[call-overload]
+                found[id(value)] = value
+                continue
+        elif kind in (list, dict, set):
+            children: Any = value.values() if isinstance(value, dict) else value
+            _frozen_parts(list(children), found, seen, depth + 1)
+        frozen = False
+    return frozen
 
 
 def _clear_caches(value: object) -> None:
