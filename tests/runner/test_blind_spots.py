@@ -261,6 +261,35 @@ def test_a_registry_among_the_globals_holds_the_original_in_the_originals_copy()
     assert _kinds(differential) == ["return value"]
 
 
+def test_a_registry_of_tuples_is_not_shared_where_it_holds_the_target() -> None:
+    """The immutable parts of the globals are shared with the original's module, not copied;
+    a tuple that holds the target is not one of them: the copy holds the original."""
+    original = (
+        "def walk(node):\n"
+        "    total = node['value']\n"
+        "    for child in node['children']:\n"
+        "        total += dict(VISIT)[child['kind']](child)\n"
+        "    return total\n\n"
+        "def leaf(node):\n    return node['value']\n\n"
+        "VISIT = (('tree', walk), ('leaf', leaf))\n"
+        "import collections\n"
+        "Row = collections.namedtuple('Row', 'begin end')\n"
+        "ROWS = {'plain': Row('', '')}\n"
+    )
+    wrong_for_childless = original.replace(
+        "    return total\n", "    return total + (not node['children'])\n"
+    )
+    differential = _installed(original, wrong_for_childless, qualname="walk")
+    inner = {"kind": "tree", "value": 2, "children": []}
+    differential.check((({"kind": "tree", "value": 1, "children": [inner]},), {}))
+    assert _kinds(differential) == ["return value"]
+    mine, theirs = vars(differential.original.module), vars(sys.modules[NAME])
+    assert mine["VISIT"][1] is theirs["VISIT"][1]  # ('leaf', leaf): shared
+    assert mine["ROWS"] is not theirs["ROWS"]  # a dict: copied, and its named tuple shared
+    assert mine["ROWS"]["plain"] is theirs["ROWS"]["plain"]
+    assert mine["VISIT"][0][1] is differential.original.function
+
+
 def test_a_call_from_another_task_meanwhile_is_the_tests_own() -> None:
     """While the original of one call runs, another task's call of the target runs the
     candidate (uncompared), as the test would see it: not the original."""

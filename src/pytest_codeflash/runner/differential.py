@@ -108,6 +108,7 @@ class Differential:
             "codeflash_running", default=""
         )
         self._timed = ""  # the side a timed batch runs (see timing), inside unwrapped()
+        self._frozen: dict[int, object] = {}  # immutable parts of globals, by id: kept alive
         self._as_original: dict[int, Any] = {}  # the candidate's target -> the original's
         # The modules' state as imported (a reset.StateReset), for timing to tell a cache
         # the checks filled from state the tests set up; None when it could not be taken.
@@ -379,11 +380,16 @@ class Differential:
         return around
 
     def _sync_globals(self) -> None:
-        """Give the original's private module the caller's current module state."""
+        """Give the original's private module the caller's current module state (its
+        immutable parts shared, see reset.sharing_memo)."""
+        from .reset import sharing_memo
+
         source, target = vars(self.candidate.module), vars(self.original.module)
+        values = [source[name] for name in self.shared_globals if name in source]
+        memo = sharing_memo(values, self._frozen, self._as_original)
         for name in self.shared_globals:
             if name in source:
-                target[name] = snapshot(source[name], self._as_original)
+                target[name] = snapshot(source[name], memo)
         self._sync_patches(source, target)
 
     def _sync_patches(self, source: dict[str, Any], target: dict[str, Any]) -> None:

@@ -28,7 +28,7 @@ class StateReset:
         self.hidden = [slot for module in modules for slot in _hidden_state(module)]
         self.hidden_saved = [snapshot(slot.get()) for slot in self.hidden]
         self.frozen: dict[int, object] = {}  # by id, and kept alive here: see reset()
-        _frozen_parts(
+        frozen_parts(
             [*(v for saved in self.saved for v in saved.values()), *self.hidden_saved], self.frozen
         )
 
@@ -136,17 +136,26 @@ _FROZEN_ATOMS = frozenset(
 )
 
 
-def _frozen_parts(
-    values: list[object], found: dict[int, object], seen: set[int] | None = None, depth: int = 0
+def frozen_parts(
+    values: list[object],
+    found: dict[int, object],
+    exclude: dict[int, object] | None = None,
+    seen: set[int] | None = None,
+    depth: int = 0,
 ) -> bool:
     """Whether every one of ``values`` is immutable all the way down; into ``found`` (by
     ``id``) go the tuples, named tuples and frozensets among them, and inside their
     mutable containers, that are.  (Functions and classes count as immutable here, as
-    ``copy.deepcopy`` keeps them; their own state is reset as hidden state.)"""
+    ``copy.deepcopy`` keeps them; their own state is reset as hidden state.)  Objects whose
+    ``id`` is in ``exclude`` (replaced in copies) are not immutable, nor what holds them."""
     seen = set() if seen is None else seen
+    exclude = exclude or {}
     frozen = True
     for value in values:
         kind = type(value)
+        if id(value) in exclude:
+            frozen = False
+            continue
         if kind in _FROZEN_ATOMS or id(value) in found:
             continue
         if id(value) in seen or depth > 50:  # looked at already, and not frozen
@@ -156,14 +165,26 @@ def _frozen_parts(
         if kind in (tuple, frozenset) or (
             isinstance(value, tuple) and getattr(kind, "__slots__", None) == ()
         ):  # a named tuple has no other state
-            if _frozen_parts(list(value), found, seen, depth + 1):  # type: ignore[call-overload]
+            if frozen_parts(list(value), found, exclude, seen, depth + 1):  # type: ignore[call-overload]
                 found[id(value)] = value
                 continue
         elif kind in (list, dict, set):
             children: Any = value.values() if isinstance(value, dict) else value
-            _frozen_parts(list(children), found, seen, depth + 1)
+            frozen_parts(list(children), found, exclude, seen, depth + 1)
         frozen = False
     return frozen
+
+
+def sharing_memo(
+    values: list[object], found: dict[int, object], replace: dict[int, object]
+) -> dict[int, object]:
+    """A ``copy.deepcopy`` memo for copies of ``values`` that share their immutable parts
+    (learnt into ``found``, which keeps them alive, up to a bound) and replace what
+    ``replace`` names."""
+    if len(found) > 100_000:
+        found.clear()
+    frozen_parts(values, found, replace)
+    return {**found, **replace}
 
 
 def _clear_caches(value: object) -> None:
