@@ -19,6 +19,9 @@ from pytest_codeflash.discover.tracing import Tracer
 from pytest_codeflash.discover.tracing_profile import FastPhases
 
 MODULE = """\
+import time
+
+
 def leaf(n):
     return n + 1
 
@@ -32,8 +35,13 @@ def parent(n):
 
 def late(n):
     return n * 2
+
+
+def spin(until):
+    while time.perf_counter() < until:  # starts no frame: a C function
+        pass
 """
-NAMES = ("leaf", "parent", "late")
+NAMES = ("leaf", "parent", "late", "spin")
 needs_profiler = pytest.mark.skipif(
     sys.version_info >= (3, 12), reason="3.12+ uses sys.monitoring, not the profiler"
 )
@@ -84,7 +92,7 @@ def _run(tracer: Tracer, module: types.ModuleType) -> None:
 def test_counts_tests_and_inputs_are_exact(mod: types.ModuleType, profiler: bool) -> None:
     tracer = _tracer(mod, profiler)
     _run(tracer, mod)
-    leaf, parent, late = (tracer.traces[f"phasemod.{n}"] for n in NAMES)
+    leaf, parent, late = (tracer.traces[f"phasemod.{n}"] for n in ("leaf", "parent", "late"))
     assert leaf.calls == 3010
     assert parent.calls == 1
     assert late.calls == 2
@@ -380,6 +388,38 @@ def test_the_tests_thread_switches_the_duty_cycle_at_a_report(
     assert phases.switches == 2
     assert tracer.traces["phasemod.parent"].tests == {"t::subtests"}
     assert sys.getprofile() is None
+
+
+@needs_profiler
+def test_an_exact_phase_in_a_loop_that_starts_no_frame_is_handed_over(
+    mod: types.ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exact phase ends at a frame start: a long loop that starts none (a sieve) would
+    keep it, and the trace hook's slow path, to its end.  After ``EXACT_MAX_NS`` the
+    sampler has the main thread hand it over, in the middle of the traced call."""
+    monkeypatch.setattr(tracing_profile, "EXACT_MAX_NS", 5_000_000)
+    tracer = _duty_tracer(mod)
+    tracer.start()
+    try:
+        phases = tracer._phases
+        assert phases is not None
+        tracer.begin_test("t::sieve")
+        with tracer.window():
+            tracer.rearm()
+            assert not phases.fast
+            calls = 0
+            while not phases.fast and calls < 40:  # the old way: 100 more starts, 5 s
+                mod.spin(time.perf_counter() + 0.05)
+                calls += 1
+            assert phases.fast
+        tracer.end_test()
+    finally:
+        tracer.stop()
+    spin = tracer.traces["phasemod.spin"]
+    assert 1 <= spin.calls <= calls
+    assert spin.tests == {"t::sieve"}
+    assert spin.total_ns > 0
+    assert not tracer._stacks.get(threading.get_ident())
 
 
 class _Interrupt(BaseException):

@@ -67,6 +67,10 @@ EXACT_FRAMES = 100
 # every frame looks up its line for it), so there a long call is handed over after about
 # 200 frame starts past the last function that needed inputs.
 HANDOVER_AFTER = 400 if sys.version_info >= (3, 11) else 8
+# With a duty cycle, an exact phase that has lasted this long is handed over by the sampler:
+# a long loop that starts few frames (a sieve) would otherwise keep the trace hook, and the
+# interpreter's slow path, for as long as it runs, since a phase only ends at a frame start.
+EXACT_MAX_NS = 50_000_000
 # The duty cycle: inside a window the profiler runs at least this long at a time ...
 DUTY_ON_NS = 2_000_000
 # ... and then stays off until it has run for about this share of the window's time.
@@ -141,6 +145,7 @@ class FastPhases:
         self._on_ns = DUTY_ON_NS  # how long it ran before it last stopped
         self._asked = False  # a switch is queued for the main thread
         self._refusals = 0  # times this exact phase could not end, for a traced call running
+        self._exact_since = 0  # when this exact phase began (perf_counter_ns), or 0
         self.switches = 0  # times the duty cycle stopped or started the profiler
         self._profiled_ns = self._quiet_ns = 0  # in this test's windows, with a duty cycle
         self._call_cost_ns = -1.0  # the profiler's cost per call it sees, once measured
@@ -193,6 +198,7 @@ class FastPhases:
                 self.handed[id(frame)] = frame.f_code
         sys.settrace(None)
         self.fast = True
+        self._exact_since = 0
         self.fast_threads.add(self._thread)
         if self._windows:
             self._enable()
@@ -302,11 +308,29 @@ class FastPhases:
         profiler?  The switch itself runs in the main thread, between two bytecodes.  (The
         main thread also switches by itself when pytest reports a subtest, see
         :meth:`resume`: a thread busy with input and output keeps the sampler waiting.)"""
-        if self._asked or not self.fast or not self._windows or not self._due(now):
+        if self._asked or not self._windows:
+            return
+        if not self.fast:  # an exact phase: one that lasts too long is handed over
+            since = self._exact_since
+            if self._duty and not self._blocked and since and now - since >= EXACT_MAX_NS:
+                self._asked = True
+                if not call_in_main_thread(self._hand_over):
+                    self._duty = self._asked = False
+            return
+        if not self._due(now):
             return
         self._asked = True
         if not call_in_main_thread(self._switch):
             self._duty = self._asked = False
+
+    def _hand_over(self) -> None:
+        """Run by the main thread between two bytecodes: end an exact phase that has lasted
+        ``EXACT_MAX_NS``, handing the traced calls still running to the sampler."""
+        self._asked = False
+        if self._busy or self.fast or not self._windows or os.getpid() != self._pid:
+            return
+        self._refusals = max(self._refusals, HANDOVER_AFTER)
+        self.to_fast(sys._getframe(1))
 
     def _due(self, now: int, running: bool = False) -> bool:
         """Whether the duty cycle stops (or starts) the profiler at ``now``; ``running``:
@@ -368,6 +392,7 @@ class FastPhases:
         """Start an exact phase (a test, or its call phase, begins)."""
         self._stop_profiler()
         self._refusals = 0
+        self._exact_since = time.perf_counter_ns()
         if sys.gettrace() is None:
             sys.settrace(self.hook)
         self._reset()
