@@ -240,48 +240,45 @@ def _installed(original: str, candidate: str, qualname: str = "f", **options: An
     return differential
 
 
-def test_a_registry_among_the_globals_holds_the_original_in_the_originals_copy() -> None:
-    """``VISIT = {"tree": walk}`` is copied into the original's module with the real
-    module's ``walk`` in it: the original's inner calls ran the candidate."""
+def _walk(lookup: str, registry: str) -> Differential:
+    """``walk`` calls what the registry ``VISIT`` names for each child (``lookup`` reads it),
+    against a candidate that is wrong for a childless node: only the original's inner call,
+    through the registry, tells them apart.  Checked on one tree of two nodes."""
     original = (
         "def walk(node):\n"
         "    total = node['value']\n"
         "    for child in node['children']:\n"
-        "        total += VISIT[child['kind']](child)\n"
+        f"        total += {lookup}[child['kind']](child)\n"
         "    return total\n\n"
         "def leaf(node):\n    return node['value']\n\n"
-        "VISIT = {'tree': walk, 'leaf': leaf}\n"
+        f"{registry}\n"
     )
     wrong_for_childless = original.replace(
         "    return total\n", "    return total + (not node['children'])\n"
     )
-    differential = _installed(original, wrong_for_childless, qualname="walk")
+    differential: Differential = _installed(original, wrong_for_childless, qualname="walk")
     inner = {"kind": "tree", "value": 2, "children": []}
     differential.check((({"kind": "tree", "value": 1, "children": [inner]},), {}))
+    return differential
+
+
+def test_a_registry_among_the_globals_holds_the_original_in_the_originals_copy() -> None:
+    """``VISIT = {"tree": walk}`` is copied into the original's module with the real
+    module's ``walk`` in it: the original's inner calls ran the candidate."""
+    differential = _walk("VISIT", "VISIT = {'tree': walk, 'leaf': leaf}")
     assert _kinds(differential) == ["return value"]
 
 
 def test_a_registry_of_tuples_is_not_shared_where_it_holds_the_target() -> None:
     """The immutable parts of the globals are shared with the original's module, not copied;
     a tuple that holds the target is not one of them: the copy holds the original."""
-    original = (
-        "def walk(node):\n"
-        "    total = node['value']\n"
-        "    for child in node['children']:\n"
-        "        total += dict(VISIT)[child['kind']](child)\n"
-        "    return total\n\n"
-        "def leaf(node):\n    return node['value']\n\n"
+    differential = _walk(
+        "dict(VISIT)",
         "VISIT = (('tree', walk), ('leaf', leaf))\n"
         "import collections\n"
         "Row = collections.namedtuple('Row', 'begin end')\n"
-        "ROWS = {'plain': Row('', '')}\n"
+        "ROWS = {'plain': Row('', '')}",
     )
-    wrong_for_childless = original.replace(
-        "    return total\n", "    return total + (not node['children'])\n"
-    )
-    differential = _installed(original, wrong_for_childless, qualname="walk")
-    inner = {"kind": "tree", "value": 2, "children": []}
-    differential.check((({"kind": "tree", "value": 1, "children": [inner]},), {}))
     assert _kinds(differential) == ["return value"]
     mine, theirs = vars(differential.original.module), vars(sys.modules[NAME])
     assert mine["VISIT"][1] is theirs["VISIT"][1]  # ('leaf', leaf): shared
