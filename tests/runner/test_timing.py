@@ -243,10 +243,10 @@ def test_a_huge_effect_decides_in_few_rounds() -> None:
 
 
 class LoadedClock(FakeClock):
-    """A fake clock on a loaded machine: the batches whose numbers are in ``hit`` are
-    interrupted by another process, which costs them four times their own time."""
+    """A fake clock on a loaded machine: the batches whose numbers are keys of ``hit`` are
+    interrupted by another process, and last that many times as long."""
 
-    def __init__(self, hit: set[int]) -> None:
+    def __init__(self, hit: dict[int, int]) -> None:
         super().__init__()
         self.hit = hit
         self.switches = 0
@@ -258,10 +258,11 @@ class LoadedClock(FakeClock):
     def loaded(self, cost: int) -> MakeThunks:
         def make(n: int) -> list[Thunk]:
             self.batches += 1
-            hit = self.batches in self.hit
+            factor = self.hit.get(self.batches, 0)
+            hit = factor > 0
 
             def call() -> None:
-                self.now += cost * 5 if hit else cost
+                self.now += cost * factor if hit else cost
 
             def switch() -> None:
                 self.switches += 1
@@ -275,21 +276,21 @@ class LoadedClock(FakeClock):
 def test_a_batch_another_process_interrupted_is_timed_again() -> None:
     """On a loaded machine the rounds can fall into step with the scheduler's time slices,
     so that one side is interrupted round after round: an interrupted batch is run again."""
-    clock = LoadedClock(hit={1})
+    clock = LoadedClock(hit={1: 5})
     assert timing._timed(clock.loaded(1000), 10, None, clock) == 10_000
     assert clock.batches == 2
 
 
 def test_a_batch_interrupted_at_every_try_counts_its_shortest() -> None:
-    clock = LoadedClock(hit=set(range(1, 10)))
-    assert timing._timed(clock.loaded(1000), 10, None, clock) == 50_000
+    clock = LoadedClock(hit={1: 5, 2: 4, 3: 6, 4: 2})
+    assert timing._timed(clock.loaded(1000), 10, None, clock) == 40_000
     assert clock.batches == timing.PREEMPTED_RETRIES + 1
 
 
 def test_a_long_batch_is_not_timed_again() -> None:
     """A batch of many time slices is interrupted about in proportion to its length, on
     both sides: running it again would only cost time."""
-    clock = LoadedClock(hit={1})
+    clock = LoadedClock(hit={1: 5})
     assert timing._timed(clock.loaded(10_000_000), 1, None, clock) == 50_000_000
     assert clock.batches == 1
 

@@ -32,7 +32,8 @@ The profiler's counts of calls in a test are scaled by the time its windows were
 the time it ran in them, as ``perf`` scales a multiplexed counter.  Short tests (most
 tests) run with the profiler throughout.  With a duty cycle, a long traced call no longer
 holds the exact phase to its end: after ``HANDOVER_AFTER`` tries it is handed over to the
-sampler (see :meth:`FastPhases.to_fast`).
+sampler (see :meth:`FastPhases.to_fast`), and so is an exact phase that has lasted
+``EXACT_MAX_NS`` (a loop that starts no frame never gives it a try).
 
 Own time (time not spent in other traced functions) comes from the profiler's call graph:
 a function's time in untraced callees counts as its own, except the share of the callees'
@@ -310,17 +311,16 @@ class FastPhases:
         :meth:`resume`: a thread busy with input and output keeps the sampler waiting.)"""
         if self._asked or not self._windows:
             return
-        if not self.fast:  # an exact phase: one that lasts too long is handed over
+        if self.fast:
+            due, action = self._due(now), self._switch
+        else:  # an exact phase: one that has lasted too long is handed over
             since = self._exact_since
-            if self._duty and not self._blocked and since and now - since >= EXACT_MAX_NS:
-                self._asked = True
-                if not call_in_main_thread(self._hand_over):
-                    self._duty = self._asked = False
-            return
-        if not self._due(now):
+            due = self._duty and not self._blocked and 0 < since <= now - EXACT_MAX_NS
+            action = self._hand_over
+        if not due:
             return
         self._asked = True
-        if not call_in_main_thread(self._switch):
+        if not call_in_main_thread(action):
             self._duty = self._asked = False
 
     def _hand_over(self) -> None:

@@ -44,14 +44,14 @@ class _DigestPickler(pickle.Pickler):
 
     def reducer_override(self, obj: Any) -> Any:
         if isinstance(obj, type):
-            return (_class, (obj.__module__, obj.__qualname__))
+            return (_by_name, (obj.__module__, obj.__qualname__))
         kind = type(obj)
-        if kind is types.FunctionType and obj is not _class:
+        if kind is types.FunctionType and obj is not _by_name:
             # By name, as the comparison takes it, with what it also compares: defaults and
             # closure.  A lambda or a function made in a call is compared by its code.
             if "<" in obj.__qualname__ or not isinstance(obj.__module__, str):
                 raise _Opaque(obj.__qualname__)
-            return (_class, (obj.__module__, obj.__qualname__, *_function_state(obj)))
+            return (_by_name, (obj.__module__, obj.__qualname__, *_function_state(obj)))
         if kind.__module__.partition(".")[0] in _TRUSTED or kind is functools.partial:
             return NotImplemented  # (a partial's reduction is its whole state)
         own: tuple[object, ...] = (
@@ -64,7 +64,7 @@ class _DigestPickler(pickle.Pickler):
         return NotImplemented
 
 
-def _class(module: str, qualname: str, *state: object) -> str:  # pragma: no cover
+def _by_name(module: str, qualname: str, *state: object) -> str:  # pragma: no cover
     return f"{module}.{qualname}"  # never unpickled
 
 

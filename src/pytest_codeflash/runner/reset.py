@@ -14,6 +14,7 @@ import contextlib
 import types
 from typing import Any
 
+from .calls import _IMMUTABLE
 from .timing import MakeThunks
 
 
@@ -118,22 +119,9 @@ def _fills(reset: StateReset, make: MakeThunks) -> bool:
     return reset.fingerprint() != before
 
 
-_FROZEN_ATOMS = frozenset(
-    {
-        int,
-        float,
-        complex,
-        str,
-        bytes,
-        bool,
-        type(None),
-        range,
-        type(...),
-        types.FunctionType,
-        types.BuiltinFunctionType,
-        type,
-    }
-)
+# Values that copies share: calls.snapshot's immutables, and functions and classes, which
+# ``copy.deepcopy`` keeps too.
+_FROZEN_ATOMS = frozenset({*_IMMUTABLE, types.FunctionType, types.BuiltinFunctionType, type})
 
 
 def frozen_parts(
