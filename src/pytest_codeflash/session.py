@@ -63,14 +63,16 @@ class CodeflashSession:
     # -- set-up (pytest_configure) --------------------------------------------------------
     def setup(self) -> None:
         """Resolve targets and load candidate files; raise ``pytest.UsageError`` on bad input."""
-        from .discover.targets import resolve_target
-        from .source.paths import project_import_roots
-
-        roots = project_import_roots(self.settings.rootdir)
         try:
-            self.targets = [
-                resolve_target(spec, self.settings.rootdir, roots) for spec in self.settings.targets
-            ]
+            if self.settings.targets:  # (the module and its imports are not needed otherwise)
+                from .discover.targets import resolve_target
+                from .source.paths import project_import_roots
+
+                roots = project_import_roots(self.settings.rootdir)
+                self.targets = [
+                    resolve_target(spec, self.settings.rootdir, roots)
+                    for spec in self.settings.targets
+                ]
             if not self.is_worker:
                 for spec, target in zip(self.settings.targets, self.targets, strict=True):
                     from .discover.eligibility import refuse_excluded  # libcst: targets only
