@@ -265,6 +265,9 @@ class DiscoverySummary:
     selected: list[RankedFunction] = field(default_factory=list)
     skipped: list[SkippedFunction] = field(default_factory=list)
     changed_since: str | None = None
+    inputs_reused: int = 0  # functions whose inputs the last run kept (before Python 3.12)
+    tests_exact: int = 0  # ... and the tests that started an exact phase, of
+    tests_run: int = 0  # ... the tests that ran
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .discover import tracing_cache
 from .discover.tracing import Tracer
 from .errors import CodeflashError
 from .records import PlannedTarget, Settings, Summary, TargetFunction
@@ -59,6 +60,9 @@ class CodeflashSession:
         self.llm_sources: list[LLMSource] = []  # the language-model back-ends in use
         self._warm: Sandbox | None = None  # started while the tests run (see _warm_up)
         self._lock = threading.Lock()
+        self._previous_tracing: tracing_cache.Previous | None = (
+            None  # what the last run's tracing learned
+        )
 
     # -- set-up (pytest_configure) --------------------------------------------------------
     def setup(self) -> None:
@@ -143,13 +147,16 @@ class CodeflashSession:
             except CodeflashError as err:
                 raise pytest.UsageError(str(err)) from None
         functions = self.discovery.functions
+        files = {f.qualified_name: f.file for f in functions}
         self.tracer = Tracer(
             ((f.module, f.qualname) for f in functions),
-            files={f.qualified_name: f.file for f in functions},
+            files=files,
             max_samples=self.settings.max_captured_calls,
             windows=True,
             duty=True,
         )
+        if not self.settings.no_cache:
+            self._previous_tracing = tracing_cache.resume(self.config, self.tracer, files)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
@@ -268,6 +275,7 @@ class CodeflashSession:
             self.summary = Summary(state="test_run_failed")
             return
         if self.discovery is not None:
+            tracing_cache.record(self.config, self.tracer, self.test_s, self._previous_tracing)
             self._rank()
         self.run_pipeline()
 
@@ -378,7 +386,9 @@ class CodeflashSession:
         if self.ranking is not None and self.discovery is not None:
             from .discover.ranking import summarise
 
-            discovery = summarise(self.ranking, self.discovery, self.settings)
+            tracer = self.tracer
+            reused = (tracer.inputs_reused, tracer.tests_exact, len(self.test_s))
+            discovery = summarise(self.ranking, self.discovery, self.settings, reused=reused)
         planned = [
             PlannedTarget(
                 qualified_name=t.qualified_name,

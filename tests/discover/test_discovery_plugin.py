@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 CORE = '''\
@@ -84,6 +86,41 @@ def test_dry_run_finds_the_hot_function(pytester: pytest.Pytester, layout: str) 
     assert "calc.core.unused: not called during the test run" in text
     assert f"calc.core._constant ({where}:25): trivial body" in text
     assert "noxfile" not in text  # not imported by the tests
+
+
+@pytest.mark.skipif(
+    sys.version_info >= (3, 12), reason="3.12+ traces with sys.monitoring: no exact phases"
+)
+def test_the_next_run_starts_from_what_the_last_one_traced(pytester: pytest.Pytester) -> None:
+    """Before 3.12, a run keeps each function's inputs in pytest's cache, and the next one
+    samples only what still lacks inputs: here nothing, so no test is traced exactly; the
+    ranking and the inputs are the same.  A changed file is traced afresh, and so is
+    everything with --codeflash-no-cache."""
+    _project(pytester)
+    run = ("--codeflash", "--codeflash-dry-run", "-p", "no:randomly")
+    ranked = "  1. calc.core.slow_sum (src/calc/core.py:1): *% of traced time*"
+    inputs = "     own * (CPU *), total *; 2 call(s) from 2 test(s); 2 input(s) captured"
+    first = pytester.runpytest(*run)
+    first.stdout.fnmatch_lines([ranked, inputs])
+    assert "from the last run" not in first.stdout.str()
+    second = pytester.runpytest(*run)
+    second.assert_outcomes(passed=3)
+    second.stdout.fnmatch_lines(
+        [
+            "inputs of 4 function(s) kept from the last run (their files are unchanged); "
+            "0 of 3 test(s) traced exactly (--codeflash-no-cache: all)",
+            ranked,
+            inputs,
+        ]
+    )
+    again = pytester.runpytest(*run, "--codeflash-no-cache")
+    again.stdout.fnmatch_lines([ranked, inputs])
+    assert "from the last run" not in again.stdout.str()
+    core = pytester.path / "src" / "calc" / "core.py"
+    core.write_text(core.read_text() + "\n# changed\n")
+    changed = pytester.runpytest(*run)
+    changed.stdout.fnmatch_lines([ranked, inputs])
+    assert "from the last run" not in changed.stdout.str()
 
 
 PLACES = '''\

@@ -364,6 +364,30 @@ def test_a_pause_keeps_the_duty_cycles_state(
 
 
 @needs_profiler
+def test_a_call_running_through_the_duty_cycles_only_stop_counts_once(
+    mod: types.ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The profiler counts a call still running when the duty cycle stops it as ended there.
+    If the profiler never runs again in the test, the calls it saw are scaled up to the
+    test's time, as calls made while it rested; not that one, a single call however long
+    it runs on (a test's one long call, when no exact phase saw it start)."""
+    monkeypatch.setattr(tracing_profile, "DUTY_ON_NS", 10**10)  # no switch is due by itself
+    with _switched_by_hand(mod, "t::long") as (tracer, phases):
+
+        def stop_the_profiler(n: int) -> int:  # parent's callee, as the sampler would
+            if not phases.quiet_since:
+                phases._flip()
+            return n
+
+        monkeypatch.setattr(mod, "leaf", stop_the_profiler)
+        with tracer.window():
+            mod.parent(3)  # stopped inside it ...
+            time.sleep(0.05)  # ... and off for the rest of the test
+    assert phases.switches == 1
+    assert tracer.traces["phasemod.parent"].calls == 1
+
+
+@needs_profiler
 def test_the_tests_thread_switches_the_duty_cycle_at_a_report(
     mod: types.ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:

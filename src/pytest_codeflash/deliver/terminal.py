@@ -224,6 +224,12 @@ def discovery_lines(
         f"discovered {discovery.functions} eligible function(s) in {discovery.files} "
         f"file(s); {discovery.ran} ran during the tests, {_ms(discovery.traced_ns)} traced in them"
     ]
+    if discovery.inputs_reused:
+        lines.append(
+            f"inputs of {discovery.inputs_reused} function(s) kept from the last run (their "
+            f"files are unchanged); {discovery.tests_exact} of {discovery.tests_run} test(s) "
+            f"traced exactly (--codeflash-no-cache: all)"
+        )
     if discovery.changed_since:
         lines.append(f"only functions changed since {discovery.changed_since} are ranked")
     if discovery.selected:

@@ -153,8 +153,18 @@ def _order(function: RankedFunction) -> tuple[int, str]:
     return -function.addressable_ns, function.qualified_name
 
 
-def summarise(ranking: Ranking, discovery: Discovery, settings: Settings) -> DiscoverySummary:
-    """What was found, traced and ranked, and what was left out and why (for the renderers)."""
+def summarise(
+    ranking: Ranking,
+    discovery: Discovery,
+    settings: Settings,
+    *,
+    reused: tuple[int, int, int] = (0, 0, 0),
+) -> DiscoverySummary:
+    """What was found, traced and ranked, and what was left out and why (for the renderers).
+
+    :param reused: the functions whose inputs the last run kept, the tests that started an
+        exact phase and the tests that ran (see :mod:`.tracing_cache`).
+    """
     skipped = [
         SkippedFunction(name=name, reason=why, stage="ranking")
         for name, why in sorted(ranking.skipped.items())
@@ -168,4 +178,7 @@ def summarise(ranking: Ranking, discovery: Discovery, settings: Settings) -> Dis
         selected=list(ranking.selected),
         skipped=skipped,
         changed_since=settings.changed_since,
+        inputs_reused=reused[0],
+        tests_exact=reused[1],
+        tests_run=reused[2],
     )

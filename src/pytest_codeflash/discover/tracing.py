@@ -37,7 +37,7 @@ import threading
 import time
 import types
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .tracing_events import (
     Sampler,
@@ -63,6 +63,9 @@ from .tracing_support import (
     reservoir_skip,
     start_offset,
 )
+
+if TYPE_CHECKING:
+    from .tracing_cache import Kept
 
 __all__ = ["TargetTrace", "Tracer"]
 
@@ -119,6 +122,13 @@ class Tracer:
             self._pending.setdefault(module, []).append(trace)
         self.current_test = ""
         self.max_samples = max_samples
+        # Before 3.12, exact starts after which a function has all the inputs it will get.
+        self.needed = max(4, max_samples // 4)
+        # From the last run (see settle()): test -> the traced functions it called.
+        self._called_before: dict[str, tuple[TargetTrace, ...]] | None = None
+        self._arm = True  # this test's call starts an exact phase
+        self.inputs_reused = 0  # functions whose inputs the last run kept
+        self.tests_exact = 0  # tests whose calls were seen exactly (an exact phase, before 3.12)
         self._by_code: ByCode = {}  # id(code) -> record
         self._stacks: dict[int, list[list[Any]]] = {}
         self._rng = random.Random(seed)
@@ -158,7 +168,7 @@ class Tracer:
             if self._use_profiler and sys.getprofile() is None:
                 self._phases = FastPhases(
                     self,
-                    needed=max(4, self.max_samples // 4),
+                    needed=self.needed,
                     windows=self._windows,
                     duty=self._duty,
                 )
@@ -217,14 +227,53 @@ class Tracer:
         self.current_test = nodeid
         if self._phases is not None:
             self._phases.skip_exact()
+            self._arm = self._needs_exact(nodeid)
+            self.tests_exact += self._arm
+        else:  # every call is seen exactly
+            self.tests_exact += 1
 
     def rearm(self) -> None:
         """See the next calls exactly, to sample their inputs (before 3.12, with the profiler).
 
-        Called when a test's call phase starts.
+        Called when a test's call phase starts; nothing happens if the last run showed that
+        the test calls no function that still needs inputs (see :meth:`settle`).
         """
-        if self._phases is not None:
+        if self._phases is not None and self._arm:
             self._phases.rearm()
+
+    def settle(self, kept: Mapping[str, Kept], called: Mapping[str, list[str]]) -> None:
+        """Start from what the last runs learned (see :mod:`.tracing_cache`).
+
+        :param kept: function -> its inputs and exact starts so far, for the functions whose
+            file is unchanged; once they are all it will get (``complete``), no more of its
+            inputs are sampled.
+        :param called: test -> the functions it called, for the tests whose file is
+            unchanged: only a test that calls one still lacking inputs (or one not listed)
+            starts an exact phase.
+        """
+        for name, previous in kept.items():
+            trace = self.traces.get(name)
+            if trace is None:
+                continue
+            trace.samples = list(previous.inputs[: self.max_samples])
+            self._sample_bytes += sum(len(s) for s in trace.samples)
+            trace.credit, trace.runs = previous.exact, previous.runs
+            if previous.complete:
+                trace.settled = True
+                trace.credit = max(trace.credit, self.needed)
+                trace.next_sample = 1 << 62
+                self.inputs_reused += 1
+        traces = self.traces
+        self._called_before = {
+            test: tuple(traces[n] for n in names if n in traces) for test, names in called.items()
+        }
+
+    def _needs_exact(self, test: str) -> bool:
+        called = None if self._called_before is None else self._called_before.get(test)
+        if called is None:  # a test the last run did not see, or whose file changed since
+            return True
+        needed = self.needed
+        return any(t.calls - t.fast_calls + t.credit < needed for t in called)
 
     def paused(self) -> _Paused:
         """A context in which the profiler does not run (pytest's own reporting, before

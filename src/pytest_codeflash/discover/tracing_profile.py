@@ -6,11 +6,12 @@ thread that runs the tests alternates between two phases:
 
 - an *exact* phase, with the ``sys.settrace`` hook of :mod:`.tracing_events` (calls, times,
   inputs, exactly).  Each test's call phase starts one (:meth:`FastPhases.rearm`; its
-  set-up runs in a fast phase, :meth:`FastPhases.skip_exact`); it lasts while functions
-  that still need inputs start (fewer than ``needed`` starts seen exactly), and ends
-  ``frames`` frame starts after the last of them, as soon as no traced call is running
-  (its end would go unseen), or when the test's call ends (its window closes: pytest's
-  reporting follows);
+  set-up runs in a fast phase, :meth:`FastPhases.skip_exact`), unless the last run showed
+  that the test calls no function that still needs inputs (see :mod:`.tracing_cache`); it
+  lasts while such functions start (fewer than ``needed`` starts seen exactly, counting
+  earlier runs'), and ends ``frames`` frame starts after the last of them, as soon as no
+  traced call is running (its end would go unseen), or when the test's call ends (its
+  window closes: pytest's reporting follows);
 - a *fast* phase, with the C profiler of :mod:`cProfile` (``_lsprof``) and no Python-level
   hook: at the end of each test its figures are added to the traced functions' (calls, own
   and total time, and the test), and the profiler starts afresh.  The profiler runs only
@@ -163,6 +164,7 @@ class FastPhases:
         # far: calls until then were all seen, only those after it are scaled.
         self._first_counts: dict[Any, int] | None = None
         self._first_ns = 0
+        self._first_running: dict[Any, int] = {}  # traced calls running then: one call each
 
     def install(self, on_start: Any, on_resume: Any, on_leave: Any) -> Any:
         """Make and return the exact phase's trace hook (the caller sets it)."""
@@ -291,10 +293,11 @@ class FastPhases:
         for the calls it saw (as ``perf`` scales a multiplexed counter)."""
         first, first_ns = self._first_counts or {}, self._first_ns
         profiled, quiet = self._profiled_ns - first_ns, self._quiet_ns
-        if profiled <= 0:  # it never ran again after its first stop: scale all it saw
-            first, profiled = {}, self._profiled_ns
+        if profiled <= 0:  # it never ran again after its first stop: scale all it saw ...
+            first, profiled = self._first_running, self._profiled_ns  # ... that had ended
         self._profiled_ns = self._quiet_ns = self._first_ns = 0
         self._first_counts = None
+        self._first_running = {}
         if profiled <= 0 or quiet <= 0:
             return 1.0, first
         if self._call_cost_ns < 0 and sys.getprofile() is None:
@@ -353,6 +356,7 @@ class FastPhases:
     def _flip(self, paused: bool = False) -> None:
         """Stop the running profiler (``paused``: it is stopped already, for pytest's
         report, and stays so), or start it again after its rest."""
+        first_stop = False
         if self.quiet_since:
             if sys.getprofile() is not None or sys.gettrace() is not None:
                 self._blocked = True  # another tool's hook: not ours to displace
@@ -364,7 +368,8 @@ class FastPhases:
             now = time.perf_counter_ns()
             self._on_ns = max(DUTY_ON_NS, now - self._period_since)
             self.quiet_since = self._rest_since = now
-            if self._first_counts is None:
+            first_stop = self._first_counts is None
+            if first_stop:
                 self._first_counts = {e.code: e.callcount for e in self._profiler.getstats()}
                 self._first_ns = self._profiled_ns
         else:
@@ -372,8 +377,12 @@ class FastPhases:
             return
         self.switches += 1
         # Calls running now: counted (or not) by the profiler, which will not see them end.
+        running: dict[Any, int] = {}
         for frame in self._traced_frames(sys._getframe(1)):
             self.handed[id(frame)] = frame.f_code
+            running[frame.f_code] = running.get(frame.f_code, 0) + 1
+        if first_stop:  # one call each, even if the profiler does not run again in the test
+            self._first_running = running
 
     def _profiler_installed(self) -> bool:
         current: Any = sys.getprofile()  # _lsprof installs itself as the profile object
@@ -444,11 +453,11 @@ def switching_trace_function(
 ) -> tuple[Any, Callable[[], None]]:
     """The exact phase's ``sys.settrace`` hook, and a function that restarts its countdown.
 
-        :func:`.tracing_events.trace_function`, plus a countdown of frame starts: a start of a
-        function with fewer than ``needed`` exact starts sets it back to ``frames``; at zero,
-        the next frame that starts (unless it is such a function) hands the thread to the
-        profiler, which sees that frame start (the interpreter calls the profile hook after the
-    trace hook).
+    :func:`.tracing_events.trace_function`, plus a countdown of frame starts: a start of a
+    function that still needs inputs (fewer than ``needed`` exact starts, counting those of
+    earlier runs) sets it back to ``frames``; at zero, the next frame that starts
+    (unless it is such a function) hands the thread to the profiler, which sees that frame
+    start (the interpreter calls the profile hook after the trace hook).
     """
     lookup = phases.by_code.get
     left = frames
@@ -468,7 +477,7 @@ def switching_trace_function(
                 left = frames if phases.to_fast(frame.f_back) else frames // 4
             return None
         resumed = found.resumable and frame.f_lasti > found.start_offset
-        if found.calls - found.fast_calls < needed:
+        if found.calls - found.fast_calls + found.credit < needed:
             left = frames
         elif left <= 0:
             if phases.to_fast(frame.f_back):

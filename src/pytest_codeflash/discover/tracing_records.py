@@ -41,6 +41,11 @@ class TargetTrace:
     refused: int = 0  # its latest calls whose inputs pickle failed on, in a row
     resumes: int = 0  # resumptions seen exactly (a generator's)
     fast_calls: int = 0  # calls counted by the profiler (before 3.12), not seen exactly
+    # From the last runs (see .tracing_cache): its exact starts, and whether its inputs are
+    # all it will get (then none is sampled now).
+    credit: int = 0
+    runs: int = 0  # the last runs that called it
+    settled: bool = False
 
     @property
     def cpu_ratio(self) -> float:
