@@ -17,13 +17,16 @@ slower.  This script:
 
    - plain: ``pytest -p no:codeflash``;
    - codeflash: ``pytest --codeflash --codeflash-dry-run`` (discovery, tracing, ranking;
-     no optimization);
+     no optimization), a developer's next run: before Python 3.12 it starts from what the
+     last run traced (the inputs it kept, the tests that need exact tracing);
+   - first-run: the same with ``--codeflash-no-cache``, which traces as a first run does
+     (a fresh clone, a CI job without pytest's cache);
    - coverage: ``pytest -p no:codeflash --cov=PACKAGE``;
 
 5. prints, per interpreter and project, the median and minimum wall time and the median CPU
    time (user + system, of the whole process) of each variant, the ratios of the medians and
-   the goals: codeflash cheaper than coverage, and under 1.3x the plain run; then a table of
-   all of them.
+   the goals: codeflash cheaper than coverage, and under 1.3x the plain run (for the
+   codeflash variant, and for the first run too); then a table of all of them.
 
 Wall time is the figure that counts; on a busy machine CPU time varies less.  With
 ``--instructions`` each variant instead runs once under ``valgrind --tool=callgrind`` and the
@@ -58,7 +61,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 GOAL_RATIO = 1.3
 SUPPORTED = ("3.10", "3.11", "3.12", "3.13")
-VARIANTS = ("plain", "codeflash", "coverage")
+VARIANTS = ("plain", "codeflash", "first-run", "coverage")
 
 
 @dataclass(frozen=True)
@@ -205,6 +208,7 @@ def variants(suite: Suite) -> dict[str, list[str]]:
     return {
         "plain": [*selection, "-p", "no:codeflash"],
         "codeflash": [*selection, "--codeflash", "--codeflash-dry-run"],
+        "first-run": [*selection, "--codeflash", "--codeflash-dry-run", "--codeflash-no-cache"],
         "coverage": [*selection, "-p", "no:codeflash", f"--cov={suite.module}", "--cov-report="],
     }
 
@@ -239,10 +243,14 @@ def measure(interpreter: Path, project: Path, figures: Figures, suite: Suite, ru
         if name == "codeflash":
             summary = [line for line in output.splitlines() if line.startswith("discovered")]
             print(f"  ({summary[0] if summary else 'no codeflash summary?'})", flush=True)
+        for line in output.splitlines():  # what the next run took from this one
+            if line.startswith("inputs of "):
+                print(f"  ({line})", flush=True)
         figures.wall[name], figures.cpu[name] = [], []
     order = list(commands)
     for index in range(runs):
-        for name in order[index % 3 :] + order[: index % 3]:
+        turn = index % len(order)
+        for name in order[turn:] + order[:turn]:
             wall, cpu, _ = timed(interpreter, project, commands[name])
             figures.wall[name].append(wall)
             figures.cpu[name].append(cpu)
@@ -282,11 +290,13 @@ def report(figures: Figures, instructions: bool) -> None:
             f"{name:10} median {medians[name]:7.2f} s   min {min(values):7.2f} s"
             f"   CPU median {cpu:7.2f} s"
         )
-    plain, codeflash, coverage = (medians[name] for name in VARIANTS)
+    plain, codeflash, first, coverage = (medians[name] for name in VARIANTS)
     print(f"codeflash / plain    {codeflash / plain:5.2f}x   (goal: under {GOAL_RATIO}x)")
+    print(f"first-run / plain    {first / plain:5.2f}x")
     print(f"coverage  / plain    {coverage / plain:5.2f}x")
     print(f"codeflash / coverage {codeflash / coverage:5.2f}x   (goal: under 1.0x)")
     print(f"goals: {_goals(plain, codeflash, coverage)}", flush=True)
+    print(f"goals for a first run: {_goals(plain, first, coverage)}", flush=True)
 
 
 def _goals(plain: float, codeflash: float, coverage: float) -> str:
@@ -300,8 +310,8 @@ def table(all_figures: list[Figures], instructions: bool) -> None:
     unit = "instructions (G)" if instructions else "median wall s (CPU s)"
     print(f"\nsummary, {unit}:")
     print(
-        f"{'python':7} {'package':15} {'plain':>13} {'codeflash':>13} {'coverage':>13}"
-        f" {'cf/plain':>9} {'cov/plain':>9}  goals"
+        f"{'python':7} {'package':15} {'plain':>13} {'codeflash':>13} {'first-run':>13}"
+        f" {'coverage':>13} {'cf/plain':>9} {'1st/plain':>9} {'cov/plain':>9}  goals"
     )
     for figures in all_figures:
         medians = [figures.median(name) for name in VARIANTS]
@@ -310,10 +320,10 @@ def table(all_figures: list[Figures], instructions: bool) -> None:
         else:
             cpus = [statistics.median(figures.cpu[name]) for name in VARIANTS]
             cells = [f"{m:6.2f} ({c:5.2f})" for m, c in zip(medians, cpus, strict=True)]
-        plain, codeflash, coverage = medians
+        plain, codeflash, first, coverage = medians
         print(
             f"{figures.python:7} {figures.package:15} {' '.join(cells)}"
-            f" {codeflash / plain:8.2f}x {coverage / plain:8.2f}x  "
+            f" {codeflash / plain:8.2f}x {first / plain:8.2f}x {coverage / plain:8.2f}x  "
             f"{_goals(plain, codeflash, coverage)}"
         )
 
