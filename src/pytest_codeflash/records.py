@@ -266,7 +266,7 @@ class DiscoverySummary:
     skipped: list[SkippedFunction] = field(default_factory=list)
     changed_since: str | None = None
     inputs_reused: int = 0  # functions whose inputs the last run kept (before Python 3.12)
-    tests_exact: int = 0  # ... and the tests that started an exact phase, of
+    tests_exact: int = 0  # ... and the tests traced exactly, of
     tests_run: int = 0  # ... the tests that ran
 
 

@@ -60,9 +60,8 @@ class CodeflashSession:
         self.llm_sources: list[LLMSource] = []  # the language-model back-ends in use
         self._warm: Sandbox | None = None  # started while the tests run (see _warm_up)
         self._lock = threading.Lock()
-        self._previous_tracing: tracing_cache.Previous | None = (
-            None  # what the last run's tracing learned
-        )
+        # What the last run's tracing learned (before Python 3.12).
+        self._previous_tracing: tracing_cache.Previous | None = None
 
     # -- set-up (pytest_configure) --------------------------------------------------------
     def setup(self) -> None:

@@ -108,7 +108,7 @@ def test_the_next_run_starts_from_what_the_last_one_traced(pytester: pytest.Pyte
     second.stdout.fnmatch_lines(
         [
             "inputs of 4 function(s) kept from the last run (their files are unchanged); "
-            "0 of 3 test(s) traced exactly (--codeflash-no-cache: all)",
+            "0 of 3 test(s) traced exactly (--codeflash-no-cache traces all)",
             ranked,
             inputs,
         ]

@@ -228,7 +228,7 @@ def discovery_lines(
         lines.append(
             f"inputs of {discovery.inputs_reused} function(s) kept from the last run (their "
             f"files are unchanged); {discovery.tests_exact} of {discovery.tests_run} test(s) "
-            f"traced exactly (--codeflash-no-cache: all)"
+            f"traced exactly (--codeflash-no-cache traces all)"
         )
     if discovery.changed_since:
         lines.append(f"only functions changed since {discovery.changed_since} are ranked")

@@ -162,8 +162,8 @@ def summarise(
 ) -> DiscoverySummary:
     """What was found, traced and ranked, and what was left out and why (for the renderers).
 
-    :param reused: the functions whose inputs the last run kept, the tests that started an
-        exact phase and the tests that ran (see :mod:`.tracing_cache`).
+    :param reused: the functions whose inputs the last run kept, the tests traced exactly
+        and the tests that ran (see :mod:`.tracing_cache`).
     """
     skipped = [
         SkippedFunction(name=name, reason=why, stage="ranking")
