@@ -38,12 +38,14 @@ class JsonCache:
 
     def __init__(self) -> None:
         self.values: dict[str, str] = {}
+        self.writes = 0
 
     def get(self, key: str, default: Any) -> Any:
         return json.loads(self.values[key]) if key in self.values else default
 
     def set(self, key: str, value: object) -> None:
         self.values[key] = json.dumps(value)
+        self.writes += 1
 
 
 @pytest.fixture
@@ -125,6 +127,9 @@ def test_the_next_run_keeps_the_inputs_and_traces_exactly_only_where_inputs_lack
         third = _traced_run(mod, cache, tmp_path)
     assert third.tests_exact == 0
     assert third.inputs_reused == 2
+    writes = cache.writes
+    _traced_run(mod, cache, tmp_path)
+    assert cache.writes == writes  # nothing new learned: the record is not written again
 
 
 @needs_profiler

@@ -77,6 +77,7 @@ class Previous(NamedTuple):
 
     kept: dict[str, Kept]  # function -> what is known of it, its file unchanged
     called: dict[str, list[str]]  # test -> the functions it called, its file unchanged
+    record: dict[str, Any]  # the record as read
 
 
 def applies(config: Any) -> bool:
@@ -175,7 +176,7 @@ def _read(
         where = test.split("::", 1)[0]
         if unchanged(os.fspath(rootdir / where), test_files.get(where)):
             called[test] = [str(n) for n in names]
-    return Previous(kept, called)
+    return Previous(kept, called, data)
 
 
 def save(
@@ -243,7 +244,8 @@ def save(
         "tests": {test: sorted(names) for test, names in called.items()},
         "test_files": test_files,
     }
-    if cache.get(CACHE_KEY, None) != record:  # (a second run usually learns nothing new)
+    written = previous.record if previous is not None else cache.get(CACHE_KEY, None)
+    if written != record:  # (a run after the first few usually learns nothing new)
         cache.set(CACHE_KEY, record)
     return True
 
