@@ -34,12 +34,13 @@ import os
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .tracing_records import TargetTrace
 from .tracing_support import real_path
 
 if TYPE_CHECKING:
+    from .discovery import Cache  # pytest's config.cache, as discovery keeps its own record
     from .tracing import Tracer
 
 CACHE_KEY = "codeflash/tracing"
@@ -53,14 +54,6 @@ MAX_CALL_PAIRS = 500_000
 # A function called in this many runs has the inputs it will get, even with fewer than
 # ``needed`` exact starts (its calls come late in its tests, after the exact phases).
 RUNS_TO_COMPLETE = 3
-
-
-class Cache(Protocol):
-    """pytest's ``config.cache``, the part used here."""
-
-    def get(self, key: str, default: Any) -> Any: ...
-
-    def set(self, key: str, value: object) -> None: ...
 
 
 class Kept(NamedTuple):
