@@ -162,3 +162,15 @@ def test_no_module_is_too_long() -> None:
         if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
     }
     assert long == {}
+
+
+def test_the_fork_hooks_module_imports_nothing_of_ours() -> None:
+    """The interpreter holds the fork hooks, and their module's globals, until it exits:
+    what that module imports would be held too, and collected at every run's exit."""
+    assert GRAPH["pytest_codeflash.discover.fork_guard"] == set()
+    hooked = [
+        name
+        for name, path in MODULES.items()
+        if "register_at_fork" in path.read_text(encoding="utf-8")
+    ]
+    assert hooked == ["pytest_codeflash.discover.fork_guard"]

@@ -39,6 +39,7 @@ import types
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .fork_guard import resume_after_fork
 from .tracing_events import (
     Sampler,
     calibrate,
@@ -46,7 +47,6 @@ from .tracing_events import (
     handlers,
     local_events,
     profile_function,
-    resume_after_fork,
     start_monitoring,
     stop_monitoring,
     trace_function,

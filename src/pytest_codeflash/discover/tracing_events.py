@@ -13,10 +13,10 @@ import sys
 import threading
 import time
 import types
-import weakref
 from collections.abc import Iterable
 from typing import Any
 
+from . import fork_guard
 from .tracing_records import ByCode, TargetTrace, TracerState
 from .tracing_support import thread_cpu_ns, window_time
 
@@ -207,7 +207,7 @@ class Sampler:
         self._stop.acquire()
         self._done.acquire()
         _thread.start_new_thread(self._run, ())
-        _ACTIVE.add(self)
+        fork_guard.watch(self)
 
     def stop(self) -> None:
         if not self._running:
@@ -338,45 +338,6 @@ class Sampler:
                 trace.cpu_wall_ns += wall_ns
                 return
             frame = frame.f_back
-
-
-# Samplers running in this process, and those stopped while it forks: a process with a
-# second thread warns (3.12+) and may deadlock in ``fork()``, and the user's tests fork.
-# They start again at the next ``resume_after_fork()`` (the tracer calls it before each
-# test), not right after the fork: 3.13 counts the threads after its after-fork hooks.
-_ACTIVE: weakref.WeakSet[Sampler] = weakref.WeakSet()
-_PAUSED: list[Sampler] = []
-
-
-def _before_fork() -> None:
-    """Stop every running sampler's thread, and wait until the thread is gone."""
-    threads = _thread._count()  # type: ignore[attr-defined]
-    stopped = 0
-    for sampler in list(_ACTIVE):
-        if sampler._running:
-            sampler.stop()
-            _PAUSED.append(sampler)
-            stopped += 1
-    if not stopped:
-        return
-    deadline = time.monotonic() + 0.1
-    while _thread._count() > threads - stopped and time.monotonic() < deadline:  # type: ignore[attr-defined]
-        time.sleep(0.0002)
-    time.sleep(0.0005)  # the operating system ends the thread just after the interpreter
-
-
-def _after_fork_in_child() -> None:
-    _PAUSED.clear()  # the child keeps no sampler: its figures are never reported
-
-
-def resume_after_fork() -> None:
-    """Restart the samplers a fork stopped (in the process that forked)."""
-    while _PAUSED:
-        _PAUSED.pop().start()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
 
 
 def profile_function(on_start: Any, on_resume: Any, on_leave: Any, by_code: ByCode) -> Any:
