@@ -28,6 +28,14 @@ slower.  This script:
    the goals: codeflash cheaper than coverage, and under 1.3x the plain run (for the
    codeflash variant, and for the first run too); then a table of all of them.
 
+pytest-codeflash depends on Hypothesis (the runner generates inputs with it), and Hypothesis's
+own pytest plugin comes with it: in every run, with or without ``--codeflash``, it imports
+Hypothesis at the terminal summary (Hypothesis 6.170; about 0.1 s here).  A project that does
+not use Hypothesis pays that only because pytest-codeflash is installed, and its plain run
+before installing it did not.  ``--without-hypothesis-plugin`` measures every variant with
+``-p no:hypothesispytest`` (what such a project can put in its ``addopts``; pytest-codeflash
+does not need the plugin), which is that project's plain run, and the harder comparison.
+
 Wall time is the figure that counts; on a busy machine CPU time varies less.  With
 ``--instructions`` each variant instead runs once under ``valgrind --tool=callgrind`` and the
 instructions it executed are compared: slow (about 30x) but nearly free of noise, for
@@ -40,11 +48,13 @@ Standard library only; nothing depends on this machine's paths.  It exits 0 what
 figures are (1 only if a step fails)::
 
     python benchmarks/overhead.py [--package all] [--pythons all] [--runs 5] [--instructions]
+                                  [--without-hypothesis-plugin]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import glob
 import os
 import re
@@ -71,6 +81,7 @@ class Suite:
     module: str
     tests: str
     deselect: str = ""
+    extra: tuple[str, ...] = ()  # options for every variant
 
 
 SUITES = {
@@ -202,7 +213,7 @@ def prepare(work: Path, python: str, version: str) -> Path:
 
 # -- measuring ---------------------------------------------------------------------------------
 def variants(suite: Suite) -> dict[str, list[str]]:
-    selection = [suite.tests, "-q", "-p", "no:randomly", "-p", "no:xdist"]
+    selection = [suite.tests, "-q", "-p", "no:randomly", "-p", "no:xdist", *suite.extra]
     if suite.deselect:
         selection += ["-k", suite.deselect]
     return {
@@ -341,6 +352,11 @@ def main() -> None:
     parser.add_argument(
         "--instructions", action="store_true", help="count instructions with callgrind instead"
     )
+    parser.add_argument(
+        "--without-hypothesis-plugin",
+        action="store_true",
+        help="run every variant with -p no:hypothesispytest (see above)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     options = parser.parse_args()
     pythons = find_pythons(options.pythons)
@@ -354,6 +370,8 @@ def main() -> None:
             full = run([str(interpreter), "-V"], work).stdout.strip()
             for package, project in projects.items():
                 suite, figures = SUITES[package], Figures(version, package)
+                if options.without_hypothesis_plugin:
+                    suite = dataclasses.replace(suite, extra=("-p", "no:hypothesispytest"))
                 runs = "instructions" if options.instructions else f"{options.runs} run(s) each"
                 print(f"\n{package} ({project.name}) on {full}, {runs}", flush=True)
                 if options.instructions:
