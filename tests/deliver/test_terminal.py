@@ -45,3 +45,28 @@ def test_what_could_propose_candidates_is_said_once() -> None:
     assert line.startswith("2 function(s) got no candidate from the chosen back-ends;")
     assert "--codeflash-candidate" in line
     assert _none_proposed(results[2:]) == []
+
+
+def test_a_summary_that_hides_verdicts_says_how_to_see_them() -> None:
+    from pytest_codeflash.deliver.terminal import _hidden
+    from pytest_codeflash.models import CandidateResult
+
+    def result(*verdicts: str) -> FunctionResult:
+        candidates = [
+            CandidateResult(id=f"c{n}", source="file", verdict=v, reason="r")  # type: ignore[arg-type]
+            for n, v in enumerate(verdicts)
+        ]
+        return FunctionResult(
+            qualified_name="m.f",
+            file="m.py",
+            status="not_optimized",
+            reason="r",
+            candidates=candidates,
+        )
+
+    assert _hidden(result("accepted", "rejected"))
+    assert not _hidden(result("accepted", "error"))
+    assert not _hidden(result())
+    assert any(
+        line.startswith("    rejected c1") for line in _text(result("rejected", "rejected"), 1)
+    )

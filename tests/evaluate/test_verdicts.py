@@ -178,3 +178,24 @@ def test_timing_words_say_what_happened() -> None:
     )
     huge = timed(speedup=50.0, ci=[30.0, 60.0], verdict="faster", method="separation", rounds=4)
     assert huge.startswith("50.00x faster (every round at least 30.00x faster, 4 rounds)")
+
+
+def test_a_function_with_no_winner_says_why_by_kind() -> None:
+    from pytest_codeflash.evaluate.verdicts import none_accepted
+
+    record = DifferenceRecord(test="t", input="(1)", kind="return value", detail="differs: 2 != 3")
+    slow = TimingSummary(speedup=1.0, ci=[0.98, 1.02], verdict="not_faster", rounds=10)
+    runs = [
+        _run(_agreed(timing=slow)),
+        _run(_agreed(replay=ReplaySummary(inputs=1, compared=1, differences=[record]))),
+        _run(_agreed(timing=slow)),
+        _run(_agreed(), timed_out=True),
+        _run(_agreed(tests={"tests/test_mod.py::test_f": "failed"})),
+    ]
+    verdicts = [judge(CANDIDATE, run, TARGET, PASSED) for run in runs]
+    assert none_accepted(verdicts) == (
+        "none of 5 candidate(s) was accepted: "
+        "2 not faster, 1 behaviour differs, 1 timeout, 1 a test failed"
+    )
+    odd = CandidateResult(id="x", source="file", verdict="rejected", reason="something new")
+    assert none_accepted([odd]) == "none of 1 candidate(s) was accepted: 1 other"

@@ -48,6 +48,8 @@ def render_summary(
             lines += function_lines(result, verbosity)
         lines.append((result_line(summary.functions), {}))
         lines += _plain(_none_proposed(summary.functions))
+        if verbosity <= 0 and any(_hidden(r) for r in summary.functions):
+            lines.append(("-v lists every candidate's verdict, with its reason", {}))
     lines += _plain(summary.written)  # every file written, -q included
     for text, markup in lines:
         terminal.write_line(text, **markup)
@@ -202,6 +204,11 @@ def _none_proposed(results: Sequence[FunctionResult]) -> list[str]:
         "(--codeflash-backend=openai) or a rewrite of your own (--codeflash-candidate) may "
         "propose one"
     ]
+
+
+def _hidden(result: FunctionResult) -> bool:
+    """Whether the function has verdicts that only ``-v`` lists (see function_lines)."""
+    return any(c.verdict not in ("accepted", "error") for c in result.candidates)
 
 
 def result_line(results: Sequence[FunctionResult]) -> str:

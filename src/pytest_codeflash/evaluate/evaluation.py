@@ -49,7 +49,7 @@ from .findings import baseline_facts, differences_of
 from .generated import GeneratedTestSet
 from .known import known_verdict
 from .runtime import with_runtime
-from .verdicts import baseline_problem, diff_size, judge, select_best
+from .verdicts import baseline_problem, diff_size, judge, none_accepted, select_best
 
 if TYPE_CHECKING:
     from .early import EarlyBaseline
@@ -412,9 +412,7 @@ class Evaluation:
             )
             return self._result("error", reason, results, baseline_ns, unstable, compared)
         if not accepted:
-            reason = (
-                f"none of {len(results)} candidate(s) was accepted" if results else NO_CANDIDATES
-            )
+            reason = none_accepted(results) if results else NO_CANDIDATES
             return self._result("not_optimized", reason, results, baseline_ns, unstable, compared)
         diff_sizes = {
             c.id: diff_size(self.original_source, c.module_source) for c in self._candidates

@@ -26,6 +26,7 @@ __all__ = [
     "crash_reason",
     "diff_size",
     "judge",
+    "none_accepted",
     "rejected",
     "select_best",
     "timing_verdict",
@@ -276,6 +277,53 @@ def rejected(
 ) -> CandidateResult:
     """A rejection of ``candidate`` for ``reason``, with what its run compared."""
     return _verdict(candidate, "rejected", reason, result)
+
+
+# The first words of a rejection's reason (before its colon) that name its kind.
+_KINDS = frozenset(
+    {
+        "timeout",
+        "crash",
+        "unsafe",
+        "unverifiable",
+        "unverified",
+        "resource limit",
+        "no change",
+        "signature change",
+        "bad reply",
+        "undecided",
+        "slower",
+        "not faster",
+        "not significantly faster",
+    }
+)
+
+
+def none_accepted(results: Sequence[CandidateResult]) -> str:
+    """A function's reason when no candidate was accepted: how many, and why, by kind
+    (``none of 3 candidate(s) was accepted: 2 not faster, 1 behaviour differs``)."""
+    kinds: dict[str, int] = {}
+    for result in results:
+        kind = _kind(result)
+        kinds[kind] = kinds.get(kind, 0) + 1
+    ranked = sorted(kinds.items(), key=lambda item: -item[1])  # (stable: first seen first)
+    why = ", ".join(f"{count} {kind}" for kind, count in ranked)
+    return f"none of {len(results)} candidate(s) was accepted: {why}"
+
+
+def _kind(result: CandidateResult) -> str:
+    if result.verdict == "error":
+        return "error in pytest-codeflash"
+    head = result.reason.partition(":")[0]
+    if head in _KINDS:
+        return head
+    if head.startswith("test failed"):
+        return "a test failed"
+    if head.startswith("no candidates from"):
+        return "no reply"
+    if "; input " in result.reason:  # a difference (_difference): the call that showed it
+        return "behaviour differs"
+    return "other"
 
 
 def _difference(record: DifferenceRecord) -> str:
