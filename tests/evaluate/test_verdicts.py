@@ -197,5 +197,15 @@ def test_a_function_with_no_winner_says_why_by_kind() -> None:
         "none of 5 candidate(s) was accepted: "
         "2 not faster, 1 behaviour differs, 1 timeout, 1 a test failed"
     )
+    deep = DifferenceRecord(
+        test="t", input="(1)", kind="unverifiable", detail="cannot verify the return value: deep"
+    )
+    unverifiable = judge(
+        CANDIDATE,
+        _run(_agreed(replay=ReplaySummary(inputs=1, compared=1, differences=[deep]))),
+        TARGET,
+        PASSED,
+    )
+    assert none_accepted([unverifiable]).endswith(": 1 unverifiable")
     odd = CandidateResult(id="x", source="file", verdict="rejected", reason="something new")
     assert none_accepted([odd]) == "none of 1 candidate(s) was accepted: 1 other"

@@ -321,6 +321,8 @@ def _kind(result: CandidateResult) -> str:
         return "a test failed"
     if head.startswith("no candidates from"):
         return "no reply"
+    if head.startswith("cannot verify"):  # a comparison that could not decide (outcomes)
+        return "unverifiable"
     if "; input " in result.reason:  # a difference (_difference): the call that showed it
         return "behaviour differs"
     return "other"

@@ -36,6 +36,7 @@ from .calls import (
     snapshot,
 )
 from .determinism import REAL_MONOTONIC, REAL_TIME, Determinism
+from .fidelity import check_copy
 from .guard import Guard
 from .invariants import ArgsShape
 from .mismatch import describe_input
@@ -130,10 +131,8 @@ class Differential:
         self._shadow_as_imported: dict[str, Any] = {}
 
     def globals_fingerprint(self) -> bytes | None:
-        """A digest of the shared globals' names and values as the next call will see them.
-
-        ``None`` when they do not pickle, or pickle too large to be worth comparing.
-        """
+        """A digest of the shared globals' names and values as the next call will see them
+        (``None`` when they do not pickle, or pickle too large to be worth comparing)."""
         namespace = vars(self.candidate.module)
         state = {name: namespace[name] for name in self.shared_globals if name in namespace}
         try:
@@ -258,7 +257,7 @@ class Differential:
             if expected is not None:
                 first = second = expected
             else:
-                first = self._run_original(args, caller_state)
+                first = self._run_original(args, caller_state, check=True)
                 one_run = once or self.self_check
                 second = first if one_run else self._run_original(args, caller_state)
         except Uncopyable as err:
@@ -344,8 +343,10 @@ class Differential:
         outcome.kwargs_after = dict(args[1])
         return outcome
 
-    def _run_original(self, args: Args, random_state: Any) -> Outcome:
+    def _run_original(self, args: Args, random_state: Any, check: bool = False) -> Outcome:
         cloned = clone_args(args, self.module_name, self.original.module)
+        if check:  # a difference would be the copy's, not the candidate's (see .fidelity)
+            check_copy(args, cloned, self.original.module, self.candidate.module, self.is_method)
         self._sync_globals()
         return self._run(self.original, cloned, "original", random_state)
 

@@ -1,0 +1,93 @@
+"""A call whose copy for the original is not the call is not compared, nor blamed on the
+candidate: its inputs' own copying leaves state out, the copy kept the candidate's class, or
+``self`` is of a subclass defined outside the module (found on cachetools' own tests)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pytest_codeflash.runner.differential import Differential
+
+from .twins import twin_differential
+
+NAME = "fidelity_mod"
+SOURCE = """\
+class Timer:
+    def __init__(self):
+        self.nesting = 0
+
+    def __enter__(self):
+        self.nesting += 1
+        return self
+
+    def __exit__(self, *exc):
+        self.nesting -= 1
+
+    def __reduce__(self):  # a copy starts afresh, as cachetools' timer does
+        return Timer, ()
+
+
+class Box:
+    def __init__(self, items, key=None):
+        self.items = list(items)
+        self.key = key
+        self.timer = Timer()
+
+    def total(self):
+        return sum(self.items) + self.timer.nesting
+"""
+# The same behaviour, spelled otherwise: nothing a fair comparison could tell apart.
+CANDIDATE = SOURCE.replace(
+    "return sum(self.items) + self.timer.nesting",
+    "n = self.timer.nesting\n        for x in self.items:\n            n += x\n        return n",
+)
+
+
+def _differential(qualname: str) -> Differential:
+    return twin_differential(NAME, SOURCE, CANDIDATE, qualname=qualname)
+
+
+def _call(differential: Differential, *args: Any) -> Any:
+    differential.current_test = "test_x"
+    return differential.compare_call((args, {}), reraise=True)
+
+
+def test_a_copy_that_leaves_state_out_is_not_compared() -> None:
+    differential = _differential("Box.total")
+    box = differential.candidate.module.Box([1, 2])
+    assert _call(differential, box) == 3  # outside the block: the copy is the call
+    with box.timer:
+        assert _call(differential, box) == 4  # the candidate's result, on the real box
+    tally = differential.tally
+    assert tally.differences == []
+    (why,) = tally.uncopyable
+    assert why.startswith("test_x: the original's copy of the inputs differs from them at self")
+    assert "timer.nesting (0 in the copy, 1 in the call)" in why
+
+
+def test_a_copy_that_kept_the_candidates_class_is_not_compared() -> None:
+    differential = _differential("Box.total")
+    box = differential.candidate.module.Box([1, 2], key=lambda x: x)  # pickle refuses it
+    assert _call(differential, box) == 3
+    (why,) = differential.tally.uncopyable
+    assert "the copy of self is still of the candidate's Box, not of the original's own" in why
+    assert differential.tally.differences == []
+
+
+def test_self_of_a_subclass_defined_elsewhere_is_not_compared() -> None:
+    differential = _differential("Box.total")
+
+    class MyBox(differential.candidate.module.Box):  # type: ignore[name-defined,misc]
+        pass
+
+    assert _call(differential, MyBox([5])) == 5
+    (why,) = differential.tally.uncopyable
+    assert "a subclass of a class of fidelity_mod defined outside it" in why
+    assert differential.tally.differences == []
+
+
+def test_a_faithful_copy_is_compared() -> None:
+    differential = _differential("Box.total")
+    _call(differential, differential.candidate.module.Box([1, 2, 3]))
+    assert differential.tally.uncopyable == []
+    assert differential.tally.differences == []
