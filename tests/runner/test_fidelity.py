@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from pytest_codeflash.runner.differential import Differential
 
 from .twins import twin_differential
@@ -91,3 +93,28 @@ def test_a_faithful_copy_is_compared() -> None:
     _call(differential, differential.candidate.module.Box([1, 2, 3]))
     assert differential.tally.uncopyable == []
     assert differential.tally.differences == []
+
+
+def test_the_copy_of_a_large_input_is_compared_with_it_only_so_far(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pytest_codeflash.runner import compare, fidelity
+    from pytest_codeflash.runner.calls import Args, clone_args
+
+    differential = _differential("Box.total")
+    original, candidate = differential.original.module, differential.candidate.module
+    box = candidate.Box([])
+    box.items = [{"n": n} for n in range(100)]  # walked value by value
+    call: Args = ((box,), {})
+    seen = []
+    node = compare._Comparer.node
+
+    def counted(self: Any, e: object, a: object, path: str, depth: int) -> Any:
+        seen.append(path)
+        return node(self, e, a, path, depth)
+
+    monkeypatch.setattr(fidelity, "MAX_NODES", 10)
+    monkeypatch.setattr(compare._Comparer, "node", counted)
+    copied = clone_args(call, NAME, original)
+    assert fidelity.unfaithful_copy(call, copied, original, candidate, True) is None
+    assert len(seen) == 10  # then it gives up, and the call is compared as before

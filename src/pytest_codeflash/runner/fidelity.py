@@ -15,7 +15,9 @@ call, and any difference then the copy's doing, not the candidate's:
   subclass): its base is the candidate's copy of the module's class, so the original's
   method gets an instance of a class that is not its own.
 
-Only the arguments themselves are looked at, not the objects inside them.
+Only the arguments themselves are looked at, not the objects inside them, and the
+comparison of the copy with the call stops after ``MAX_NODES`` values (a large container:
+then the call is compared as before), so that it costs a compared call little.
 
 Such a call is not compared: it runs the candidate only, and is counted with the calls
 whose inputs cannot be copied (:class:`~.calls.Uncopyable`).
@@ -29,9 +31,12 @@ from typing import Any
 
 from .calls import Args, Uncopyable, _Replayable
 from .compare import _Comparer, _room_to_recurse
-from .mismatch import Unverifiable
+from .mismatch import Mismatch, Unverifiable
 
 __all__ = ["check_copy", "unfaithful_copy"]
+
+MAX_NODES = 5_000
+"""Values compared between a call's inputs and their copy, at most (see the module's text)."""
 
 
 def unfaithful_copy(
@@ -45,7 +50,7 @@ def unfaithful_copy(
         wrong = _class_of_copy(path, live, copy, original, candidate)
         if wrong:
             return wrong
-    comparer = _Comparer(0.0, None)
+    comparer = _Bounded()
     with _room_to_recurse():
         for path, live, copy in pairs:
             try:
@@ -102,6 +107,20 @@ def _class_of_copy(
         f"the copy of {path} is still of the candidate's {kind.__qualname__}, not of the "
         "original's own: it could only be copied with copy.deepcopy"
     )
+
+
+class _Bounded(_Comparer):
+    """A comparison of the copy with the call that gives up after ``MAX_NODES`` values."""
+
+    def __init__(self) -> None:
+        super().__init__(0.0, None)
+        self.left = MAX_NODES
+
+    def node(self, e: object, a: object, path: str, depth: int) -> Mismatch | None:
+        self.left -= 1
+        if self.left < 0:
+            raise Unverifiable("too many values to compare with their copy")
+        return super().node(e, a, path, depth)
 
 
 def _resolve(module: ModuleType, qualname: str) -> Any:
