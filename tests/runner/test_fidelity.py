@@ -4,13 +4,14 @@ candidate: its inputs' own copying leaves state out, the copy kept the candidate
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import pytest
 
 from pytest_codeflash.runner.differential import Differential
 
-from .twins import twin_differential
+from .twins import load_module, twin_differential
 
 NAME = "fidelity_mod"
 SOURCE = """\
@@ -76,11 +77,47 @@ def test_a_copy_that_kept_the_candidates_class_is_not_compared() -> None:
     assert differential.tally.differences == []
 
 
-def test_self_of_a_subclass_defined_elsewhere_is_not_compared() -> None:
+def _subclass_module(source: str) -> Any:
+    """A module of the test's own, importable, with a subclass of the target's Box."""
+    module = load_module("fidelity_tests_own", "from fidelity_mod import Box\n\n" + source)
+    sys.modules["fidelity_tests_own"] = module  # (removed after the test, see conftest)
+    return module
+
+
+def test_self_of_a_subclass_defined_elsewhere_is_compared_through_a_twin() -> None:
+    differential = _differential("Box.total")
+    own = _subclass_module(
+        "class MyBox(Box):\n    def double(self):\n        return 2 * self.total()\n"
+    )
+    assert _call(differential, own.MyBox([5])) == 5
+    assert differential.tally.uncopyable == []
+    assert differential.tally.differences == []
+    wrong = twin_differential(
+        NAME, SOURCE, CANDIDATE.replace("return n", "return n + 1"), qualname="Box.total"
+    )
+    own = _subclass_module("class MyBox(Box):\n    pass\n")  # on the new candidate's Box
+    _call(wrong, own.MyBox([5]))
+    assert wrong.tally.uncopyable == []
+    (difference,) = wrong.tally.differences
+    assert difference.detail == "return value differs: expected 5, got 6 (values differ)"
+
+
+def test_self_of_a_subclass_whose_methods_use_super_is_not_compared() -> None:
+    differential = _differential("Box.total")
+    own = _subclass_module(
+        "class MyBox(Box):\n    def total(self):\n        return super().total()\n"
+    )
+    assert _call(differential, own.MyBox([5])) == 5
+    (why,) = differential.tally.uncopyable
+    assert "a subclass of a class of fidelity_mod defined outside it" in why
+    assert differential.tally.differences == []
+
+
+def test_self_of_a_local_subclass_is_not_compared() -> None:
     differential = _differential("Box.total")
 
     class MyBox(differential.candidate.module.Box):  # type: ignore[name-defined,misc]
-        pass
+        pass  # pickle cannot find it: copy.deepcopy copies it, on the candidate's Box
 
     assert _call(differential, MyBox([5])) == 5
     (why,) = differential.tally.uncopyable

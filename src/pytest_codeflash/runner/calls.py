@@ -22,6 +22,7 @@ from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from typing import Any
 
+from .foreign import twin_class
 from .outcomes import RANDOM_STATE, Outcome
 
 Args = tuple[tuple[Any, ...], dict[str, Any]]
@@ -47,7 +48,7 @@ class _RedirectUnpickler(pickle.Unpickler):
             for part in name.split("."):
                 obj = getattr(obj, part)
             return obj
-        return super().find_class(module, name)
+        return twin_class(super().find_class(module, name), self._name, self._module)
 
 
 def dump_args(args: Args) -> bytes:

@@ -12,8 +12,10 @@ call, and any difference then the copy's doing, not the candidate's:
   part of it, a lambda), which keeps the candidate's classes: the original's run would
   call the candidate's methods, and its zero-argument ``super()`` raises TypeError;
 - ``self`` (or ``cls``) is of a subclass defined outside the target module (a test's own
-  subclass): its base is the candidate's copy of the module's class, so the original's
-  method gets an instance of a class that is not its own.
+  subclass) that has no twin on the original's classes (see :mod:`.foreign`: its methods
+  use ``super()``, or pickle could not find it): its base is the candidate's copy of the
+  module's class, so the original's method would get an instance of a class that is not
+  its own.
 
 Only the arguments themselves are looked at, not the objects inside them, and the
 comparison of the copy with the call stops after ``MAX_NODES`` values (a large container:
@@ -91,16 +93,19 @@ def _class_of_copy(
     module_name = candidate.__name__
     is_class = isinstance(live, type)
     kind = live if is_class else type(live)
+    copied_kind = copy if is_class else type(copy)
     if kind.__module__ != module_name:
-        if path != "self" or not any(b.__module__ == module_name for b in kind.__mro__[1:]):
+        bases = [b for b in kind.__mro__[1:] if b.__module__ == module_name]
+        if path != "self" or not bases:
             return ""
+        if _resolve(original, bases[0].__qualname__) in copied_kind.__mro__:
+            return ""  # a twin on the original's classes (see .foreign)
         return (
             f"self is a {kind.__module__}.{kind.__qualname__}, a subclass of a class of "
             f"{module_name} defined outside it: the original's copy of the module cannot "
             "run its methods on it"
         )
     twin, own = _resolve(original, kind.__qualname__), _resolve(candidate, kind.__qualname__)
-    copied_kind = copy if is_class else type(copy)
     if not isinstance(twin, type) or twin is own or copied_kind is not own:
         return ""
     return (

@@ -1,0 +1,74 @@
+"""Subclasses defined outside the target module, on the original's side of a comparison.
+
+Runs inside the runner process.  The original runs in a private copy of the target module,
+with its own copy of each class (see :mod:`.overlay`), and the copies of a call's inputs
+it runs on are made of those (see :func:`.calls.load_args`).  A class a test defines on a
+base of the module (``class TestCache(LRUCache)``) has no copy there: its base is the
+candidate's class, so the original's methods would get an instance of a class that is not
+their own (a zero-argument ``super()`` raises TypeError, ``isinstance`` answers otherwise).
+
+So the copies for the original are of a *twin* of such a class: the same name, module and
+attributes, on the original's copies of its bases.  A class whose own methods use a
+zero-argument ``super()`` (their ``__class__`` is the class itself, not its twin) gets no
+twin; the call is then not compared (see :mod:`.fidelity`).
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import Any
+
+__all__ = ["twin_class"]
+
+# (class, module) -> (class, twin, module): the twins made so far, kept alive with what they
+# were made from, so that an id is never reused while its entry is here.
+_TWINS: dict[tuple[int, int], tuple[type, type, types.ModuleType]] = {}
+
+
+def twin_class(kind: Any, module_name: str, module: types.ModuleType) -> Any:
+    """``kind``, or its twin on ``module``'s classes if ``kind`` is a class defined outside
+    the module ``module_name`` on a base of it and ``module`` is a private copy of that
+    module (not the one imported under its name)."""
+    if (
+        not isinstance(kind, type)
+        or kind.__module__ == module_name
+        or sys.modules.get(module_name) is module
+        or not any(base.__module__ == module_name for base in kind.__mro__[1:])
+    ):
+        return kind
+    key = (id(kind), id(module))
+    made = _TWINS.get(key)
+    if made is None:
+        try:
+            made = (kind, _make_twin(kind, module_name, module), module)
+        except Exception:  # an unusual class: the call is not compared (see .fidelity)
+            return kind
+        _TWINS[key] = made
+    return made[1]
+
+
+def _make_twin(kind: type, module_name: str, module: types.ModuleType) -> type:
+    namespace = dict(vars(kind))
+    slots = namespace.get("__slots__", ())
+    for name in ("__dict__", "__weakref__", *([slots] if isinstance(slots, str) else slots)):
+        namespace.pop(name, None)
+    for value in namespace.values():  # functions, and those inside descriptors
+        for part in ("__func__", "fget", "fset", "fdel", ""):
+            function = getattr(value, part, None) if part else value
+            code = getattr(function, "__code__", None)
+            if code is not None and "__class__" in code.co_freevars:
+                raise TypeError(f"{kind.__qualname__} has a method that uses super()")
+    bases = tuple(_base(base, module_name, module) for base in kind.__bases__)
+    return type(kind)(kind.__name__, bases, namespace)
+
+
+def _base(base: type, module_name: str, module: types.ModuleType) -> type:
+    if base.__module__ != module_name:
+        return twin_class(base, module_name, module)  # type: ignore[no-any-return]
+    found: Any = module
+    for part in base.__qualname__.split("."):
+        found = getattr(found, part)
+    if not isinstance(found, type):
+        raise TypeError(f"{base.__qualname__} is not a class in the original's module")
+    return found
