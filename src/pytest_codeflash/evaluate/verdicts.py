@@ -312,8 +312,6 @@ def none_accepted(results: Sequence[CandidateResult]) -> str:
 
 
 def _kind(result: CandidateResult) -> str:
-    if result.verdict == "error":
-        return "error in pytest-codeflash"
     head = result.reason.partition(":")[0]
     if head in _KINDS:
         return head

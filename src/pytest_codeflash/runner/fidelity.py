@@ -87,8 +87,9 @@ def _class_of_copy(
     copy of an instance must be of the twin: one that kept the candidate's class (copied
     with ``copy.deepcopy``, which pickle could not do) would run the candidate's methods
     inside the original's run.  A class defined elsewhere on a base of the module (a test's
-    own subclass) has no twin at all: on ``self``, the original's method gets an instance of
-    a class that is not its own.
+    own subclass) is copied as a twin on the original's classes (see :mod:`.foreign`); on
+    ``self``, a copy that is not (no twin could be made) gives the original's method an
+    instance of a class that is not its own.
     """
     module_name = candidate.__name__
     is_class = isinstance(live, type)

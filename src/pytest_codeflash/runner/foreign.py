@@ -42,8 +42,8 @@ def twin_class(kind: Any, module_name: str, module: types.ModuleType) -> Any:
     if made is None:
         try:
             made = (kind, _make_twin(kind, module_name, module), module)
-        except Exception:  # an unusual class: the call is not compared (see .fidelity)
-            return kind
+        except Exception:  # an unusual class: no twin, and the call is not compared
+            made = (kind, kind, module)  # (see .fidelity); nor tried again
         _TWINS[key] = made
     return made[1]
 
