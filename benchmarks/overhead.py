@@ -28,13 +28,15 @@ slower.  This script:
    the goals: codeflash cheaper than coverage, and under 1.3x the plain run (for the
    codeflash variant, and for the first run too); then a table of all of them.
 
-pytest-codeflash depends on Hypothesis (the runner generates inputs with it), and Hypothesis's
-own pytest plugin comes with it: in every run, with or without ``--codeflash``, it imports
-Hypothesis at the terminal summary (Hypothesis 6.170; about 0.1 s here).  A project that does
-not use Hypothesis pays that only because pytest-codeflash is installed, and its plain run
-before installing it did not.  ``--without-hypothesis-plugin`` measures every variant with
-``-p no:hypothesispytest`` (what such a project can put in its ``addopts``; pytest-codeflash
-does not need the plugin), which is that project's plain run, and the harder comparison.
+Two of pytest-codeflash's dependencies bring pytest plugins of their own, which run in every
+pytest run, with or without ``--codeflash``: Hypothesis's (the runner generates inputs with
+Hypothesis), which imports all of Hypothesis at the terminal summary (Hypothesis 6.170), and
+anyio's (httpx needs anyio), which imports anyio and asyncio at start-up; together about
+0.17 s here.  A project that uses neither pays that only because pytest-codeflash is
+installed, and its plain run before installing it did not.  ``--without-dependency-plugins``
+measures every variant with ``-p no:hypothesispytest -p no:anyio`` (what such a project can
+put in its ``addopts``; pytest-codeflash needs neither plugin), which is that project's
+plain run, and the harder comparison.
 
 Wall time is the figure that counts; on a busy machine CPU time varies less.  With
 ``--instructions`` each variant instead runs once under ``valgrind --tool=callgrind`` and the
@@ -48,7 +50,7 @@ Standard library only; nothing depends on this machine's paths.  It exits 0 what
 figures are (1 only if a step fails)::
 
     python benchmarks/overhead.py [--package all] [--pythons all] [--runs 5] [--instructions]
-                                  [--without-hypothesis-plugin]
+                                  [--without-dependency-plugins]
 """
 
 from __future__ import annotations
@@ -353,9 +355,9 @@ def main() -> None:
         "--instructions", action="store_true", help="count instructions with callgrind instead"
     )
     parser.add_argument(
-        "--without-hypothesis-plugin",
+        "--without-dependency-plugins",
         action="store_true",
-        help="run every variant with -p no:hypothesispytest (see above)",
+        help="run every variant with -p no:hypothesispytest -p no:anyio (see above)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     options = parser.parse_args()
@@ -370,8 +372,9 @@ def main() -> None:
             full = run([str(interpreter), "-V"], work).stdout.strip()
             for package, project in projects.items():
                 suite, figures = SUITES[package], Figures(version, package)
-                if options.without_hypothesis_plugin:
-                    suite = dataclasses.replace(suite, extra=("-p", "no:hypothesispytest"))
+                if options.without_dependency_plugins:
+                    plugins = ("-p", "no:hypothesispytest", "-p", "no:anyio")
+                    suite = dataclasses.replace(suite, extra=plugins)
                 runs = "instructions" if options.instructions else f"{options.runs} run(s) each"
                 print(f"\n{package} ({project.name}) on {full}, {runs}", flush=True)
                 if options.instructions:
