@@ -129,7 +129,7 @@ def timing_verdict(candidate: Candidate, result: RunnerResult, name: str) -> Can
     if calls is not None and calls.uncopyable_count:
         checked += (
             f" ({calls.uncopyable_count} call(s) in the tests not compared: inputs that "
-            "cannot be copied)"
+            "cannot be copied as they are)"
         )
     deciding = timing.scaled or timing
     figures = _figures(timing, deciding, "faster" if deciding.verdict == "faster" else "")
