@@ -86,7 +86,7 @@ class Point:
 
 
 USER_SOURCE = """
-import dataclasses, enum
+import dataclasses, datetime, enum
 
 class Box:
     def __init__(self, value):
@@ -102,6 +102,13 @@ class Strict:
         self.value = value
     def __eq__(self, other):
         return isinstance(other, Strict) and self.value == other.value
+    __hash__ = None
+
+class Offset(datetime.tzinfo):  # parse's FixedTzOffset: a C base that adds no field
+    def __init__(self, minutes):
+        self.minutes = minutes
+    def __eq__(self, other):
+        return isinstance(other, Offset) and self.minutes == other.minutes
     __hash__ = None
 
 class Color(enum.Enum):
@@ -365,6 +372,8 @@ def test_same_qualname_classes_from_two_module_copies_are_one_type() -> None:
     assert differs(first.Pair(1, "a"), second.Pair(1, "b")).path == ".right"
     assert compare_values(first.Strict(3), second.Strict(3)) is None
     assert differs(first.Strict(3), second.Strict(4)).path == ".value"
+    assert compare_values(first.Offset(60), second.Offset(60)) is None
+    assert differs(first.Offset(60), second.Offset(0)).path == ".minutes"
     assert compare_values(first.Color.RED, second.Color.RED) is None
     assert differs(first.Color.RED, second.Color.BLUE).path == ".name"
     assert compare_values(first.helper, second.helper) is None

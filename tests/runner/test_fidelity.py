@@ -4,11 +4,14 @@ candidate: its inputs' own copying leaves state out, the copy kept the candidate
 
 from __future__ import annotations
 
+import pickle
+import re
 import sys
 from typing import Any
 
 import pytest
 
+from pytest_codeflash.runner.calls import clone_args
 from pytest_codeflash.runner.differential import Differential
 
 from .twins import load_module, twin_differential
@@ -69,12 +72,41 @@ def test_a_copy_that_leaves_state_out_is_not_compared() -> None:
 
 
 def test_a_copy_that_kept_the_candidates_class_is_not_compared() -> None:
+    class Local:  # pickle refuses it; copy.deepcopy copies it, and Box with it
+        pass
+
     differential = _differential("Box.total")
-    box = differential.candidate.module.Box([1, 2], key=lambda x: x)  # pickle refuses it
+    box = differential.candidate.module.Box([1, 2], key=Local())
     assert _call(differential, box) == 3
     (why,) = differential.tally.uncopyable
     assert "the copy of self is still of the candidate's Box, not of the original's own" in why
     assert differential.tally.differences == []
+
+
+def test_values_that_copies_share_anyway_leave_the_rest_to_pickle() -> None:
+    """A test's lambda, a ``re.Match`` (parse's converters get one): pickle refuses them,
+    deepcopy would share them; the call is compared, on a copy of the original's class."""
+    differential = _differential("Box.total")
+    match = re.match("a", "abc")
+    box = differential.candidate.module.Box([1, 2], key=(lambda x: x, match))
+    assert _call(differential, box) == 3
+    assert differential.tally.uncopyable == []
+    assert differential.tally.compared == 1
+    ((copied,), _) = clone_args(((box,), {}), NAME, differential.original.module)
+    assert type(copied) is differential.original.module.Box
+    assert copied.key[0] is box.key[0]
+    assert copied.key[1] is match
+    assert copied.items == box.items
+    assert copied.items is not box.items
+
+    wrong = twin_differential(
+        NAME, SOURCE, SOURCE.replace("+ self.timer.nesting", "+ 1"), qualname="Box.total"
+    )
+    wrong.current_test = "test_x"
+    box = wrong.candidate.module.Box([1, 2], key=lambda x: x)
+    wrong.compare_call(((box,), {}), reraise=False)
+    assert wrong.tally.uncopyable == []
+    assert len(wrong.tally.differences) == 1
 
 
 def _subclass_module(source: str) -> Any:
@@ -155,3 +187,27 @@ def test_the_copy_of_a_large_input_is_compared_with_it_only_so_far(
     copied = clone_args(call, NAME, original)
     assert fidelity.unfaithful_copy(call, copied, original, candidate, True) is None
     assert len(seen) == 10  # then it gives up, and the call is compared as before
+
+
+def test_a_match_argument_is_copied_found_again_and_kept_to_replay() -> None:
+    """A converter's ``re.Match`` (parse's) pickles as the search that finds it again."""
+    differential = twin_differential(
+        "match_mod",
+        "def first(m):\n    return m.group(1)\n",
+        "def first(m):\n    return m[1]\n",
+        qualname="first",
+        remember=True,
+    )
+    differential.current_test = "test_x"
+    match = re.compile(r"(\w)b").search("xx ab", 1)
+    assert differential.compare_call(((match,), {}), reraise=True) == "a"
+    assert differential.tally.uncopyable == []
+    assert differential.tally.differences == []
+    (kept,) = differential.tally.inputs
+    ((loaded,), _) = pickle.loads(kept)
+    assert (loaded.span(), loaded.pos, loaded.string) == ((3, 5), 1, "xx ab")
+
+    later = list(re.finditer("(a)", "a a"))[1]  # no search finds it again: shared, not kept
+    assert differential.compare_call(((later,), {}), reraise=True) == "a"
+    assert differential.tally.uncopyable == []
+    assert len(differential.tally.inputs) == 1

@@ -6,6 +6,7 @@ runner process does the same around the user's tests.
 
 from __future__ import annotations
 
+import pickle
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -227,3 +228,38 @@ def test_the_baseline_runs_the_original_once_its_own_run_being_the_second() -> N
         vars(sys.modules["types"]).pop("cf_runs", None)
     assert baseline.tally.unstable
     assert not baseline.tally.differences
+
+
+INCOMPARABLE = """\
+class Span:
+    def __init__(self, hours):
+        self.hours = hours
+
+    def __eq__(self, other):  # parse's time zones: out of range, comparing them raises
+        if self.hours < 0:
+            raise ValueError("an offset of negative hours")
+        return self.hours == other.hours
+
+
+def f(n, items):
+    return Span(n)
+"""
+
+
+def test_an_input_the_original_cannot_be_compared_on_is_left_out() -> None:
+    """A generated input on which the original's results cannot be compared with themselves
+    verifies nothing: it is left out, counted, and generation goes on; it is not a
+    difference, nor held against the candidates that replay the rest."""
+    drawn = _baseline(INCOMPARABLE)
+    summary = drawn.summary
+    assert summary.unverifiable > 0
+    assert drawn.inputs
+    assert len(drawn.inputs) == summary.inputs
+    for data in drawn.inputs:
+        ((n, _), _) = pickle.loads(data)
+        assert n >= 0
+    replayed = replay_generated(
+        _differential(INCOMPARABLE, INCOMPARABLE), drawn, budget_s=30.0, call_limit_s=5.0
+    )
+    assert not replayed.differences
+    assert replayed.unverifiable == summary.unverifiable

@@ -2,8 +2,8 @@
 
 Runs inside the runner process.  Inputs are cloned through pickle with the target module
 redirected to the module object that will receive them (the original's private copy or the
-candidate's), so each side sees instances of its own classes; ``copy.deepcopy`` is the
-fallback for values pickle refuses.
+candidate's), so each side sees instances of its own classes (see :mod:`.pickling`);
+``copy.deepcopy`` is the fallback for values pickle refuses.
 """
 
 from __future__ import annotations
@@ -22,10 +22,14 @@ from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from typing import Any
 
-from .foreign import twin_class
 from .outcomes import RANDOM_STATE, Outcome
+from .pickling import SENTINELS as SENTINELS
+from .pickling import Args as Args
+from .pickling import clone_sharing, memo
+from .pickling import dump_args as dump_args
+from .pickling import load_args as load_args
+from .pickling import load_outcome as load_outcome
 
-Args = tuple[tuple[Any, ...], dict[str, Any]]
 MAX_ITERATOR_ITEMS = 100_000
 MAX_YIELDED = 10_000
 _IMMUTABLE = (int, float, complex, str, bytes, bool, type(None), range, type(...))
@@ -34,105 +38,6 @@ _DONE = object()
 
 class Uncopyable(Exception):
     """The call's inputs cannot be duplicated, so the call cannot be run twice."""
-
-
-class _RedirectUnpickler(pickle.Unpickler):
-    def __init__(self, data: bytes, module_name: str, module: types.ModuleType) -> None:
-        super().__init__(io.BytesIO(data))
-        self._name = module_name
-        self._module = module
-
-    def find_class(self, module: str, name: str) -> Any:
-        if module == self._name:
-            obj: Any = self._module
-            for part in name.split("."):
-                obj = getattr(obj, part)
-            return obj
-        return twin_class(super().find_class(module, name), self._name, self._module)
-
-
-def dump_args(args: Args) -> bytes:
-    """Serialise a call's inputs (raises on unpicklable values)."""
-    buffer = io.BytesIO()
-    _ArgsPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(args)
-    return buffer.getvalue()
-
-
-_DEFAULT_REDUCTION: tuple[object, ...] = (object.__reduce_ex__, object.__reduce__)
-
-
-# The target module's ``object()`` sentinels (``_MISSING = object()``), by id: the
-# original's twin shares them with the real module (see ``overlay.share_sentinels``), and
-# pickles and copies of values keep them as they are, since identity is all they have.
-SENTINELS: dict[int, tuple[str, str, object]] = {}
-
-
-def _memo(replace: dict[int, Any] | None = None) -> dict[int, Any]:
-    """A ``copy.deepcopy`` memo that keeps the sentinels (and replaces what ``replace``
-    names)."""
-    memo: dict[int, Any] = {key: known[2] for key, known in SENTINELS.items()}
-    if replace:
-        memo.update(replace)
-    return memo
-
-
-def _sentinel(module: str, name: str) -> object:
-    """A sentinel, unpickled: the module's own object."""
-    return getattr(sys.modules[module], name)
-
-
-class _ArgsPickler(pickle.Pickler):
-    """Pickles a list or dict subclass that overrides how items are added or listed by its
-    own storage and attributes, never through those methods.
-
-    The usual reduction lists the items with the subclass's ``__iter__`` and adds them back
-    with its ``extend``: a class keeping its items elsewhere (boltons' ``BarrelList`` keeps
-    them in ``self.lists``) fails to load, or comes back with every item twice.
-    """
-
-    def reducer_override(self, obj: Any) -> Any:
-        kind = type(obj)
-        if kind is object:
-            known = SENTINELS.get(id(obj))
-            return (_sentinel, known[:2]) if known is not None else NotImplemented
-        base = list if isinstance(obj, list) else dict if isinstance(obj, dict) else None
-        if base is None or kind is base or isinstance(obj, type):
-            return NotImplemented
-        own: tuple[object, ...] = (kind.__reduce_ex__, kind.__reduce__)
-        if own != _DEFAULT_REDUCTION:
-            return NotImplemented  # its own reduction: trusted
-        names = (
-            ("__iter__", "extend", "append")
-            if base is list
-            else ("__iter__", "items", "update", "__setitem__")
-        )
-        if all(getattr(kind, name) is getattr(base, name) for name in names):
-            return NotImplemented
-        state = obj.__reduce_ex__(pickle.HIGHEST_PROTOCOL)[2]
-        items = list(list.__iter__(obj)) if base is list else dict(dict.items(obj))
-        return (_rebuild_subclass, (kind, items), state)
-
-
-def _rebuild_subclass(kind: type, items: Any) -> Any:
-    """A list or dict subclass with ``items`` in its own storage (see :class:`_ArgsPickler`)."""
-    obj = kind.__new__(kind)  # type: ignore[call-overload]
-    (list.extend if isinstance(obj, list) else dict.update)(obj, items)  # type: ignore[operator]
-    return obj
-
-
-def load_args(data: bytes, module_name: str, module: types.ModuleType) -> Args:
-    """Deserialise inputs, resolving classes of ``module_name`` in ``module``."""
-    loaded = _RedirectUnpickler(data, module_name, module).load()
-    args, kwargs = loaded
-    return tuple(args), dict(kwargs)
-
-
-def load_outcome(data: bytes, module_name: str, module: types.ModuleType) -> Outcome:
-    """Deserialise a stored :class:`Outcome`, resolving classes of ``module_name`` in ``module``."""
-    loaded = _RedirectUnpickler(data, module_name, module).load()
-    if not isinstance(loaded, Outcome):
-        raise TypeError(f"expected a stored Outcome, found {type(loaded).__name__}")
-    return loaded
 
 
 def materialise_iterators(args: Args) -> Args:
@@ -220,14 +125,23 @@ def rewind_source(materialised: Args, used: Args) -> None:
 
 
 def clone_args(args: Args, module_name: str, module: types.ModuleType) -> Args:
-    """Fresh, independent inputs for one call, with classes resolved in ``module``."""
+    """Fresh, independent inputs for one call, with classes resolved in ``module``.
+
+    Pickle first; if it refuses a value that ``copy.deepcopy`` would share anyway (a
+    function a test defined), pickle again with those values kept as they
+    are, so the rest is still resolved in ``module``; ``copy.deepcopy`` last (it keeps the
+    classes of the values it copies).
+    """
     try:
         cloned = load_args(dump_args(args), module_name, module)
     except Exception:
         try:
-            cloned = copy.deepcopy(args, _memo())
-        except Exception as err:
-            raise Uncopyable(f"the inputs cannot be copied: {err}") from err
+            cloned = clone_sharing(args, module_name, module)
+        except Exception:
+            try:
+                cloned = copy.deepcopy(args, memo())
+            except Exception as err:
+                raise Uncopyable(f"the inputs cannot be copied: {err}") from err
     positional, keywords = cloned
 
     def unwrap(value: Any) -> Any:
@@ -262,7 +176,7 @@ def snapshot(value: Any, replace: dict[int, Any] | None = None) -> Any:
     if type(value) is object:
         return value
     try:
-        return copy.deepcopy(value, _memo(replace))
+        return copy.deepcopy(value, memo(replace))
     except Exception:
         return value
 

@@ -4,6 +4,7 @@ side of a comparison runs its own copy of the target's module)."""
 
 from __future__ import annotations
 
+import re
 import sys
 import types
 import warnings
@@ -38,6 +39,8 @@ def reduced(value: object) -> tuple[Any, ...] | None:
     """What a type written in C gives pickle to rebuild ``value``, when it has its own way:
     the callable and arguments that make it again."""
     kind = type(value)
+    if isinstance(value, re.Match):  # no pickling; what finds it again (.calls) is its state
+        return (kind, (value.re, value.string, value.pos, value.endpos, value.regs))
     own = [
         method
         for method in (kind.__reduce_ex__, kind.__reduce__)
@@ -74,15 +77,22 @@ def explained_layout(*classes: type) -> bool:
     Classes written in C (a lock, a socket, ``io.StringIO``) keep state in hidden fields; a
     ``__dict__`` they may also have says nothing about it.  A class statement makes a heap
     type whose instances grow only by its slots (plus ``__dict__``/``__weakref__`` pointers).
+    A class written in C whose instances are no larger than its base's (``datetime.tzinfo``,
+    an abstract base) hides nothing.
     """
     for klass in {k for tp in classes for k in tp.__mro__}:
         if klass in _STATE_BASES:
             continue
-        if not klass.__flags__ & _HEAPTYPE or klass.__base__ is None:
+        base = klass.__base__
+        if base is None:
             return False
+        if not klass.__flags__ & _HEAPTYPE:
+            if (klass.__basicsize__, klass.__itemsize__) != (base.__basicsize__, base.__itemsize__):
+                return False
+            continue
         own = vars(klass).get("__slots__", ())
         slots = 1 if isinstance(own, str) else len(own)
-        if klass.__basicsize__ - klass.__base__.__basicsize__ > _POINTER * (slots + 2):
+        if klass.__basicsize__ - base.__basicsize__ > _POINTER * (slots + 2):
             return False
     return True
 

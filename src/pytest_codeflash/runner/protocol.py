@@ -195,6 +195,8 @@ class GeneratedSummary:
     """The invariants assumed, one phrase each ("argument 2 is ascending")."""
     notes: list[DifferenceRecord] = field(default_factory=list)
     """Differences on inputs outside the invariants: reported, not held against it."""
+    unverifiable: int = 0
+    """Inputs left out: the original's results on them cannot be compared with themselves."""
 
 
 @dataclass

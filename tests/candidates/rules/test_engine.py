@@ -138,3 +138,26 @@ def test_importing_the_package_does_not_import_libcst() -> None:
     code = "import sys, pytest_codeflash.candidates.rules; print('libcst' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+READS_ITS_LOCALS = """\
+def f(rows, sep):
+    out = ""
+    for row in rows:
+        out += str(row) + sep
+    return locals()
+
+
+def g(rows, sep):
+    out = ""
+    for row in rows:
+        out += str(row) + sep
+    return out
+"""
+
+
+def test_a_function_that_returns_its_locals_gets_no_rewrite_adding_one() -> None:
+    """parse's ``extract_format`` returns ``locals()``: string-join's ``_out_parts`` would be
+    in it, a difference for certain, so the rule's proposal is not a candidate."""
+    assert generate(target("f"), READS_ITS_LOCALS) == []
+    assert [c.id for c in generate(target("g"), READS_ITS_LOCALS)][:1] == ["string-join"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import functools
 import logging
+import symtable
 from collections.abc import Callable, Sequence
 
 import libcst as cst
@@ -41,6 +42,7 @@ def generate(
     if module is None:
         return []
     seen = {_normalise(original_source)}
+    own_names = _names_it_reads_back(original_source, target.qualname)
     candidates: list[Candidate] = []
     for rule in rules:
         try:
@@ -53,6 +55,8 @@ def generate(
             if merged is None or _normalise(merged) in seen:
                 continue
             seen.add(_normalise(merged))
+            if own_names is not None and _local_names(merged, target.qualname) != own_names:
+                continue  # its locals() would return other names: a difference for certain
             # The number is the proposal's position, so compose() can find it again.
             suffix = "" if index == 0 else f"-{index + 1}"
             candidates.append(
@@ -152,6 +156,40 @@ def _merged(
     except CandidateError:
         return None
     return None if merged == original_source else merged
+
+
+def _names_it_reads_back(source: str, qualname: str) -> frozenset[str] | None:
+    """The function's local names if its own code calls ``locals()`` or ``vars()`` (parse's
+    ``extract_format`` returns ``locals()``): a rule that adds a local changes its result."""
+    table = _function_table(source, qualname)
+    if table is None:
+        return None
+    if not any(
+        table.lookup(name).is_global()
+        for name in ("locals", "vars")
+        if name in table.get_identifiers()
+    ):
+        return None
+    return frozenset(table.get_locals())
+
+
+def _local_names(source: str, qualname: str) -> frozenset[str] | None:
+    table = _function_table(source, qualname)
+    return None if table is None else frozenset(table.get_locals())
+
+
+def _function_table(source: str, qualname: str) -> symtable.Function | None:
+    """The symbol table of the function ``qualname`` in ``source`` (the last of that name)."""
+    try:
+        table: symtable.SymbolTable = symtable.symtable(source, "<candidate>", "exec")
+    except (SyntaxError, ValueError):
+        return None
+    for part in qualname.split("."):
+        found = [child for child in table.get_children() if child.get_name() == part]
+        if not found:
+            return None
+        table = found[-1]
+    return table if isinstance(table, symtable.Function) else None
 
 
 def _normalise(source: str) -> str:
