@@ -138,6 +138,12 @@ def test_behaviour_before_timing() -> None:
     assert _reason(_run(failed))[1] == "test failed with the candidate: tests/test_mod.py::test_f"
     other = _agreed(tests={**PASSED, "tests/test_mod.py::test_broken": "failed"})
     assert _reason(_run(other))[0] == "accepted"  # it failed with the original too
+    # Named otherwise in this run (parameters from a set): the runner judged the function.
+    renamed = _agreed(tests={"tests/test_mod.py::test_g[p7]": "failed"})
+    renamed.not_passing = {"tests/test_mod.py::test_g[p7]": "failed"}
+    assert _reason(_run(renamed))[1] == (
+        "test failed with the candidate: tests/test_mod.py::test_g[p7]"
+    )
 
 
 def test_our_own_failure_is_an_error() -> None:

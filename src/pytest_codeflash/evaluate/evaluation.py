@@ -174,9 +174,11 @@ class Evaluation:
         passed = [t for t, o in baseline.result.tests.items() if o == "passed"]
         calls = baseline.result.calls
         if not passed:
+            first = baseline.result.first_failure
             return self._result(
                 "skipped",
-                f"none of the {len(self.tests)} test(s) that call {name} pass with the original",
+                f"none of the {len(self.tests)} test(s) that call {name} pass with the original"
+                + (f" in the runner (the first: {first})" if first else ""),
             )
         if calls is not None and not calls.compared and calls.uncopyable_count:
             why = calls.uncopyable[0] if calls.uncopyable else "they cannot be copied"

@@ -208,11 +208,16 @@ def unsafe(result: RunnerResult) -> str:
 
 
 def failing_tests(result: RunnerResult, baseline: Mapping[str, str] | None = None) -> list[str]:
-    """The tests that failed or errored in this run (of those that passed in ``baseline``)."""
+    """The tests that failed or errored in this run; with ``baseline`` (which the run was
+    given), those that passed there and not here, as the runner judged them (a test
+    function whose instances it named otherwise is judged whole), with how, unless failed."""
+    failed = {t: o for t, o in result.tests.items() if o in ("failed", "error")}
+    if baseline is None:
+        return list(failed)
+    found = {t: o for t, o in failed.items() if baseline.get(t) == "passed"}
+    found.update(result.not_passing)
     return [
-        test
-        for test, outcome in result.tests.items()
-        if outcome in ("failed", "error") and (baseline is None or baseline.get(test) == "passed")
+        test if outcome == "failed" else f"{test} ({outcome})" for test, outcome in found.items()
     ]
 
 

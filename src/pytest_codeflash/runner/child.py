@@ -45,6 +45,7 @@ from .protocol import (
 )
 from .reset import StateReset
 from .tally import Side
+from .test_ids import disagreeing, select_tests
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -75,6 +76,7 @@ class ChildRunner:
         )
         self.differential: Differential | None = None
         self.tests: dict[str, str] = {}
+        self.first_failure = ""  # the first test that failed, and how
         self.errors: list[str] = []
         self.config: pytest.Config | None = None
         # (phase, when it began): how this run's time was spent, reported as ``phases_s``
@@ -154,6 +156,14 @@ class ChildRunner:
         return result
 
     # -- test run -------------------------------------------------------------------------
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        if self.spec.tests:
+            deselected = select_tests(items, self.spec.tests)
+            if deselected:
+                config.hook.pytest_deselected(items=deselected)
+
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         # Every conftest is loaded by now: without an implementation of the compare hook,
         # the comparer need not ask it at every node of every value.
@@ -178,6 +188,11 @@ class ChildRunner:
         if previous in ("failed", "error"):
             return
         self.tests[report.nodeid] = outcome
+        if outcome in ("failed", "error") and not self.first_failure:
+            crash = getattr(report.longrepr, "reprcrash", None)
+            how = crash.message if crash is not None else str(report.longrepr).strip()
+            lines = how.strip().splitlines() or [""]
+            self.first_failure = f"{report.nodeid} {outcome}: {lines[0][:300]}"
 
     def _phase(self, name: str) -> None:
         self._phases.append((name, time.perf_counter()))
@@ -381,14 +396,15 @@ class ChildRunner:
         return result.coverage
 
     def _tests_agree(self) -> bool:
-        baseline = self.spec.baseline_tests
-        return all(self.tests.get(t) == "passed" for t, o in baseline.items() if o == "passed")
+        return not disagreeing(self.spec.baseline_tests, self.tests)
 
     def _result(self) -> RunnerResult:
         differential = self.differential
         result = RunnerResult(
             phase="tests",
             tests=dict(self.tests),
+            first_failure=self.first_failure,
+            not_passing=dict(disagreeing(self.spec.baseline_tests, self.tests)),
             overlay_used=self.module_name in self.finder.loaded,
             wrapper_installed=differential is not None,
             errors=self.errors,

@@ -207,5 +207,3 @@ def _shared_by_deepcopy(kind: type, obj: object) -> bool:
                 known = own(obj, {}) is obj
         _SHARED_KINDS[kind] = known
     return known
-
-

@@ -90,6 +90,8 @@ class RunnerSpec:
     original_source: str
     candidate_source: str
     is_method: bool = False
+    tests: list[str] = field(default_factory=list)
+    """The node ids to run (their files are collected; see ``child.select_tests``)."""
     is_async: bool = False
     is_generator: bool = False
     rel_tol: float = 0.0
@@ -329,6 +331,11 @@ class RunnerResult:
     """"started" until the tests ran; "tests" from then on."""
     tests: dict[str, str] = field(default_factory=dict)
     """Outcome by test node id: "passed", "failed", "error" or "skipped"."""
+    first_failure: str = ""
+    """The first test that failed, and how ("tests/t.py::test_x failed: AssertionError")."""
+    not_passing: dict[str, str] = field(default_factory=dict)
+    """The tests that passed in the baseline and not in this run, with their outcome here
+    ("missing" for a test function none of whose instances can be told apart)."""
     overlay_used: bool = False
     wrapper_installed: bool = False
     errors: list[str] = field(default_factory=list)

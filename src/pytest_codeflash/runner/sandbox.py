@@ -32,6 +32,7 @@ from .determinism import child_environment
 from .forkserver import ForkServer, ForkServerError, die_with_parent, kill_group, limit_memory
 from .guard import scrub_environment
 from .protocol import RunnerResult, RunnerSpec
+from .test_ids import files_of
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +194,7 @@ class Sandbox:
             output_dir=str(io_dir),
             allowed_roots=[str(p.resolve()) for p in (project, run_dir / "tmp", io_dir)],
             secret_names=list(self.secret_names),
+            tests=list(tests),
         )
         spec_path = io_dir / "spec.json"
         spec_path.write_text(protocol.dump(spec), encoding="utf-8")
@@ -377,7 +379,8 @@ class Sandbox:
                 command += ["-c", str(project / self.inifile.relative_to(self.rootdir))]
             except ValueError:
                 command += ["-c", str(self.inifile)]
-        return command + self.extra_args + list(tests)
+        # The tests' files: the child picks the tests (see test_ids).
+        return command + self.extra_args + files_of(tests)
 
     def _environment(self, run_dir: Path) -> dict[str, str]:
         env = scrub_environment(dict(os.environ), self.secret_names)
