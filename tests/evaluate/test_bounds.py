@@ -180,12 +180,17 @@ def apply_all(func, values):
 def test_a_function_whose_calls_cannot_be_kept_is_skipped_before_any_candidate(
     pytester: pytest.Pytester,
 ) -> None:
-    """Its inputs (a lambda) do not pickle and nothing can be generated: every candidate
-    would end "unverifiable" after its whole run, so none runs."""
+    """Its inputs (a callable that copies but refuses pickling) cannot be kept and nothing
+    can be generated: every candidate would end "unverifiable" after its whole run, so none
+    runs."""
     src_project(pytester, "appl", APPLY)
     pytester.makepyfile(
         test_apply="from appl.core import apply_all\n\n"
-        "def test_apply():\n    assert apply_all(lambda v: v + 1, [1, 2]) == [2, 3]\n"
+        "class AddOne:\n"
+        "    def __call__(self, v):\n        return v + 1\n"
+        "    def __reduce__(self):\n        raise TypeError('no pickling')\n"
+        "    def __deepcopy__(self, memo):\n        return AddOne()\n\n"
+        "def test_apply():\n    assert apply_all(AddOne(), [1, 2]) == [2, 3]\n"
     )
     (pytester.path / "fast.py").write_text(
         "def apply_all(func, values):\n    return [func(value) for value in values]\n"
@@ -204,3 +209,38 @@ def test_a_function_whose_calls_cannot_be_kept_is_skipped_before_any_candidate(
         "pickled) and no input could be generated, so no candidate could be timed"
     )
     assert function["candidates"] == []
+
+
+def test_a_function_given_a_tests_lambda_is_replayed_and_timed(pytester: pytest.Pytester) -> None:
+    """A lambda (or nested function) of the test's is kept by value for replay, so such a
+    function is timed; before, no call could be kept, and it was skipped."""
+    src_project(pytester, "appl", APPLY)
+    pytester.makepyfile(
+        test_apply="from appl.core import apply_all\n\n"
+        "def test_apply():\n"
+        "    offset = 10\n"
+        "    assert apply_all(lambda v: v + offset, list(range(50))) == list(range(10, 60))\n"
+    )
+    (pytester.path / "fast.py").write_text(
+        "def apply_all(func, values):\n    return [func(value) for value in values]\n"
+    )
+    (pytester.path / "wrong.py").write_text(
+        "def apply_all(func, values):\n    return [func(value) for value in values[1:]]\n"
+    )
+    result = pytester.runpytest_subprocess(
+        "--codeflash-target=appl.core.apply_all",
+        "--codeflash-candidate=fast.py",
+        "--codeflash-candidate=wrong.py",
+        "--codeflash-report=report.json",
+        "--codeflash-effort=low",
+    )
+    result.assert_outcomes(passed=1)
+    (function,) = json.loads((pytester.path / "report.json").read_text())["functions"]
+    assert function["calls_captured"] >= 1
+    verdicts = {c["id"]: c for c in function["candidates"]}
+    assert verdicts["wrong.py"]["verdict"] == "rejected"
+    fast = verdicts["fast.py"]
+    assert "unverifiable" not in fast["reason"]
+    replayed = [row for row in fast["runtime"] if row["group"] == "replayed calls"]
+    assert replayed
+    assert replayed[0]["inputs"] >= 1

@@ -27,6 +27,7 @@ from .pickling import SENTINELS as SENTINELS
 from .pickling import Args as Args
 from .pickling import clone_sharing, memo
 from .pickling import dump_args as dump_args
+from .pickling import dump_stored as dump_stored
 from .pickling import load_args as load_args
 from .pickling import load_outcome as load_outcome
 

@@ -27,7 +27,7 @@ from .calls import (
     Uncopyable,
     clone_args,
     data_globals,
-    dump_args,
+    dump_stored,
     live_args,
     materialise_iterators,
     observe,
@@ -421,7 +421,7 @@ class Differential:
         if len(self.tally.inputs) >= self.max_inputs:
             return
         try:
-            data = dump_args(args)
+            data = dump_stored(args, self.module_name)
         except Exception:
             return
         if data not in self._input_keys:

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .calls import Args, dump_args, load_args, load_outcome
+from .calls import Args, dump_stored, load_args, load_outcome
 from .differential import Differential
 from .invariants import infer_args
 from .outcomes import Outcome, compare_outcomes
@@ -130,7 +130,7 @@ def generate_and_compare(
             return
         differential.outside = shape is not None and not shape.holds(args)
         try:
-            data: bytes | None = dump_args(args)  # before the call can mutate them
+            data: bytes | None = dump_stored(args, name)  # before the call can mutate them
         except Exception:
             data = None
         marks = (sum(tally.unstable.values()), len(tally.differences))

@@ -11,6 +11,7 @@ pickles the rest.  See :mod:`.calls` for the rest of a call's observation.
 
 from __future__ import annotations
 
+import functools
 import io
 import pickle
 import re
@@ -44,6 +45,43 @@ def dump_args(args: Args) -> bytes:
     buffer = io.BytesIO()
     _ArgsPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(args)
     return buffer.getvalue()
+
+
+def dump_stored(args: Args, module_name: str) -> bytes:
+    """Serialise a call's inputs to keep them for replay in other runs: as
+    :func:`dump_args`, or else with functions and classes that pickle cannot find by name
+    (a test's lambda, nested function or class) kept by value, with ``cloudpickle``; not
+    those of the target module ``module_name`` (each side must run its own).  Raises on
+    values neither can pickle."""
+    try:
+        return dump_args(args)
+    except Exception:
+        pass
+    buffer = io.BytesIO()
+    _by_value_pickler()(buffer, module_name).dump(args)
+    return buffer.getvalue()
+
+
+@functools.cache
+def _by_value_pickler() -> Any:
+    import cloudpickle
+
+    class ByValuePickler(cloudpickle.Pickler):  # type: ignore[misc]
+        def __init__(self, buffer: io.BytesIO, module_name: str) -> None:
+            super().__init__(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+            self._module_name = module_name
+
+        def reducer_override(self, obj: Any) -> Any:
+            if (
+                getattr(obj, "__module__", None) == self._module_name
+                and isinstance(obj, (type, types.FunctionType))
+                and not _found_by_name(obj)
+            ):
+                raise pickle.PicklingError(f"{obj!r} of the target's module, by value")
+            found = _ArgsPickler.reducer_override(self, obj)  # type: ignore[arg-type]
+            return super().reducer_override(obj) if found is NotImplemented else found
+
+    return ByValuePickler
 
 
 _DEFAULT_REDUCTION: tuple[object, ...] = (object.__reduce_ex__, object.__reduce__)
@@ -181,8 +219,9 @@ def clone_sharing(args: Args, module_name: str, module: types.ModuleType) -> Arg
     return tuple(positional), dict(keywords)
 
 
-def _found_by_name(function: types.FunctionType) -> bool:
-    """Whether pickle can store ``function`` by reference (its module and qualified name)."""
+def _found_by_name(function: types.FunctionType | type) -> bool:
+    """Whether pickle can store ``function`` (or a class) by reference: its module and
+    qualified name find it."""
     found: Any = sys.modules.get(function.__module__)
     for part in function.__qualname__.split("."):
         found = getattr(found, part, None)
