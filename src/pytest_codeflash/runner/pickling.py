@@ -6,7 +6,8 @@ sees instances of its own classes; a module's ``object()`` sentinels stay themse
 list or dict subclass that keeps its items elsewhere pickles by its own storage; a
 ``re.Match`` pickles as the search that finds it again.  When pickle refuses a value that
 ``copy.deepcopy`` would share anyway, :func:`clone_sharing` keeps it by reference and
-pickles the rest.  See :mod:`.calls` for the rest of a call's observation.
+pickles the rest; inputs kept for replay in other runs keep a test's own functions by
+value (:func:`dump_stored`).  See :mod:`.calls` for the rest of a call's observation.
 """
 
 from __future__ import annotations
@@ -108,7 +109,8 @@ def _sentinel(module: str, name: str) -> object:
 
 
 class _ArgsPickler(pickle.Pickler):
-    """Pickles a list or dict subclass that overrides how items are added or listed by its
+    """Pickles a ``re.Match`` as the search that finds it again, a module's sentinel as
+    itself, and a list or dict subclass that overrides how items are added or listed by its
     own storage and attributes, never through those methods.
 
     The usual reduction lists the items with the subclass's ``__iter__`` and adds them back
