@@ -97,8 +97,19 @@ def explained_layout(*classes: type) -> bool:
     return True
 
 
-def slot_names(tp: type) -> list[str]:
-    """The attribute names of every ``__slots__`` entry in ``tp``'s MRO, mangled."""
+_SLOT_NAMES: dict[int, tuple[type, tuple[str, ...]]] = {}
+
+
+def slot_names(tp: type) -> tuple[str, ...]:
+    """The attribute names of every ``__slots__`` entry in ``tp``'s MRO, mangled (found
+    once per class: a comparison asks for each object it meets)."""
+    known = _SLOT_NAMES.get(id(tp))
+    if known is None or known[0] is not tp:
+        known = _SLOT_NAMES[id(tp)] = (tp, _find_slot_names(tp))
+    return known[1]
+
+
+def _find_slot_names(tp: type) -> tuple[str, ...]:
     names: list[str] = []
     for klass in tp.__mro__:
         own = vars(klass).get("__slots__", ())
@@ -107,7 +118,7 @@ def slot_names(tp: type) -> list[str]:
                 names.append(f"_{klass.__name__.lstrip('_')}{name}")
             elif name not in ("__dict__", "__weakref__"):
                 names.append(name)
-    return names
+    return tuple(names)
 
 
 def same_code(x: types.CodeType, y: types.CodeType) -> bool:

@@ -123,7 +123,9 @@ def share_sentinels(shadow: types.ModuleType, module: types.ModuleType) -> None:
     the inputs keep them.
     """
     from .calls import SENTINELS
+    from .pickling import LOCAL_MODULES
 
+    LOCAL_MODULES.add(module.__name__)
     mine, theirs = vars(shadow), vars(module)
     swap: dict[int, object] = {}
     for name, value in list(mine.items()):

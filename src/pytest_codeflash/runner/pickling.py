@@ -13,6 +13,7 @@ value (:func:`dump_stored`).  See :mod:`.calls` for the rest of a call's observa
 from __future__ import annotations
 
 import functools
+import importlib
 import io
 import pickle
 import re
@@ -108,10 +109,55 @@ def _sentinel(module: str, name: str) -> object:
     return getattr(sys.modules[module], name)
 
 
+# The target's module: its values are each side's own, never kept by reference (see
+# ``overlay.share_sentinels``, which adds it).
+LOCAL_MODULES: set[str] = set()
+_IMMUTABLE_BASES = (tuple, frozenset, str, bytes, int, float, complex)
+_CONSTANTS: dict[int, tuple[str, str]] = {}  # id -> (module, name), see _constant_name
+_SCANNED: set[str] = set()  # the modules whose constants are in _CONSTANTS
+
+
+def _is_constant_kind(kind: type) -> bool:
+    """Instances of a subclass of an immutable built-in (sqlparse's token types are tuples)
+    or of a frozen dataclass: values whose identity may be what the code checks."""
+    if issubclass(kind, _IMMUTABLE_BASES):
+        return kind not in _IMMUTABLE_BASES and kind is not bool
+    params = getattr(kind, "__dataclass_params__", None)
+    return bool(getattr(params, "frozen", False))
+
+
+def _constant_name(obj: object) -> tuple[str, str] | None:
+    """The module and name of ``obj`` if it is an immutable constant of another module than
+    the target's: such a value is kept as itself, since code compares it with ``is``
+    (``ttype is T.Keyword.DDL``) and a copy would be another object."""
+    found = _CONSTANTS.get(id(obj))
+    if found is None and len(sys.modules) != len(_SCANNED):
+        for module_name, module in list(sys.modules.items()):
+            if module_name in _SCANNED:
+                continue
+            _SCANNED.add(module_name)
+            names = getattr(module, "__dict__", None)
+            if module_name in LOCAL_MODULES or not isinstance(names, dict):
+                continue
+            for name, value in list(names.items()):
+                if _is_constant_kind(type(value)):
+                    _CONSTANTS.setdefault(id(value), (module_name, name))
+        found = _CONSTANTS.get(id(obj))
+    if found is None or getattr(sys.modules.get(found[0]), found[1], None) is not obj:
+        return None  # none, or an id that an object since collected had
+    return found
+
+
+def _module_constant(module: str, name: str) -> object:
+    """A module's constant, unpickled: the module's own object."""
+    return getattr(importlib.import_module(module), name)
+
+
 class _ArgsPickler(pickle.Pickler):
-    """Pickles a ``re.Match`` as the search that finds it again, a module's sentinel as
-    itself, and a list or dict subclass that overrides how items are added or listed by its
-    own storage and attributes, never through those methods.
+    """Pickles a ``re.Match`` as the search that finds it again, a module's sentinel and
+    another module's immutable constant as themselves, and a list or dict subclass that
+    overrides how items are added or listed by its own storage and attributes, never
+    through those methods.
 
     The usual reduction lists the items with the subclass's ``__iter__`` and adds them back
     with its ``extend``: a class keeping its items elsewhere (boltons' ``BarrelList`` keeps
@@ -127,6 +173,10 @@ class _ArgsPickler(pickle.Pickler):
         if kind is object:
             known = SENTINELS.get(id(obj))
             return (_sentinel, known[:2]) if known is not None else NotImplemented
+        if _is_constant_kind(kind):
+            name = _constant_name(obj)
+            if name is not None:
+                return (_module_constant, name)
         base = list if isinstance(obj, list) else dict if isinstance(obj, dict) else None
         if base is None or kind is base or isinstance(obj, type):
             return NotImplemented
