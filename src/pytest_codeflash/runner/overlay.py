@@ -9,13 +9,14 @@ object from a source (the original), not registered in ``sys.modules``.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
 import linecache
 import sys
 import types
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 ModuleHook = Callable[[types.ModuleType], None]
 
@@ -34,7 +35,8 @@ class OverlayLoader(importlib.abc.Loader):
     def exec_module(self, module: types.ModuleType) -> None:
         remember_source(self.filename, self.source)
         code = compile(self.source, self.filename, "exec", dont_inherit=True)
-        exec(code, module.__dict__)
+        with executing(getattr(module, "__file__", None), self.source):
+            exec(code, module.__dict__)
         if self.on_exec is not None:
             self.on_exec(module)
 
@@ -107,8 +109,30 @@ def load_shadow(
     filename = filename or getattr(like, "__file__", None) or f"<codeflash original {name}>"
     remember_source(filename, source)
     code = compile(source, filename, "exec", dont_inherit=True)
-    exec(code, shadow.__dict__)
+    with executing(getattr(like, "__file__", None), source):
+        exec(code, shadow.__dict__)
     return shadow
+
+
+@contextlib.contextmanager
+def executing(path: str | None, source: str) -> Iterator[None]:
+    """While a module runs ``source``, the source of the file ``path`` (its ``__file__``,
+    which the candidate and the original's twin share) is ``source``: a decorator that
+    reads its module's source to rebuild a function as it is defined (typeguard's
+    ``@typechecked``, through ``inspect.getsource(sys.modules[f.__module__])``) rebuilds
+    that side's own function, not the one at the same line of the file on disk."""
+    if not path:
+        yield
+        return
+    before = linecache.cache.get(path)
+    remember_source(path, source)
+    try:
+        yield
+    finally:
+        if before is None:
+            linecache.cache.pop(path, None)
+        else:
+            linecache.cache[path] = before
 
 
 def share_sentinels(shadow: types.ModuleType, module: types.ModuleType) -> None:
