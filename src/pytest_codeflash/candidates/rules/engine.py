@@ -159,8 +159,9 @@ def _merged(
 
 
 def _names_it_reads_back(source: str, qualname: str) -> frozenset[str] | None:
-    """The function's local names if its own code calls ``locals()`` or ``vars()`` (parse's
-    ``extract_format`` returns ``locals()``): a rule that adds a local changes its result."""
+    """The function's local names if its own code reads the built-in ``locals`` or ``vars``
+    (parse's ``extract_format`` returns ``locals()``): a rule that adds a local changes what
+    they return.  (``vars(obj)`` counts too: a rewrite fewer, never a wrong one.)"""
     table = _function_table(source, qualname)
     if table is None:
         return None
