@@ -7,6 +7,7 @@ from __future__ import annotations
 import pickle
 import re
 import sys
+import threading
 from typing import Any
 
 import pytest
@@ -71,16 +72,33 @@ def test_a_copy_that_leaves_state_out_is_not_compared() -> None:
     assert "timer.nesting (0 in the copy, 1 in the call)" in why
 
 
-def test_a_copy_that_kept_the_candidates_class_is_not_compared() -> None:
+def test_a_copy_only_deepcopy_could_make_gets_the_originals_classes() -> None:
+    """Schedule's jobs hold the test's ``Mock``: pickle refuses it, ``copy.deepcopy`` copies
+    it and keeps the candidate's classes, which the copy then trades for the original's."""
+
     class Local:  # pickle refuses it; copy.deepcopy copies it, and Box with it
         pass
 
     differential = _differential("Box.total")
     box = differential.candidate.module.Box([1, 2], key=Local())
     assert _call(differential, box) == 3
-    (why,) = differential.tally.uncopyable
-    assert "the copy of self is still of the candidate's Box, not of the original's own" in why
-    assert differential.tally.differences == []
+    assert differential.tally.uncopyable == []
+    assert differential.tally.compared == 1
+    ((copied,), _) = clone_args(((box,), {}), NAME, differential.original.module)
+    assert type(copied) is differential.original.module.Box
+    assert type(copied.timer) is differential.original.module.Timer
+    assert type(copied.key) is Local
+    assert type(box) is differential.candidate.module.Box  # the call's own: untouched
+    assert type(box.timer) is differential.candidate.module.Timer
+
+    wrong = twin_differential(
+        NAME, SOURCE, SOURCE.replace("+ self.timer.nesting", "+ 1"), qualname="Box.total"
+    )
+    wrong.current_test = "test_x"
+    box = wrong.candidate.module.Box([1, 2], key=Local())
+    wrong.compare_call(((box,), {}), reraise=False)
+    assert wrong.tally.uncopyable == []
+    assert len(wrong.tally.differences) == 1
 
 
 def test_values_that_copies_share_anyway_leave_the_rest_to_pickle() -> None:
@@ -211,3 +229,19 @@ def test_a_match_argument_is_copied_found_again_and_kept_to_replay() -> None:
     assert differential.compare_call(((later,), {}), reraise=True) == "a"
     assert differential.tally.uncopyable == []
     assert len(differential.tally.inputs) == 1
+
+
+def test_an_input_outside_the_tests_that_cannot_be_copied_is_skipped_not_run() -> None:
+    """Replayed or generated, such a call has no test waiting for its result: the candidate
+    does not run on it raw, where its exception escaped as our own failure (schedule's
+    ``Job.at`` on an invalid time)."""
+    differential = twin_differential(
+        "raising_mod",
+        "def f(lock):\n    raise ValueError('bad time')\n",
+        "def f(lock):\n    raise ValueError('bad time')\n",
+    )
+    differential.current_test = "replay of captured call #0"
+    assert differential.check(((threading.Lock(),), {})) is None
+    (why,) = differential.tally.uncopyable
+    assert why.startswith("replay of captured call #0: the inputs cannot be copied")
+    assert differential.tally.tool_errors == []

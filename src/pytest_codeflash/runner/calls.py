@@ -22,6 +22,7 @@ from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from typing import Any
 
+from .foreign import reclass_copy
 from .outcomes import RANDOM_STATE, Outcome
 from .pickling import SENTINELS as SENTINELS
 from .pickling import Args as Args
@@ -130,8 +131,8 @@ def clone_args(args: Args, module_name: str, module: types.ModuleType) -> Args:
 
     Pickle first; if it refuses a value that ``copy.deepcopy`` would share anyway (a
     function a test defined), pickle again with those values kept as they
-    are, so the rest is still resolved in ``module``; ``copy.deepcopy`` last (it keeps the
-    classes of the values it copies).
+    are, so the rest is still resolved in ``module``; ``copy.deepcopy`` last, with the
+    module's classes then given to the copy (see :func:`.foreign.reclass_copy`).
     """
     try:
         cloned = load_args(dump_args(args), module_name, module)
@@ -140,7 +141,7 @@ def clone_args(args: Args, module_name: str, module: types.ModuleType) -> Args:
             cloned = clone_sharing(args, module_name, module)
         except Exception:
             try:
-                cloned = copy.deepcopy(args, memo())
+                cloned = reclass_copy(copy.deepcopy(args, memo()), args, module_name, module)
             except Exception as err:
                 raise Uncopyable(f"the inputs cannot be copied: {err}") from err
     positional, keywords = cloned

@@ -260,11 +260,13 @@ class Differential:
                 first = self._run_original(args, caller_state, check=True)
                 one_run = once or self.self_check
                 second = first if one_run else self._run_original(args, caller_state)
-        except Uncopyable as err:
-            self.tally.uncopyable.append(f"{self.current_test}: {err}")
-            return self.candidate.function(*live_args(args)[0], **live_args(args)[1])
-        except Exception as err:  # our own code failed: say so, and let the caller go on
-            self.tally.tool_errors.append(tool_error("comparison", err))
+        except Exception as err:  # inputs that cannot be copied, or our own code failed
+            if isinstance(err, Uncopyable):
+                self.tally.uncopyable.append(f"{self.current_test}: {err}")
+            else:
+                self.tally.tool_errors.append(tool_error("comparison", err))
+            if not reraise:  # outside the tests nothing needs the candidate's own result
+                return None
             return self.candidate.function(*live_args(args)[0], **live_args(args)[1])
         live = live_args(args)
         outcome = self._run(self.candidate, live, "candidate", caller_state)
@@ -282,11 +284,9 @@ class Differential:
     def check(
         self, args: Args, *, once: bool = False, expected: Outcome | None = None
     ) -> Outcome | None:
-        """Compare one call outside the tests (replay, generated, scaled inputs).
-
-        Returns the candidate's outcome (``None`` for coroutines or inputs that cannot be
-        copied); see :meth:`compare_call` for ``once`` and ``expected``.
-        """
+        """Compare one call outside the tests (replay, generated, scaled inputs): the
+        candidate's outcome, ``None`` for coroutines, inputs that cannot be copied and our
+        own failures (see :meth:`compare_call` for ``once`` and ``expected``)."""
         if not self.is_async:
             outcome = self.compare_call(args, reraise=False, once=once, expected=expected)
             return outcome if isinstance(outcome, Outcome) else None

@@ -15,11 +15,13 @@ twin; the call is then not compared (see :mod:`.fidelity`).
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import types
+from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["twin_class"]
+__all__ = ["reclass_copy", "twin_class"]
 
 # (class, module) -> (class, twin, module): the twins made so far, kept alive with what they
 # were made from, so that an id is never reused while its entry is here.
@@ -71,4 +73,66 @@ def _base(base: type, module_name: str, module: types.ModuleType) -> type:
         found = getattr(found, part)
     if not isinstance(found, type):
         raise TypeError(f"{base.__qualname__} is not a class in the original's module")
+    return found
+
+
+MAX_RECLASSED_NODES = 10_000
+"""Values :func:`reclass_copy` looks at, at most."""
+
+
+def reclass_copy(copied: Any, live: Any, module_name: str, module: types.ModuleType) -> Any:
+    """Give the instances of the module's classes in ``copied`` (a fresh ``copy.deepcopy``
+    of ``live``) the class of the same name on ``module`` (the original's private copy), in
+    place; return ``copied``.
+
+    ``copy.deepcopy`` (the copy made when pickle refuses a value: schedule's jobs hold the
+    test's ``Mock``) keeps each instance's class, the candidate's: the original's methods
+    would run on objects of a class not their own.  Twin classes are made from one source,
+    so assigning ``__class__`` is allowed; where it is not, or past ``MAX_RECLASSED_NODES``
+    values, the instance keeps its class (and :mod:`.fidelity` leaves the call uncompared).
+    What the copy shares with ``live`` (deepcopy shares functions and what copies itself as
+    itself) is never changed.
+    """
+    if sys.modules.get(module_name) is module:
+        return copied
+    shared = {id(item) for item in _reachable(live)}
+    for item in _reachable(copied):
+        kind = type(item)
+        if kind.__module__ != module_name or id(item) in shared:
+            continue
+        own = _found_in(module, kind.__qualname__)
+        if isinstance(own, type) and own is not kind:
+            with contextlib.suppress(TypeError):
+                item.__class__ = own
+    return copied
+
+
+def _reachable(value: Any) -> Iterator[Any]:
+    """The values in ``value``'s containers and attributes, once each, up to a bound; not
+    into functions, classes and modules (a copy shares them)."""
+    seen: set[int] = set()
+    stack = [value]
+    while stack and len(seen) < MAX_RECLASSED_NODES:
+        item = stack.pop()
+        if id(item) in seen or isinstance(item, _OPAQUE):
+            continue
+        seen.add(id(item))
+        yield item
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            stack.extend(item)
+        state = getattr(item, "__dict__", None)
+        if isinstance(state, dict):
+            stack.extend(state.values())
+
+
+_OPAQUE = (str, bytes, int, float, type, types.FunctionType, types.MethodType, types.ModuleType)
+
+
+def _found_in(module: types.ModuleType, qualname: str) -> Any:
+    found: Any = module
+    for part in qualname.split("."):
+        found = getattr(found, part, None)
     return found
