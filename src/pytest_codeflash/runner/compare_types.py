@@ -104,7 +104,7 @@ def slot_names(tp: type) -> tuple[str, ...]:
     """The attribute names of every ``__slots__`` entry in ``tp``'s MRO, mangled (found
     once per class: a comparison asks for each object it meets)."""
     known = _SLOT_NAMES.get(id(tp))
-    if known is None or known[0] is not tp:
+    if known is None:  # the class is kept with its names: its id stays its own
         known = _SLOT_NAMES[id(tp)] = (tp, _find_slot_names(tp))
     return known[1]
 

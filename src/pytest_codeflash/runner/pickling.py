@@ -12,6 +12,7 @@ value (:func:`dump_stored`).  See :mod:`.calls` for the rest of a call's observa
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import io
@@ -117,13 +118,24 @@ _CONSTANTS: dict[int, tuple[str, str]] = {}  # id -> (module, name), see _consta
 _SCANNED: set[str] = set()  # the modules whose constants are in _CONSTANTS
 
 
+_CONSTANT_KINDS: dict[type, bool] = {}  # see _is_constant_kind: asked of every value pickled
+
+
 def _is_constant_kind(kind: type) -> bool:
     """Instances of a subclass of an immutable built-in (sqlparse's token types are tuples)
     or of a frozen dataclass: values whose identity may be what the code checks."""
-    if issubclass(kind, _IMMUTABLE_BASES):
-        return kind not in _IMMUTABLE_BASES and kind is not bool
-    params = getattr(kind, "__dataclass_params__", None)
-    return bool(getattr(params, "frozen", False))
+    try:
+        known = _CONSTANT_KINDS.get(kind)
+    except TypeError:  # a metaclass without __hash__: asked again each time
+        known = None
+    if known is None:
+        if issubclass(kind, _IMMUTABLE_BASES):
+            known = kind not in _IMMUTABLE_BASES and kind is not bool
+        else:
+            known = bool(getattr(getattr(kind, "__dataclass_params__", None), "frozen", False))
+        with contextlib.suppress(TypeError):
+            _CONSTANT_KINDS[kind] = known
+    return known
 
 
 def _constant_name(obj: object) -> tuple[str, str] | None:
