@@ -21,7 +21,7 @@ import types
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["reclass_copy", "twin_class"]
+__all__ = ["found_in", "reclass_copy", "twin_class"]
 
 # (class, module) -> (class, twin, module): the twins made so far, kept alive with what they
 # were made from, so that an id is never reused while its entry is here.
@@ -100,7 +100,7 @@ def reclass_copy(copied: Any, live: Any, module_name: str, module: types.ModuleT
         kind = type(item)
         if kind.__module__ != module_name or id(item) in shared:
             continue
-        own = _found_in(module, kind.__qualname__)
+        own = found_in(module, kind.__qualname__)
         if isinstance(own, type) and own is not kind:
             with contextlib.suppress(TypeError):
                 item.__class__ = own
@@ -131,7 +131,8 @@ def _reachable(value: Any) -> Iterator[Any]:
 _OPAQUE = (str, bytes, int, float, type, types.FunctionType, types.MethodType, types.ModuleType)
 
 
-def _found_in(module: types.ModuleType, qualname: str) -> Any:
+def found_in(module: types.ModuleType | None, qualname: str) -> Any:
+    """What ``qualname`` (dotted) names in ``module``; ``None`` if nothing does."""
     found: Any = module
     for part in qualname.split("."):
         found = getattr(found, part, None)

@@ -22,7 +22,7 @@ import sys
 import types
 from typing import Any
 
-from .foreign import twin_class
+from .foreign import found_in, twin_class
 from .outcomes import Outcome
 
 Args = tuple[tuple[Any, ...], dict[str, Any]]
@@ -286,10 +286,7 @@ def clone_sharing(args: Args, module_name: str, module: types.ModuleType) -> Arg
 def _found_by_name(function: types.FunctionType | type) -> bool:
     """Whether pickle can store ``function`` (or a class) by reference: its module and
     qualified name find it."""
-    found: Any = sys.modules.get(function.__module__)
-    for part in function.__qualname__.split("."):
-        found = getattr(found, part, None)
-    return found is function
+    return found_in(sys.modules.get(function.__module__), function.__qualname__) is function
 
 
 _SHARED_KINDS: dict[type, bool] = {}
