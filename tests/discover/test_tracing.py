@@ -86,6 +86,8 @@ def hot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[types.Modul
 
 
 def _tracer(module: types.ModuleType, **options: Any) -> Tracer:
+    """A tracer whose hooks see every call (the counter is tested in test_tracing_counter)."""
+    options.setdefault("counter", False)
     files = {f"hotmod.{n}": str(module.__file__) for n in NAMES}
     tracer = Tracer([("hotmod", n) for n in NAMES], files=files, **options)
     tracer.refresh()

@@ -64,7 +64,9 @@ def _files(module: types.ModuleType) -> dict[str, str]:
 
 def _traced_run(module: types.ModuleType, cache: JsonCache, root: Path) -> Tracer:
     """One run: two known tests and, if the cache says so, the last run's knowledge."""
-    tracer = Tracer([("cachemod", n) for n in NAMES], files=_files(module), max_samples=8)
+    tracer = Tracer(  # exact phases (the counter has none)
+        [("cachemod", n) for n in NAMES], files=_files(module), max_samples=8, counter=False
+    )
     previous = tracing_cache.load(cache, _files(module), 8, root)
     if previous is not None:
         tracer.settle(previous.kept, previous.called)
@@ -144,7 +146,7 @@ def test_a_changed_file_or_a_new_test_is_traced_afresh(
     assert previous.kept["cachemod.leaf"].complete
     assert set(previous.called) == {"test_calls.py::test_leaf", "test_calls.py::test_late"}
 
-    tracer = Tracer([("cachemod", n) for n in NAMES], files=files, max_samples=8)
+    tracer = Tracer([("cachemod", n) for n in NAMES], files=files, max_samples=8, counter=False)
     tracer.settle(previous.kept, previous.called)
     tracer.start()
     try:

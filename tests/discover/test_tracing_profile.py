@@ -56,9 +56,15 @@ def mod(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[types.Modul
     sys.modules.pop("phasemod", None)
 
 
-def _tracer(module: types.ModuleType, profiler: bool = True) -> Tracer:
+def _tracer(module: types.ModuleType, profiler: bool = True, counter: bool = True) -> Tracer:
     files = {f"phasemod.{n}": str(module.__file__) for n in NAMES}
-    return Tracer([("phasemod", n) for n in NAMES], files=files, max_samples=8, profiler=profiler)
+    return Tracer(
+        [("phasemod", n) for n in NAMES],
+        files=files,
+        max_samples=8,
+        profiler=profiler,
+        counter=counter,
+    )
 
 
 def _filler(count: int) -> int:
@@ -88,9 +94,11 @@ def _run(tracer: Tracer, module: types.ModuleType) -> None:
         tracer.stop()
 
 
-@pytest.mark.parametrize("profiler", [True, False])
-def test_counts_tests_and_inputs_are_exact(mod: types.ModuleType, profiler: bool) -> None:
-    tracer = _tracer(mod, profiler)
+@pytest.mark.parametrize(("profiler", "counter"), [(True, True), (True, False), (False, False)])
+def test_counts_tests_and_inputs_are_exact(
+    mod: types.ModuleType, profiler: bool, counter: bool
+) -> None:
+    tracer = _tracer(mod, profiler, counter)
     _run(tracer, mod)
     leaf, parent, late = (tracer.traces[f"phasemod.{n}"] for n in ("leaf", "parent", "late"))
     assert leaf.calls == 3010
@@ -108,7 +116,7 @@ def test_counts_tests_and_inputs_are_exact(mod: types.ModuleType, profiler: bool
 
 @needs_profiler
 def test_the_profiler_counts_after_the_first_calls(mod: types.ModuleType) -> None:
-    tracer = _tracer(mod)
+    tracer = _tracer(mod, counter=False)
     _run(tracer, mod)
     leaf, late = tracer.traces["phasemod.leaf"], tracer.traces["phasemod.late"]
     assert leaf.fast_calls > 2000  # most calls: the profiler's
@@ -155,7 +163,9 @@ def test_the_profiler_runs_only_inside_windows(mod: types.ModuleType) -> None:
     """In a session, pytest's own work between windows is not profiled: calls there go
     uncounted, those in a window (fixtures, the test's call, its teardown) are counted."""
     files = {f"phasemod.{n}": str(mod.__file__) for n in NAMES}
-    tracer = Tracer([("phasemod", n) for n in NAMES], files=files, max_samples=8, windows=True)
+    tracer = Tracer(
+        [("phasemod", n) for n in NAMES], files=files, max_samples=8, windows=True, counter=False
+    )
     tracer.start()
     try:
         tracer.begin_test("t::only")
@@ -181,7 +191,9 @@ def test_an_exact_phase_ends_with_its_window(mod: types.ModuleType) -> None:
     """pytest's reporting after a test's call runs without any hook: the exact phase that
     the call started ends when the call's window closes, not some frames later."""
     files = {f"phasemod.{n}": str(mod.__file__) for n in NAMES}
-    tracer = Tracer([("phasemod", n) for n in NAMES], files=files, max_samples=8, windows=True)
+    tracer = Tracer(
+        [("phasemod", n) for n in NAMES], files=files, max_samples=8, windows=True, counter=False
+    )
     tracer.start()
     try:
         tracer.begin_test("t::only")
@@ -210,7 +222,9 @@ def test_windows_leave_no_profiler_behind(mod: types.ModuleType) -> None:
     """A profiler paused when its window closed is still ours at the end of the test: it is
     reused, never kept as one another tool displaced (a leak of one profiler per test)."""
     files = {f"phasemod.{n}": str(mod.__file__) for n in NAMES}
-    tracer = Tracer([("phasemod", n) for n in NAMES], files=files, max_samples=8, windows=True)
+    tracer = Tracer(
+        [("phasemod", n) for n in NAMES], files=files, max_samples=8, windows=True, counter=False
+    )
     tracer.start()
     try:
         for index in range(20):
@@ -225,7 +239,7 @@ def test_windows_leave_no_profiler_behind(mod: types.ModuleType) -> None:
                 mod.late(index)
             tracer.end_test()
         phases = tracer._phases
-        assert phases is not None
+        assert isinstance(phases, FastPhases)
         assert phases._orphans == []
     finally:
         tracer.stop()
@@ -253,8 +267,13 @@ def test_another_thread_has_the_main_thread_run_a_function() -> None:
 
 def _duty_tracer(module: types.ModuleType) -> Tracer:
     files = {f"phasemod.{n}": str(module.__file__) for n in NAMES}
-    return Tracer(
-        [("phasemod", n) for n in NAMES], files=files, max_samples=8, windows=True, duty=True
+    return Tracer(  # the duty cycle is cProfile's: the counter needs none
+        [("phasemod", n) for n in NAMES],
+        files=files,
+        max_samples=8,
+        windows=True,
+        duty=True,
+        counter=False,
     )
 
 
@@ -262,7 +281,7 @@ def _until_switched(tracer: Tracer, work: Callable[[], int], switches: int = 3) 
     """Run ``work`` until the duty cycle has switched the profiler ``switches`` times (or
     ten seconds have passed); the sum of what it returned (the calls it made)."""
     phases = tracer._phases
-    assert phases is not None
+    assert isinstance(phases, FastPhases)
     calls, deadline = 0, time.monotonic() + 10
     while phases.switches < switches and time.monotonic() < deadline:
         calls += work()
@@ -279,7 +298,7 @@ def _long_test(
     tracer.start()
     try:
         phases = tracer._phases
-        assert phases is not None
+        assert isinstance(phases, FastPhases)
         tracer.begin_test(name)
         with tracer.window():
             tracer.rearm()
@@ -329,7 +348,7 @@ def _switched_by_hand(mod: types.ModuleType, test: str) -> Iterator[tuple[Tracer
     tracer.start()
     try:
         phases = tracer._phases
-        assert phases is not None
+        assert isinstance(phases, FastPhases)
         phases.tick = lambda now: None  # type: ignore[method-assign]
         tracer.begin_test(test)
         yield tracer, phases

@@ -40,6 +40,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .fork_guard import resume_after_fork
+from .tracing_counter import CountedPhases
 from .tracing_events import (
     Sampler,
     calibrate,
@@ -57,6 +58,7 @@ from .tracing_support import (
     arguments,
     bounded_dumps,
     code_of,
+    evaluation_counter,
     merge_samples,
     real_path,
     refused_by_pickle,
@@ -98,6 +100,8 @@ class Tracer:
         them where the user's code runs); otherwise whenever a fast phase runs.
     :param duty: with windows, the profiler runs only part of the time inside one, and the
         sampler measures the rest; calls there are estimated (see :mod:`.tracing_profile`).
+    :param counter: in fast phases, the frame-evaluation counter of :mod:`._evalcount`
+        (where it was built) replaces the profiler: exact counts at a fraction of its cost.
     """
 
     def __init__(
@@ -110,6 +114,7 @@ class Tracer:
         profiler: bool = True,
         windows: bool = False,
         duty: bool = False,
+        counter: bool = True,
     ) -> None:
         files = files or {}
         self.traces: dict[str, TargetTrace] = {}
@@ -138,7 +143,8 @@ class Tracer:
         self._active = False
         self._sampler = Sampler(self)
         self._fast_threads: set[int] = set()
-        self._phases: FastPhases | None = None
+        self._phases: FastPhases | CountedPhases | None = None
+        self._use_counter = counter
         self._use_profiler = profiler and sys.version_info < (3, 12)
         self._windows = windows
         self._duty = duty
@@ -165,7 +171,14 @@ class Tracer:
         if sys.gettrace() is None:  # nobody traces (coverage.py, a debugger): the cheaper hook
             self._hook = trace_function(*events, self._by_code)
             threading.settrace(self._hook)
-            if self._use_profiler and sys.getprofile() is None:
+            counter = None
+            if self._use_profiler and self._use_counter and sys.getprofile() is None:
+                counter = evaluation_counter()
+            if counter is not None:  # no hook in this thread at all
+                self._phases = CountedPhases(self, counter, windows=self._windows)
+                for trace in self._by_code.values():
+                    self._phases.watch(trace)
+            elif self._use_profiler and sys.getprofile() is None:
                 self._phases = FastPhases(
                     self,
                     needed=self.needed,
@@ -225,7 +238,7 @@ class Tracer:
         """A test starts: look up newly imported functions, attribute what follows to it."""
         self.refresh()
         self.current_test = nodeid
-        if self._phases is not None:
+        if self._phases is not None and not self._phases.exact:
             self._phases.skip_exact()
             self._arm = self._needs_exact(nodeid)
             self.tests_exact += self._arm
@@ -303,6 +316,8 @@ class Tracer:
         if self._tool is None and trace.resumable:  # only a resumable frame starts again
             trace.start_offset = start_offset(code)  # (sys.monitoring tells them apart)
         self._by_code[id(code)] = trace
+        if isinstance(self._phases, CountedPhases):
+            self._phases.watch(trace)
         if self._tool is not None:
             monitoring = sys.monitoring  # type: ignore[attr-defined]
             monitoring.set_local_events(self._tool, code, local_events())
@@ -316,8 +331,12 @@ class Tracer:
             monitoring.set_local_events(self._tool, trace.code, monitoring.events.PY_START)
 
     # -- inputs ---------------------------------------------------------------------------
-    def sample(self, trace: TargetTrace, frame: types.FrameType) -> None:
-        """Maybe keep the inputs of the call that ``frame`` just started.
+    def sample(
+        self, trace: TargetTrace, frame: types.FrameType | Mapping[str, Any], calls: int = -1
+    ) -> None:
+        """Maybe keep the inputs of the call that ``frame`` just started (or of the call
+        whose arguments are the mapping ``frame``; ``calls``: its starts so far, this one
+        included, if ``trace.calls`` does not count them yet).
 
         Until ``max_samples`` different inputs are kept, calls are tried at a rate that falls
         slowly with the number of calls (repeated inputs do not fill the sample); after that,
@@ -327,11 +346,12 @@ class Tracer:
         ``SAMPLE_COST_SHARE`` of the function's time (after ``SAMPLE_COST_FREE_NS``), calls
         are passed over until the function's time catches up.
         """
+        calls = trace.calls if calls < 0 else calls
         if trace.sample_cost_ns > SAMPLE_COST_FREE_NS + SAMPLE_COST_SHARE * trace.total_ns:
-            trace.next_sample = trace.calls + 1 + trace.calls // 8
+            trace.next_sample = calls + 1 + calls // 8
             return
         began = time.perf_counter_ns()
-        k, calls = self.max_samples, trace.calls
+        k = self.max_samples
         if len(trace.samples) < k:
             slot = -1
             trace.next_sample = calls + 1 + calls // (4 * k)
@@ -352,11 +372,18 @@ class Tracer:
         if stack:  # the caller's own time does not include the pickling
             stack[-1][3] += cost
 
-    def _keep(self, trace: TargetTrace, frame: types.FrameType, slot: int) -> bool | None:
+    def _keep(
+        self, trace: TargetTrace, frame: types.FrameType | Mapping[str, Any], slot: int
+    ) -> bool | None:
         """Pickle the call's inputs into the sample (at ``slot``, or added).  ``True`` when
         they pickled; when they cannot (counted in ``samples_skipped``), ``False`` if pickle
         had to try, ``None`` if it was plain at a glance (it cost next to nothing)."""
-        inputs = arguments(frame)
+        if isinstance(frame, types.FrameType):
+            inputs = arguments(frame.f_code, frame.f_locals)
+        elif trace.code is not None:
+            inputs = arguments(trace.code, frame)
+        else:
+            return None
         if refused_by_pickle(inputs):
             trace.samples_skipped += 1
             return None
@@ -423,7 +450,7 @@ class _Paused:
 
     __slots__ = ("phases", "was")
 
-    def __init__(self, phases: FastPhases | None) -> None:
+    def __init__(self, phases: FastPhases | CountedPhases | None) -> None:
         self.phases = phases
         self.was = False
 

@@ -35,7 +35,7 @@ SAMPLE_PAUSE_MAX_S = 0.25  # ... but waits no longer than this (a slow look may 
 SAMPLE_IDLE_S = 0.05
 _OWN_FILES = frozenset(
     os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
-    for name in ("tracing.py", "tracing_events.py", "tracing_support.py")
+    for name in ("tracing.py", "tracing_counter.py", "tracing_events.py", "tracing_support.py")
 )
 
 

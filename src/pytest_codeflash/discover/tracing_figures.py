@@ -1,9 +1,11 @@
 """The C profiler's figures, added to the traced functions' (before Python 3.12).
 
-:func:`absorb` takes ``_lsprof``'s statistics at the end of a test: calls (scaled where a
-duty cycle stopped the profiler part of the time, see :mod:`.tracing_profile`), own and total
-time, and the test.  :func:`profiler_call_cost_ns` measures what the profiler adds to a call,
-which that scaling takes out.  Standard library only.
+:func:`absorb_counts` takes the figures of the frame-evaluation counter
+(:mod:`._evalcount`), where it runs.  :func:`absorb` takes ``_lsprof``'s statistics at the end
+of a test: calls (scaled where a duty cycle stopped the profiler part of the time, see
+:mod:`.tracing_profile`), own and total time, and the test.  :func:`profiler_call_cost_ns`
+measures what the profiler adds to a call, which that scaling takes out.  Standard library
+only.
 """
 
 from __future__ import annotations
@@ -51,6 +53,23 @@ def absorb(
         trace.fast_calls += calls
         trace.own_ns += max(0, int(own * _NS))
         trace.total_ns += int(entry.totaltime * _NS)
+        if test:
+            trace.tests.add(test)
+
+
+def absorb_counts(rows: list[tuple[Any, int, int, int]], by_code: ByCode, test: str) -> None:
+    """Add the figures of :mod:`._evalcount` (``take()``: code, starts, own and total time in
+    nanoseconds) to the traced functions' traces, as ``test``'s.  Its starts are exact (a
+    generator's resumptions are not among them, nothing is scaled), and each could have its
+    inputs sampled: none counts as a fast phase's call."""
+    lookup = by_code.get
+    for code, calls, own_ns, total_ns in rows:
+        trace = lookup(id(code))
+        if trace is None:
+            continue
+        trace.calls += calls
+        trace.own_ns += max(0, own_ns)
+        trace.total_ns += total_ns
         if test:
             trace.tests.add(test)
 

@@ -1,4 +1,5 @@
-"""Tracing before Python 3.12 at C speed: cProfile's profiler after the first calls.
+"""Tracing before Python 3.12 at C speed, where :mod:`._evalcount` was not built (else see
+:mod:`.tracing_counter`): cProfile's profiler after the first calls.
 
 Before 3.12 a Python-level trace hook runs for every Python frame that starts, traced or not,
 which makes a test run about 1.6 to 2 times slower before it has recorded anything.  So the
@@ -16,9 +17,8 @@ thread that runs the tests alternates between two phases:
   hook: at the end of each test its figures are added to the traced functions' (calls, own
   and total time, and the test), and the profiler starts afresh.  The profiler runs only
   inside *windows* (:meth:`FastPhases.window`): the fixtures' set-up, the test's call and
-  its teardown, where the user's code runs.  pytest's own work around them (hooks,
-  reports, the terminal) costs nothing; on a suite of many short tests it is most of the
-  calls there are.
+  its teardown, where the user's code runs.  pytest's own work around them (hooks, reports,
+  the terminal) costs nothing; on a suite of many short tests it is most of the calls.
 
 Even in a window the profiler costs: while any hook is set, these Pythons run every
 instruction on their slow path, and a test body full of calls runs about twice as long.  So,
@@ -38,9 +38,9 @@ sampler (see :meth:`FastPhases.to_fast`), and so is an exact phase that has last
 
 Own time (time not spent in other traced functions) comes from the profiler's call graph:
 a function's time in untraced callees counts as its own, except the share of the callees'
-time that they spend in traced functions.  The profiler counts a generator's resumptions
-as calls: a generator's calls in a fast phase are estimated from its starts per activation
-in the exact phases.  Standard library only.
+time that they spend in traced functions.  The profiler counts a generator's resumptions as
+calls: its calls in a fast phase are estimated from its starts per activation in the exact
+phases.  Standard library only.
 """
 
 from __future__ import annotations
@@ -65,9 +65,8 @@ EXACT_FRAMES = 100
 # With a duty cycle, an exact phase that could not end this many times (every quarter of
 # EXACT_FRAMES frame starts) because a traced call was running hands that call over: the
 # exact phase sees the calls of a long traced call for a while (their inputs), not to its end.
-# Before 3.11 the trace hook costs about twice what the profiler does (every instruction of
-# every frame looks up its line for it), so there a long call is handed over after about
-# 200 frame starts past the last function that needed inputs.
+# Before 3.11 the trace hook costs about twice the profiler (every instruction looks up its
+# line), so there a long call is handed over about 200 frame starts past the last input.
 HANDOVER_AFTER = 400 if sys.version_info >= (3, 11) else 8
 # With a duty cycle, an exact phase that has lasted this long is handed over by the sampler:
 # a long loop that starts few frames (a sieve) would otherwise keep the trace hook, and the
@@ -80,8 +79,7 @@ DUTY_SHARE = 0.1
 
 
 def _guarded(method: Callable[..., Any]) -> Callable[..., Any]:
-    """A method of :class:`FastPhases` during which a switch of the duty cycle (queued for
-    the main thread) does nothing: it would find the state half changed."""
+    """A method during which a queued switch of the duty cycle does nothing."""
 
     @functools.wraps(method)
     def run(self: FastPhases, *args: Any, **kwargs: Any) -> Any:
@@ -107,6 +105,8 @@ class FastPhases:
     :param duty: inside a window, the profiler runs only part of the time, and the sampler
         measures the rest (with windows, in the main thread only; see the module's text).
     """
+
+    exact = False  # exact phases see only the starts of some tests (see rearm)
 
     def __init__(
         self,

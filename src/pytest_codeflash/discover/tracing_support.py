@@ -20,7 +20,7 @@ import threading
 import time
 import types
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from .tracing_records import TracerState
@@ -42,10 +42,12 @@ def start_offset(code: types.CodeType) -> int:
 # -- inputs ------------------------------------------------------------------------------------
 
 
-def arguments(frame: types.FrameType) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """The call's ``(args, kwargs)`` from a frame that has just started."""
-    code = frame.f_code
-    names, values = code.co_varnames, frame.f_locals
+def arguments(
+    code: types.CodeType, values: Mapping[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The call's ``(args, kwargs)`` from the locals (``values``) of a frame of ``code`` that
+    has just started."""
+    names = code.co_varnames
     count, keywords = code.co_argcount, code.co_kwonlyargcount
     args = [values[name] for name in names[:count]]
     kwargs = {name: values[name] for name in names[count : count + keywords] if name in values}
@@ -271,6 +273,28 @@ def _raise_in_main_thread(kind: type[BaseException]) -> None:
 
     ident = threading.main_thread().ident or 0
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(kind))
+
+
+def counter_built() -> bool:
+    """Whether this run traces before 3.12 with :mod:`._evalcount` (it was built)."""
+    if sys.version_info >= (3, 12):
+        return False
+    try:
+        from . import _evalcount  # type: ignore[attr-defined]  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def evaluation_counter() -> Any:
+    """The frame-evaluation counter of :mod:`._evalcount`, started, for this run's fast
+    phases; ``None`` where it was not built (another interpreter, no compiler at install
+    time: cProfile's profiler does its work then) or another tool evaluates frames."""
+    try:
+        from . import _evalcount  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return _evalcount if _evalcount.start() else None
 
 
 def can_call_in_main_thread() -> bool:
