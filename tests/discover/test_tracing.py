@@ -207,13 +207,13 @@ def test_inputs_that_fail_to_pickle_are_tried_less_often(hot: types.ModuleType) 
         for _ in range(200):
             hot.takes(threading.Lock())  # pickle tries, and fails: worth fewer tries
         for _ in range(200):
-            hot.Box.make(lambda: 1)  # refused at a glance, for nothing: every call looked at
+            hot.Box.make(lambda: 1)  # refused at a glance: tried less often too
         for i in range(200):
             hot.takes(i)  # picklable again: back to trying (a success resets the back-off)
     takes = tracer.traces["hotmod.takes"]
     assert 5 <= takes.samples_skipped < 30
     assert len(takes.samples) > 20
-    assert tracer.traces["hotmod.Box.make"].samples_skipped == 200
+    assert 5 <= tracer.traces["hotmod.Box.make"].samples_skipped < 30
 
 
 def test_samples_are_bounded(hot: types.ModuleType) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import pickle
+import subprocess
 import sys
 import threading
 import types
@@ -94,7 +95,7 @@ def test_starts_own_and_total_time(mod: types.ModuleType, counter: Any) -> None:
     assert figures["recurse"][0] == 31
     assert figures["numbers"][0] == 1  # one start; its resumptions are not calls
     assert figures["boom"][0] == 1
-    calls, own, total = figures["parent"]
+    _calls, own, total = figures["parent"]
     assert total >= 20_000_000  # both sleeps in leaf ...
     assert own < total / 2  # ... are leaf's own time, not parent's
     assert figures["leaf"][1] >= 20_000_000
@@ -168,7 +169,8 @@ def test_the_tracer_counts_every_call_of_every_test_with_no_hook(mod: types.Modu
         assert isinstance(tracer._phases, CountedPhases)
         tracer.begin_test("t::first")
         tracer.rearm()
-        assert sys.gettrace() is None and sys.getprofile() is None
+        assert sys.gettrace() is None
+        assert sys.getprofile() is None
         for i in range(3000):
             mod.leaf(i)
         mod.parent(10)
@@ -229,3 +231,31 @@ def test_a_settled_function_is_not_sampled_again(mod: types.ModuleType) -> None:
     assert leaf.calls == 100
     assert leaf.samples == []
     assert leaf.sample_cost_ns == 0
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="3.10 runs every call on the C stack")
+def test_a_deep_recursion_does_not_overflow_the_c_stack(tmp_path: Path) -> None:
+    """On 3.11 a Python call normally takes no C stack; under a frame-evaluation function
+    every one does.  Past NESTING_MAX frames the counter steps aside (the plain run would
+    not crash there, so neither may the traced one), and comes back when asked to count."""
+    script = tmp_path / "deep.py"
+    script.write_text(
+        "import sys\n"
+        "from pytest_codeflash.discover import _evalcount\n"
+        "def rec(n):\n"
+        "    return 0 if n == 0 else rec(n - 1) + 1\n"
+        "_evalcount.watch(rec.__code__)\n"
+        "assert _evalcount.start()\n"
+        "_evalcount.count(True)\n"
+        "sys.setrecursionlimit(200_000)\n"
+        "print(rec(50_000))\n"
+        "_evalcount.count(True)\n"
+        "print(rec(10))\n"
+        "print([calls for code, calls, own, total in _evalcount.take()])\n"
+        "_evalcount.stop()\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    deep, shallow, calls = done.stdout.split()
+    assert (deep, shallow) == ("50000", "10")
+    assert 2000 <= int(calls.strip("[]")) < 50_000  # the top of the recursion, then rec(10)

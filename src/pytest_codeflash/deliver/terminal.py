@@ -231,7 +231,12 @@ def discovery_lines(
         f"discovered {discovery.functions} eligible function(s) in {discovery.files} "
         f"file(s); {discovery.ran} ran during the tests, {_ms(discovery.traced_ns)} traced in them"
     ]
-    if discovery.inputs_reused:
+    if discovery.inputs_reused and discovery.tests_exact >= discovery.tests_run:
+        lines.append(  # every test traced exactly anyway (before 3.12, with the counter)
+            f"inputs of {discovery.inputs_reused} function(s) kept from the last run (their "
+            f"files are unchanged; --codeflash-no-cache samples them afresh)"
+        )
+    elif discovery.inputs_reused:
         lines.append(
             f"inputs of {discovery.inputs_reused} function(s) kept from the last run (their "
             f"files are unchanged); {discovery.tests_exact} of {discovery.tests_run} test(s) "

@@ -21,7 +21,14 @@
  * unraisable and ends that function's reports: the tests never see it.
  *
  * Its bookkeeping lives on the heap, never on the C stack: a greenlet switch (which moves C
- * stacks) can only lose figures, never corrupt memory.  It calls no Python code.
+ * stacks) can only lose figures, never corrupt memory.
+ *
+ * While a frame-evaluation function is set, 3.11 no longer runs a Python call inside its
+ * caller's C frame: every call nested below takes C stack, as on 3.10.  A thread more than
+ * NESTING_MAX frames deep (a test that raised the recursion limit) could then overflow the
+ * C stack where the plain run does not, so the counter steps aside there: it restores the
+ * default function, counts nothing deeper, and comes back at the next count(True) once the
+ * thread that turns it on is shallow again.
  *
  * Built for CPython 3.10 and 3.11 only (3.12 and later have sys.monitoring), and optional:
  * without it the fast phase uses cProfile's profiler.
@@ -72,6 +79,9 @@ static Py_ssize_t depth = 0, cap_stack = 0;
 static int counting = 0, installed = 0;
 static PyThreadState *owner = NULL;
 static PyObject *reporter = NULL;
+#define NESTING_MAX 2000
+static __thread long nesting = 0;  /* frames this thread runs through evaluate() */
+static int suspended = 0;
 
 static inline long long now_ns(void) { return (long long)_PyTime_GetPerfCounter(); }
 
@@ -149,7 +159,7 @@ static void report(Py_ssize_t index, Frame *frame) {
     Py_DECREF(values);
 }
 
-static PyObject *evaluate(PyThreadState *ts, Frame *frame, int throwflag) {
+static PyObject *counted(PyThreadState *ts, Frame *frame, int throwflag) {
     if (!counting || ts != owner) return _PyEval_EvalFrameDefault(ts, frame, throwflag);
     void *extra = NULL;
     if (_PyCode_GetExtra((PyObject *)code_of(frame), extra_index, &extra) < 0 || extra == NULL) {
@@ -202,6 +212,16 @@ static PyObject *evaluate(PyThreadState *ts, Frame *frame, int throwflag) {
     return result;
 }
 
+static PyObject *evaluate(PyThreadState *ts, Frame *frame, int throwflag) {
+    if (++nesting > NESTING_MAX && !suspended) {
+        _PyInterpreterState_SetEvalFrameFunc(ts->interp, _PyEval_EvalFrameDefault);
+        suspended = 1;  /* calls below this one run inlined again (3.11) */
+    }
+    PyObject *result = counted(ts, frame, throwflag);
+    --nesting;
+    return result;
+}
+
 static PyObject *start(PyObject *self, PyObject *unused) {
     PyInterpreterState *interp = PyInterpreterState_Get();
     if (installed) Py_RETURN_TRUE;
@@ -218,7 +238,7 @@ static PyObject *stop(PyObject *self, PyObject *unused) {
     if (installed && _PyInterpreterState_GetEvalFrameFunc(interp) == evaluate) {
         _PyInterpreterState_SetEvalFrameFunc(interp, _PyEval_EvalFrameDefault);
     }
-    installed = counting = 0;
+    installed = counting = suspended = 0;
     owner = NULL;
     Py_CLEAR(reporter);
     for (Py_ssize_t i = 0; i < n_entries; i++) {
@@ -265,6 +285,13 @@ static PyObject *count(PyObject *self, PyObject *on) {
     if (flag < 0) return NULL;
     counting = flag && installed;
     if (counting) owner = PyThreadState_Get();
+    if (counting && suspended && nesting < NESTING_MAX / 2) {
+        PyInterpreterState *interp = PyInterpreterState_Get();
+        if (_PyInterpreterState_GetEvalFrameFunc(interp) == _PyEval_EvalFrameDefault) {
+            _PyInterpreterState_SetEvalFrameFunc(interp, evaluate);
+        }
+        suspended = 0;
+    }
     Py_RETURN_NONE;
 }
 

@@ -76,11 +76,12 @@ MAX_FUNCTION_SAMPLE_BYTES = 8 << 20  # all inputs of one function
 MAX_TOTAL_SAMPLE_BYTES = 256 << 20  # all inputs of the run, in one process
 # Keeping inputs may cost a function at most this share of its time, after a first allowance.
 SAMPLE_COST_SHARE = 0.05
-SAMPLE_COST_FREE_NS = 500_000
-# After this many calls in a row whose inputs pickle failed on, a function's calls are tried
-# less and less often: 2, 4, ... up to 2 ** REFUSED_BACKOFF_LOG2 calls apart (a success resets
-# it).  Such a function usually gets the same kind of argument each time, and a failure costs
-# about as much as a success.
+SAMPLE_COST_FREE_NS = 250_000
+# After this many calls in a row whose inputs could not be kept (refused at a glance, or
+# pickle failed), a function's calls are tried less and less often: 2, 4, ... up to
+# 2 ** REFUSED_BACKOFF_LOG2 calls apart (a success resets it).  Such a function usually gets
+# the same kind of argument each time; a failure costs about as much as a success, and
+# before 3.12 even a glance costs a call into Python (see .tracing_counter).
 REFUSED_BEFORE_BACKOFF = 5
 REFUSED_BACKOFF_LOG2 = 5
 _RESUMABLE = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
@@ -361,7 +362,7 @@ class Tracer:
         pickled = self._keep(trace, frame, slot)
         if pickled:
             trace.refused = 0
-        elif pickled is False:  # pickle failed: its next inputs likely do too, try fewer
+        else:  # refused (at a glance, or pickle failed): its next inputs likely are too
             trace.refused += 1
             if trace.refused >= REFUSED_BEFORE_BACKOFF:
                 skip = 1 << min(trace.refused - REFUSED_BEFORE_BACKOFF + 1, REFUSED_BACKOFF_LOG2)
