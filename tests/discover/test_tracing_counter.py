@@ -259,3 +259,30 @@ def test_a_deep_recursion_does_not_overflow_the_c_stack(tmp_path: Path) -> None:
     deep, shallow, calls = done.stdout.split()
     assert (deep, shallow) == ("50000", "10")
     assert 2000 <= int(calls.strip("[]")) < 50_000  # the top of the recursion, then rec(10)
+
+
+def test_a_run_inside_a_traced_run_leaves_the_counter_to_the_outer_one(
+    mod: types.ModuleType,
+) -> None:
+    """pytester running ``--codeflash`` in process, inside a ``--codeflash`` run: the inner
+    tracer does without the counter, which keeps counting for the outer one."""
+    outer = _tracer(mod)
+    outer.start()
+    try:
+        outer.begin_test("t::outer")
+        inner = _tracer(mod)
+        inner.start()
+        try:
+            assert not isinstance(inner._phases, CountedPhases)
+            inner.begin_test("t::inner")
+            mod.leaf(1)
+            inner.end_test()
+        finally:
+            inner.stop()
+        mod.leaf(2)
+        outer.end_test()
+    finally:
+        outer.stop()
+    assert outer.traces["countmod.leaf"].calls == 2
+    assert outer.traces["countmod.leaf"].tests == {"t::outer"}
+    assert inner.traces["countmod.leaf"].calls == 1

@@ -224,7 +224,7 @@ static PyObject *evaluate(PyThreadState *ts, Frame *frame, int throwflag) {
 
 static PyObject *start(PyObject *self, PyObject *unused) {
     PyInterpreterState *interp = PyInterpreterState_Get();
-    if (installed) Py_RETURN_TRUE;
+    if (installed) Py_RETURN_FALSE;  /* in use (a test's own traced run, in this process) */
     if (_PyInterpreterState_GetEvalFrameFunc(interp) != _PyEval_EvalFrameDefault) {
         Py_RETURN_FALSE;  /* another tool evaluates frames (a debugger): leave it alone */
     }
@@ -315,7 +315,7 @@ static PyObject *take(PyObject *self, PyObject *unused) {
 }
 
 static PyMethodDef methods[] = {
-    {"start", start, METH_NOARGS, "Install the frame-evaluation hook; False if another is."},
+    {"start", start, METH_NOARGS, "Install the hook; False if it or another is in use."},
     {"stop", stop, METH_NOARGS, "Remove the hook and forget every watched function."},
     {"watch", watch, METH_VARARGS, "watch(code, countdown=0): count its calls and time."},
     {"report_to", report_to, METH_O, "report_to(f): f(code, starts, values) -> countdown."},

@@ -18,12 +18,14 @@ nothing after their first few hundred activations.
 
 Python 3.12+ uses ``sys.monitoring`` with local events (start, resume, return, yield) on the
 traced code objects only, so other code runs at full speed; unwinding and ``throw()`` are
-global events, filtered by code object.  Older versions use ``sys.settrace`` with the same
+global events, filtered by code object.  Older versions count the tests' thread with the
+frame-evaluation counter of :mod:`.tracing_counter` where it was built (no hook at all), or
+with the phases of :mod:`.tracing_profile`; other threads use ``sys.settrace`` with the same
 filter (called only when a Python frame starts; traced frames get a return-only local hook),
 or ``sys.setprofile`` when another tracer (coverage.py, a debugger) already holds
 ``sys.settrace``.  Each thread keeps its own stack of active calls.  A function's code
 object is looked up once its module has been imported, and must come from the discovered
-file.  Standard library only: this runs inside every traced test.
+file.  The counter aside, standard library only: this runs inside every traced test.
 """
 
 from __future__ import annotations
@@ -101,8 +103,9 @@ class Tracer:
         them where the user's code runs); otherwise whenever a fast phase runs.
     :param duty: with windows, the profiler runs only part of the time inside one, and the
         sampler measures the rest; calls there are estimated (see :mod:`.tracing_profile`).
-    :param counter: in fast phases, the frame-evaluation counter of :mod:`._evalcount`
-        (where it was built) replaces the profiler: exact counts at a fraction of its cost.
+    :param counter: before 3.12, count the tests' thread with the frame-evaluation counter
+        of :mod:`.tracing_counter` where it was built (no hook at all, every call exact),
+        rather than with the exact phases and the profiler.
     """
 
     def __init__(

@@ -22,7 +22,9 @@ other test traced exactly calls, gives that function no inputs in that run; the 
 records the call, so the next run samples it.  ``--codeflash-no-cache`` starts afresh
 (the run still leaves its record).  Generators are not kept (only exact phases tell their
 starts from their resumptions), and with xdist, or from 3.12 (where tracing costs little),
-nothing is kept or reused.
+nothing is kept or reused.  With the counter of :mod:`.tracing_counter` there are no exact
+phases (every test is counted exactly): the record then spares the next run the pickling of
+the inputs it already has.
 
 Standard library only, like the rest of tracing.
 """
