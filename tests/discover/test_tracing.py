@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from pytest_codeflash.discover import tracing_events
+from pytest_codeflash.discover import tracing, tracing_events
 from pytest_codeflash.discover.tracing import Tracer
 
 MODULE = """\
@@ -202,7 +202,10 @@ def test_what_pickle_refuses_at_a_glance(
             pickle.dumps(inputs)
 
 
-def test_inputs_that_fail_to_pickle_are_tried_less_often(hot: types.ModuleType) -> None:
+def test_inputs_that_fail_to_pickle_are_tried_less_often(
+    hot: types.ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tracing, "SAMPLE_COST_FREE_NS", 1 << 40)  # the back-off alone limits
     with _tracing(hot, profiler=False) as tracer:
         for _ in range(200):
             hot.takes(threading.Lock())  # pickle tries, and fails: worth fewer tries

@@ -55,6 +55,7 @@ import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from .tracing_exact import switching_trace_function
 from .tracing_figures import absorb, profiler_call_cost_ns
 from .tracing_records import TracerState
 from .tracing_support import call_in_main_thread, can_call_in_main_thread
@@ -265,14 +266,15 @@ class FastPhases:
                 self._enable(fresh)
 
     def _enable(self, period: bool = True) -> None:
-        """Start our profiler; ``period``: a new period of the duty cycle starts too."""
-        self._profiler.enable(subcalls=True, builtins=False)
+        """Start our profiler (``period``: a new period of the duty cycle too), last: no
+        Python function may start after it in a queued call (see :meth:`_switch`)."""
         self._enabled = self._used = True
         self._end_quiet()
         if self._duty:
             self._on_since = time.perf_counter_ns()
             if period:
                 self._period_since = self._on_since
+        self._profiler.enable(subcalls=True, builtins=False)
 
     def _disable(self) -> None:
         """Stop our profiler (the thread's profile hook now)."""
@@ -329,11 +331,13 @@ class FastPhases:
     def _hand_over(self) -> None:
         """Run by the main thread between two bytecodes: end an exact phase that has lasted
         ``EXACT_MAX_NS``, handing the traced calls still running to the sampler."""
-        self._asked = False
-        if self._busy or self.fast or not self._windows or os.getpid() != self._pid:
-            return
-        self._refusals = max(self._refusals, HANDOVER_AFTER)
-        self.to_fast(sys._getframe(1))
+        try:
+            if self._busy or self.fast or not self._windows or os.getpid() != self._pid:
+                return
+            self._refusals = max(self._refusals, HANDOVER_AFTER)
+            self.to_fast(sys._getframe(1))
+        finally:
+            self._asked = False  # last (see _switch)
 
     def _due(self, now: int, running: bool = False) -> bool:
         """Whether the duty cycle stops (or starts) the profiler at ``now``; ``running``:
@@ -346,22 +350,29 @@ class FastPhases:
         return (running or self._enabled) and now - self._period_since >= DUTY_ON_NS
 
     def _switch(self) -> None:
-        """Run by the main thread between two bytecodes: stop or start the profiler."""
-        self._asked = False
-        if self._busy or not self.fast or not self._windows or os.getpid() != self._pid:
-            return  # half-way through our own method, or a forked child: leave it
-        if self._due(time.perf_counter_ns()):  # (unless the thread switched by itself since)
-            self._flip()
+        """Run by the main thread between two bytecodes: stop or start the profiler.
+
+        The sampler may ask again only once this has returned: on 3.11, a Python function
+        that starts under a hook while another such call waits loops forever (its RESUME
+        checks for pending calls, which cannot run inside one), so none may be queued until
+        this ends, and the profiler starts last (see :meth:`_enable`)."""
+        try:
+            if self._busy or not self.fast or not self._windows or os.getpid() != self._pid:
+                return  # half-way through our own method, or a forked child: leave it
+            if self._due(time.perf_counter_ns()):  # (unless the thread switched by itself)
+                self._flip()
+        finally:
+            self._asked = False
 
     def _flip(self, paused: bool = False) -> None:
         """Stop the running profiler (``paused``: it is stopped already, for pytest's
         report, and stays so), or start it again after its rest."""
         first_stop = False
-        if self.quiet_since:
+        starting = bool(self.quiet_since)
+        if starting:
             if sys.getprofile() is not None or sys.gettrace() is not None:
                 self._blocked = True  # another tool's hook: not ours to displace
                 return
-            self._enable()
         elif paused or (self._enabled and self._profiler_installed()):
             if not paused:
                 self._disable()  # it counts the calls still running as ended here
@@ -383,6 +394,8 @@ class FastPhases:
             running[frame.f_code] = running.get(frame.f_code, 0) + 1
         if first_stop:  # one call each, even if the profiler does not run again in the test
             self._first_running = running
+        if starting:
+            self._enable()  # last (see _enable)
 
     def _profiler_installed(self) -> bool:
         current: Any = sys.getprofile()  # _lsprof installs itself as the profile object
@@ -446,55 +459,3 @@ class FastPhases:
         self._orphans.append(self._profiler)
         self._profiler = _lsprof.Profiler()
         self._used = False
-
-
-def switching_trace_function(
-    on_start: Any, on_resume: Any, on_leave: Any, phases: FastPhases, frames: int, needed: int
-) -> tuple[Any, Callable[[], None]]:
-    """The exact phase's ``sys.settrace`` hook, and a function that restarts its countdown.
-
-    :func:`.tracing_events.trace_function`, plus a countdown of frame starts: a start of a
-    function that still needs inputs (fewer than ``needed`` exact starts, counting those of
-    earlier runs) sets it back to ``frames``; at zero, the next frame that starts
-    (unless it is such a function) hands the thread to the profiler, which sees that frame
-    start (the interpreter calls the profile hook after the trace hook).
-    """
-    lookup = phases.by_code.get
-    left = frames
-
-    def local(frame: types.FrameType, event: str, arg: object) -> Any:
-        if event == "return":
-            on_leave(frame.f_code, 0, arg)
-        return local
-
-    def trace(frame: types.FrameType, event: str, arg: object) -> Any:
-        nonlocal left
-        code = frame.f_code
-        found = lookup(id(code))
-        left -= 1
-        if found is None:
-            if left <= 0:
-                left = frames if phases.to_fast(frame.f_back) else frames // 4
-            return None
-        resumed = found.resumable and frame.f_lasti > found.start_offset
-        if found.calls - found.fast_calls + found.credit < needed:
-            left = frames
-        elif left <= 0:
-            if phases.to_fast(frame.f_back):
-                left = frames  # the profiler, enabled now, sees this frame start too
-                return None
-            left = frames // 4
-        if resumed:
-            on_resume(code, 0)
-        else:
-            on_start(code, 0)
-        if found.sampled:
-            return None
-        frame.f_trace_lines = False
-        return local
-
-    def reset() -> None:
-        nonlocal left
-        left = frames
-
-    return trace, reset

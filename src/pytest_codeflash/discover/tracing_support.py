@@ -256,6 +256,7 @@ _CALLBACK: Any = None  # the C callback it is given: kept alive for the process'
 
 
 def _run_queued(_arg: object) -> int:
+    """Run the queued functions (see ``FastPhases._switch`` for what they may not do)."""
     while _QUEUE:
         try:
             _QUEUE.popleft()()
