@@ -175,14 +175,13 @@ class Tracer:
         if sys.gettrace() is None:  # nobody traces (coverage.py, a debugger): the cheaper hook
             self._hook = trace_function(*events, self._by_code)
             threading.settrace(self._hook)
-            counter = None
-            if self._use_profiler and self._use_counter and sys.getprofile() is None:
-                counter = evaluation_counter()
+            phases = self._use_profiler and sys.getprofile() is None
+            counter = evaluation_counter() if phases and self._use_counter else None
             if counter is not None:  # no hook in this thread at all
                 self._phases = CountedPhases(self, counter, windows=self._windows)
                 for trace in self._by_code.values():
                     self._phases.watch(trace)
-            elif self._use_profiler and sys.getprofile() is None:
+            elif phases:
                 self._phases = FastPhases(
                     self,
                     needed=self.needed,

@@ -48,7 +48,6 @@ class CountedPhases:
     exact = True  # every start in every test is seen (no exact phases to arm)
     fast = True
     quiet_since = 0  # the sampler's view (see Sampler): never quiet, nothing handed over
-    handed: dict[int, types.CodeType] = {}
 
     def __init__(self, tracer: TracerState, counter: Any, windows: bool = False) -> None:
         self.tracer = tracer
@@ -57,7 +56,7 @@ class CountedPhases:
         self._windowed = windows
         self._windows = 0
         self._counting = False
-        self._sample = getattr(tracer, "sample", None)
+        self.handed: dict[int, types.CodeType] = {}  # (always empty)
         counter.report_to(self._report)
         tracer._fast_threads.add(self._thread)  # the sampler learns CPU shares, as in fast
         if not windows:
@@ -80,12 +79,12 @@ class CountedPhases:
         sample its inputs; return the starts until the next report."""
         try:
             trace = self.tracer._by_code.get(id(code))
-            if trace is None or self._sample is None:
+            if trace is None:
                 return NEVER
             calls = trace.calls + pending
             if calls < trace.next_sample:
                 return self._countdown(trace, calls)
-            self._sample(trace, dict(zip(code.co_varnames, values, strict=False)), calls)
+            self.tracer.sample(trace, dict(zip(code.co_varnames, values, strict=False)), calls)
             return self._countdown(trace, calls)
         except Exception:  # never the tests' problem: this function is no longer sampled
             return NEVER

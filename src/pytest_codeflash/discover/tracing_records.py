@@ -7,6 +7,7 @@ neither.  Standard library only, like the rest of tracing.
 from __future__ import annotations
 
 import types
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -80,12 +81,14 @@ class TracerState(Protocol):
     _stacks: dict[int, list[list[Any]]]
     _tool: int | None
     _fast_threads: set[int]  # threads whose calls the profiler sees now (before 3.12)
-    _phases: Any  # the tests' thread's FastPhases (before 3.12), or None
+    _phases: Any  # the tests' thread's FastPhases or CountedPhases (before 3.12), or None
     windows_open: int  # windows open now (see Tracer.window) ...
     window_since: int  # ... since when the outermost one is (perf_counter_ns) ...
     window_thread: int | None  # ... the thread that opens them, once one has opened ...
     window_ns: int  # ... and the time spent in those closed so far
 
-    def sample(self, trace: TargetTrace, frame: types.FrameType) -> None: ...
+    def sample(
+        self, trace: TargetTrace, frame: types.FrameType | Mapping[str, Any], calls: int = -1
+    ) -> None: ...
 
     def to_sampled(self, trace: TargetTrace) -> None: ...

@@ -276,26 +276,29 @@ def _raise_in_main_thread(kind: type[BaseException]) -> None:
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(kind))
 
 
-def counter_built() -> bool:
-    """Whether this run traces before 3.12 with :mod:`._evalcount` (it was built)."""
+def _counter_module() -> Any:
+    """:mod:`._evalcount` where it was built (CPython 3.10 and 3.11, a compiler at install
+    time), else ``None``."""
     if sys.version_info >= (3, 12):
-        return False
-    try:
-        from . import _evalcount  # type: ignore[attr-defined]  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def evaluation_counter() -> Any:
-    """The frame-evaluation counter of :mod:`._evalcount`, started, for this run's fast
-    phases; ``None`` where it was not built (another interpreter, no compiler at install
-    time: cProfile's profiler does its work then) or another tool evaluates frames."""
+        return None
     try:
         from . import _evalcount  # type: ignore[attr-defined]
     except ImportError:
         return None
-    return _evalcount if _evalcount.start() else None
+    return _evalcount
+
+
+def counter_built() -> bool:
+    """Whether this run traces before 3.12 with :mod:`._evalcount` (it was built)."""
+    return _counter_module() is not None
+
+
+def evaluation_counter() -> Any:
+    """The frame-evaluation counter of :mod:`._evalcount`, started, for the tests' thread;
+    ``None`` where it was not built (cProfile's profiler does its work then), or it is in
+    use (a traced run inside a traced run) or another tool evaluates frames."""
+    counter = _counter_module()
+    return counter if counter is not None and counter.start() else None
 
 
 def can_call_in_main_thread() -> bool:
